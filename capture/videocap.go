@@ -1,0 +1,218 @@
+package capture
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"gocv.io/x/gocv"
+)
+
+// vcSource reads a device, a file or a GStreamer pipeline through gocv.VideoCapture.
+type vcSource struct {
+	vc     *gocv.VideoCapture
+	info   Info
+	spec   Spec
+	loop   bool
+	pace   *pacer // nil when unpaced
+	closed bool
+}
+
+// openResult carries the outcome of a blocking gocv open out of its goroutine.
+type openResult struct {
+	vc  *gocv.VideoCapture
+	err error
+}
+
+// openWithTimeout runs open in its own goroutine because gocv/OpenCV can block for a
+// long time on a bad device or pipeline. When the deadline passes first, the goroutine
+// keeps ownership and closes the capture itself whenever open finally returns.
+func openWithTimeout(ctx context.Context, timeout time.Duration, what string, open func() (*gocv.VideoCapture, error)) (*gocv.VideoCapture, error) {
+	ch := make(chan openResult, 1)
+	abandoned := make(chan struct{})
+	go func() {
+		vc, err := open()
+		select {
+		case ch <- openResult{vc, err}:
+		case <-abandoned:
+			if vc != nil {
+				vc.Close()
+			}
+		}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		return r.vc, r.err
+	case <-timer.C:
+		close(abandoned)
+		return nil, fmt.Errorf("%w: %s did not open within %v", ErrOpenTimeout, what, timeout)
+	case <-ctx.Done():
+		close(abandoned)
+		return nil, fmt.Errorf("capture: open %s: %w", what, ctx.Err())
+	}
+}
+
+func openVideoCapture(ctx context.Context, s Spec, opts Options) (Source, error) {
+	what := s.Path
+	open := func() (*gocv.VideoCapture, error) {
+		var vc *gocv.VideoCapture
+		var err error
+		switch {
+		case s.Kind == KindDevice && s.Device >= 0:
+			vc, err = gocv.VideoCaptureDeviceWithAPI(s.Device, gocv.VideoCaptureV4L2)
+		case s.Kind == KindDevice:
+			vc, err = gocv.VideoCaptureFileWithAPI(s.Path, gocv.VideoCaptureV4L2)
+		case s.Kind == KindGStreamer:
+			vc, err = gocv.VideoCaptureFileWithAPI(s.Path, gocv.VideoCaptureGstreamer)
+		default:
+			vc, err = gocv.VideoCaptureFile(s.Path)
+		}
+		if err == nil && !vc.IsOpened() {
+			err = fmt.Errorf("not opened")
+		}
+		if err != nil {
+			if vc != nil {
+				vc.Close()
+			}
+			return nil, fmt.Errorf("%w: %s %s (OpenCV: %v)", ErrOpen, s.Kind, what, err)
+		}
+		if s.Kind == KindDevice {
+			configureDevice(vc, opts)
+		}
+		return vc, nil
+	}
+	vc, err := openWithTimeout(ctx, opts.openTimeout(), string(s.Kind)+" "+what, open)
+	if err != nil {
+		return nil, err
+	}
+	src := &vcSource{vc: vc, spec: s, loop: opts.Loop}
+	src.info = Info{
+		Spec:    s.Original,
+		Kind:    s.Kind,
+		Width:   int(vc.Get(gocv.VideoCaptureFrameWidth)),
+		Height:  int(vc.Get(gocv.VideoCaptureFrameHeight)),
+		FPS:     vc.Get(gocv.VideoCaptureFPS),
+		FourCC:  strings.TrimRight(vc.CodecString(), "\x00 "),
+		Backend: backendName(vc.Get(gocv.VideoCaptureBackend)),
+		Paced:   s.Kind != KindFile || !opts.Fast,
+	}
+	if s.Kind == KindFile && !opts.Fast {
+		fps := src.info.FPS
+		if !(fps > 0 && fps <= 1000) {
+			fps = 30 // container without a usable rate: pace like a common webcam
+		}
+		src.pace = newPacer(fps)
+	}
+	if s.Kind == KindDevice && opts.Controls != nil {
+		if _, err := applyControls(vc, *opts.Controls); err != nil {
+			vc.Close()
+			return nil, fmt.Errorf("capture: open %s: applying controls: %w", what, err)
+		}
+	}
+	return src, nil
+}
+
+// configureDevice asks for the pixel format, size and rate before the first read;
+// V4L2 needs the FOURCC set before the size for MJPG to take.
+func configureDevice(vc *gocv.VideoCapture, opts Options) {
+	if opts.Width*opts.Height >= 1280*720 {
+		vc.Set(gocv.VideoCaptureFOURCC, vc.ToCodec("MJPG"))
+	}
+	if opts.Width > 0 && opts.Height > 0 {
+		vc.Set(gocv.VideoCaptureFrameWidth, float64(opts.Width))
+		vc.Set(gocv.VideoCaptureFrameHeight, float64(opts.Height))
+	}
+	if opts.FPS > 0 {
+		vc.Set(gocv.VideoCaptureFPS, opts.FPS)
+	}
+	// One buffered frame keeps latency low: we want the newest frame, not a queue.
+	vc.Set(gocv.VideoCaptureBufferSize, 1)
+}
+
+func backendName(v float64) string {
+	switch gocv.VideoCaptureAPI(int(v)) {
+	case gocv.VideoCaptureV4L2:
+		return "V4L2"
+	case gocv.VideoCaptureGstreamer:
+		return "GSTREAMER"
+	case gocv.VideoCaptureFFmpeg:
+		return "FFMPEG"
+	case gocv.VideoCaptureOpencvMjpeg:
+		return "CV_MJPEG"
+	case gocv.VideoCaptureImages:
+		return "CV_IMAGES"
+	}
+	return fmt.Sprintf("api %d", int(v))
+}
+
+func (s *vcSource) Info() Info { return s.info }
+
+func (s *vcSource) Read(ctx context.Context, dst *gocv.Mat) error {
+	if s.closed {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !s.vc.Read(dst) || dst.Empty() {
+		if s.spec.Kind == KindDevice {
+			return fmt.Errorf("%w: %s", ErrReadFailed, s.spec.Path)
+		}
+		if !s.loop {
+			return io.EOF
+		}
+		// Loop: rewind once; a file that cannot be re-read is broken, not finished.
+		s.vc.Set(gocv.VideoCapturePosFrames, 0)
+		if !s.vc.Read(dst) || dst.Empty() {
+			return fmt.Errorf("%w: %s: rewinding to loop", ErrReadFailed, s.spec.Path)
+		}
+	}
+	if s.pace != nil {
+		return s.pace.wait(ctx)
+	}
+	return nil
+}
+
+func (s *vcSource) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.vc.Close()
+}
+
+// pacer releases frames at a fixed rate, like a camera's sensor clock.
+type pacer struct {
+	interval time.Duration
+	next     time.Time
+}
+
+func newPacer(fps float64) *pacer {
+	return &pacer{interval: time.Duration(float64(time.Second) / fps)}
+}
+
+// wait blocks until the next frame is due. The first frame is due at once; a caller that
+// fell more than one interval behind restarts the schedule instead of bursting.
+func (p *pacer) wait(ctx context.Context) error {
+	now := time.Now()
+	if p.next.IsZero() || now.Sub(p.next) > p.interval {
+		p.next = now
+	}
+	d := p.next.Sub(now)
+	p.next = p.next.Add(p.interval)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
