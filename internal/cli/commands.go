@@ -1,0 +1,8 @@
+package cli
+
+// Commands lists every subcommand; each group lives in its own file.
+func Commands() []Command {
+	var c []Command
+	c = append(c, selftestCommands()...)
+	return c
+}
