@@ -1,0 +1,358 @@
+package exporter
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/hpke"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// RecordSource yields the records of a bundle by index. Build reads every record twice
+// (once to hash it for the manifest, once to stream it into the payload), so a source can
+// load records one at a time from storage and keep memory flat; both reads must return the
+// same content.
+type RecordSource interface {
+	Len() int
+	Record(i int) (Record, error)
+}
+
+// Records is a RecordSource over records already in memory.
+type Records []Record
+
+func (r Records) Len() int                     { return len(r) }
+func (r Records) Record(i int) (Record, error) { return r[i], nil }
+
+// BuildParams is everything a bundle is made of.
+type BuildParams struct {
+	Records       RecordSource
+	StationSigner crypto.Signer    // ECDSA P-256 station key (TPM-backed in the station)
+	IssuerKey     *IssuerPublicKey // whom the bundle is encrypted to
+	Seq           uint64           // from the TPM monotonic counter; must be ≥ 1
+	PrevHash      []byte           // SHA-256 of the previous bundle file; nil for the first
+	Batch         Batch
+	Audit         AuditCheckpoint
+	Created       time.Time // zero means now
+
+	// dropFromPayload, when set, leaves that record out of the manifest and payload while
+	// the batch still lists it: tests use it to make a bundle with a removed record.
+	dropFromPayload string
+	// skipRecordChecks builds records the issuer must reject (bad approval, bad identity),
+	// so tests can check the issuer side.
+	skipRecordChecks bool
+}
+
+// Result describes a written bundle.
+type Result struct {
+	BundleID string
+	SHA256   [32]byte // of the whole bundle file: the next bundle's PrevHash
+	Size     int64
+	Seq      uint64
+	Records  int
+}
+
+// Build writes a bundle to w. It checks every record first (IDs, identity schema, approval
+// signature) so a station never exports what an issuer would reject. Nothing is buffered
+// beyond one record and one 64 KiB chunk; on error w holds a partial bundle that the caller
+// must discard ([Outbox.Build] does).
+func Build(w io.Writer, p BuildParams) (Result, error) {
+	if p.Records == nil || p.StationSigner == nil || p.IssuerKey == nil {
+		return Result{}, errors.New("exporter: build: Records, StationSigner and IssuerKey are required")
+	}
+	if p.Seq == 0 {
+		return Result{}, errors.New("exporter: build: sequence number must be at least 1")
+	}
+	if p.PrevHash != nil && len(p.PrevHash) != sha256.Size {
+		return Result{}, fmt.Errorf("exporter: build: previous bundle hash is %d bytes, want 32", len(p.PrevHash))
+	}
+	if p.Batch.ID != "" && !validID.MatchString(p.Batch.ID) {
+		return Result{}, fmt.Errorf("exporter: build: batch ID %q: use letters, digits, '.', '_' or '-'", p.Batch.ID)
+	}
+	stationPub, ok := p.StationSigner.Public().(*ecdsa.PublicKey)
+	if !ok {
+		return Result{}, fmt.Errorf("exporter: build: station key is %T, want ECDSA P-256: %w", p.StationSigner.Public(), ErrBadKey)
+	}
+	stationID, err := StationID(stationPub)
+	if err != nil {
+		return Result{}, err
+	}
+	created := p.Created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	var idb [16]byte
+	if _, err := rand.Read(idb[:]); err != nil {
+		return Result{}, fmt.Errorf("exporter: build: bundle ID: %w", err)
+	}
+	bundleID := hex.EncodeToString(idb[:])
+
+	// Pass 1: check and hash every record for the manifest.
+	n := p.Records.Len()
+	m := manifest{
+		Format: manifestFormat, BundleID: bundleID, StationID: hex.EncodeToString(stationID[:]),
+		Seq: strconv.FormatUint(p.Seq, 10), PrevBundleSHA256: hex.EncodeToString(p.PrevHash),
+		Created: fmtTime(created),
+		Batch:   manifestBatch{ID: p.Batch.ID, EnrollmentIDs: p.Batch.EnrollmentIDs},
+		Audit: manifestAudit{Seq: strconv.FormatUint(p.Audit.Seq, 10), Hash: p.Audit.Hash,
+			Signature: p.Audit.Signature},
+		Records: make([]manifestRecord, 0, n),
+	}
+	if !p.Batch.ClosedAt.IsZero() {
+		m.Batch.ClosedAt = fmtTime(p.Batch.ClosedAt)
+	}
+	if m.Batch.EnrollmentIDs == nil {
+		m.Batch.EnrollmentIDs = []string{}
+	}
+	seen := make(map[string]bool, n)
+	var payloadLen int64
+	var hashes [][len(memberNames)][32]byte
+	var included []int
+	for i := 0; i < n; i++ {
+		r, err := p.Records.Record(i)
+		if err != nil {
+			return Result{}, fmt.Errorf("exporter: build: reading record %d: %w", i, err)
+		}
+		if !validID.MatchString(r.EnrollmentID) {
+			return Result{}, fmt.Errorf("exporter: build: record %d: enrollment ID %q: use letters, digits, '.', '_' or '-'", i, r.EnrollmentID)
+		}
+		if seen[r.EnrollmentID] {
+			return Result{}, fmt.Errorf("exporter: build: enrollment %s appears twice", r.EnrollmentID)
+		}
+		seen[r.EnrollmentID] = true
+		if r.EnrollmentID == p.dropFromPayload {
+			continue
+		}
+		mem, err := encodeMembers(r)
+		if err != nil {
+			return Result{}, err
+		}
+		if err := validateIdentityJSON(r.EnrollmentID, mem[0]); err != nil && !p.skipRecordChecks {
+			return Result{}, fmt.Errorf("exporter: build: %w", err)
+		}
+		var hs [len(memberNames)][32]byte
+		mr := manifestRecord{EnrollmentID: r.EnrollmentID, TemplateModel: r.ModelID, TemplateVersion: r.TemplateVersion}
+		for j, b := range mem {
+			hs[j] = sha256.Sum256(b)
+			mr.Members = append(mr.Members, manifestMember{Name: memberNames[j], Size: int64(len(b)), SHA256: hex.EncodeToString(hs[j][:])})
+			payloadLen += int64(len(b))
+		}
+		if err := verifyApproval(r.EnrollmentID, r.ModelID, r.TemplateVersion, hs, r.Approval); err != nil && !p.skipRecordChecks {
+			return Result{}, fmt.Errorf("exporter: build: %w", err)
+		}
+		hashes = append(hashes, hs)
+		included = append(included, i)
+		m.Records = append(m.Records, mr)
+	}
+	if len(p.Batch.EnrollmentIDs) > 0 {
+		if err := checkBatch(p.Batch.EnrollmentIDs, seen); err != nil {
+			return Result{}, fmt.Errorf("exporter: build: %w", err)
+		}
+	}
+	mj, err := canonicalJSON(m)
+	if err != nil {
+		return Result{}, fmt.Errorf("exporter: build: encoding manifest: %w", err)
+	}
+	signedManifest, err := sign1(rand.Reader, p.StationSigner, ctManifest, stationID[:], mj)
+	if err != nil {
+		return Result{}, fmt.Errorf("exporter: build: signing manifest: %w", err)
+	}
+	payloadLen += 4 + int64(len(signedManifest))
+
+	// Header: encapsulate to the issuer, then sign what the chunks will be bound to.
+	enc, sender, err := hpke.NewSender(p.IssuerKey.kem, suiteKDF, suiteAEAD, []byte(hpkeInfo))
+	if err != nil {
+		return Result{}, fmt.Errorf("exporter: build: HPKE: %w", err)
+	}
+	issuerID := p.IssuerKey.KeyID()
+	h := header{
+		Format: headerFormat, BundleID: bundleID, StationID: m.StationID,
+		IssuerKeyID: hex.EncodeToString(issuerID[:]),
+		KEM:         suiteKEM.ID(), KDF: suiteKDF.ID(), AEAD: suiteAEAD.ID(), Enc: enc,
+		ChunkSize: chunkSize, PlaintextLength: payloadLen, CiphertextLength: sealedLength(payloadLen),
+		Created: m.Created,
+	}
+	hj, err := canonicalJSON(h)
+	if err != nil {
+		return Result{}, fmt.Errorf("exporter: build: encoding header: %w", err)
+	}
+	signedHeader, err := sign1(rand.Reader, p.StationSigner, ctHeader, stationID[:], hj)
+	if err != nil {
+		return Result{}, fmt.Errorf("exporter: build: signing header: %w", err)
+	}
+	headerHash := sha256.Sum256(signedHeader)
+
+	fileHash := sha256.New()
+	out := &countWriter{w: io.MultiWriter(w, fileHash)}
+	pre := make([]byte, preambleSize)
+	copy(pre, magic)
+	binary.BigEndian.PutUint16(pre[8:], formatVersion)
+	binary.BigEndian.PutUint32(pre[10:], uint32(len(signedHeader)))
+	if _, err := out.Write(pre); err != nil {
+		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
+	}
+	if _, err := out.Write(signedHeader); err != nil {
+		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
+	}
+
+	// Pass 2: stream the payload through the chunk sealer.
+	ctHash := sha256.New()
+	cw := &chunkWriter{sender: sender, headerHash: headerHash, out: io.MultiWriter(out, ctHash), buf: make([]byte, 0, chunkSize)}
+	var lenb [4]byte
+	binary.BigEndian.PutUint32(lenb[:], uint32(len(signedManifest)))
+	if _, err := cw.Write(lenb[:]); err != nil {
+		return Result{}, err
+	}
+	if _, err := cw.Write(signedManifest); err != nil {
+		return Result{}, err
+	}
+	for k, i := range included {
+		r, err := p.Records.Record(i)
+		if err != nil {
+			return Result{}, fmt.Errorf("exporter: build: reading record %d: %w", i, err)
+		}
+		mem, err := encodeMembers(r)
+		if err != nil {
+			return Result{}, err
+		}
+		for j, b := range mem {
+			if sha256.Sum256(b) != hashes[k][j] {
+				return Result{}, fmt.Errorf("exporter: build: record %s changed while exporting (%s)", r.EnrollmentID, memberNames[j])
+			}
+			if _, err := cw.Write(b); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	if err := cw.Close(); err != nil {
+		return Result{}, err
+	}
+	if cw.plain != payloadLen || cw.sealed != h.CiphertextLength {
+		return Result{}, fmt.Errorf("exporter: build: internal error: payload %d/%d bytes, ciphertext %d/%d", cw.plain, payloadLen, cw.sealed, h.CiphertextLength)
+	}
+
+	t := trailer{Format: trailerFormat, BundleID: bundleID, HeaderSHA256: hex.EncodeToString(headerHash[:]),
+		CiphertextLength: cw.sealed, CiphertextSHA256: hex.EncodeToString(ctHash.Sum(nil))}
+	tj, err := canonicalJSON(t)
+	if err != nil {
+		return Result{}, fmt.Errorf("exporter: build: encoding trailer: %w", err)
+	}
+	signedTrailer, err := sign1(rand.Reader, p.StationSigner, ctTrailer, stationID[:], tj)
+	if err != nil {
+		return Result{}, fmt.Errorf("exporter: build: signing trailer: %w", err)
+	}
+	binary.BigEndian.PutUint32(lenb[:], uint32(len(signedTrailer)))
+	if _, err := out.Write(lenb[:]); err != nil {
+		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
+	}
+	if _, err := out.Write(signedTrailer); err != nil {
+		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
+	}
+	res := Result{BundleID: bundleID, Size: out.n, Seq: p.Seq, Records: len(m.Records)}
+	copy(res.SHA256[:], fileHash.Sum(nil))
+	return res, nil
+}
+
+// checkBatch reports batch IDs with no record, and records outside the batch.
+func checkBatch(batchIDs []string, have map[string]bool) error {
+	inBatch := make(map[string]bool, len(batchIDs))
+	var missing []string
+	for _, id := range batchIDs {
+		inBatch[id] = true
+		if !have[id] {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return &MissingRecordError{EnrollmentIDs: missing}
+	}
+	for id := range have {
+		if !inBatch[id] {
+			return &TamperedError{Member: "manifest", Reason: fmt.Sprintf("record %s is not in the batch", id)}
+		}
+	}
+	return nil
+}
+
+// verifyApproval checks a supervisor's signature over the record's approval digest.
+func verifyApproval(id, model, version string, hashes [len(memberNames)][32]byte, a Approval) error {
+	what := "approval of record " + id
+	pub, err := parseP256(a.SupervisorPublicKey)
+	if err != nil {
+		return &SignatureError{What: what, Err: err}
+	}
+	d, err := approvalDigest(id, model, version, hashes)
+	if err != nil {
+		return err
+	}
+	if !ecdsa.VerifyASN1(pub, d[:], a.Signature) {
+		return &SignatureError{What: what}
+	}
+	return nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// chunkWriter seals the payload in chunkSize pieces. A full buffer is sealed as non-final
+// only once more data arrives, so the last chunk is always sealed by Close with the final flag.
+type chunkWriter struct {
+	sender     *hpke.Sender
+	headerHash [32]byte
+	out        io.Writer
+	buf        []byte
+	plain      int64
+	sealed     int64
+	closed     bool
+}
+
+func (c *chunkWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if len(c.buf) == chunkSize {
+			if err := c.seal(false); err != nil {
+				return 0, err
+			}
+		}
+		k := copy(c.buf[len(c.buf):chunkSize], p)
+		c.buf = c.buf[:len(c.buf)+k]
+		p = p[k:]
+		c.plain += int64(k)
+	}
+	return n, nil
+}
+
+func (c *chunkWriter) seal(final bool) error {
+	ct, err := c.sender.Seal(chunkAAD(c.headerHash, final), c.buf)
+	if err != nil {
+		return fmt.Errorf("exporter: build: sealing chunk: %w", err)
+	}
+	if _, err := c.out.Write(ct); err != nil {
+		return fmt.Errorf("exporter: build: writing: %w", err)
+	}
+	c.sealed += int64(len(ct))
+	c.buf = c.buf[:0]
+	return nil
+}
+
+func (c *chunkWriter) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	return c.seal(true)
+}

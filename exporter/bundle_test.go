@@ -1,0 +1,255 @@
+package exporter
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"reflect"
+	"slices"
+	"testing"
+)
+
+func TestRoundTrip200Photos(t *testing.T) {
+	f := newFixture(t)
+	recs := f.photoRecords(t, 200)
+	p := f.params(recs, 5, bytes.Repeat([]byte{1}, 32))
+	data, res := f.build(t, p)
+	if res.Size != int64(len(data)) || res.SHA256 != sha256.Sum256(data) || res.Records != 200 || res.Seq != 5 {
+		t.Fatalf("result %+v does not describe the %d-byte bundle", res, len(data))
+	}
+	b, err := f.open(data, OpenOptions{AfterSeq: 4, PrevHash: p.PrevHash})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if b.ID != res.BundleID || b.SHA256 != res.SHA256 || b.Size != res.Size || b.Seq != 5 {
+		t.Errorf("bundle %s seq %d sha %x size %d, want %s 5 %x %d", b.ID, b.Seq, b.SHA256, b.Size, res.BundleID, res.SHA256, res.Size)
+	}
+	if !bytes.Equal(b.PrevHash, p.PrevHash) || !reflect.DeepEqual(b.Batch, p.Batch) || !reflect.DeepEqual(b.Audit, p.Audit) || !b.Created.Equal(p.Created) {
+		t.Errorf("bundle metadata differs:\n got %+v %+v %v\nwant %+v %+v %v", b.Batch, b.Audit, b.Created, p.Batch, p.Audit, p.Created)
+	}
+	if len(b.Records) != len(recs) {
+		t.Fatalf("%d records, want %d", len(b.Records), len(recs))
+	}
+	for i := range recs {
+		if !reflect.DeepEqual(b.Records[i], recs[i]) {
+			t.Errorf("record %d differs:\n got %+v\nwant %+v", i, b.Records[i].Identity, recs[i].Identity)
+		}
+		if !bytes.Equal(b.Records[i].Portrait, recs[i].Portrait) {
+			t.Errorf("record %d portrait bytes differ", i)
+		}
+	}
+}
+
+func TestRoundTripEdgeSizes(t *testing.T) {
+	f := newFixture(t)
+	// Payload sizes around chunk boundaries exercise the final-chunk logic.
+	base := f.synthRecords(t, 1, 16)
+	for _, extra := range []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, 3 * chunkSize} {
+		r := base[0]
+		r.Template = bytes.Repeat([]byte{7}, extra)
+		r = f.approve(t, r)
+		data, _ := f.build(t, f.params([]Record{r}, 1, nil))
+		b, err := f.open(data, OpenOptions{})
+		if err != nil {
+			t.Fatalf("template of %d bytes: %v", extra, err)
+		}
+		if !reflect.DeepEqual(b.Records[0], r) {
+			t.Fatalf("template of %d bytes: record differs", extra)
+		}
+	}
+	// An empty bundle (no records) is valid too.
+	p := f.params(nil, 1, nil)
+	data, _ := f.build(t, p)
+	if b, err := f.open(data, OpenOptions{}); err != nil || len(b.Records) != 0 {
+		t.Fatalf("empty bundle: %v", err)
+	}
+}
+
+// isAny reports whether err wraps one of the targets.
+func isAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestTamperSingleByte(t *testing.T) {
+	f := newFixture(t)
+	recs := f.synthRecords(t, 3, 320) // more than 2 chunks of payload
+	data, _ := f.build(t, f.params(recs, 3, nil))
+	if _, err := f.open(data, OpenOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hl := int(data[10])<<24 | int(data[11])<<16 | int(data[12])<<8 | int(data[13])
+	ctStart := preambleSize + hl
+	// Find the trailer: its length prefix precedes the last tl bytes.
+	var ctEnd int
+	for i := len(data) - 5; i > ctStart; i-- {
+		tl := int(data[i])<<24 | int(data[i+1])<<16 | int(data[i+2])<<8 | int(data[i+3])
+		if i+4+tl == len(data) {
+			ctEnd = i
+			break
+		}
+	}
+	if ctEnd == 0 || (ctEnd-ctStart) < 2*(chunkSize+tagSize) {
+		t.Fatalf("bad layout: ciphertext %d..%d", ctStart, ctEnd)
+	}
+	regions := []struct {
+		name     string
+		from, to int
+		want     []error
+	}{
+		{"preamble", 0, preambleSize, []error{ErrMalformed, ErrUnsupported, ErrTooLarge, ErrTruncated}},
+		{"header", preambleSize, ctStart, []error{ErrBadSignature, ErrMalformed, ErrUnsupported, ErrWrongStation}},
+		{"ciphertext", ctStart, ctEnd, []error{ErrTampered}},
+		{"trailer", ctEnd, len(data), []error{ErrBadSignature, ErrMalformed, ErrUnsupported, ErrTooLarge, ErrTruncated}},
+	}
+	for _, reg := range regions {
+		// A spread of offsets: both ends, and about 40 in between.
+		offs := map[int]bool{reg.from: true, reg.to - 1: true}
+		step := max(1, (reg.to-reg.from)/40)
+		for o := reg.from; o < reg.to; o += step {
+			offs[o] = true
+		}
+		if reg.name == "ciphertext" {
+			for _, o := range []int{chunkSize + tagSize - 1, chunkSize + tagSize, 2*(chunkSize+tagSize) - 1} {
+				offs[ctStart+o] = true
+			}
+		}
+		for o := range offs {
+			for _, mask := range []byte{0x01, 0x80} {
+				bad := bytes.Clone(data)
+				bad[o] ^= mask
+				_, err := f.open(bad, OpenOptions{})
+				if !isAny(err, reg.want...) {
+					t.Errorf("%s: flipping byte %d (mask %#x): got %v, want one of %v", reg.name, o, mask, err, reg.want)
+				}
+			}
+		}
+	}
+}
+
+func TestTamperAndPolicyErrors(t *testing.T) {
+	f := newFixture(t)
+	recs := f.synthRecords(t, 4, 64)
+	prev := bytes.Repeat([]byte{9}, 32)
+	data, _ := f.build(t, f.params(recs, 10, prev))
+	other := newFixture(t)
+
+	dropped := f.params(recs, 10, prev)
+	dropped.dropFromPayload = recs[2].EnrollmentID
+	droppedData, _ := f.build(t, dropped)
+
+	badApproval := slices.Clone(recs)
+	badApproval[1].Approval.Signature = other.approve(t, recs[1]).Approval.Signature // right format, wrong key
+	pa := f.params(badApproval, 10, prev)
+	pa.skipRecordChecks = true
+	badApprovalData, _ := f.build(t, pa)
+
+	badSchema := slices.Clone(recs)
+	badSchema[3].Identity.Sex = "female"
+	badSchema[3] = f.approve(t, badSchema[3])
+	ps := f.params(badSchema, 10, prev)
+	ps.skipRecordChecks = true
+	badSchemaData, _ := f.build(t, ps)
+
+	tests := []struct {
+		name string
+		data []byte
+		open func([]byte) (*Bundle, error)
+		want error
+	}{
+		{"wrong issuer key", data, func(d []byte) (*Bundle, error) {
+			return Open(bytes.NewReader(d), other.issuer, &f.station.PublicKey, OpenOptions{})
+		}, ErrWrongIssuer},
+		{"wrong station key", data, func(d []byte) (*Bundle, error) {
+			return Open(bytes.NewReader(d), f.issuer, &other.station.PublicKey, OpenOptions{})
+		}, ErrWrongStation},
+		{"replayed sequence", data, func(d []byte) (*Bundle, error) { return f.open(d, OpenOptions{AfterSeq: 10}) }, ErrReplay},
+		{"older sequence", data, func(d []byte) (*Bundle, error) { return f.open(d, OpenOptions{AfterSeq: 11}) }, ErrReplay},
+		{"broken chain", data, func(d []byte) (*Bundle, error) {
+			return f.open(d, OpenOptions{AfterSeq: 9, PrevHash: bytes.Repeat([]byte{8}, 32)})
+		}, ErrChain},
+		{"removed record", droppedData, func(d []byte) (*Bundle, error) { return f.open(d, OpenOptions{}) }, ErrMissingRecord},
+		{"bad approval", badApprovalData, func(d []byte) (*Bundle, error) { return f.open(d, OpenOptions{}) }, ErrBadSignature},
+		{"identity fails schema", badSchemaData, func(d []byte) (*Bundle, error) { return f.open(d, OpenOptions{}) }, ErrSchema},
+		{"appended byte", append(bytes.Clone(data), 0), func(d []byte) (*Bundle, error) { return f.open(d, OpenOptions{}) }, ErrMalformed},
+		{"empty input", nil, func(d []byte) (*Bundle, error) { return f.open(d, OpenOptions{}) }, ErrTruncated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.open(tt.data)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+	var me *MissingRecordError
+	if _, err := f.open(droppedData, OpenOptions{}); !errors.As(err, &me) || len(me.EnrollmentIDs) != 1 || me.EnrollmentIDs[0] != recs[2].EnrollmentID {
+		t.Errorf("removed record: got %v, want it to name %s", err, recs[2].EnrollmentID)
+	}
+	var se *SignatureError
+	if _, err := f.open(badApprovalData, OpenOptions{}); !errors.As(err, &se) || se.What != "approval of record "+recs[1].EnrollmentID {
+		t.Errorf("bad approval: got %v, want it to name record %s", err, recs[1].EnrollmentID)
+	}
+	// The chain check passes with the right predecessor.
+	if _, err := f.open(data, OpenOptions{AfterSeq: 9, PrevHash: prev}); err != nil {
+		t.Errorf("right predecessor: %v", err)
+	}
+}
+
+func TestTruncation(t *testing.T) {
+	f := newFixture(t)
+	data, _ := f.build(t, f.params(f.synthRecords(t, 2, 160), 1, nil))
+	for _, n := range []int{0, 5, preambleSize, preambleSize + 10, 2000, len(data) / 2, len(data) - 200, len(data) - 4, len(data) - 1} {
+		_, err := f.open(data[:n], OpenOptions{})
+		if !errors.Is(err, ErrTruncated) {
+			t.Errorf("cut at %d of %d: got %v, want ErrTruncated", n, len(data), err)
+		}
+	}
+	// Cutting at every chunk boundary must also fail (a whole chunk dropped is no shorter file).
+	hl := int(data[10])<<24 | int(data[11])<<16 | int(data[12])<<8 | int(data[13])
+	for k := 1; k <= 3; k++ {
+		n := preambleSize + hl + k*(chunkSize+tagSize)
+		if n >= len(data) {
+			break
+		}
+		if _, err := f.open(data[:n], OpenOptions{}); !errors.Is(err, ErrTruncated) {
+			t.Errorf("cut after chunk %d: got %v, want ErrTruncated", k, err)
+		}
+	}
+}
+
+func TestBuildRefusesBadRecords(t *testing.T) {
+	f := newFixture(t)
+	good := f.synthRecords(t, 2, 16)
+	tests := []struct {
+		name  string
+		edit  func(p *BuildParams, r []Record)
+		want  error
+		wantS string
+	}{
+		{"unsigned approval", func(p *BuildParams, r []Record) { r[0].Approval.Signature = nil }, ErrBadSignature, ""},
+		{"changed after approval", func(p *BuildParams, r []Record) { r[1].Portrait = append(bytes.Clone(r[1].Portrait), 0) }, ErrBadSignature, ""},
+		{"schema", func(p *BuildParams, r []Record) { r[0].Identity.DateOfBirth = "1990-02-30"; r[0] = f.approve(t, r[0]) }, ErrSchema, ""},
+		{"batch lists a missing record", func(p *BuildParams, r []Record) { p.Batch.EnrollmentIDs = append(p.Batch.EnrollmentIDs, "E-99999") }, ErrMissingRecord, ""},
+		{"bad enrollment ID", func(p *BuildParams, r []Record) { r[0].EnrollmentID = "../etc"; p.Batch.EnrollmentIDs = nil }, nil, "enrollment ID"},
+		{"duplicate", func(p *BuildParams, r []Record) { r[1].EnrollmentID = r[0].EnrollmentID; p.Batch.EnrollmentIDs = nil }, nil, "twice"},
+		{"zero sequence", func(p *BuildParams, r []Record) { p.Seq = 0 }, nil, "sequence"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			recs := slices.Clone(good)
+			p := f.params(recs, 1, nil)
+			tt.edit(&p, recs)
+			p.Records = Records(recs)
+			var out bytes.Buffer
+			_, err := Build(&out, p)
+			if err == nil || (tt.want != nil && !errors.Is(err, tt.want)) || (tt.wantS != "" && !bytes.Contains([]byte(err.Error()), []byte(tt.wantS))) {
+				t.Fatalf("got %v, want %v %q", err, tt.want, tt.wantS)
+			}
+		})
+	}
+}

@@ -1,0 +1,209 @@
+package exporter
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/asn1"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"regexp"
+
+	"github.com/veraison/go-cose"
+)
+
+// Format v1 constants; docs/bundle-format.md is the specification.
+const (
+	magic         = "ESBUNDLE"
+	formatVersion = 1
+
+	preambleSize = len(magic) + 2 + 4 // magic, u16 version, u32 header length
+
+	chunkSize = 64 << 10 // plaintext bytes per sealed chunk (the last may be shorter)
+	tagSize   = 16       // AES-256-GCM tag
+
+	// Limits on lengths read from a bundle before anything is authenticated.
+	maxHeaderSize  = 16 << 10
+	maxTrailerSize = 4 << 10
+
+	headerFormat   = "enrollstation-bundle-header/1"
+	trailerFormat  = "enrollstation-bundle-trailer/1"
+	manifestFormat = "enrollstation-bundle-manifest/1"
+
+	// COSE content types keep the three signed objects apart.
+	ctHeader   = "application/vnd.enrollstation.bundle-header+json"
+	ctTrailer  = "application/vnd.enrollstation.bundle-trailer+json"
+	ctManifest = "application/vnd.enrollstation.bundle-manifest+json"
+
+	hpkeInfo = "enrollstation bundle v1"
+
+	// FileExt is the file name extension of a bundle.
+	FileExt = ".esb"
+)
+
+// header is the cleartext header, signed by the station and bound into every chunk's AAD.
+type header struct {
+	Format           string `json:"format"`
+	BundleID         string `json:"bundle_id"`
+	StationID        string `json:"station_id"`    // hex SHA-256 of the station PKIX public key
+	IssuerKeyID      string `json:"issuer_key_id"` // hex SHA-256 of the issuer public key
+	KEM              uint16 `json:"kem"`
+	KDF              uint16 `json:"kdf"`
+	AEAD             uint16 `json:"aead"`
+	Enc              []byte `json:"enc"` // HPKE encapsulated key, base64
+	ChunkSize        int64  `json:"chunk_size"`
+	PlaintextLength  int64  `json:"plaintext_length"`
+	CiphertextLength int64  `json:"ciphertext_length"`
+	Created          string `json:"created"`
+}
+
+// trailer closes the bundle: the ciphertext hash is only known once it has been written.
+type trailer struct {
+	Format           string `json:"format"`
+	BundleID         string `json:"bundle_id"`
+	HeaderSHA256     string `json:"header_sha256"`
+	CiphertextLength int64  `json:"ciphertext_length"`
+	CiphertextSHA256 string `json:"ciphertext_sha256"`
+}
+
+type manifest struct {
+	Format           string           `json:"format"`
+	BundleID         string           `json:"bundle_id"`
+	StationID        string           `json:"station_id"`
+	Seq              string           `json:"seq"` // decimal: TPM counters may exceed 2^53
+	PrevBundleSHA256 string           `json:"prev_bundle_sha256"`
+	Created          string           `json:"created"`
+	Batch            manifestBatch    `json:"batch"`
+	Audit            manifestAudit    `json:"audit_checkpoint"`
+	Records          []manifestRecord `json:"records"`
+}
+
+type manifestBatch struct {
+	ID            string   `json:"id"`
+	ClosedAt      string   `json:"closed_at"`
+	EnrollmentIDs []string `json:"enrollment_ids"`
+}
+
+type manifestAudit struct {
+	Seq       string `json:"seq"`
+	Hash      []byte `json:"hash"`
+	Signature []byte `json:"signature"`
+}
+
+type manifestRecord struct {
+	EnrollmentID    string           `json:"enrollment_id"`
+	TemplateModel   string           `json:"template_model"`
+	TemplateVersion string           `json:"template_version"`
+	Members         []manifestMember `json:"members"`
+}
+
+type manifestMember struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// validID is what enrollment, batch and bundle IDs may look like: they become file names.
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// sealedLength is the ciphertext length for a plaintext of n bytes.
+func sealedLength(n int64) int64 {
+	chunks := (n + chunkSize - 1) / chunkSize
+	if chunks == 0 {
+		chunks = 1
+	}
+	return n + chunks*tagSize
+}
+
+// chunkAAD is the associated data of every chunk: the header's hash and whether the chunk
+// is the last, so that dropping trailing chunks fails authentication.
+func chunkAAD(headerHash [32]byte, final bool) []byte {
+	aad := make([]byte, 33)
+	copy(aad, headerHash[:])
+	if final {
+		aad[32] = 1
+	}
+	return aad
+}
+
+// es256Signer adapts a crypto.Signer (e.g. a TPM key) to COSE ES256, passing crypto.SHA256
+// as the signer options, which TPM-backed signers need.
+type es256Signer struct{ s crypto.Signer }
+
+func (es256Signer) Algorithm() cose.Algorithm { return cose.AlgorithmES256 }
+
+func (e es256Signer) Sign(rand io.Reader, content []byte) ([]byte, error) {
+	d := sha256.Sum256(content)
+	der, err := e.s.Sign(rand, d[:], crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	var sig struct{ R, S *big.Int }
+	if rest, err := asn1.Unmarshal(der, &sig); err != nil || len(rest) != 0 {
+		return nil, fmt.Errorf("signer returned a malformed ECDSA signature")
+	}
+	if sig.R.Sign() <= 0 || sig.S.Sign() <= 0 || sig.R.BitLen() > 256 || sig.S.BitLen() > 256 {
+		return nil, fmt.Errorf("signer returned an out-of-range ECDSA signature")
+	}
+	out := make([]byte, 64)
+	sig.R.FillBytes(out[:32])
+	sig.S.FillBytes(out[32:])
+	return out, nil
+}
+
+// sign1 wraps payload in a COSE_Sign1 signed with ES256.
+func sign1(rand io.Reader, s crypto.Signer, contentType string, kid []byte, payload []byte) ([]byte, error) {
+	hdr := cose.Headers{Protected: cose.ProtectedHeader{
+		cose.HeaderLabelAlgorithm:   cose.AlgorithmES256,
+		cose.HeaderLabelContentType: contentType,
+		cose.HeaderLabelKeyID:       kid,
+	}}
+	return cose.Sign1(rand, es256Signer{s}, hdr, payload, nil)
+}
+
+// parseSign1 decodes a COSE_Sign1 and returns the message and its (unverified) payload,
+// checking the algorithm and content type.
+func parseSign1(b []byte, contentType, what string) (*cose.Sign1Message, error) {
+	var m cose.Sign1Message
+	if err := m.UnmarshalCBOR(b); err != nil {
+		return nil, malformed("%s: not a COSE_Sign1 message: %v", what, err)
+	}
+	alg, err := m.Headers.Protected.Algorithm()
+	if err != nil || alg != cose.AlgorithmES256 {
+		return nil, fmt.Errorf("exporter: %s: signature algorithm must be ES256: %w", what, ErrUnsupported)
+	}
+	if ct, ok := m.Headers.Protected[cose.HeaderLabelContentType]; !ok || ct != contentType {
+		return nil, malformed("%s: content type %v, want %s", what, ct, contentType)
+	}
+	if m.Payload == nil {
+		return nil, malformed("%s: detached payload", what)
+	}
+	return &m, nil
+}
+
+func verifySign1(m *cose.Sign1Message, pub *ecdsa.PublicKey, what string) error {
+	v, err := cose.NewVerifier(cose.AlgorithmES256, pub)
+	if err != nil {
+		return fmt.Errorf("exporter: %s: %v: %w", what, err, ErrBadKey)
+	}
+	if err := m.Verify(nil, v); err != nil {
+		return &SignatureError{What: what, Err: err}
+	}
+	return nil
+}
+
+// decodeStrict unmarshals canonical JSON, refusing unknown fields and trailing data.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return fmt.Errorf("trailing data after JSON value")
+	}
+	return nil
+}

@@ -1,0 +1,465 @@
+package exporter
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/hpke"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+	"time"
+)
+
+// OpenOptions are the issuer's expectations about a bundle.
+type OpenOptions struct {
+	// AfterSeq is the sequence number of the last bundle accepted from this station; the
+	// bundle's must be greater (0: none accepted yet).
+	AfterSeq uint64
+	// PrevHash, when set, is the SHA-256 of the last bundle accepted from this station; the
+	// bundle must name it as its predecessor.
+	PrevHash []byte
+	// MaxMemberSize caps each member (default 64 MiB) and MaxManifestSize the manifest
+	// (default 16 MiB), bounding memory whatever a bundle claims.
+	MaxMemberSize   int64
+	MaxManifestSize int64
+}
+
+// Bundle is a verified, decrypted bundle.
+type Bundle struct {
+	ID          string
+	StationID   [32]byte
+	IssuerKeyID [32]byte
+	Seq         uint64
+	PrevHash    []byte // nil for a station's first bundle
+	Created     time.Time
+	Batch       Batch
+	Audit       AuditCheckpoint
+	Records     []Record
+	Manifest    []byte   // the canonical JSON manifest, as signed
+	SHA256      [32]byte // of the whole bundle file
+	Size        int64
+}
+
+// Open verifies and decrypts a bundle, checking in this order: header sanity, the header
+// signature, the issuer key, decryption of every chunk, the manifest signature, every
+// member hash, the trailer signature and ciphertext hash, the sequence and chain, the
+// batch's record list, each approval signature and each identity against the schema.
+// The first failure is returned, wrapping one of the package's sentinel errors.
+func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts OpenOptions) (*Bundle, error) {
+	if issuer == nil || station == nil {
+		return nil, errors.New("exporter: open: issuer and station keys are required")
+	}
+	if opts.MaxMemberSize <= 0 {
+		opts.MaxMemberSize = 64 << 20
+	}
+	if opts.MaxManifestSize <= 0 {
+		opts.MaxManifestSize = 16 << 20
+	}
+	fileHash := sha256.New()
+	in := &countReader{r: io.TeeReader(bufio.NewReaderSize(r, 256<<10), fileHash)}
+
+	// Header.
+	pre := make([]byte, preambleSize)
+	if err := readFull(in, pre, "preamble"); err != nil {
+		return nil, err
+	}
+	if string(pre[:len(magic)]) != magic {
+		return nil, malformed("not a bundle (bad magic)")
+	}
+	if v := binary.BigEndian.Uint16(pre[8:]); v != formatVersion {
+		return nil, fmt.Errorf("exporter: bundle format version %d, this program reads %d: %w", v, formatVersion, ErrUnsupported)
+	}
+	hl := binary.BigEndian.Uint32(pre[10:])
+	if hl == 0 || hl > maxHeaderSize {
+		return nil, fmt.Errorf("exporter: header length %d (limit %d): %w", hl, maxHeaderSize, ErrTooLarge)
+	}
+	signedHeader := make([]byte, hl)
+	if err := readFull(in, signedHeader, "header"); err != nil {
+		return nil, err
+	}
+	hm, err := parseSign1(signedHeader, ctHeader, "outer header")
+	if err != nil {
+		return nil, err
+	}
+	var h header
+	if err := decodeStrict(hm.Payload, &h); err != nil {
+		return nil, malformed("header: %v", err)
+	}
+	wantStation, err := StationID(station)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySign1(hm, station, "outer header"); err != nil {
+		if h.StationID != hex.EncodeToString(wantStation[:]) {
+			return nil, fmt.Errorf("exporter: bundle is from station %s, the station key given is %s: %w",
+				h.StationID, hex.EncodeToString(wantStation[:]), ErrWrongStation)
+		}
+		return nil, err
+	}
+	// Signed by this station from here on; sanity-check what it claims.
+	if h.Format != headerFormat {
+		return nil, fmt.Errorf("exporter: header format %q: %w", h.Format, ErrUnsupported)
+	}
+	if h.StationID != hex.EncodeToString(wantStation[:]) {
+		return nil, fmt.Errorf("exporter: header names station %s but is signed by %s: %w", h.StationID, hex.EncodeToString(wantStation[:]), ErrWrongStation)
+	}
+	if h.KEM != suiteKEM.ID() || h.KDF != suiteKDF.ID() || h.AEAD != suiteAEAD.ID() {
+		return nil, fmt.Errorf("exporter: HPKE suite %#04x/%#04x/%#04x: %w", h.KEM, h.KDF, h.AEAD, ErrUnsupported)
+	}
+	if h.ChunkSize != chunkSize || h.PlaintextLength < 4 || h.CiphertextLength != sealedLength(h.PlaintextLength) {
+		return nil, malformed("header: inconsistent lengths (chunk %d, plaintext %d, ciphertext %d)", h.ChunkSize, h.PlaintextLength, h.CiphertextLength)
+	}
+	if !validID.MatchString(h.BundleID) {
+		return nil, malformed("header: bundle ID %q", h.BundleID)
+	}
+	issuerID := issuer.pub.KeyID()
+	if h.IssuerKeyID != hex.EncodeToString(issuerID[:]) {
+		return nil, fmt.Errorf("exporter: bundle is encrypted to issuer key %s, this key is %s: %w", h.IssuerKeyID, hex.EncodeToString(issuerID[:]), ErrWrongIssuer)
+	}
+	headerHash := sha256.Sum256(signedHeader)
+	rcp, err := hpke.NewRecipient(h.Enc, issuer.kem, suiteKDF, suiteAEAD, []byte(hpkeInfo))
+	if err != nil {
+		return nil, &TamperedError{Member: "header", Reason: "encapsulated key rejected: " + err.Error()}
+	}
+
+	// Payload.
+	ctHash := sha256.New()
+	pl := &chunkReader{in: in, ctHash: ctHash, rcp: rcp, headerHash: headerHash, remaining: h.CiphertextLength}
+	var lenb [4]byte
+	if _, err := io.ReadFull(pl, lenb[:]); err != nil {
+		return nil, payloadErr(err, "manifest length")
+	}
+	ml := int64(binary.BigEndian.Uint32(lenb[:]))
+	if ml > opts.MaxManifestSize || ml > h.PlaintextLength-4 {
+		return nil, fmt.Errorf("exporter: manifest is %d bytes (limit %d): %w", ml, opts.MaxManifestSize, ErrTooLarge)
+	}
+	signedManifest := make([]byte, ml)
+	if _, err := io.ReadFull(pl, signedManifest); err != nil {
+		return nil, payloadErr(err, "manifest")
+	}
+	mm, err := parseSign1(signedManifest, ctManifest, "manifest")
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySign1(mm, station, "manifest"); err != nil {
+		return nil, err
+	}
+	var m manifest
+	if err := decodeStrict(mm.Payload, &m); err != nil {
+		return nil, malformed("manifest: %v", err)
+	}
+	b, err := checkManifest(&m, &h, ml, opts)
+	if err != nil {
+		return nil, err
+	}
+	b.Manifest = mm.Payload
+	b.IssuerKeyID = issuerID
+	b.StationID = wantStation
+
+	hashes := make([][len(memberNames)][32]byte, len(m.Records))
+	identities := make([][]byte, len(m.Records)) // exact identity.json bytes, for the schema check
+	for i, mr := range m.Records {
+		var mem [len(memberNames)][]byte
+		for j, mb := range mr.Members {
+			buf := make([]byte, mb.Size)
+			name := "records/" + mr.EnrollmentID + "/" + mb.Name
+			if _, err := io.ReadFull(pl, buf); err != nil {
+				return nil, payloadErr(err, name)
+			}
+			hashes[i][j] = sha256.Sum256(buf)
+			if hex.EncodeToString(hashes[i][j][:]) != mb.SHA256 {
+				return nil, &TamperedError{Member: name, Reason: "SHA-256 differs from the manifest"}
+			}
+			mem[j] = buf
+		}
+		identities[i] = mem[0]
+		rec, err := decodeRecord(mr, mem)
+		if err != nil {
+			return nil, err
+		}
+		b.Records = append(b.Records, rec)
+	}
+	if n, _ := io.ReadFull(pl, lenb[:1]); n != 0 {
+		return nil, &TamperedError{Member: "payload", Reason: "data after the last member"}
+	}
+	if pl.err != nil && pl.err != io.EOF {
+		return nil, pl.err
+	}
+
+	// Trailer.
+	if err := readFull(in, lenb[:], "trailer length"); err != nil {
+		return nil, err
+	}
+	tl := binary.BigEndian.Uint32(lenb[:])
+	if tl == 0 || tl > maxTrailerSize {
+		return nil, fmt.Errorf("exporter: trailer length %d (limit %d): %w", tl, maxTrailerSize, ErrTooLarge)
+	}
+	signedTrailer := make([]byte, tl)
+	if err := readFull(in, signedTrailer, "trailer"); err != nil {
+		return nil, err
+	}
+	tm, err := parseSign1(signedTrailer, ctTrailer, "trailer")
+	if err != nil {
+		return nil, err
+	}
+	if err := verifySign1(tm, station, "trailer"); err != nil {
+		return nil, err
+	}
+	var t trailer
+	if err := decodeStrict(tm.Payload, &t); err != nil {
+		return nil, malformed("trailer: %v", err)
+	}
+	if t.Format != trailerFormat || t.BundleID != h.BundleID || t.HeaderSHA256 != hex.EncodeToString(headerHash[:]) {
+		return nil, &TamperedError{Member: "trailer", Reason: "does not belong to this header"}
+	}
+	if t.CiphertextLength != h.CiphertextLength || t.CiphertextSHA256 != hex.EncodeToString(ctHash.Sum(nil)) {
+		return nil, &TamperedError{Member: "ciphertext", Reason: "SHA-256 differs from the trailer"}
+	}
+	if n, _ := in.Read(lenb[:1]); n != 0 {
+		return nil, malformed("data after the trailer")
+	}
+	b.Size = in.n
+	copy(b.SHA256[:], fileHash.Sum(nil))
+
+	// Sequence and chain.
+	if b.Seq <= opts.AfterSeq {
+		return nil, fmt.Errorf("exporter: bundle sequence %d is not after %d: %w", b.Seq, opts.AfterSeq, ErrReplay)
+	}
+	if opts.PrevHash != nil && !bytes.Equal(opts.PrevHash, b.PrevHash) {
+		return nil, fmt.Errorf("exporter: bundle follows %s, expected %s: %w", hexOrNone(b.PrevHash), hexOrNone(opts.PrevHash), ErrChain)
+	}
+
+	// Batch completeness, approvals, schema.
+	if len(b.Batch.EnrollmentIDs) > 0 {
+		have := make(map[string]bool, len(b.Records))
+		for _, r := range b.Records {
+			have[r.EnrollmentID] = true
+		}
+		if err := checkBatch(b.Batch.EnrollmentIDs, have); err != nil {
+			return nil, err
+		}
+	}
+	for i, r := range b.Records {
+		if err := verifyApproval(r.EnrollmentID, r.ModelID, r.TemplateVersion, hashes[i], r.Approval); err != nil {
+			return nil, err
+		}
+	}
+	for i, r := range b.Records {
+		if err := validateIdentityJSON(r.EnrollmentID, identities[i]); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func hexOrNone(b []byte) string {
+	if len(b) == 0 {
+		return "(none: first bundle)"
+	}
+	return hex.EncodeToString(b)
+}
+
+// checkManifest checks the manifest's self-consistency against the header and limits and
+// returns the bundle it describes (without records).
+func checkManifest(m *manifest, h *header, ml int64, opts OpenOptions) (*Bundle, error) {
+	if m.Format != manifestFormat {
+		return nil, fmt.Errorf("exporter: manifest format %q: %w", m.Format, ErrUnsupported)
+	}
+	if m.BundleID != h.BundleID || m.StationID != h.StationID {
+		return nil, &TamperedError{Member: "manifest", Reason: "bundle or station ID differs from the header"}
+	}
+	b := &Bundle{ID: m.BundleID}
+	var err error
+	if b.Seq, err = strconv.ParseUint(m.Seq, 10, 64); err != nil || b.Seq == 0 {
+		return nil, malformed("manifest: sequence %q", m.Seq)
+	}
+	if m.PrevBundleSHA256 != "" {
+		if b.PrevHash, err = hex.DecodeString(m.PrevBundleSHA256); err != nil || len(b.PrevHash) != sha256.Size {
+			return nil, malformed("manifest: previous bundle hash %q", m.PrevBundleSHA256)
+		}
+	}
+	if b.Created, err = parseTime(m.Created); err != nil {
+		return nil, malformed("manifest: created %q", m.Created)
+	}
+	b.Batch = Batch{ID: m.Batch.ID, EnrollmentIDs: m.Batch.EnrollmentIDs}
+	if len(b.Batch.EnrollmentIDs) == 0 {
+		b.Batch.EnrollmentIDs = nil
+	}
+	if m.Batch.ClosedAt != "" {
+		if b.Batch.ClosedAt, err = parseTime(m.Batch.ClosedAt); err != nil {
+			return nil, malformed("manifest: batch closed_at %q", m.Batch.ClosedAt)
+		}
+	}
+	b.Audit = AuditCheckpoint{Hash: m.Audit.Hash, Signature: m.Audit.Signature}
+	if b.Audit.Seq, err = strconv.ParseUint(m.Audit.Seq, 10, 64); err != nil {
+		return nil, malformed("manifest: audit sequence %q", m.Audit.Seq)
+	}
+	total := 4 + ml
+	seen := make(map[string]bool, len(m.Records))
+	for _, mr := range m.Records {
+		if !validID.MatchString(mr.EnrollmentID) || seen[mr.EnrollmentID] {
+			return nil, malformed("manifest: enrollment ID %q invalid or repeated", mr.EnrollmentID)
+		}
+		seen[mr.EnrollmentID] = true
+		if len(mr.Members) != len(memberNames) {
+			return nil, malformed("manifest: record %s has %d members, want %d", mr.EnrollmentID, len(mr.Members), len(memberNames))
+		}
+		for j, mb := range mr.Members {
+			if mb.Name != memberNames[j] {
+				return nil, malformed("manifest: record %s member %d is %q, want %q", mr.EnrollmentID, j, mb.Name, memberNames[j])
+			}
+			if mb.Size < 0 || mb.Size > opts.MaxMemberSize {
+				return nil, fmt.Errorf("exporter: record %s member %s is %d bytes (limit %d): %w", mr.EnrollmentID, mb.Name, mb.Size, opts.MaxMemberSize, ErrTooLarge)
+			}
+			total += mb.Size
+		}
+	}
+	if total != h.PlaintextLength {
+		return nil, &TamperedError{Member: "manifest", Reason: fmt.Sprintf("members add up to %d bytes but the header says %d", total, h.PlaintextLength)}
+	}
+	return b, nil
+}
+
+// decodeRecord rebuilds a Record from its verified members.
+func decodeRecord(mr manifestRecord, mem [len(memberNames)][]byte) (Record, error) {
+	r := Record{EnrollmentID: mr.EnrollmentID, ModelID: mr.TemplateModel, TemplateVersion: mr.TemplateVersion,
+		Portrait: mem[1], Template: mem[2]}
+	bad := func(member string, err error) (Record, error) {
+		return Record{}, malformed("record %s: %s: %v", mr.EnrollmentID, member, err)
+	}
+	if err := decodeStrict(mem[0], &r.Identity); err != nil {
+		return bad(MemberIdentity, err)
+	}
+	var q qualityJSON
+	if err := decodeStrict(mem[3], &q); err != nil {
+		return bad(MemberQuality, err)
+	}
+	if len(q.Measures) > 0 {
+		r.Quality = q.Measures
+	}
+	var c captureJSON
+	if err := decodeStrict(mem[4], &c); err != nil {
+		return bad(MemberCapture, err)
+	}
+	at, err := parseTime(c.CapturedAt)
+	if err != nil {
+		return bad(MemberCapture, err)
+	}
+	r.Capture = Capture{Operator: c.Operator, CameraProfile: c.CameraProfile, Retries: c.Retries, ForcedReason: c.ForcedReason, CapturedAt: at}
+	var a approvalJSON
+	if err := decodeStrict(mem[5], &a); err != nil {
+		return bad(MemberApproval, err)
+	}
+	if a.Algorithm != approvalAlgorithm {
+		return Record{}, fmt.Errorf("exporter: record %s: approval algorithm %q: %w", mr.EnrollmentID, a.Algorithm, ErrUnsupported)
+	}
+	r.Approval.SupervisorID = a.SupervisorID
+	if r.Approval.SupervisorPublicKey, err = base64.StdEncoding.DecodeString(a.SupervisorPublicKey); err != nil {
+		return bad(MemberApproval, err)
+	}
+	if r.Approval.Signature, err = base64.StdEncoding.DecodeString(a.Signature); err != nil {
+		return bad(MemberApproval, err)
+	}
+	if r.Approval.SignedAt, err = parseTime(a.SignedAt); err != nil {
+		return bad(MemberApproval, err)
+	}
+	return r, nil
+}
+
+// readFull reads outside the encrypted payload; running out of input means truncation.
+func readFull(r io.Reader, b []byte, what string) error {
+	if _, err := io.ReadFull(r, b); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("exporter: bundle ends inside the %s: %w", what, ErrTruncated)
+		}
+		return fmt.Errorf("exporter: reading %s: %w", what, err)
+	}
+	return nil
+}
+
+// payloadErr turns an error from the chunk reader into the error to report.
+func payloadErr(err error, what string) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		// The chunks authenticated and ended where the header said: the signed manifest
+		// and the payload disagree.
+		return &TamperedError{Member: what, Reason: "payload ends before it"}
+	}
+	return err
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// chunkReader reads and opens sealed chunks, serving the plaintext. It stops with io.EOF
+// after the final chunk, whose position the (signed) header fixes.
+type chunkReader struct {
+	in         io.Reader
+	ctHash     hash.Hash
+	rcp        *hpke.Recipient
+	headerHash [32]byte
+	remaining  int64 // ciphertext bytes still to read
+	index      int
+	buf        []byte // unread plaintext
+	sealed     []byte
+	err        error
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	for len(c.buf) == 0 {
+		if c.err != nil {
+			return 0, c.err
+		}
+		c.err = c.next()
+	}
+	n := copy(p, c.buf)
+	c.buf = c.buf[n:]
+	return n, nil
+}
+
+func (c *chunkReader) next() error {
+	if c.remaining == 0 {
+		return io.EOF
+	}
+	size := int64(chunkSize + tagSize)
+	final := c.remaining <= size
+	if final {
+		size = c.remaining
+	}
+	if cap(c.sealed) < int(size) {
+		c.sealed = make([]byte, chunkSize+tagSize)
+	}
+	ct := c.sealed[:size]
+	if _, err := io.ReadFull(c.in, ct); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("exporter: bundle ends inside ciphertext chunk %d: %w", c.index, ErrTruncated)
+		}
+		return fmt.Errorf("exporter: reading ciphertext: %w", err)
+	}
+	c.ctHash.Write(ct)
+	pt, err := c.rcp.Open(chunkAAD(c.headerHash, final), ct)
+	if err != nil {
+		return &TamperedError{Member: fmt.Sprintf("ciphertext chunk %d", c.index), Reason: "authenticated decryption failed"}
+	}
+	c.remaining -= size
+	c.index++
+	c.buf = pt
+	if len(pt) == 0 && !final {
+		return malformed("empty ciphertext chunk %d", c.index-1)
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+package exporter
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/gowebpki/jcs"
+)
+
+// Record is one approved enrollment as the exporter sees it: plain data the app maps its
+// stored records onto.
+type Record struct {
+	EnrollmentID    string
+	Identity        Identity
+	Portrait        []byte // JPEG, exactly as stored
+	Template        []byte // biometric template, opaque bytes
+	ModelID         string // template model, e.g. "dlib_face_recognition_resnet_model_v1"
+	TemplateVersion string // template encoding version, e.g. "1"
+	Quality         []QualityMeasure
+	Capture         Capture
+	Approval        Approval
+}
+
+// Identity is the demographic data of one applicant; identity.schema.json is its schema.
+type Identity struct {
+	FamilyName       string  `json:"family_name"`
+	GivenNames       string  `json:"given_names"`
+	DateOfBirth      string  `json:"date_of_birth"` // YYYY-MM-DD
+	Sex              string  `json:"sex"`           // F, M or X (ICAO 9303)
+	Nationality      string  `json:"nationality"`   // ICAO 9303 three-letter code
+	PlaceOfBirth     string  `json:"place_of_birth"`
+	Address          Address `json:"address"`
+	PreviousIDNumber string  `json:"previous_id_number,omitempty"`
+	Phone            string  `json:"phone,omitempty"` // E.164, e.g. +85212345678
+}
+
+// Address is a postal address.
+type Address struct {
+	Lines      []string `json:"lines"`
+	Locality   string   `json:"locality"`
+	PostalCode string   `json:"postal_code,omitempty"`
+	Country    string   `json:"country"` // ICAO 9303 three-letter code
+}
+
+// QualityMeasure is one ISO/IEC 29794-5 (OFIQ) quality measure: its identifier, the native
+// (raw) value and the quality component value (scalar, 0..100).
+type QualityMeasure struct {
+	ID     string  `json:"id"`
+	Raw    float64 `json:"raw"`
+	Scalar int     `json:"scalar"`
+}
+
+// Capture is how the portrait was taken.
+type Capture struct {
+	Operator      string    // clerk account that captured
+	CameraProfile string    // calibrated camera profile name
+	Retries       int       // captures discarded before this one
+	ForcedReason  string    // non-empty when a failing photo was accepted anyway
+	CapturedAt    time.Time // stored in UTC with nanoseconds
+}
+
+// Approval is a supervisor's signature over the record: an ASN.1 DER ECDSA signature by
+// SupervisorPublicKey (PKIX DER, P-256) over the SHA-256 digest from [ApprovalDigest].
+type Approval struct {
+	SupervisorID        string
+	SupervisorPublicKey []byte
+	Signature           []byte
+	SignedAt            time.Time
+}
+
+// Batch identifies the batch a bundle carries. When EnrollmentIDs is set, the bundle must
+// hold exactly those records, which lets the issuer detect a dropped record.
+type Batch struct {
+	ID            string
+	ClosedAt      time.Time
+	EnrollmentIDs []string
+}
+
+// AuditCheckpoint is the station's audit chain head at export time, carried opaquely.
+type AuditCheckpoint struct {
+	Seq       uint64
+	Hash      []byte
+	Signature []byte
+}
+
+// Member file names, in payload order for every record.
+const (
+	MemberIdentity = "identity.json"
+	MemberPortrait = "portrait.jpg"
+	MemberTemplate = "template.bin"
+	MemberQuality  = "quality.json"
+	MemberCapture  = "capture.json"
+	MemberApproval = "approval.json"
+)
+
+// memberNames is the fixed order of a record's members in the payload and the manifest.
+var memberNames = [...]string{MemberIdentity, MemberPortrait, MemberTemplate, MemberQuality, MemberCapture, MemberApproval}
+
+// timeFormat is how every time in a bundle is written: UTC, RFC 3339 with nanoseconds.
+const timeFormat = time.RFC3339Nano
+
+func fmtTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(timeFormat, s)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}
+
+// canonicalJSON marshals v and canonicalises it per RFC 8785.
+func canonicalJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return jcs.Transform(b)
+}
+
+type qualityJSON struct {
+	Measures []QualityMeasure `json:"measures"`
+}
+
+type captureJSON struct {
+	Operator      string `json:"operator"`
+	CameraProfile string `json:"camera_profile"`
+	Retries       int    `json:"retries"`
+	ForcedReason  string `json:"forced_reason"`
+	CapturedAt    string `json:"captured_at"`
+}
+
+type approvalJSON struct {
+	Algorithm           string `json:"algorithm"`
+	SupervisorID        string `json:"supervisor_id"`
+	SupervisorPublicKey string `json:"supervisor_public_key"` // base64 (standard, padded) PKIX DER
+	Signature           string `json:"signature"`             // base64 ASN.1 DER ECDSA signature
+	SignedAt            string `json:"signed_at"`
+}
+
+// approvalAlgorithm names how approval.json's signature is made.
+const approvalAlgorithm = "ES256-DER/approval-digest-v1"
+
+// encodeMembers returns the bytes of a record's six members in memberNames order.
+func encodeMembers(r Record) ([len(memberNames)][]byte, error) {
+	var m [len(memberNames)][]byte
+	var err error
+	if m[0], err = canonicalJSON(r.Identity); err != nil {
+		return m, fmt.Errorf("exporter: record %s: encoding identity: %w", r.EnrollmentID, err)
+	}
+	m[1] = r.Portrait
+	m[2] = r.Template
+	q := r.Quality
+	if q == nil {
+		q = []QualityMeasure{}
+	}
+	if m[3], err = canonicalJSON(qualityJSON{q}); err != nil {
+		return m, fmt.Errorf("exporter: record %s: encoding quality vector: %w", r.EnrollmentID, err)
+	}
+	if m[4], err = canonicalJSON(captureJSON{
+		Operator: r.Capture.Operator, CameraProfile: r.Capture.CameraProfile, Retries: r.Capture.Retries,
+		ForcedReason: r.Capture.ForcedReason, CapturedAt: fmtTime(r.Capture.CapturedAt),
+	}); err != nil {
+		return m, fmt.Errorf("exporter: record %s: encoding capture metadata: %w", r.EnrollmentID, err)
+	}
+	if m[5], err = canonicalJSON(approvalJSON{
+		Algorithm:           approvalAlgorithm,
+		SupervisorID:        r.Approval.SupervisorID,
+		SupervisorPublicKey: base64.StdEncoding.EncodeToString(r.Approval.SupervisorPublicKey),
+		Signature:           base64.StdEncoding.EncodeToString(r.Approval.Signature),
+		SignedAt:            fmtTime(r.Approval.SignedAt),
+	}); err != nil {
+		return m, fmt.Errorf("exporter: record %s: encoding approval: %w", r.EnrollmentID, err)
+	}
+	return m, nil
+}
+
+// approvalStatement is what a supervisor signs: the record's identity and the hashes of
+// every member except the approval itself.
+type approvalStatement struct {
+	Context         string            `json:"context"`
+	EnrollmentID    string            `json:"enrollment_id"`
+	Members         map[string]string `json:"members"` // member name → hex SHA-256
+	TemplateModel   string            `json:"template_model"`
+	TemplateVersion string            `json:"template_version"`
+}
+
+const approvalContext = "enrollstation approval v1"
+
+// ApprovalDigest is the digest a supervisor's approval signs: SHA-256 of the RFC 8785
+// canonical JSON of
+//
+//	{"context":"enrollstation approval v1","enrollment_id":ID,
+//	 "members":{"capture.json":HEX,"identity.json":HEX,"portrait.jpg":HEX,"quality.json":HEX,"template.bin":HEX},
+//	 "template_model":MODEL,"template_version":VERSION}
+//
+// where each HEX is the lowercase hex SHA-256 of that member's bytes in the bundle. The
+// Approval field of r is ignored, so the digest can be computed before signing. The
+// signature is ECDSA P-256 over this digest, ASN.1 DER encoded (what crypto.Signer returns
+// for an ECDSA key given the digest and crypto.SHA256).
+func ApprovalDigest(r Record) ([32]byte, error) {
+	m, err := encodeMembers(r)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	var hashes [len(memberNames)][32]byte
+	for i := range m {
+		hashes[i] = sha256.Sum256(m[i])
+	}
+	return approvalDigest(r.EnrollmentID, r.ModelID, r.TemplateVersion, hashes)
+}
+
+func approvalDigest(id, model, version string, hashes [len(memberNames)][32]byte) ([32]byte, error) {
+	st := approvalStatement{Context: approvalContext, EnrollmentID: id, Members: map[string]string{},
+		TemplateModel: model, TemplateVersion: version}
+	for i, name := range memberNames {
+		if name == MemberApproval {
+			continue
+		}
+		st.Members[name] = hex.EncodeToString(hashes[i][:])
+	}
+	b, err := canonicalJSON(st)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("exporter: approval digest of %s: %w", id, err)
+	}
+	return sha256.Sum256(b), nil
+}
