@@ -105,7 +105,9 @@ func (k *IssuerPublicKey) KeyID() [32]byte { return sha256.Sum256(k.raw) }
 func (k *IssuerPublicKey) Fingerprint() string { return Fingerprint(k.KeyID()) }
 
 // Equal reports whether two public keys are the same.
-func (k *IssuerPublicKey) Equal(o *IssuerPublicKey) bool { return o != nil && bytes.Equal(k.raw, o.raw) }
+func (k *IssuerPublicKey) Equal(o *IssuerPublicKey) bool {
+	return o != nil && bytes.Equal(k.raw, o.raw)
+}
 
 // Fingerprint formats a key ID as lowercase hex in groups of four separated by spaces.
 func Fingerprint(id [32]byte) string {
