@@ -1,0 +1,248 @@
+package biometrics
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"sync"
+
+	face "github.com/Kagami/go-face"
+	"gocv.io/x/gocv"
+)
+
+// Descriptor is go-face's 128-dimensional face descriptor.
+type Descriptor [128]float32
+
+// Distance is the Euclidean distance between two descriptors (go-face's metric).
+func (d Descriptor) Distance(o Descriptor) float64 {
+	var s float32
+	for i := range d {
+		x := d[i] - o[i]
+		s += x * x
+	}
+	return math.Sqrt(float64(s))
+}
+
+// Landmark indices of dlib's 5-point shape predictor. "Right" and "left" are as seen in
+// the image: RightEye* is the eye nearer the image's right border (the subject's left eye).
+const (
+	LmRightEyeOuter = 0
+	LmRightEyeInner = 1
+	LmLeftEyeOuter  = 2
+	LmLeftEyeInner  = 3
+	LmNose          = 4 // base of the nose
+)
+
+// Face is one face go-face found: its detection box, 5 landmarks and descriptor, in the
+// pixel coordinates of the image it was found in.
+type Face struct {
+	Rect       image.Rectangle `json:"rect"`
+	Landmarks  [5]image.Point  `json:"landmarks"`
+	Descriptor Descriptor      `json:"-"`
+}
+
+// Eyes returns the centres of the image-left and image-right eye (mean of each eye's two
+// corner landmarks).
+func (f Face) Eyes() (left, right Point) {
+	l := f.Landmarks
+	left = Point{float64(l[LmLeftEyeOuter].X+l[LmLeftEyeInner].X) / 2, float64(l[LmLeftEyeOuter].Y+l[LmLeftEyeInner].Y) / 2}
+	right = Point{float64(l[LmRightEyeOuter].X+l[LmRightEyeInner].X) / 2, float64(l[LmRightEyeOuter].Y+l[LmRightEyeInner].Y) / 2}
+	return left, right
+}
+
+// InterEye is the distance between the eye centres in pixels.
+func (f Face) InterEye() float64 {
+	l, r := f.Eyes()
+	return math.Hypot(r.X-l.X, r.Y-l.Y)
+}
+
+// Point is a sub-pixel image position.
+type Point struct{ X, Y float64 }
+
+var (
+	// ErrClosed is returned by a Recognizer after Close.
+	ErrClosed = errors.New("biometrics: recognizer closed")
+	// ErrNoFace means no face was found in the image.
+	ErrNoFace = errors.New("biometrics: no face found")
+)
+
+// RecognizerConfig configures a Recognizer.
+type RecognizerConfig struct {
+	ModelsDir string // holds the three dlib model files (see VerifyModels)
+	// Jitter, when > 0, averages the descriptor over that many jittered copies of the
+	// face chip: slightly more stable templates, Jitter times slower recognition.
+	Jitter int
+}
+
+// Recognizer runs go-face. One goroutine owns the go-face recognizer (which is not safe
+// to share) and serves requests in order; the methods are safe for concurrent use.
+type Recognizer struct {
+	reqs      chan recReq
+	quit      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	cfg       RecognizerConfig
+}
+
+type recReq struct {
+	jpeg  []byte
+	cnn   bool
+	reply chan recResp
+}
+
+type recResp struct {
+	faces []face.Face
+	err   error
+}
+
+// NewRecognizer verifies the models in modelsDir (see VerifyModels) and loads them.
+func NewRecognizer(modelsDir string) (*Recognizer, error) {
+	return NewRecognizerConfig(RecognizerConfig{ModelsDir: modelsDir})
+}
+
+// NewRecognizerConfig is NewRecognizer with options.
+func NewRecognizerConfig(cfg RecognizerConfig) (*Recognizer, error) {
+	if err := VerifyModels(cfg.ModelsDir); err != nil {
+		return nil, err
+	}
+	r := &Recognizer{
+		reqs: make(chan recReq),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
+		cfg:  cfg,
+	}
+	started := make(chan error, 1)
+	go r.run(started)
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Recognizer) run(started chan<- error) {
+	defer close(r.done)
+	var rec *face.Recognizer
+	var err error
+	if r.cfg.Jitter > 0 {
+		rec, err = face.NewRecognizerWithConfig(r.cfg.ModelsDir, 150, 0.25, r.cfg.Jitter)
+	} else {
+		rec, err = face.NewRecognizer(r.cfg.ModelsDir)
+	}
+	if err != nil {
+		started <- fmt.Errorf("biometrics: loading models from %s: %w (run scripts/setup)", r.cfg.ModelsDir, err)
+		return
+	}
+	defer rec.Close()
+	started <- nil
+	for {
+		select {
+		case <-r.quit:
+			return
+		case q := <-r.reqs:
+			var resp recResp
+			if q.cnn {
+				resp.faces, resp.err = rec.RecognizeCNN(q.jpeg)
+			} else {
+				resp.faces, resp.err = rec.Recognize(q.jpeg)
+			}
+			q.reply <- resp
+		}
+	}
+}
+
+// Close stops the recognizer's goroutine and frees the models. Safe to call twice.
+func (r *Recognizer) Close() {
+	r.closeOnce.Do(func() { close(r.quit) })
+	<-r.done
+}
+
+// Jitter reports the configured jitter count (stored in templates).
+func (r *Recognizer) Jitter() int { return r.cfg.Jitter }
+
+// Recognize finds faces with dlib's HOG detector and returns them left to right, each
+// with landmarks and descriptor. img is JPEG or PNG bytes in any colour layout; anything
+// but a 3-channel JPEG is converted first (go-face reads only those). The image is used
+// at its own resolution: downscale big photos first for speed (Assess does). No face is
+// an empty result, not an error.
+func (r *Recognizer) Recognize(img []byte) ([]Face, error) {
+	return r.recognizeBytes(img, false)
+}
+
+// RecognizeCNN is Recognize with dlib's CNN (MMOD) detector: finds more profile and
+// small faces, but is several times slower on CPU.
+func (r *Recognizer) RecognizeCNN(img []byte) ([]Face, error) {
+	return r.recognizeBytes(img, true)
+}
+
+// RecognizeMat is Recognize on an 8-bit grey, BGR or BGRA Mat (not modified).
+func (r *Recognizer) RecognizeMat(m gocv.Mat) ([]Face, error) {
+	jpg, err := matJPEG(m)
+	if err != nil {
+		return nil, err
+	}
+	return r.do(jpg, false)
+}
+
+func (r *Recognizer) recognizeBytes(img []byte, cnn bool) ([]Face, error) {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(img))
+	if err == nil && format == "jpeg" && cfg.ColorModel == color.YCbCrModel &&
+		cfg.Width > 0 && cfg.Height > 0 && cfg.Width <= MaxImageSide && cfg.Height <= MaxImageSide && cfg.Width*cfg.Height <= MaxImagePixels {
+		faces, err := r.do(img, cnn)
+		// A truncated JPEG fails inside go-face; report it as our typed error.
+		var le face.ImageLoadError
+		if errors.As(err, &le) {
+			return nil, &ImageError{Format: format, Width: cfg.Width, Height: cfg.Height, Err: ErrCorruptImage, Detail: err}
+		}
+		return faces, err
+	}
+	m, err := DecodeImage(img)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	jpg, err := EncodeJPEG(m, 95)
+	if err != nil {
+		return nil, err
+	}
+	return r.do(jpg, cnn)
+}
+
+func matJPEG(m gocv.Mat) ([]byte, error) {
+	if m.Channels() == 3 && m.Type() == gocv.MatTypeCV8UC3 {
+		return EncodeJPEG(m, 95)
+	}
+	bgr, err := toBGR(m)
+	if err != nil {
+		return nil, err
+	}
+	defer bgr.Close()
+	return EncodeJPEG(bgr, 95)
+}
+
+func (r *Recognizer) do(jpg []byte, cnn bool) ([]Face, error) {
+	reply := make(chan recResp, 1)
+	select {
+	case r.reqs <- recReq{jpeg: jpg, cnn: cnn, reply: reply}:
+	case <-r.quit:
+		return nil, ErrClosed
+	}
+	resp := <-reply
+	if resp.err != nil {
+		return nil, fmt.Errorf("biometrics: go-face: %w", resp.err)
+	}
+	out := make([]Face, 0, len(resp.faces))
+	for _, f := range resp.faces {
+		if len(f.Shapes) != 5 {
+			return nil, fmt.Errorf("biometrics: go-face returned %d landmarks, want 5 (wrong shape predictor?)", len(f.Shapes))
+		}
+		var ff Face
+		ff.Rect = f.Rectangle
+		copy(ff.Landmarks[:], f.Shapes)
+		ff.Descriptor = Descriptor(f.Descriptor)
+		out = append(out, ff)
+	}
+	return out, nil
+}
