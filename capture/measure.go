@@ -252,7 +252,7 @@ func DefaultThresholds() Thresholds {
 		MaxDarkClip:      0.05,
 		MaxBrightClip:    0.05,
 		MinDynamicRange:  120,
-		MaxCast:          8,
+		MaxCast:          10,
 		MaxNoise:         6,
 	}
 }

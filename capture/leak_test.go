@@ -1,0 +1,68 @@
+//go:build matprofile
+
+package capture
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"sync/atomic"
+	"testing"
+
+	"gocv.io/x/gocv"
+)
+
+// TestPumpNoLeaks runs 3,000 frames through a pump (with a disconnect, drops from a
+// consumer that skips frames, and the measures on every delivered frame) and checks
+// that every Mat created was closed. Run with: go test -tags matprofile ./capture/
+func TestPumpNoLeaks(t *testing.T) {
+	start := gocv.MatProfile.Count()
+	video := makeVideo(t, "bona.jpg", 160, 120, 30, 20)
+	var opens atomic.Int32
+	open := func(ctx context.Context) (Source, error) {
+		spec := video
+		if opens.Add(1)%2 == 0 {
+			spec = "synthetic:160x120"
+		}
+		s, err := Open(ctx, spec, Options{Fast: true, Loop: true})
+		if err != nil {
+			return nil, err
+		}
+		// Unplug every 1,000 reads so reconnects (and source switches) happen too.
+		return &faultySource{Source: s, failAfter: 1000}, nil
+	}
+	opts, _ := eventLog()
+	p, err := StartPump(context.Background(), open, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last uint64
+	for last < 3000 {
+		f, err := p.Next(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = f.Seq
+		if _, err := Measure(f.Mat); err != nil {
+			t.Fatal(err)
+		}
+		if f.Seq%7 == 0 {
+			// A region measure as the technician screen does.
+			if _, err := MeasureRegion(f.Mat, image.Rect(20, 10, 140, 110)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.Close()
+	}
+	p.Stop()
+	st := p.Stats()
+	t.Logf("stats %+v", st)
+	if st.Reconnects < 2 {
+		t.Errorf("%d reconnects, want at least 2", st.Reconnects)
+	}
+	if got := gocv.MatProfile.Count(); got != start {
+		var b bytes.Buffer
+		gocv.MatProfile.WriteTo(&b, 1)
+		t.Fatalf("Mat count %d after, %d before: leaked Mats:\n%s", got, start, b.String())
+	}
+}
