@@ -1,0 +1,446 @@
+package exporter
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// esbFiles lists the bundle files (not dot-files) in dir.
+func esbFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*"+FileExt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestOutboxDirTarget(t *testing.T) {
+	f := newFixture(t)
+	ob, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf, err := ob.Build(f.params(f.synthRecords(t, 3, 64), 1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pend, err := ob.Pending()
+	if err != nil || len(pend) != 1 || pend[0] != bf {
+		t.Fatalf("pending = %+v, %v; want [%+v]", pend, err, bf)
+	}
+	if _, err := ob.Receipt(bf.ID); !errors.Is(err, ErrNotDelivered) {
+		t.Fatalf("receipt before delivery: %v", err)
+	}
+	usb := t.TempDir()
+	target := &DirTarget{Dir: usb}
+	r, err := ob.Deliver(context.Background(), target, bf.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Location != filepath.Join(usb, bf.ID+FileExt) || r.Size != bf.Size {
+		t.Errorf("receipt %+v", r)
+	}
+	data, err := os.ReadFile(r.Location)
+	if err != nil || sha256.Sum256(data) != bf.SHA256 {
+		t.Fatalf("delivered copy differs: %v", err)
+	}
+	if _, err := f.open(data, OpenOptions{}); err != nil {
+		t.Fatalf("delivered copy does not verify: %v", err)
+	}
+	if pend, _ := ob.Pending(); len(pend) != 0 {
+		t.Errorf("still pending after delivery: %+v", pend)
+	}
+	// Delivering again neither copies nor fails: the receipt stands.
+	os.Remove(r.Location)
+	r2, err := ob.Deliver(context.Background(), target, bf.ID)
+	if err != nil || r2 != r {
+		t.Fatalf("second delivery: %+v, %v", r2, err)
+	}
+	if len(esbFiles(t, usb)) != 0 {
+		t.Errorf("second delivery copied again")
+	}
+	// A different bundle under the same name at the target is refused, not overwritten.
+	other := &DirTarget{Dir: t.TempDir()}
+	os.WriteFile(filepath.Join(other.Dir, bf.ID+FileExt), []byte("not it"), 0o600)
+	if _, err := other.Deliver(context.Background(), bf); !errors.Is(err, ErrNotDelivered) {
+		t.Errorf("conflicting file at target: %v", err)
+	}
+	// A missing medium is a clear error.
+	if _, err := (&DirTarget{Dir: filepath.Join(usb, "absent")}).Deliver(context.Background(), bf); !errors.Is(err, ErrNotDelivered) {
+		t.Errorf("absent target: %v", err)
+	}
+}
+
+// TestHelperKilledChild is the child process of the kill tests; it does nothing unless
+// started by them.
+func TestHelperKilledChild(t *testing.T) {
+	mode := os.Getenv("EXPORTER_CHILD")
+	if mode == "" {
+		t.Skip("child process of the kill tests")
+	}
+	stop := func(step string) {
+		if step == os.Getenv("EXPORTER_KILL_AT") {
+			os.Stdout.WriteString("ready\n")
+			io.ReadAll(os.Stdin) // the parent kills us while we wait here
+		}
+	}
+	switch mode {
+	case "deliver":
+		bf := BundleFile{ID: os.Getenv("EXPORTER_ID"), Path: os.Getenv("EXPORTER_SRC")}
+		bf.SHA256, bf.Size, _ = hashFile(bf.Path)
+		d := &DirTarget{Dir: os.Getenv("EXPORTER_DIR"), hook: stop}
+		if _, err := d.Deliver(context.Background(), bf); err != nil {
+			t.Fatal(err)
+		}
+	case "build":
+		f := newFixture(t)
+		ob, err := OpenOutbox(os.Getenv("EXPORTER_DIR"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ob.hook = stop
+		if _, err := ob.Build(f.params(f.synthRecords(t, 2, 64), 1, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("not killed") // the parent only accepts death by SIGKILL
+}
+
+// runKilled starts the helper child and SIGKILLs it when it reports reaching the step.
+func runKilled(t *testing.T, env ...string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperKilledChild$")
+	cmd.Env = append(os.Environ(), env...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	ready := false
+	for sc.Scan() {
+		if sc.Text() == "ready" {
+			ready = true
+			break
+		}
+	}
+	if !ready {
+		cmd.Wait()
+		t.Fatalf("child never reached the kill point")
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child did not die by SIGKILL: %v", err)
+	}
+}
+
+func TestKilledDeliveryLeavesNothingPartial(t *testing.T) {
+	f := newFixture(t)
+	ob, err := OpenOutbox(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf, err := ob.Build(f.params(f.synthRecords(t, 3, 200), 1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"partial-written", "renamed"} {
+		t.Run(step, func(t *testing.T) {
+			usb := t.TempDir()
+			runKilled(t, "EXPORTER_CHILD=deliver", "EXPORTER_KILL_AT="+step, "EXPORTER_ID="+bf.ID,
+				"EXPORTER_SRC="+bf.Path, "EXPORTER_DIR="+usb)
+			for _, p := range esbFiles(t, usb) {
+				// Only a complete bundle may carry the final name.
+				if sum, _, _ := hashFile(p); sum != bf.SHA256 {
+					t.Fatalf("killed at %s: partial bundle %s at the target", step, p)
+				}
+			}
+			if step == "partial-written" && len(esbFiles(t, usb)) != 0 {
+				t.Fatalf("killed before rename but a bundle is visible")
+			}
+			r, err := ob.Deliver(context.Background(), &DirTarget{Dir: usb}, bf.ID)
+			if err != nil {
+				t.Fatalf("re-running delivery: %v", err)
+			}
+			got, err := os.ReadFile(r.Location)
+			if err != nil || sha256.Sum256(got) != bf.SHA256 {
+				t.Fatalf("re-run did not complete the bundle: %v", err)
+			}
+			if ents, _ := os.ReadDir(usb); len(ents) != 1 {
+				t.Errorf("target holds %d entries after the re-run, want just the bundle", len(ents))
+			}
+			os.Remove(filepath.Join(ob.Dir(), bf.ID+receiptSuffix)) // next subtest delivers again
+		})
+	}
+}
+
+func TestKilledBuildLeavesNothingPartial(t *testing.T) {
+	dir := t.TempDir()
+	runKilled(t, "EXPORTER_CHILD=build", "EXPORTER_KILL_AT=partial-written", "EXPORTER_DIR="+dir)
+	if len(esbFiles(t, dir)) != 0 {
+		t.Fatal("a killed build left a bundle in the outbox")
+	}
+	ob, err := OpenOutbox(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("reopening the outbox left %d entries", len(ents))
+	}
+	f := newFixture(t)
+	if _, err := ob.Build(f.params(f.synthRecords(t, 2, 64), 1, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if pend, _ := ob.Pending(); len(pend) != 1 {
+		t.Fatalf("re-run: %d pending, want 1", len(pend))
+	}
+}
+
+// flakyFront sits in front of the receiver and fails requests in turn: a 503, a dropped
+// connection before the body is read, a stored bundle whose response is lost, then it lets
+// requests through.
+type flakyFront struct {
+	next http.Handler
+	mu   sync.Mutex
+	n    int
+	log  []int // status the receiver gave per request that reached it
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	buf    bytes.Buffer
+	hdr    http.Header
+}
+
+func (r *recorder) Header() http.Header         { return r.hdr }
+func (r *recorder) WriteHeader(s int)           { r.status = s }
+func (r *recorder) Write(b []byte) (int, error) { return r.buf.Write(b) }
+
+func (f *flakyFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.n++
+	n := f.n
+	f.mu.Unlock()
+	hang := func() {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}
+	switch n {
+	case 1:
+		http.Error(w, "try later", http.StatusServiceUnavailable)
+	case 2:
+		hang()
+	case 3:
+		rec := &recorder{hdr: http.Header{}}
+		f.next.ServeHTTP(rec, r)
+		f.mu.Lock()
+		f.log = append(f.log, rec.status)
+		f.mu.Unlock()
+		hang() // stored, but the station never hears so
+	case 4:
+		http.Error(w, "overloaded", http.StatusBadGateway)
+	default:
+		rec := &recorder{hdr: http.Header{}}
+		f.next.ServeHTTP(rec, r)
+		f.mu.Lock()
+		f.log = append(f.log, rec.status)
+		f.mu.Unlock()
+		for k, v := range rec.hdr {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.status)
+		w.Write(rec.buf.Bytes())
+	}
+}
+
+func TestUploadExactlyOnce(t *testing.T) {
+	f := newFixture(t)
+	ob, err := OpenOutbox(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf, err := ob.Build(f.params(f.synthRecords(t, 3, 200), 1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	front := &flakyFront{next: NewReceiver(store)}
+	srv := httptest.NewTLSServer(front)
+	defer srv.Close()
+	target := &HTTPTarget{URL: srv.URL, Client: srv.Client(), Attempts: 10, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
+	r, err := ob.Deliver(context.Background(), target, bf.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Location != srv.URL+"/bundles/"+bf.ID {
+		t.Errorf("location %s", r.Location)
+	}
+	if want := []int{http.StatusCreated, http.StatusOK}; len(front.log) != 2 || front.log[0] != want[0] || front.log[1] != want[1] {
+		t.Errorf("receiver statuses %v, want %v (stored once, then confirmed the copy it had)", front.log, want)
+	}
+	files := esbFiles(t, store)
+	if len(files) != 1 {
+		t.Fatalf("receiver holds %d bundles, want 1", len(files))
+	}
+	if ents, _ := os.ReadDir(store); len(ents) != 1 {
+		t.Errorf("receiver directory has %d entries (partials left?)", len(ents))
+	}
+	got, _ := os.ReadFile(files[0])
+	if sha256.Sum256(got) != bf.SHA256 {
+		t.Fatal("stored bundle differs")
+	}
+	if _, err := f.open(got, OpenOptions{}); err != nil {
+		t.Fatalf("uploaded bundle does not verify: %v", err)
+	}
+	// Delivering again uses the receipt: nothing reaches the server.
+	before := front.n
+	if _, err := ob.Deliver(context.Background(), target, bf.ID); err != nil || front.n != before {
+		t.Errorf("re-delivery contacted the server (%d→%d requests): %v", before, front.n, err)
+	}
+}
+
+func TestUploadFailures(t *testing.T) {
+	f := newFixture(t)
+	ob, err := OpenOutbox(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf, err := ob.Build(f.params(f.synthRecords(t, 1, 32), 1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		wantReq int
+	}{
+		{"always 500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 500) }, 3},
+		{"403 is final", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 403) }, 1},
+		{"wrong hash confirmed", func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.WriteHeader(201)
+			w.Write([]byte(`{"bundle_id":"` + bf.ID + `","sha256":"00","size":1}`))
+		}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			n := 0
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				n++
+				mu.Unlock()
+				tt.handler(w, r)
+			}))
+			defer srv.Close()
+			target := &HTTPTarget{URL: srv.URL, Client: srv.Client(), Attempts: 3, Backoff: time.Millisecond}
+			_, err := ob.Deliver(context.Background(), target, bf.ID)
+			if !errors.Is(err, ErrNotDelivered) || n != tt.wantReq {
+				t.Fatalf("got %v after %d requests, want ErrNotDelivered after %d", err, n, tt.wantReq)
+			}
+			if _, err := ob.Receipt(bf.ID); !errors.Is(err, ErrNotDelivered) {
+				t.Fatalf("a receipt was written for a failed upload")
+			}
+		})
+	}
+}
+
+func TestReceiverRejects(t *testing.T) {
+	store := t.TempDir()
+	srv := httptest.NewServer(NewReceiver(store))
+	defer srv.Close()
+	put := func(id, hash, body string) int {
+		req, _ := http.NewRequest(http.MethodPut, srv.URL+"/bundles/"+id, strings.NewReader(body))
+		req.Header.Set(headerBundleHash, hash)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	sum := sha256.Sum256([]byte("abc"))
+	good := hexs(sum[:])
+	for _, tc := range []struct {
+		id, hash, body string
+		want           int
+	}{
+		{"b1", good, "abd", http.StatusUnprocessableEntity},
+		{"b1", "zz", "abc", http.StatusBadRequest},
+		{"..", good, "abc", http.StatusNotFound},
+		{"b1", good, "abc", http.StatusCreated},
+		{"b1", good, "abc", http.StatusOK},
+		{"b1", hexs(make([]byte, 32)), "xyz", http.StatusConflict},
+	} {
+		if got := put(tc.id, tc.hash, tc.body); got != tc.want {
+			t.Errorf("PUT %s %q: %d, want %d", tc.id, tc.body, got, tc.want)
+		}
+	}
+	if ents, _ := os.ReadDir(store); len(ents) != 1 {
+		t.Errorf("receiver dir has %d entries, want 1", len(ents))
+	}
+}
+
+func hexs(b []byte) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 0, 2*len(b))
+	for _, c := range b {
+		out = append(out, digits[c>>4], digits[c&15])
+	}
+	return string(out)
+}
+
+func TestParseTarget(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		ok   bool
+		http bool
+	}{
+		{"https://issuer.example/upload", true, true},
+		{"http://127.0.0.1:8080", true, true},
+		{"http://localhost:8080", true, true},
+		{"http://issuer.example", false, false},
+		{"/media/usb", true, false},
+		{"", false, false},
+	} {
+		tg, err := ParseTarget(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: err %v", tc.in, err)
+			continue
+		}
+		if err == nil {
+			_, isHTTP := tg.(*HTTPTarget)
+			if isHTTP != tc.http {
+				t.Errorf("%q: %T", tc.in, tg)
+			}
+		}
+	}
+}
