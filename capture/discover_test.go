@@ -30,7 +30,9 @@ type fakeNode struct {
 	closed            *int
 }
 
-func pix(s string) uint32 { return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24 }
+func pix(s string) uint32 {
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
 
 func (f *fakeNode) ioctl(req uint, b []byte) error {
 	switch req {
