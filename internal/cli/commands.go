@@ -4,5 +4,6 @@ package cli
 func Commands() []Command {
 	var c []Command
 	c = append(c, selftestCommands()...)
+	c = append(c, issuerCommands()...)
 	return c
 }

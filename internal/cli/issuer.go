@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"enrollstation/exporter"
+)
+
+// issuerCommands are the issuer-side commands: keys, verification, acknowledgements.
+func issuerCommands() []Command {
+	return []Command{verifyCommand(), {
+		Name:    "issuer keygen",
+		Args:    "--out DIR [--force] [--json]",
+		Summary: "make an issuer key pair (issuer.key, issuer.pub) for pilots and tests",
+		Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+			out := fs.String("out", "", "write issuer.key (0600) and issuer.pub into `DIR`")
+			force := fs.Bool("force", false, "overwrite existing key files")
+			asJSON := fs.Bool("json", false, "print the result as JSON")
+			return func(ctx context.Context, env *Env, args []string) error {
+				if *out == "" || len(args) > 0 {
+					return fmt.Errorf("%w: give --out DIR and no arguments", ErrUsage)
+				}
+				k, err := exporter.GenerateIssuerKey()
+				if err != nil {
+					return err
+				}
+				priv, err := k.MarshalText()
+				if err != nil {
+					return err
+				}
+				pub, err := k.Public().MarshalText()
+				if err != nil {
+					return err
+				}
+				if err := os.MkdirAll(*out, 0o700); err != nil {
+					return err
+				}
+				privPath, pubPath := filepath.Join(*out, "issuer.key"), filepath.Join(*out, "issuer.pub")
+				if err := writeNew(privPath, priv, 0o600, *force); err != nil {
+					return err
+				}
+				if err := writeNew(pubPath, pub, 0o644, *force); err != nil {
+					return err
+				}
+				if *asJSON {
+					return json.NewEncoder(env.Stdout).Encode(map[string]string{
+						"private_key": privPath, "public_key": pubPath, "fingerprint": k.Public().Fingerprint()})
+				}
+				fmt.Fprintf(env.Stdout, "private key  %s (keep it secret, mode 0600)\npublic key   %s (give it to stations)\nfingerprint  %s\n",
+					privPath, pubPath, k.Public().Fingerprint())
+				return nil
+			}
+		},
+	}, {
+		Name:    "issuer ack",
+		Args:    "--issuer-key K --station-key P [--reject ID=REASON]... --out FILE BUNDLE",
+		Summary: "verify a bundle and write the signed acknowledgement the station imports",
+		Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+			keys := keyFlags(fs)
+			out := fs.String("out", "", "write the acknowledgement to `FILE`")
+			rejects := map[string]string{}
+			fs.Func("reject", "refuse record `ID=REASON` (repeatable); every other record is accepted", func(s string) error {
+				id, reason, ok := strings.Cut(s, "=")
+				if !ok || id == "" || reason == "" {
+					return errors.New("want ID=REASON")
+				}
+				rejects[id] = reason
+				return nil
+			})
+			return func(ctx context.Context, env *Env, args []string) error {
+				if len(args) != 1 || *out == "" {
+					return fmt.Errorf("%w: give --out FILE and one BUNDLE", ErrUsage)
+				}
+				b, err := keys.open(args[0])
+				if err != nil {
+					fmt.Fprintf(env.Stderr, "FAIL (%s): %v\n", exporter.Reason(err), err)
+					return ExitError{Code: 1}
+				}
+				for id := range rejects {
+					if !hasRecord(b, id) {
+						return fmt.Errorf("%w: --reject %s: no such record in the bundle", ErrUsage, id)
+					}
+				}
+				ack, err := exporter.MakeAck(keys.issuer, b, rejects, time.Now())
+				if err != nil {
+					return err
+				}
+				if err := writeNew(*out, ack, 0o644, true); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "acknowledged bundle %s: %d accepted, %d rejected → %s\n", b.ID, len(b.Records)-len(rejects), len(rejects), *out)
+				return nil
+			}
+		},
+	}}
+}
+
+func hasRecord(b *exporter.Bundle, id string) bool {
+	for _, r := range b.Records {
+		if r.EnrollmentID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// writeNew writes a file, refusing to replace an existing one unless overwrite is set.
+func writeNew(path string, b []byte, perm os.FileMode, overwrite bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if overwrite {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, perm)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s exists; use --force to replace it", path)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil { // O_TRUNC keeps an old file's mode
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

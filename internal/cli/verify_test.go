@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"enrollstation/exporter"
+	"enrollstation/internal/testenv"
+)
+
+// vectors is exporter's test-vector directory: fixed keys, a bundle and its expected report.
+func vectors(name string) string { return filepath.Join(testenv.Root(), "exporter", "testdata", name) }
+
+func runIssuer(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = Main(context.Background(), args, strings.NewReader(""), &out, &errb, issuerCommands(), nil)
+	return code, out.String(), errb.String()
+}
+
+func TestVerifyCommand(t *testing.T) {
+	keys := []string{"--issuer-key", vectors("issuer.key"), "--station-key", vectors("station.pub")}
+	golden, err := os.ReadFile(vectors("vector.verify.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runIssuer(t, append(append([]string{"verify"}, keys...), "--after-seq", "2", vectors("vector.esb"))...)
+	if code != 0 || out != string(golden) {
+		t.Fatalf("verify: exit %d\nstdout:\n%s\nstderr:\n%s\nwant stdout:\n%s", code, out, errs, golden)
+	}
+
+	dir := t.TempDir()
+	code, out, _ = runIssuer(t, append(append([]string{"verify"}, keys...), vectors("vector.esb"), "--open", dir)...)
+	if code != 0 || !strings.Contains(out, "opened       2 records under "+dir) {
+		t.Fatalf("verify --open: exit %d, %s", code, out)
+	}
+	for _, name := range []string{"manifest.json", "E-00000/identity.json", "E-00000/portrait.jpg", "E-00001/template.bin",
+		"E-00001/quality.json", "E-00001/capture.json", "E-00001/approval.json"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("--open did not write %s", name)
+		}
+	}
+
+	data, _ := os.ReadFile(vectors("vector.esb"))
+	bad := bytes.Clone(data)
+	bad[len(bad)/2] ^= 0x10
+	badPath := filepath.Join(t.TempDir(), "bad.esb")
+	os.WriteFile(badPath, bad, 0o600)
+	other := t.TempDir()
+	if code, _, errs := runIssuer(t, "issuer", "keygen", "--out", other); code != 0 {
+		t.Fatalf("keygen: %s", errs)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"tampered", append(append([]string{"verify"}, keys...), badPath), "FAIL (tampered): exporter: ciphertext chunk 0 tampered"},
+		{"replay", append(append([]string{"verify"}, keys...), "--after-seq", "3", vectors("vector.esb")), "FAIL (replay)"},
+		{"chain", append(append([]string{"verify"}, keys...), "--prev-hash", strings.Repeat("00", 32), vectors("vector.esb")), "FAIL (chain)"},
+		{"wrong issuer", []string{"verify", "--issuer-key", filepath.Join(other, "issuer.key"), "--station-key", vectors("station.pub"), vectors("vector.esb")}, "FAIL (wrong-issuer)"},
+	} {
+		code, _, errs := runIssuer(t, tc.args...)
+		if code != 1 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q, want 1 and %q", tc.name, code, errs, tc.want)
+		}
+	}
+	if code, _, _ := runIssuer(t, "verify", vectors("vector.esb")); code != 2 {
+		t.Errorf("missing keys: exit %d, want 2", code)
+	}
+}
+
+func TestIssuerKeygenAndAck(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := runIssuer(t, "issuer", "keygen", "--out", dir)
+	if code != 0 {
+		t.Fatalf("keygen: %s", errs)
+	}
+	st, err := os.Stat(filepath.Join(dir, "issuer.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("issuer.key: %v %v", st.Mode(), err)
+	}
+	pubText, _ := os.ReadFile(filepath.Join(dir, "issuer.pub"))
+	pub, err := exporter.ParseIssuerPublicKey(pubText)
+	if err != nil || !strings.Contains(out, pub.Fingerprint()) {
+		t.Fatalf("issuer.pub: %v; output %q", err, out)
+	}
+	if code, _, errs := runIssuer(t, "issuer", "keygen", "--out", dir); code != 1 || !strings.Contains(errs, "--force") {
+		t.Errorf("keygen over existing keys: exit %d %q", code, errs)
+	}
+
+	ackPath := filepath.Join(t.TempDir(), "ack.pem")
+	code, out, errs = runIssuer(t, "issuer", "ack", "--issuer-key", vectors("issuer.key"), "--station-key", vectors("station.pub"),
+		"--reject", "E-00001=portrait unusable", "--out", ackPath, vectors("vector.esb"))
+	if code != 0 {
+		t.Fatalf("ack: exit %d %s %s", code, out, errs)
+	}
+	ack, _ := os.ReadFile(ackPath)
+	vpub, _ := os.ReadFile(vectors("issuer.pub"))
+	ipub, err := exporter.ParseIssuerPublicKey(vpub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := exporter.ParseAck(ack, ipub)
+	if err != nil || len(a.Accepted) != 1 || a.Accepted[0] != "E-00000" || len(a.Rejected) != 1 || a.Rejected[0].EnrollmentID != "E-00001" {
+		t.Fatalf("ack: %+v %v", a, err)
+	}
+}
