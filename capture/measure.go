@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"sort"
 
 	"gocv.io/x/gocv"
 )
@@ -295,4 +296,39 @@ func (t Thresholds) Evaluate(m Measures) Verdict {
 	add("colour cast", m.Cast, t.MaxCast, true)
 	add("noise", m.Noise, t.MaxNoise, true)
 	return v
+}
+
+// MedianMeasures is the field-by-field median of ms (a run of frames), so one odd
+// frame (a hand in front of the lens, an auto-exposure step) does not sway a verdict.
+func MedianMeasures(ms []Measures) Measures {
+	if len(ms) == 0 {
+		return Measures{}
+	}
+	med := func(get func(Measures) float64) float64 {
+		v := make([]float64, len(ms))
+		for i, m := range ms {
+			v[i] = get(m)
+		}
+		sort.Float64s(v)
+		if n := len(v); n%2 == 0 {
+			return (v[n/2-1] + v[n/2]) / 2
+		}
+		return v[len(v)/2]
+	}
+	out := Measures{
+		Width:         ms[0].Width,
+		Height:        ms[0].Height,
+		Sharpness:     med(func(m Measures) float64 { return m.Sharpness }),
+		SharpnessNorm: med(func(m Measures) float64 { return m.SharpnessNorm }),
+		MeanLuma:      med(func(m Measures) float64 { return m.MeanLuma }),
+		DarkClip:      med(func(m Measures) float64 { return m.DarkClip }),
+		BrightClip:    med(func(m Measures) float64 { return m.BrightClip }),
+		DynamicRange:  med(func(m Measures) float64 { return m.DynamicRange }),
+		CastA:         med(func(m Measures) float64 { return m.CastA }),
+		CastB:         med(func(m Measures) float64 { return m.CastB }),
+		NeutralShare:  med(func(m Measures) float64 { return m.NeutralShare }),
+		Noise:         med(func(m Measures) float64 { return m.Noise }),
+	}
+	out.Cast = math.Hypot(out.CastA, out.CastB)
+	return out
 }

@@ -188,3 +188,17 @@ func TestEvaluate(t *testing.T) {
 		t.Errorf("no thresholds: %+v", v)
 	}
 }
+
+func TestMedianMeasures(t *testing.T) {
+	ms := []Measures{{MeanLuma: 10, CastA: 3, CastB: 4}, {MeanLuma: 200, CastA: 3, CastB: 4}, {MeanLuma: 12, CastA: 30, CastB: 40}}
+	m := MedianMeasures(ms)
+	if m.MeanLuma != 12 || m.Cast != 5 {
+		t.Errorf("median %+v", m)
+	}
+	if m := MedianMeasures(ms[:2]); m.MeanLuma != 105 {
+		t.Errorf("even median %v", m.MeanLuma)
+	}
+	if m := MedianMeasures(nil); m != (Measures{}) {
+		t.Errorf("empty: %+v", m)
+	}
+}

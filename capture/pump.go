@@ -64,6 +64,17 @@ func (s State) String() string {
 // MarshalText makes states readable in JSON.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a state written by MarshalText.
+func (s *State) UnmarshalText(b []byte) error {
+	for v := StateStarting; v <= StateStopped; v++ {
+		if v.String() == string(b) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("capture: unknown pump state %q", b)
+}
+
 // Event reports a change of the pump's state.
 type Event struct {
 	State State
