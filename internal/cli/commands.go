@@ -4,6 +4,7 @@ package cli
 func Commands() []Command {
 	var c []Command
 	c = append(c, selftestCommands()...)
+	c = append(c, cameraCommands()...)
 	c = append(c, issuerCommands()...)
 	return c
 }
