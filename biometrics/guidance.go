@@ -10,27 +10,27 @@ type Guidance struct {
 
 // Guidance keys, in priority order (the first that applies wins).
 const (
-	GuideNoFace        = "no_face"
-	GuideOnePerson     = "one_person"
-	GuideMoveCloser    = "move_closer"
-	GuideMoveBack      = "move_back"
-	GuideMoveLeft      = "move_left"  // toward the subject's own left
-	GuideMoveRight     = "move_right" // toward the subject's own right
-	GuideMoveDown      = "move_down"
-	GuideMoveUp        = "move_up"
-	GuideLookAtCamera  = "look_at_camera"
-	GuideTurnLeft      = "turn_left" // the subject's own left
-	GuideTurnRight     = "turn_right"
-	GuideChinUp        = "chin_up"
-	GuideChinDown      = "chin_down"
-	GuideHeadStraight  = "head_straight"
-	GuideHoldStill     = "hold_still"
-	GuideMoreLight     = "more_light"
-	GuideLessLight     = "less_light"
-	GuideEvenLight     = "even_light"
-	GuidePlainBack     = "plain_background"
-	GuideCheckColour   = "check_colour"
-	GuideGood          = "good"
+	GuideNoFace       = "no_face"
+	GuideOnePerson    = "one_person"
+	GuideMoveCloser   = "move_closer"
+	GuideMoveBack     = "move_back"
+	GuideMoveLeft     = "move_left"  // toward the subject's own left
+	GuideMoveRight    = "move_right" // toward the subject's own right
+	GuideMoveDown     = "move_down"
+	GuideMoveUp       = "move_up"
+	GuideLookAtCamera = "look_at_camera"
+	GuideTurnLeft     = "turn_left" // the subject's own left
+	GuideTurnRight    = "turn_right"
+	GuideChinUp       = "chin_up"
+	GuideChinDown     = "chin_down"
+	GuideHeadStraight = "head_straight"
+	GuideHoldStill    = "hold_still"
+	GuideMoreLight    = "more_light"
+	GuideLessLight    = "less_light"
+	GuideEvenLight    = "even_light"
+	GuidePlainBack    = "plain_background"
+	GuideCheckColour  = "check_colour"
+	GuideGood         = "good"
 )
 
 // GuidanceText holds the English text of every key.

@@ -55,14 +55,14 @@ type Thresholds struct {
 	// Margins from the eye midpoint to each border, in inter-eye distances; the
 	// defaults are what the ISO token portrait (see Portrait) needs without padding.
 	MinSideMargin, MinMarginAbove, MinMarginBelow float64
-	MaxYaw, MaxPitch, MaxRoll float64 // degrees
-	MinSharpness                  float64 // variance of the Laplacian at the normalised scale
-	MinLuminance, MaxLuminance    float64 // mean face luminance, 0–1
-	MaxUnderExposed               float64 // fraction of face pixels with luminance ≤ 25
-	MaxOverExposed                float64 // fraction of face pixels with luminance ≥ 247
-	MinDynamicRange               float64 // bits of luminance-histogram entropy
-	MinIlluminationUniformity     float64 // darker/brighter face-half mean luminance
-	MaxBackgroundStdDev           float64 // luminance standard deviation beside and above the head
+	MaxYaw, MaxPitch, MaxRoll                     float64 // degrees
+	MinSharpness                                  float64 // variance of the Laplacian at the normalised scale
+	MinLuminance, MaxLuminance                    float64 // mean face luminance, 0–1
+	MaxUnderExposed                               float64 // fraction of face pixels with luminance ≤ 25
+	MaxOverExposed                                float64 // fraction of face pixels with luminance ≥ 247
+	MinDynamicRange                               float64 // bits of luminance-histogram entropy
+	MinIlluminationUniformity                     float64 // darker/brighter face-half mean luminance
+	MaxBackgroundStdDev                           float64 // luminance standard deviation beside and above the head
 	// Natural skin colour box in CIELAB (a*, b*) for the cheeks.
 	SkinAMin, SkinAMax, SkinBMin, SkinBMax float64
 	// Advisory measures are reported and scored but do not fail the verdict.
@@ -128,19 +128,19 @@ func DefaultConfig() Config { return Config{Thresholds: DefaultThresholds(), Max
 // Report is the quality assessment of one image. It is JSON-serialisable; measure IDs are
 // stable. Geometry (faces, landmarks) is in input-image pixels.
 type Report struct {
-	Width    int        `json:"width"`
-	Height   int        `json:"height"`
-	Scale    float64    `json:"scale"`   // analysed pixels per input pixel (≤ 1)
-	Faces    []Face     `json:"faces"`   // every face found, left to right
-	Subject  int        `json:"subject"` // index in Faces of the assessed face, -1 if none
-	Measures []Measure  `json:"measures"`
-	Pass     bool       `json:"pass"`  // every mandatory measure passes
-	Score    int        `json:"score"` // mean score of the mandatory measures
-	Guidance Guidance   `json:"guidance"`
-	Pose     HeadPose   `json:"pose"`
-	Face     *Face      `json:"-"` // the subject (== &Faces[Subject]), nil if none
-	Template *Template  `json:"-"` // the subject's template, nil if none
-	Eyes     [2]Point   `json:"eyes"`
+	Width    int         `json:"width"`
+	Height   int         `json:"height"`
+	Scale    float64     `json:"scale"`   // analysed pixels per input pixel (≤ 1)
+	Faces    []Face      `json:"faces"`   // every face found, left to right
+	Subject  int         `json:"subject"` // index in Faces of the assessed face, -1 if none
+	Measures []Measure   `json:"measures"`
+	Pass     bool        `json:"pass"`  // every mandatory measure passes
+	Score    int         `json:"score"` // mean score of the mandatory measures
+	Guidance Guidance    `json:"guidance"`
+	Pose     HeadPose    `json:"pose"`
+	Face     *Face       `json:"-"` // the subject (== &Faces[Subject]), nil if none
+	Template *Template   `json:"-"` // the subject's template, nil if none
+	Eyes     [2]Point    `json:"eyes"`
 	Failed   []MeasureID `json:"failed,omitempty"` // mandatory measures that fail
 }
 
@@ -332,7 +332,7 @@ func measureFace(rep *Report, th Thresholds, work gocv.Mat, f Face, nFaces int, 
 	d := math.Hypot(R.X-L.X, R.Y-L.Y)
 	M := Point{(L.X + R.X) / 2, (L.Y + R.Y) / 2}
 	ex := Point{(R.X - L.X) / d, (R.Y - L.Y) / d} // along the eye line, toward image right
-	ey := Point{-ex.Y, ex.X}                     // face "down"
+	ey := Point{-ex.Y, ex.X}                      // face "down"
 	N := f.Landmarks[LmNose]
 	u := ((float64(N.X)-M.X)*ex.X + (float64(N.Y)-M.Y)*ex.Y) / d
 	v := ((float64(N.X)-M.X)*ey.X + (float64(N.Y)-M.Y)*ey.Y) / d
