@@ -204,3 +204,7 @@ func EncodePNG(m gocv.Mat) ([]byte, error) {
 	defer buf.Close()
 	return bytes.Clone(buf.GetBytes()), nil
 }
+
+var colorBlack = color.RGBA{A: 255}
+
+func imagePt(x, y int) image.Point { return image.Pt(x, y) }

@@ -80,8 +80,10 @@ func (t *Template) UnmarshalBinary(b []byte) error {
 }
 
 // DefaultThreshold is the descriptor distance at or below which two faces are taken to
-// be the same person, calibrated on the test photos (docs/quality.md).
-const DefaultThreshold = 0.50
+// be the same person. Calibrated on the test photos (docs/quality.md): it keeps the false
+// match rate near 2%, at the cost of rejecting most genuine pairs; the model does not
+// separate these faces well, so 1:N results go to a person for review.
+const DefaultThreshold = 0.40
 
 // Similarity maps a distance to a 0–100 score: 50 at threshold, falling smoothly
 // (logistic, 0.05 distance per e-fold) on either side.
@@ -109,3 +111,5 @@ func Verify(a, b Template, threshold float64) (Comparison, error) {
 	d := a.Descriptor.Distance(b.Descriptor)
 	return Comparison{Distance: round(d, 4), Score: Similarity(d, threshold), Threshold: threshold, Match: d <= threshold}, nil
 }
+
+func sqrt32(x float32) float64 { return math.Sqrt(float64(x)) }
