@@ -11,7 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"hash"
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -93,7 +97,8 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	}
 	bundleID := hex.EncodeToString(idb[:])
 
-	// Pass 1: check and hash every record for the manifest.
+	// Pass 1: check and hash every record for the manifest. Records are read in order here
+	// and hashed by one worker per CPU: SHA-256 of the portraits is most of the work.
 	n := p.Records.Len()
 	m := manifest{
 		Format: manifestFormat, BundleID: bundleID, StationID: hex.EncodeToString(stationID[:]),
@@ -102,7 +107,6 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 		Batch:   manifestBatch{ID: p.Batch.ID, EnrollmentIDs: p.Batch.EnrollmentIDs},
 		Audit: manifestAudit{Seq: strconv.FormatUint(p.Audit.Seq, 10), Hash: p.Audit.Hash,
 			Signature: p.Audit.Signature},
-		Records: make([]manifestRecord, 0, n),
 	}
 	if !p.Batch.ClosedAt.IsZero() {
 		m.Batch.ClosedAt = fmtTime(p.Batch.ClosedAt)
@@ -110,45 +114,28 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	if m.Batch.EnrollmentIDs == nil {
 		m.Batch.EnrollmentIDs = []string{}
 	}
+	checked, err := checkRecords(p, n)
+	if err != nil {
+		return Result{}, err
+	}
 	seen := make(map[string]bool, n)
 	var payloadLen int64
-	var hashes [][len(memberNames)][32]byte
 	var included []int
-	for i := 0; i < n; i++ {
-		r, err := p.Records.Record(i)
-		if err != nil {
-			return Result{}, fmt.Errorf("exporter: build: reading record %d: %w", i, err)
+	for i := range checked {
+		c := &checked[i]
+		if seen[c.rec.EnrollmentID] {
+			return Result{}, fmt.Errorf("exporter: build: enrollment %s appears twice", c.rec.EnrollmentID)
 		}
-		if !validID.MatchString(r.EnrollmentID) {
-			return Result{}, fmt.Errorf("exporter: build: record %d: enrollment ID %q: use letters, digits, '.', '_' or '-'", i, r.EnrollmentID)
-		}
-		if seen[r.EnrollmentID] {
-			return Result{}, fmt.Errorf("exporter: build: enrollment %s appears twice", r.EnrollmentID)
-		}
-		seen[r.EnrollmentID] = true
-		if r.EnrollmentID == p.dropFromPayload {
+		seen[c.rec.EnrollmentID] = true
+		if c.rec.EnrollmentID == p.dropFromPayload {
 			continue
 		}
-		mem, err := encodeMembers(r)
-		if err != nil {
-			return Result{}, err
-		}
-		if err := validateIdentityJSON(r.EnrollmentID, mem[0]); err != nil && !p.skipRecordChecks {
-			return Result{}, fmt.Errorf("exporter: build: %w", err)
-		}
-		var hs [len(memberNames)][32]byte
-		mr := manifestRecord{EnrollmentID: r.EnrollmentID, TemplateModel: r.ModelID, TemplateVersion: r.TemplateVersion}
-		for j, b := range mem {
-			hs[j] = sha256.Sum256(b)
-			mr.Members = append(mr.Members, manifestMember{Name: memberNames[j], Size: int64(len(b)), SHA256: hex.EncodeToString(hs[j][:])})
-			payloadLen += int64(len(b))
-		}
-		if err := verifyApproval(r.EnrollmentID, r.ModelID, r.TemplateVersion, hs, r.Approval); err != nil && !p.skipRecordChecks {
-			return Result{}, fmt.Errorf("exporter: build: %w", err)
-		}
-		hashes = append(hashes, hs)
+		payloadLen += c.size
 		included = append(included, i)
-		m.Records = append(m.Records, mr)
+		m.Records = append(m.Records, c.rec)
+	}
+	if m.Records == nil {
+		m.Records = []manifestRecord{}
 	}
 	if len(p.Batch.EnrollmentIDs) > 0 {
 		if err := checkBatch(p.Batch.EnrollmentIDs, seen); err != nil {
@@ -188,57 +175,58 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	}
 	headerHash := sha256.Sum256(signedHeader)
 
-	fileHash := sha256.New()
-	out := &countWriter{w: io.MultiWriter(w, fileHash)}
+	// Pass 2: stream. This goroutine encodes and seals; a writer goroutine hashes the file
+	// and writes it, so AES-GCM and SHA-256 run on two cores.
+	pw := newPipeWriter(w)
 	pre := make([]byte, preambleSize)
 	copy(pre, magic)
 	binary.BigEndian.PutUint16(pre[8:], formatVersion)
 	binary.BigEndian.PutUint32(pre[10:], uint32(len(signedHeader)))
-	if _, err := out.Write(pre); err != nil {
-		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
-	}
-	if _, err := out.Write(signedHeader); err != nil {
-		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
-	}
-
-	// Pass 2: stream the payload through the chunk sealer.
-	ctHash := sha256.New()
-	cw := &chunkWriter{sender: sender, headerHash: headerHash, out: io.MultiWriter(out, ctHash), buf: make([]byte, 0, chunkSize)}
+	pw.send(pre)
+	pw.send(signedHeader)
+	cw := &chunkWriter{sender: sender, headerHash: headerHash, out: pw, buf: make([]byte, 0, chunkSize)}
+	_, recheck := p.Records.(Records) // in-memory records cannot change between the passes
+	recheck = !recheck
 	var lenb [4]byte
 	binary.BigEndian.PutUint32(lenb[:], uint32(len(signedManifest)))
-	if _, err := cw.Write(lenb[:]); err != nil {
-		return Result{}, err
-	}
-	if _, err := cw.Write(signedManifest); err != nil {
-		return Result{}, err
-	}
-	for k, i := range included {
+	cw.Write(lenb[:])
+	cw.Write(signedManifest)
+	for _, i := range included {
+		if cw.err != nil || pw.failed() {
+			break
+		}
 		r, err := p.Records.Record(i)
 		if err != nil {
+			pw.abort()
 			return Result{}, fmt.Errorf("exporter: build: reading record %d: %w", i, err)
 		}
 		mem, err := encodeMembers(r)
 		if err != nil {
+			pw.abort()
 			return Result{}, err
 		}
 		for j, b := range mem {
-			if sha256.Sum256(b) != hashes[k][j] {
+			if recheck && sha256.Sum256(b) != checked[i].hashes[j] {
+				pw.abort()
 				return Result{}, fmt.Errorf("exporter: build: record %s changed while exporting (%s)", r.EnrollmentID, memberNames[j])
 			}
-			if _, err := cw.Write(b); err != nil {
-				return Result{}, err
-			}
+			cw.Write(b)
 		}
 	}
-	if err := cw.Close(); err != nil {
-		return Result{}, err
+	cw.Close()
+	bodyHash, written, err := pw.finish()
+	if cw.err != nil {
+		return Result{}, cw.err
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
 	}
 	if cw.plain != payloadLen || cw.sealed != h.CiphertextLength {
 		return Result{}, fmt.Errorf("exporter: build: internal error: payload %d/%d bytes, ciphertext %d/%d", cw.plain, payloadLen, cw.sealed, h.CiphertextLength)
 	}
 
 	t := trailer{Format: trailerFormat, BundleID: bundleID, HeaderSHA256: hex.EncodeToString(headerHash[:]),
-		CiphertextLength: cw.sealed, CiphertextSHA256: hex.EncodeToString(ctHash.Sum(nil))}
+		CiphertextLength: cw.sealed, BodySHA256: hex.EncodeToString(bodyHash)}
 	tj, err := canonicalJSON(t)
 	if err != nil {
 		return Result{}, fmt.Errorf("exporter: build: encoding trailer: %w", err)
@@ -247,17 +235,145 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("exporter: build: signing trailer: %w", err)
 	}
-	binary.BigEndian.PutUint32(lenb[:], uint32(len(signedTrailer)))
-	if _, err := out.Write(lenb[:]); err != nil {
+	tail := make([]byte, 4, 4+len(signedTrailer))
+	binary.BigEndian.PutUint32(tail, uint32(len(signedTrailer)))
+	tail = append(tail, signedTrailer...)
+	if _, err := w.Write(tail); err != nil {
 		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
 	}
-	if _, err := out.Write(signedTrailer); err != nil {
-		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
-	}
-	res := Result{BundleID: bundleID, Size: out.n, Seq: p.Seq, Records: len(m.Records)}
-	copy(res.SHA256[:], fileHash.Sum(nil))
+	pw.hash.Write(tail)
+	res := Result{BundleID: bundleID, Size: written + int64(len(tail)), Seq: p.Seq, Records: len(m.Records)}
+	copy(res.SHA256[:], pw.hash.Sum(nil))
 	return res, nil
 }
+
+// checkedRecord is a record's manifest entry and member hashes after pass 1.
+type checkedRecord struct {
+	rec    manifestRecord
+	hashes [len(memberNames)][32]byte
+	size   int64
+	err    error
+}
+
+// checkRecords reads every record in order and, on one worker per CPU, encodes, hashes and
+// checks it (ID, identity schema, approval signature).
+func checkRecords(p BuildParams, n int) ([]checkedRecord, error) {
+	out := make([]checkedRecord, n)
+	type job struct {
+		i int
+		r Record
+	}
+	jobs := make(chan job, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				out[j.i] = checkRecord(p, j.i, j.r)
+			}
+		}()
+	}
+	var readErr error
+	for i := 0; i < n; i++ {
+		r, err := p.Records.Record(i)
+		if err != nil {
+			readErr = fmt.Errorf("exporter: build: reading record %d: %w", i, err)
+			break
+		}
+		jobs <- job{i, r}
+	}
+	close(jobs)
+	wg.Wait()
+	if readErr != nil {
+		return nil, readErr
+	}
+	for i := range out {
+		if out[i].err != nil {
+			return nil, out[i].err
+		}
+	}
+	return out, nil
+}
+
+func checkRecord(p BuildParams, i int, r Record) checkedRecord {
+	var c checkedRecord
+	if !validID.MatchString(r.EnrollmentID) {
+		c.err = fmt.Errorf("exporter: build: record %d: enrollment ID %q: use letters, digits, '.', '_' or '-'", i, r.EnrollmentID)
+		return c
+	}
+	c.rec = manifestRecord{EnrollmentID: r.EnrollmentID, TemplateModel: r.ModelID, TemplateVersion: r.TemplateVersion}
+	mem, err := encodeMembers(r)
+	if err != nil {
+		c.err = err
+		return c
+	}
+	for j, b := range mem {
+		c.hashes[j] = sha256.Sum256(b)
+		c.rec.Members = append(c.rec.Members, manifestMember{Name: memberNames[j], Size: int64(len(b)), SHA256: hex.EncodeToString(c.hashes[j][:])})
+		c.size += int64(len(b))
+	}
+	if p.skipRecordChecks {
+		return c
+	}
+	if err := validateIdentityJSON(r.EnrollmentID, mem[0]); err != nil {
+		c.err = fmt.Errorf("exporter: build: %w", err)
+		return c
+	}
+	if err := verifyApproval(r.EnrollmentID, r.ModelID, r.TemplateVersion, c.hashes, r.Approval); err != nil {
+		c.err = fmt.Errorf("exporter: build: %w", err)
+	}
+	return c
+}
+
+// pipeWriter hands buffers to a goroutine that hashes and writes them in order.
+type pipeWriter struct {
+	ch   chan []byte
+	done chan struct{}
+	hash hash.Hash
+	n    int64
+	err  error // set by the goroutine; read after done or through failed
+	bad  atomic.Bool
+}
+
+func newPipeWriter(w io.Writer) *pipeWriter {
+	p := &pipeWriter{ch: make(chan []byte, 8), done: make(chan struct{}), hash: sha256.New()}
+	go func() {
+		defer close(p.done)
+		for b := range p.ch {
+			if p.err != nil {
+				continue // drain
+			}
+			p.hash.Write(b)
+			n, err := w.Write(b)
+			p.n += int64(n)
+			if err != nil {
+				p.err = err
+				p.bad.Store(true)
+			}
+		}
+	}()
+	return p
+}
+
+// send queues b, which the caller must not modify afterwards.
+func (p *pipeWriter) send(b []byte) { p.ch <- b }
+
+func (p *pipeWriter) Write(b []byte) (int, error) {
+	p.send(b)
+	return len(b), nil
+}
+
+func (p *pipeWriter) failed() bool { return p.bad.Load() }
+
+// finish waits for everything queued and returns the hash state so far and the byte count.
+func (p *pipeWriter) finish() ([]byte, int64, error) {
+	close(p.ch)
+	<-p.done
+	return p.hash.Sum(nil), p.n, p.err
+}
+
+func (p *pipeWriter) abort() { p.finish() }
 
 // checkBatch reports batch IDs with no record, and records outside the batch.
 func checkBatch(batchIDs []string, have map[string]bool) error {
@@ -297,36 +413,25 @@ func verifyApproval(id, model, version string, hashes [len(memberNames)][32]byte
 	return nil
 }
 
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // chunkWriter seals the payload in chunkSize pieces. A full buffer is sealed as non-final
 // only once more data arrives, so the last chunk is always sealed by Close with the final flag.
 type chunkWriter struct {
 	sender     *hpke.Sender
 	headerHash [32]byte
-	out        io.Writer
+	out        io.Writer // takes ownership of each sealed chunk
 	buf        []byte
 	plain      int64
 	sealed     int64
 	closed     bool
+	err        error // first sealing error; later writes are dropped
 }
 
 func (c *chunkWriter) Write(p []byte) (int, error) {
 	n := len(p)
-	for len(p) > 0 {
+	for len(p) > 0 && c.err == nil {
 		if len(c.buf) == chunkSize {
-			if err := c.seal(false); err != nil {
-				return 0, err
-			}
+			c.err = c.seal(false)
+			continue
 		}
 		k := copy(c.buf[len(c.buf):chunkSize], p)
 		c.buf = c.buf[:len(c.buf)+k]
@@ -350,9 +455,10 @@ func (c *chunkWriter) seal(final bool) error {
 }
 
 func (c *chunkWriter) Close() error {
-	if c.closed {
-		return nil
+	if c.closed || c.err != nil {
+		return c.err
 	}
 	c.closed = true
-	return c.seal(true)
+	c.err = c.seal(true)
+	return c.err
 }

@@ -236,7 +236,11 @@ func TestBuildRefusesBadRecords(t *testing.T) {
 		{"schema", func(p *BuildParams, r []Record) { r[0].Identity.DateOfBirth = "1990-02-30"; r[0] = f.approve(t, r[0]) }, ErrSchema, ""},
 		{"batch lists a missing record", func(p *BuildParams, r []Record) { p.Batch.EnrollmentIDs = append(p.Batch.EnrollmentIDs, "E-99999") }, ErrMissingRecord, ""},
 		{"bad enrollment ID", func(p *BuildParams, r []Record) { r[0].EnrollmentID = "../etc"; p.Batch.EnrollmentIDs = nil }, nil, "enrollment ID"},
-		{"duplicate", func(p *BuildParams, r []Record) { r[1].EnrollmentID = r[0].EnrollmentID; p.Batch.EnrollmentIDs = nil }, nil, "twice"},
+		{"duplicate", func(p *BuildParams, r []Record) {
+			r[1].EnrollmentID = r[0].EnrollmentID
+			r[1] = f.approve(t, r[1])
+			p.Batch.EnrollmentIDs = nil
+		}, nil, "twice"},
 		{"zero sequence", func(p *BuildParams, r []Record) { p.Seq = 0 }, nil, "sequence"},
 	}
 	for _, tt := range tests {
@@ -251,5 +255,23 @@ func TestBuildRefusesBadRecords(t *testing.T) {
 				t.Fatalf("got %v, want %v %q", err, tt.want, tt.wantS)
 			}
 		})
+	}
+}
+
+func TestOpenOnRecordStreams(t *testing.T) {
+	f := newFixture(t)
+	recs := f.synthRecords(t, 5, 32)
+	data, _ := f.build(t, f.params(recs, 1, nil))
+	var got []Record
+	b, err := f.open(data, OpenOptions{OnRecord: func(r Record) error { got = append(got, r); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Records) != 0 || !reflect.DeepEqual(got, recs) {
+		t.Fatalf("streamed %d records (kept %d): %v", len(got), len(b.Records), err)
+	}
+	stop := errors.New("stop")
+	if _, err := f.open(data, OpenOptions{OnRecord: func(Record) error { return stop }}); err != stop {
+		t.Fatalf("OnRecord error: got %v", err)
 	}
 }

@@ -66,7 +66,7 @@ type trailer struct {
 	BundleID         string `json:"bundle_id"`
 	HeaderSHA256     string `json:"header_sha256"`
 	CiphertextLength int64  `json:"ciphertext_length"`
-	CiphertextSHA256 string `json:"ciphertext_sha256"`
+	BodySHA256       string `json:"body_sha256"` // of every byte before the trailer length
 }
 
 type manifest struct {

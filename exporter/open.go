@@ -29,6 +29,13 @@ type OpenOptions struct {
 	// (default 16 MiB), bounding memory whatever a bundle claims.
 	MaxMemberSize   int64
 	MaxManifestSize int64
+	// OnRecord, when set, receives each record as soon as its member hashes, approval
+	// signature and identity schema have been verified, instead of collecting records in
+	// Bundle.Records, so memory stays at one record whatever the bundle size. The trailer
+	// (ciphertext hash) is checked after the last record: the bundle is valid only if Open
+	// returns nil, so discard what OnRecord received otherwise. An error from OnRecord
+	// stops Open and is returned as is.
+	OnRecord func(Record) error
 }
 
 // Bundle is a verified, decrypted bundle.
@@ -48,10 +55,11 @@ type Bundle struct {
 }
 
 // Open verifies and decrypts a bundle, checking in this order: header sanity, the header
-// signature, the issuer key, decryption of every chunk, the manifest signature, every
-// member hash, the trailer signature and ciphertext hash, the sequence and chain, the
-// batch's record list, each approval signature and each identity against the schema.
-// The first failure is returned, wrapping one of the package's sentinel errors.
+// signature, the issuer key, then while decrypting chunk by chunk: the manifest signature,
+// the sequence and chain, the batch's record list, and for each record its member hashes,
+// approval signature and identity schema; finally the trailer signature and ciphertext
+// hash. The first failure is returned, wrapping one of the package's sentinel errors
+// (see docs/bundle-format.md, "Verification order").
 func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts OpenOptions) (*Bundle, error) {
 	if issuer == nil || station == nil {
 		return nil, errors.New("exporter: open: issuer and station keys are required")
@@ -129,9 +137,11 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 		return nil, &TamperedError{Member: "header", Reason: "encapsulated key rejected: " + err.Error()}
 	}
 
-	// Payload.
-	ctHash := sha256.New()
-	pl := &chunkReader{in: in, ctHash: ctHash, rcp: rcp, headerHash: headerHash, remaining: h.CiphertextLength}
+	// Payload. A reader goroutine reads and hashes the ciphertext and trailer while this one
+	// decrypts and checks, so SHA-256 and AES-GCM run on two cores.
+	rd := startChunkReading(in, fileHash, h.CiphertextLength)
+	defer rd.stop()
+	pl := &chunkReader{src: rd, rcp: rcp, headerHash: headerHash, remaining: h.CiphertextLength}
 	var lenb [4]byte
 	if _, err := io.ReadFull(pl, lenb[:]); err != nil {
 		return nil, payloadErr(err, "manifest length")
@@ -163,28 +173,56 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 	b.IssuerKeyID = issuerID
 	b.StationID = wantStation
 
-	hashes := make([][len(memberNames)][32]byte, len(m.Records))
-	identities := make([][]byte, len(m.Records)) // exact identity.json bytes, for the schema check
-	for i, mr := range m.Records {
+	// Sequence, chain and batch completeness: all stated in the signed manifest.
+	if b.Seq <= opts.AfterSeq {
+		return nil, fmt.Errorf("exporter: bundle sequence %d is not after %d: %w", b.Seq, opts.AfterSeq, ErrReplay)
+	}
+	if opts.PrevHash != nil && !bytes.Equal(opts.PrevHash, b.PrevHash) {
+		return nil, fmt.Errorf("exporter: bundle follows %s, expected %s: %w", hexOrNone(b.PrevHash), hexOrNone(opts.PrevHash), ErrChain)
+	}
+	if len(b.Batch.EnrollmentIDs) > 0 {
+		have := make(map[string]bool, len(m.Records))
+		for _, mr := range m.Records {
+			have[mr.EnrollmentID] = true
+		}
+		if err := checkBatch(b.Batch.EnrollmentIDs, have); err != nil {
+			return nil, err
+		}
+	}
+
+	// Records, one at a time: member hashes, approval, schema.
+	for _, mr := range m.Records {
 		var mem [len(memberNames)][]byte
+		var hashes [len(memberNames)][32]byte
 		for j, mb := range mr.Members {
 			buf := make([]byte, mb.Size)
 			name := "records/" + mr.EnrollmentID + "/" + mb.Name
 			if _, err := io.ReadFull(pl, buf); err != nil {
 				return nil, payloadErr(err, name)
 			}
-			hashes[i][j] = sha256.Sum256(buf)
-			if hex.EncodeToString(hashes[i][j][:]) != mb.SHA256 {
+			hashes[j] = sha256.Sum256(buf)
+			if hex.EncodeToString(hashes[j][:]) != mb.SHA256 {
 				return nil, &TamperedError{Member: name, Reason: "SHA-256 differs from the manifest"}
 			}
 			mem[j] = buf
 		}
-		identities[i] = mem[0]
 		rec, err := decodeRecord(mr, mem)
 		if err != nil {
 			return nil, err
 		}
-		b.Records = append(b.Records, rec)
+		if err := verifyApproval(rec.EnrollmentID, rec.ModelID, rec.TemplateVersion, hashes, rec.Approval); err != nil {
+			return nil, err
+		}
+		if err := validateIdentityJSON(rec.EnrollmentID, mem[0]); err != nil {
+			return nil, err
+		}
+		if opts.OnRecord != nil {
+			if err := opts.OnRecord(rec); err != nil {
+				return nil, err
+			}
+		} else {
+			b.Records = append(b.Records, rec)
+		}
 	}
 	if n, _ := io.ReadFull(pl, lenb[:1]); n != 0 {
 		return nil, &TamperedError{Member: "payload", Reason: "data after the last member"}
@@ -194,17 +232,11 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 	}
 
 	// Trailer.
-	if err := readFull(in, lenb[:], "trailer length"); err != nil {
-		return nil, err
+	tail := <-rd.tail
+	if tail.err != nil {
+		return nil, tail.err
 	}
-	tl := binary.BigEndian.Uint32(lenb[:])
-	if tl == 0 || tl > maxTrailerSize {
-		return nil, fmt.Errorf("exporter: trailer length %d (limit %d): %w", tl, maxTrailerSize, ErrTooLarge)
-	}
-	signedTrailer := make([]byte, tl)
-	if err := readFull(in, signedTrailer, "trailer"); err != nil {
-		return nil, err
-	}
+	signedTrailer := tail.trailer
 	tm, err := parseSign1(signedTrailer, ctTrailer, "trailer")
 	if err != nil {
 		return nil, err
@@ -219,43 +251,15 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 	if t.Format != trailerFormat || t.BundleID != h.BundleID || t.HeaderSHA256 != hex.EncodeToString(headerHash[:]) {
 		return nil, &TamperedError{Member: "trailer", Reason: "does not belong to this header"}
 	}
-	if t.CiphertextLength != h.CiphertextLength || t.CiphertextSHA256 != hex.EncodeToString(ctHash.Sum(nil)) {
-		return nil, &TamperedError{Member: "ciphertext", Reason: "SHA-256 differs from the trailer"}
+	if t.CiphertextLength != h.CiphertextLength || t.BodySHA256 != hex.EncodeToString(tail.bodyHash) {
+		return nil, &TamperedError{Member: "ciphertext", Reason: "SHA-256 of the bundle body differs from the trailer"}
 	}
-	if n, _ := in.Read(lenb[:1]); n != 0 {
+	if tail.extra {
 		return nil, malformed("data after the trailer")
 	}
-	b.Size = in.n
-	copy(b.SHA256[:], fileHash.Sum(nil))
+	b.Size = tail.size
+	copy(b.SHA256[:], tail.fileHash)
 
-	// Sequence and chain.
-	if b.Seq <= opts.AfterSeq {
-		return nil, fmt.Errorf("exporter: bundle sequence %d is not after %d: %w", b.Seq, opts.AfterSeq, ErrReplay)
-	}
-	if opts.PrevHash != nil && !bytes.Equal(opts.PrevHash, b.PrevHash) {
-		return nil, fmt.Errorf("exporter: bundle follows %s, expected %s: %w", hexOrNone(b.PrevHash), hexOrNone(opts.PrevHash), ErrChain)
-	}
-
-	// Batch completeness, approvals, schema.
-	if len(b.Batch.EnrollmentIDs) > 0 {
-		have := make(map[string]bool, len(b.Records))
-		for _, r := range b.Records {
-			have[r.EnrollmentID] = true
-		}
-		if err := checkBatch(b.Batch.EnrollmentIDs, have); err != nil {
-			return nil, err
-		}
-	}
-	for i, r := range b.Records {
-		if err := verifyApproval(r.EnrollmentID, r.ModelID, r.TemplateVersion, hashes[i], r.Approval); err != nil {
-			return nil, err
-		}
-	}
-	for i, r := range b.Records {
-		if err := validateIdentityJSON(r.EnrollmentID, identities[i]); err != nil {
-			return nil, err
-		}
-	}
 	return b, nil
 }
 
@@ -405,17 +409,100 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// chunkReader reads and opens sealed chunks, serving the plaintext. It stops with io.EOF
-// after the final chunk, whose position the (signed) header fixes.
+// chunkReading is the reader goroutine: it reads the ciphertext in chunk-sized pieces, then
+// the trailer, and reports the hashes. in hashes every byte read into fh.
+type chunkReading struct {
+	chunks chan sealedChunk
+	free   chan []byte // buffers handed back for reuse
+	tail   chan trailerRead
+	quit   chan struct{}
+	done   chan struct{}
+}
+
+type sealedChunk struct {
+	ct  []byte
+	err error
+}
+
+type trailerRead struct {
+	trailer  []byte
+	bodyHash []byte // SHA-256 of everything before the trailer length
+	fileHash []byte
+	size     int64
+	extra    bool // bytes follow the trailer
+	err      error
+}
+
+func startChunkReading(in *countReader, fh hash.Hash, remaining int64) *chunkReading {
+	c := &chunkReading{chunks: make(chan sealedChunk, 4), free: make(chan []byte, 6),
+		tail: make(chan trailerRead, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		send := func(sc sealedChunk) bool {
+			select {
+			case c.chunks <- sc:
+				return true
+			case <-c.quit:
+				return false
+			}
+		}
+		for index := 0; remaining > 0; index++ {
+			size := min(int64(chunkSize+tagSize), remaining)
+			var buf []byte
+			select {
+			case buf = <-c.free:
+			default:
+				buf = make([]byte, chunkSize+tagSize)
+			}
+			ct := buf[:size]
+			if err := readFull(in, ct, fmt.Sprintf("ciphertext chunk %d", index)); err != nil {
+				send(sealedChunk{err: err})
+				return
+			}
+			if !send(sealedChunk{ct: ct}) {
+				return
+			}
+			remaining -= size
+		}
+		close(c.chunks)
+		t := trailerRead{bodyHash: fh.Sum(nil)}
+		var lenb [4]byte
+		if t.err = readFull(in, lenb[:], "trailer length"); t.err == nil {
+			tl := binary.BigEndian.Uint32(lenb[:])
+			if tl == 0 || tl > maxTrailerSize {
+				t.err = fmt.Errorf("exporter: trailer length %d (limit %d): %w", tl, maxTrailerSize, ErrTooLarge)
+			} else {
+				t.trailer = make([]byte, tl)
+				t.err = readFull(in, t.trailer, "trailer")
+			}
+		}
+		t.fileHash = fh.Sum(nil)
+		t.size = in.n
+		if t.err == nil {
+			var one [1]byte
+			n, _ := io.ReadFull(in, one[:])
+			t.extra = n != 0
+		}
+		c.tail <- t
+	}()
+	return c
+}
+
+// stop ends the goroutine early (after an error) and waits for it.
+func (c *chunkReading) stop() {
+	close(c.quit)
+	<-c.done
+}
+
+// chunkReader opens the sealed chunks, serving the plaintext. It stops with io.EOF after
+// the final chunk, whose position the (signed) header fixes.
 type chunkReader struct {
-	in         io.Reader
-	ctHash     hash.Hash
+	src        *chunkReading
 	rcp        *hpke.Recipient
 	headerHash [32]byte
-	remaining  int64 // ciphertext bytes still to read
+	remaining  int64 // ciphertext bytes still to open
 	index      int
 	buf        []byte // unread plaintext
-	sealed     []byte
 	err        error
 }
 
@@ -435,27 +522,23 @@ func (c *chunkReader) next() error {
 	if c.remaining == 0 {
 		return io.EOF
 	}
-	size := int64(chunkSize + tagSize)
-	final := c.remaining <= size
-	if final {
-		size = c.remaining
+	sc, ok := <-c.src.chunks
+	if !ok {
+		return fmt.Errorf("exporter: internal error: ciphertext ended early")
 	}
-	if cap(c.sealed) < int(size) {
-		c.sealed = make([]byte, chunkSize+tagSize)
+	if sc.err != nil {
+		return sc.err
 	}
-	ct := c.sealed[:size]
-	if _, err := io.ReadFull(c.in, ct); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("exporter: bundle ends inside ciphertext chunk %d: %w", c.index, ErrTruncated)
-		}
-		return fmt.Errorf("exporter: reading ciphertext: %w", err)
+	final := c.remaining == int64(len(sc.ct))
+	pt, err := c.rcp.Open(chunkAAD(c.headerHash, final), sc.ct)
+	c.remaining -= int64(len(sc.ct))
+	select {
+	case c.src.free <- sc.ct[:cap(sc.ct)]:
+	default:
 	}
-	c.ctHash.Write(ct)
-	pt, err := c.rcp.Open(chunkAAD(c.headerHash, final), ct)
 	if err != nil {
 		return &TamperedError{Member: fmt.Sprintf("ciphertext chunk %d", c.index), Reason: "authenticated decryption failed"}
 	}
-	c.remaining -= size
 	c.index++
 	c.buf = pt
 	if len(pt) == 0 && !final {

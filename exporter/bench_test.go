@@ -1,0 +1,137 @@
+package exporter
+
+import (
+	"bufio"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Benchmarks for docs/perf/exporter.md. Run each in its own process so that peak-RSS (the
+// process's VmHWM) belongs to that benchmark alone:
+//
+//	go test ./exporter -run '^$' -bench 'Export500$' -benchtime 3x -count 5
+//	go test ./exporter -run '^$' -bench 'Verify500$' -benchtime 3x -count 5
+//	go test ./exporter -run '^$' -bench 'AESGCM500$' -count 5
+
+const benchRecords = 500
+
+// peakRSSMB reads the process's peak resident set size from /proc/self/status.
+func peakRSSMB(b *testing.B) float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc/self/status")
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// benchBundle writes one 500-record bundle made from the test photos to a file.
+func benchBundle(b *testing.B, f fixture) (string, Result) {
+	recs := f.photoRecords(b, benchRecords)
+	path := filepath.Join(b.TempDir(), "bench.esb")
+	out, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(out, 256<<10)
+	res, err := Build(w, f.params(recs, 1, nil))
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	out.Close()
+	return path, res
+}
+
+func BenchmarkExport500(b *testing.B) {
+	f := newFixture(b)
+	recs := f.photoRecords(b, benchRecords)
+	p := f.params(recs, 1, nil)
+	path := filepath.Join(b.TempDir(), "bench.esb")
+	var size int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		out, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := bufio.NewWriterSize(out, 256<<10)
+		res, err := Build(w, p)
+		if err == nil {
+			err = w.Flush()
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		out.Close()
+		size = res.Size
+	}
+	b.SetBytes(size)
+	b.ReportMetric(peakRSSMB(b), "peak-RSS-MB")
+}
+
+func BenchmarkVerify500(b *testing.B) {
+	f := newFixture(b)
+	path, res := benchBundle(b, f)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		in, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		_, err = Open(in, f.issuer, &f.station.PublicKey, OpenOptions{OnRecord: func(Record) error { n++; return nil }})
+		in.Close()
+		if err != nil || n != benchRecords {
+			b.Fatalf("%d records: %v", n, err)
+		}
+	}
+	b.SetBytes(res.Size)
+	b.ReportMetric(peakRSSMB(b), "peak-RSS-MB")
+}
+
+// BenchmarkAESGCM500 seals the same number of bytes as Export500's bundle with raw
+// AES-256-GCM in 64 KiB chunks: the ceiling export throughput is compared with.
+func BenchmarkAESGCM500(b *testing.B) {
+	f := newFixture(b)
+	var total int64
+	for _, r := range f.photoRecords(b, benchRecords) {
+		m, err := encodeMembers(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, x := range m {
+			total += int64(len(x))
+		}
+	}
+	block, _ := aes.NewCipher(make([]byte, 32))
+	gcm, _ := cipher.NewGCM(block)
+	pt := make([]byte, chunkSize)
+	dst := make([]byte, 0, chunkSize+tagSize)
+	nonce := make([]byte, 12)
+	b.SetBytes(total)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var seq uint64
+		for done := int64(0); done < total; done += chunkSize {
+			binary.BigEndian.PutUint64(nonce[4:], seq)
+			seq++
+			dst = gcm.Seal(dst[:0], nonce, pt[:min(chunkSize, total-done)], nil)
+		}
+	}
+}
