@@ -177,16 +177,25 @@ func (f *faultySource) Read(ctx context.Context, dst *gocv.Mat) error {
 	return f.Source.Read(ctx, dst)
 }
 
-// TestPumpUnplug: reads fail, reopening fails twice, then the camera is back. The pump
-// reports disconnected then reconnected, the consumer never blocks (it reads nothing
-// during the outage and Next with a deadline returns), and frames resume.
+// TestPumpUnplug: reads fail, reopening fails once, then waits (the camera is still
+// away), then the camera is back. The pump reports disconnected then reconnected; the
+// consumer never blocks: during the outage Next with a deadline returns, and frames
+// resume afterwards.
 func TestPumpUnplug(t *testing.T) {
 	video := makeVideo(t, "seulgi.jpg", 160, 120, 30, 8)
 	var opens atomic.Int32
+	back := make(chan struct{})
 	open := func(ctx context.Context) (Source, error) {
 		n := opens.Add(1)
-		if n == 2 || n == 3 {
+		switch n {
+		case 2:
 			return nil, fmt.Errorf("%w: still unplugged", ErrNoDevice)
+		case 3:
+			select { // the camera comes back when the test says so
+			case <-back:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 		s, err := Open(ctx, video, Options{Fast: true, Loop: true})
 		if err != nil {
@@ -208,18 +217,37 @@ func TestPumpUnplug(t *testing.T) {
 	if !errors.Is(e.Err, ErrReadFailed) {
 		t.Errorf("disconnect cause %v, want ErrReadFailed", e.Err)
 	}
-	waitState(t, events, StateReconnected)
-	if got := opens.Load(); got < 4 {
-		t.Errorf("opened %d times, want 4 (first, two failures, success)", got)
+	// Outage: at most the frame left from before the unplug, then Next gives up at its
+	// deadline instead of hanging.
+	for i := 0; ; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		f, err := p.Next(ctx)
+		cancel()
+		if err != nil {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Next during outage = %v, want DeadlineExceeded", err)
+			}
+			break
+		}
+		if f.Seq > 4 || i > 0 {
+			t.Fatalf("frame %d during the outage", f.Seq)
+		}
+		f.Close()
 	}
-	var f *Frame
-	for f == nil || f.Seq <= 4 {
-		if f != nil {
-			f.Close()
-		}
-		if f, err = p.Next(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+	if st := p.Stats(); st.State != StateDisconnected {
+		t.Errorf("state during outage %s", st.State)
+	}
+	close(back)
+	waitState(t, events, StateReconnected)
+	if got := opens.Load(); got != 3 {
+		t.Errorf("opened %d times, want 3 (first, one failure, success)", got)
+	}
+	f, err := p.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Seq <= 4 {
+		t.Errorf("frame %d after reconnecting; want a new one", f.Seq)
 	}
 	f.Close()
 	if st := p.Stats(); st.Reconnects != 1 || st.State != StateReconnected {

@@ -221,3 +221,20 @@ func SpecOpener(spec string, opts Options) Opener {
 
 // OpenCVVersion is the version of the OpenCV library gocv is linked against.
 func OpenCVVersion() string { return gocv.OpenCVVersion() }
+
+// CheckGStreamer reports whether OpenCV was built with a working GStreamer backend, by
+// reading one frame from a videotestsrc pipeline. gocv v0.32 has no binding for
+// cv::getBuildInformation, and a pipeline that runs is the better proof anyway.
+func CheckGStreamer(ctx context.Context) error {
+	src, err := Open(ctx, "gst:videotestsrc num-buffers=2 ! video/x-raw,width=64,height=48 ! videoconvert ! appsink sync=false", Options{})
+	if err != nil {
+		return fmt.Errorf("capture: GStreamer backend unavailable: %w", err)
+	}
+	defer src.Close()
+	m := gocv.NewMat()
+	defer m.Close()
+	if err := src.Read(ctx, &m); err != nil {
+		return fmt.Errorf("capture: GStreamer backend opened but gave no frame: %w", err)
+	}
+	return nil
+}

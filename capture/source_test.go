@@ -250,3 +250,12 @@ func FuzzParseSpec(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckGStreamer(t *testing.T) {
+	if err := CheckGStreamer(context.Background()); err != nil {
+		t.Fatalf("OpenCV here is built with GStreamer (Debian 12 libopencv): %v", err)
+	}
+	if v := OpenCVVersion(); v == "" || v[0] != '4' {
+		t.Errorf("OpenCVVersion() = %q", v)
+	}
+}

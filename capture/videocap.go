@@ -195,11 +195,13 @@ func newPacer(fps float64) *pacer {
 	return &pacer{interval: time.Duration(float64(time.Second) / fps)}
 }
 
-// wait blocks until the next frame is due. The first frame is due at once; a caller that
-// fell more than one interval behind restarts the schedule instead of bursting.
+// wait blocks until the next frame is due. The first frame is due at once. Like a
+// sensor clock the schedule keeps time through a short stall (a slow decode), so the
+// average rate holds; a caller more than three intervals behind restarts the schedule
+// instead of bursting frames out.
 func (p *pacer) wait(ctx context.Context) error {
 	now := time.Now()
-	if p.next.IsZero() || now.Sub(p.next) > p.interval {
+	if p.next.IsZero() || now.Sub(p.next) > 3*p.interval {
 		p.next = now
 	}
 	d := p.next.Sub(now)
