@@ -122,8 +122,14 @@ type Config struct {
 	MaxSide int
 }
 
-// DefaultConfig returns DefaultThresholds and MaxSide 1280.
+// DefaultConfig returns DefaultThresholds and MaxSide 1280: for photos and kept frames.
 func DefaultConfig() Config { return Config{Thresholds: DefaultThresholds(), MaxSide: 1280} }
+
+// LiveConfig is DefaultConfig analysing at 960 px, for assessing camera frames during
+// capture: about 40% less work per 720p frame. An enrollment face (inter-eye ≥ 90 px at
+// 720p) is still ≥ 67 px apart at 960, well within what the HOG detector finds; the
+// measures are reported in input pixels either way.
+func LiveConfig() Config { return Config{Thresholds: DefaultThresholds(), MaxSide: 960} }
 
 // Report is the quality assessment of one image. It is JSON-serialisable; measure IDs are
 // stable. Geometry (faces, landmarks) is in input-image pixels.

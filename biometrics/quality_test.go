@@ -219,3 +219,24 @@ func TestAssessNoFace(t *testing.T) {
 		t.Fatalf("empty Mat: got %v, want ErrImageEmpty", err)
 	}
 }
+
+// LiveConfig analyses camera frames at 960 px; geometry stays in input pixels and close
+// to the full-resolution analysis.
+func TestLiveConfig(t *testing.T) {
+	full, live := assessor(t), NewAssessor(recognizer(t), LiveConfig())
+	for _, name := range []string{"rena.jpg", "luda.jpg"} {
+		f := frame720(t, name)
+		a, b := mustAssess(t, full, f), mustAssess(t, live, f)
+		f.Close()
+		if b.Scale != 0.75 {
+			t.Errorf("%s: live scale %v, want 0.75", name, b.Scale)
+		}
+		ia, ib := measure(t, a, InterEyeDistance).Raw, measure(t, b, InterEyeDistance).Raw
+		if math.Abs(ia-ib) > 0.04*ia {
+			t.Errorf("%s: inter-eye %.1f at 1280, %.1f at 960", name, ia, ib)
+		}
+		if ra, rb := measure(t, a, HeadPoseRoll).Raw, measure(t, b, HeadPoseRoll).Raw; math.Abs(ra-rb) > 2 {
+			t.Errorf("%s: roll %.1f at 1280, %.1f at 960", name, ra, rb)
+		}
+	}
+}

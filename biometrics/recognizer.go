@@ -2,6 +2,7 @@ package biometrics
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -39,9 +40,9 @@ const (
 // Face is one face go-face found: its detection box, 5 landmarks and descriptor, in the
 // pixel coordinates of the image it was found in.
 type Face struct {
-	Rect       image.Rectangle `json:"rect"`
-	Landmarks  [5]image.Point  `json:"landmarks"`
-	Descriptor Descriptor      `json:"-"`
+	Rect       image.Rectangle
+	Landmarks  [5]image.Point
+	Descriptor Descriptor
 }
 
 // Eyes returns the centres of the image-left and image-right eye (mean of each eye's two
@@ -60,7 +61,38 @@ func (f Face) InterEye() float64 {
 }
 
 // Point is a sub-pixel image position.
-type Point struct{ X, Y float64 }
+type Point struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+}
+
+type faceJSON struct {
+	Rect      [4]int    `json:"rect"`      // x0, y0, x1, y1
+	Landmarks [5][2]int `json:"landmarks"` // x, y in dlib 5-point order
+}
+
+// MarshalJSON writes the box as [x0,y0,x1,y1] and the landmarks as [x,y] pairs; the
+// descriptor is not included (use Template).
+func (f Face) MarshalJSON() ([]byte, error) {
+	j := faceJSON{Rect: [4]int{f.Rect.Min.X, f.Rect.Min.Y, f.Rect.Max.X, f.Rect.Max.Y}}
+	for i, p := range f.Landmarks {
+		j.Landmarks[i] = [2]int{p.X, p.Y}
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (f *Face) UnmarshalJSON(b []byte) error {
+	var j faceJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*f = Face{Rect: image.Rect(j.Rect[0], j.Rect[1], j.Rect[2], j.Rect[3])}
+	for i, p := range j.Landmarks {
+		f.Landmarks[i] = image.Pt(p[0], p[1])
+	}
+	return nil
+}
 
 var (
 	// ErrClosed is returned by a Recognizer after Close.

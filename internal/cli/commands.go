@@ -6,5 +6,6 @@ func Commands() []Command {
 	c = append(c, selftestCommands()...)
 	c = append(c, cameraCommands()...)
 	c = append(c, issuerCommands()...)
+	c = append(c, assessCommands()...)
 	return c
 }
