@@ -259,3 +259,44 @@ func TestCheckGStreamer(t *testing.T) {
 		t.Errorf("OpenCVVersion() = %q", v)
 	}
 }
+
+// TestPacer drives the pacer with a fake clock: it sleeps until each frame is due,
+// catches up after a short stall without sleeping, and restarts after a long one.
+func TestPacer(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var slept []time.Duration
+	p := newPacer(10) // 100 ms
+	p.now = func() time.Time { return now }
+	p.sleep = func(_ context.Context, d time.Duration) error { slept = append(slept, d); now = now.Add(d); return nil }
+	step := func(work time.Duration) time.Duration {
+		slept = nil
+		now = now.Add(work)
+		if err := p.wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if len(slept) == 0 {
+			return 0
+		}
+		return slept[0]
+	}
+	ms := time.Millisecond
+	for i, tc := range []struct{ work, wantSleep time.Duration }{
+		{0, 0},             // first frame at once (due 0, next due 100)
+		{10 * ms, 90 * ms}, // due at 100
+		{30 * ms, 70 * ms}, // due at 200
+		{250 * ms, 0},      // stalled to 450: frame due 300 is late
+		{0, 0},             // due 400: still late, released at once
+		{0, 50 * ms},       // due 500: back on the clock
+		{900 * ms, 0},      // stall of 9 intervals: schedule restarts at 1400
+		{20 * ms, 80 * ms}, // due 1500
+	} {
+		if got := step(tc.work); got != tc.wantSleep {
+			t.Errorf("step %d (work %v): slept %v, want %v", i, tc.work, got, tc.wantSleep)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := sleepCtx(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("sleepCtx with cancelled ctx = %v", err)
+	}
+}

@@ -129,8 +129,9 @@ func configureDevice(vc *gocv.VideoCapture, opts Options) {
 	if opts.FPS > 0 {
 		vc.Set(gocv.VideoCaptureFPS, opts.FPS)
 	}
-	// One buffered frame keeps latency low: we want the newest frame, not a queue.
-	vc.Set(gocv.VideoCaptureBufferSize, 1)
+	// The driver's buffer count stays at OpenCV's default (4): with a single buffer UVC
+	// cameras lose every other frame while it is dequeued, and the pump reads
+	// continuously, so the queue stays empty and adds no latency.
 }
 
 func backendName(v float64) string {
@@ -189,19 +190,22 @@ func (s *vcSource) Close() error {
 type pacer struct {
 	interval time.Duration
 	next     time.Time
+	now      func() time.Time                                 // time.Now; fake in tests
+	sleep    func(ctx context.Context, d time.Duration) error // sleepCtx; fake in tests
 }
 
 func newPacer(fps float64) *pacer {
-	return &pacer{interval: time.Duration(float64(time.Second) / fps)}
+	return &pacer{interval: time.Duration(float64(time.Second) / fps), now: time.Now, sleep: sleepCtx}
 }
 
 // wait blocks until the next frame is due. The first frame is due at once. Like a
-// sensor clock the schedule keeps time through a short stall (a slow decode), so the
-// average rate holds; a caller more than three intervals behind restarts the schedule
-// instead of bursting frames out.
+// sensor clock with the driver's four buffers, the schedule keeps time through a short
+// stall (a slow decode, a busy CPU) by releasing the frames that fell due at once; a
+// caller more than four intervals behind restarts the schedule, as a camera whose
+// buffers overflowed would have lost those frames.
 func (p *pacer) wait(ctx context.Context) error {
-	now := time.Now()
-	if p.next.IsZero() || now.Sub(p.next) > 3*p.interval {
+	now := p.now()
+	if p.next.IsZero() || now.Sub(p.next) > 4*p.interval {
 		p.next = now
 	}
 	d := p.next.Sub(now)
@@ -209,6 +213,10 @@ func (p *pacer) wait(ctx context.Context) error {
 	if d <= 0 {
 		return nil
 	}
+	return p.sleep(ctx, d)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
