@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestRoundTrip200Photos(t *testing.T) {
@@ -273,5 +274,41 @@ func TestOpenOnRecordStreams(t *testing.T) {
 	stop := errors.New("stop")
 	if _, err := f.open(data, OpenOptions{OnRecord: func(Record) error { return stop }}); err != stop {
 		t.Fatalf("OnRecord error: got %v", err)
+	}
+}
+
+func TestSignApproval(t *testing.T) {
+	f := newFixture(t)
+	r := f.synthRecords(t, 1, 16)[0]
+	r.Approval = Approval{}
+	a, err := SignApproval(r, f.supervisor, "sup-7", time.Date(2026, 11, 25, 10, 0, 0, 0, time.FixedZone("HKT", 8*3600)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Approval = a
+	if err := VerifyApproval(r); err != nil || a.SupervisorID != "sup-7" || a.SignedAt.Location() != time.UTC {
+		t.Fatalf("%+v: %v", a, err)
+	}
+	// The digest covers every member but the approval, so any change breaks it.
+	for name, edit := range map[string]func(*Record){
+		"identity": func(r *Record) { r.Identity.GivenNames += "x" },
+		"portrait": func(r *Record) { r.Portrait = append(slices.Clone(r.Portrait), 0) },
+		"template": func(r *Record) { r.Template = slices.Clone(r.Template); r.Template[0] ^= 1 },
+		"quality":  func(r *Record) { r.Quality = slices.Clone(r.Quality); r.Quality[0].Scalar++ },
+		"capture":  func(r *Record) { r.Capture.Retries++ },
+		"model":    func(r *Record) { r.ModelID += "2" },
+		"id":       func(r *Record) { r.EnrollmentID += "0" },
+	} {
+		c := r
+		edit(&c)
+		if err := VerifyApproval(c); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s changed: %v", name, err)
+		}
+	}
+	// The approval's own fields are not covered: they are checked by the signature alone.
+	c := r
+	c.Approval.SignedAt = c.Approval.SignedAt.Add(time.Hour)
+	if err := VerifyApproval(c); err != nil {
+		t.Errorf("changing signed_at: %v", err)
 	}
 }

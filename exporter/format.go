@@ -28,6 +28,7 @@ const (
 	// Limits on lengths read from a bundle before anything is authenticated.
 	maxHeaderSize  = 16 << 10
 	maxTrailerSize = 4 << 10
+	maxPlaintext   = 1 << 40 // 1 TiB: far beyond any batch, well within int64 arithmetic
 
 	headerFormat   = "enrollstation-bundle-header/1"
 	trailerFormat  = "enrollstation-bundle-trailer/1"

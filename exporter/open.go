@@ -121,6 +121,9 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 	if h.KEM != suiteKEM.ID() || h.KDF != suiteKDF.ID() || h.AEAD != suiteAEAD.ID() {
 		return nil, fmt.Errorf("exporter: HPKE suite %#04x/%#04x/%#04x: %w", h.KEM, h.KDF, h.AEAD, ErrUnsupported)
 	}
+	if h.PlaintextLength > maxPlaintext {
+		return nil, fmt.Errorf("exporter: payload of %d bytes (limit %d): %w", h.PlaintextLength, int64(maxPlaintext), ErrTooLarge)
+	}
 	if h.ChunkSize != chunkSize || h.PlaintextLength < 4 || h.CiphertextLength != sealedLength(h.PlaintextLength) {
 		return nil, malformed("header: inconsistent lengths (chunk %d, plaintext %d, ciphertext %d)", h.ChunkSize, h.PlaintextLength, h.CiphertextLength)
 	}

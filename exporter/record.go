@@ -1,7 +1,12 @@
 package exporter
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -228,4 +233,44 @@ func approvalDigest(id, model, version string, hashes [len(memberNames)][32]byte
 		return [32]byte{}, fmt.Errorf("exporter: approval digest of %s: %w", id, err)
 	}
 	return sha256.Sum256(b), nil
+}
+
+// SignApproval makes a supervisor's approval of r: it signs ApprovalDigest(r) with s (an
+// ECDSA P-256 key, e.g. TPM-backed) and returns the Approval to store with the record.
+func SignApproval(r Record, s crypto.Signer, supervisorID string, at time.Time) (Approval, error) {
+	pub, ok := s.Public().(*ecdsa.PublicKey)
+	if !ok || pub.Curve != elliptic.P256() {
+		return Approval{}, fmt.Errorf("exporter: supervisor key is %T, want ECDSA P-256: %w", s.Public(), ErrBadKey)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return Approval{}, fmt.Errorf("exporter: supervisor key: %w", err)
+	}
+	d, err := ApprovalDigest(r)
+	if err != nil {
+		return Approval{}, err
+	}
+	sig, err := s.Sign(rand.Reader, d[:], crypto.SHA256)
+	if err != nil {
+		return Approval{}, fmt.Errorf("exporter: signing approval of %s: %w", r.EnrollmentID, err)
+	}
+	a := Approval{SupervisorID: supervisorID, SupervisorPublicKey: der, Signature: sig, SignedAt: at.UTC()}
+	r.Approval = a
+	if err := VerifyApproval(r); err != nil { // catches a signer that returns another encoding
+		return Approval{}, err
+	}
+	return a, nil
+}
+
+// VerifyApproval checks r.Approval against the record's content. Errors wrap ErrBadSignature.
+func VerifyApproval(r Record) error {
+	m, err := encodeMembers(r)
+	if err != nil {
+		return err
+	}
+	var hashes [len(memberNames)][32]byte
+	for i := range m {
+		hashes[i] = sha256.Sum256(m[i])
+	}
+	return verifyApproval(r.EnrollmentID, r.ModelID, r.TemplateVersion, hashes, r.Approval)
 }
