@@ -1,0 +1,342 @@
+package vault
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"enrollstation/internal/testenv"
+	"enrollstation/internal/tpmtest"
+)
+
+// testKDF keeps argon2id cheap in tests; production uses DefaultKDF.
+var testKDF = KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}
+
+const adminPW = "admin-password"
+
+func initStation(t *testing.T, sim *tpmtest.Sim, dir string, cfg Config) *Station {
+	t.Helper()
+	cfg.KDF = testKDF
+	st, err := Init(dir, newTestTPM(t, sim), cfg, InitOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: adminPW})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func login(t *testing.T, st *Station, name, pw string) *Session {
+	t.Helper()
+	s, err := st.Login(name, pw)
+	if err != nil {
+		t.Fatalf("login %s: %v", name, err)
+	}
+	return s
+}
+
+// people sets up a clerk, two supervisors (one also a clerk) and a technician.
+func people(t *testing.T, st *Station) (clerk, sup, supClerk *Session) {
+	t.Helper()
+	admin := login(t, st, "root", adminPW)
+	for _, u := range []struct {
+		name  string
+		roles []Role
+	}{
+		{"clara", []Role{RoleClerk}},
+		{"sam", []Role{RoleSupervisor}},
+		{"sue", []Role{RoleSupervisor, RoleClerk}},
+		{"tom", []Role{RoleTechnician}},
+	} {
+		if err := st.AddUser(admin, u.name, u.roles, u.name+"-password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return login(t, st, "clara", "clara-password"), login(t, st, "sam", "sam-password"), login(t, st, "sue", "sue-password")
+}
+
+func testEnrollment(t *testing.T, surname string, portrait []byte) *Enrollment {
+	tmpl := make([]byte, 512)
+	rand.Read(tmpl)
+	return &Enrollment{
+		Status:       StatusPending,
+		Demographics: Demographics{GivenNames: "Zenobia Quintessa", Surname: surname, DateOfBirth: "1980-02-29", Nationality: "UTO"},
+		Portrait:     portrait,
+		Template:     tmpl,
+		Quality:      json.RawMessage(`{"score":0.93,"checks":{"eyes_open":true}}`),
+		Capture:      CaptureMeta{Camera: "/dev/video0", Width: 1280, Height: 720},
+	}
+}
+
+func TestInitOpenStatus(t *testing.T) {
+	sim := tpmtest.Start(t)
+	dir := t.TempDir()
+	st := initStation(t, sim, dir, Config{})
+	s, err := st.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ID != st.ID() || len(s.ID) != 64 || s.Name != "Counter 1" || s.Operators != 1 || s.TPM.Kind != "software" {
+		t.Fatalf("status %+v", s)
+	}
+	st.Close()
+
+	_, err = Init(dir, newTestTPM(t, sim), Config{KDF: testKDF}, InitOptions{Admin: "other", AdminPassword: adminPW})
+	if !errors.Is(err, ErrAlreadyInitialized) {
+		t.Fatalf("re-init: %v, want ErrAlreadyInitialized", err)
+	}
+	st2, err := Open(dir, newTestTPM(t, sim), Config{KDF: testKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	if st2.ID() != s.ID {
+		t.Fatal("station ID changed on reopen")
+	}
+	// A second process (here: a second Open) on the same data dir gets a clear error.
+	_, err = Open(dir, newTestTPM(t, sim), Config{})
+	var inUse *InUseError
+	if !errors.As(err, &inUse) || inUse.Dir != dir {
+		t.Fatalf("second open: %v, want InUseError for %s", err, dir)
+	}
+	if _, err := Open(t.TempDir(), newTestTPM(t, sim), Config{}); !errors.Is(err, ErrNotInitialized) {
+		t.Fatalf("open empty dir: %v", err)
+	}
+	// The signing key works as a crypto.Signer and the counter increments.
+	d := sha256.Sum256([]byte("bundle"))
+	sig, err := st2.Signer().Sign(rand.Reader, d[:], crypto.SHA256)
+	if err != nil || !ecdsa.VerifyASN1(st2.PublicKey(), d[:], sig) {
+		t.Fatalf("station signature: %v", err)
+	}
+	a, _ := st2.BundleSeq()
+	b, err := st2.NextBundleSeq()
+	if err != nil || b != a+1 {
+		t.Fatalf("NextBundleSeq = %d, %v after %d", b, err, a)
+	}
+}
+
+// scanDir fails the test if any file under dir contains one of the needles.
+func scanDir(t *testing.T, dir string, needles map[string][]byte) {
+	t.Helper()
+	files := 0
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files++
+		for what, n := range needles {
+			if bytes.Contains(b, n) {
+				t.Errorf("%s found in %s", what, path)
+			}
+		}
+		return nil
+	})
+	if files < 3 {
+		t.Fatalf("only %d files scanned", files)
+	}
+}
+
+func TestNothingInClearOnDisk(t *testing.T) {
+	sim := tpmtest.Start(t)
+	dir := t.TempDir()
+	st := initStation(t, sim, dir, Config{})
+	clerk, sup, _ := people(t, st)
+	needles := map[string][]byte{}
+	for i, f := range []string{"bona.jpg", "bona2.jpg", "pristin.jpg"} {
+		jpg, err := os.ReadFile(testenv.Face(t, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		surname := []string{"Xylophonides", "Quackenbush", "Wolfeschlegel"}[i]
+		e := testEnrollment(t, surname, jpg)
+		if err := st.SaveEnrollment(clerk, e); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if _, err := st.Approve(sup, e.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		needles["surname "+surname] = []byte(surname)
+		needles["JPEG header of "+f] = jpg[:4]
+		needles["JPEG body of "+f] = jpg[len(jpg)/2 : len(jpg)/2+32]
+		needles["template "+f] = e.Template[100:132]
+	}
+	needles["given names"] = []byte("Zenobia")
+	needles["JFIF marker"] = []byte("JFIF")
+	if err := st.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	// Scan both while open (write-ahead logs) and after closing (flushed tables).
+	scanDir(t, dir, needles)
+	st.Close()
+	scanDir(t, dir, needles)
+}
+
+func hashTree(t *testing.T, dir string) map[string][32]byte {
+	m := map[string][32]byte{}
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(path)
+		m[path] = sha256.Sum256(b)
+		return nil
+	})
+	return m
+}
+
+func TestOpenWithAnotherTPM(t *testing.T) {
+	dir := t.TempDir()
+	st := initStation(t, tpmtest.Start(t), dir, Config{})
+	clerk, _, _ := people(t, st)
+	if err := st.SaveEnrollment(clerk, testEnrollment(t, "Doe", []byte("\xff\xd8\xff\xe0portrait"))); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	before := hashTree(t, dir)
+
+	_, err := Open(dir, newTestTPM(t, tpmtest.Start(t)), Config{})
+	if !errors.Is(err, ErrWrongTPM) {
+		t.Fatalf("open with another TPM: %v, want ErrWrongTPM", err)
+	}
+	if got := err.Error(); !bytes.Contains([]byte(got), []byte("this station's store key cannot be unsealed by this TPM")) {
+		t.Errorf("message %q", got)
+	}
+	after := hashTree(t, dir)
+	if len(before) != len(after) {
+		t.Fatalf("files changed: %d before, %d after", len(before), len(after))
+	}
+	for p, h := range before {
+		if after[p] != h {
+			t.Errorf("%s changed", p)
+		}
+	}
+}
+
+func TestPCRBoundStoreKey(t *testing.T) {
+	sim := tpmtest.Start(t)
+	dir := t.TempDir()
+	st := initStation(t, sim, dir, Config{PCRs: []int{7}})
+	st.Close()
+
+	extendPCR(t, sim.TPM(), 7)
+	if _, err := Open(dir, newTestTPM(t, sim), Config{}); !errors.Is(err, ErrPCRPolicy) {
+		t.Fatalf("open after PCR 7 changed: %v, want ErrPCRPolicy", err)
+	}
+	sim.Restart() // reboot into the original boot state
+	st, err := Open(dir, newTestTPM(t, sim), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}
+
+func TestRetentionPurge(t *testing.T) {
+	sim := tpmtest.Start(t)
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := initStation(t, sim, t.TempDir(), Config{Now: clock})
+	clerk, sup, _ := people(t, st)
+	var ids []string
+	for i := 0; i < 3; i++ {
+		e := testEnrollment(t, "Doe", []byte("\xff\xd8\xff\xe0jpeg"))
+		if err := st.SaveEnrollment(clerk, e); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Approve(sup, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	seq, _ := st.NextBundleSeq()
+	if err := st.MarkExported(sup, "batch-1", ids[:2], seq, []byte("h")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkExported(sup, "batch-2", ids[2:], seq+1, []byte("h")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.PurgeExpired(); err != nil || n != 0 {
+		t.Fatalf("purge on export day: %d, %v", n, err)
+	}
+	now = now.Add(31 * 24 * time.Hour)
+	if n, err := st.PurgeExpired(); err != nil || n != 3 {
+		t.Fatalf("purge after 31 days: %d, %v; want 3", n, err)
+	}
+	for _, id := range ids {
+		e, err := st.Enrollment(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Status != StatusPurged || e.Portrait != nil || e.Template != nil || e.Quality != nil || e.Demographics.Surname != "Doe" {
+			t.Fatalf("after purge: %+v", e)
+		}
+	}
+	if _, err := st.VerifyAudit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIssuerAckPurges(t *testing.T) {
+	sim := tpmtest.Start(t)
+	st := initStation(t, sim, t.TempDir(), Config{})
+	clerk, sup, _ := people(t, st)
+	e := testEnrollment(t, "Doe", []byte("\xff\xd8\xff\xe0jpeg"))
+	if err := st.SaveEnrollment(clerk, e); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Approve(sup, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkExported(sup, "b1", []string{e.ID}, 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkExported(sup, "b1", nil, 2, nil); !errors.Is(err, ErrNotInWorkflow) {
+		t.Fatalf("exporting a batch twice: %v", err)
+	}
+	if n, err := st.AckIssuer(sup, "b1"); err != nil || n != 1 {
+		t.Fatalf("AckIssuer = %d, %v", n, err)
+	}
+	got, _ := st.Enrollment(e.ID)
+	if got.Status != StatusPurged || got.Portrait != nil || got.IssuerAckAt.IsZero() {
+		t.Fatalf("after ack: %+v", got)
+	}
+}
+
+// The scan above must be able to fail: the same record in unencrypted badger is found.
+func TestScanFindsPlaintext(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStoreWith(dir, nil, StoreOptions{NoEncryption: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := testEnrollment(t, "Xylophonides", []byte("\xff\xd8\xff\xe0\x00\x10JFIF"))
+	e.ID = "e1"
+	if err := s.Update(func(tx *Tx) error { return tx.PutEnrollment(e) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	found := false
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(path)
+			found = found || bytes.Contains(b, []byte("Xylophonides"))
+		}
+		return err
+	})
+	if !found {
+		t.Fatal("plaintext surname not found in an unencrypted store: the scan cannot detect leaks")
+	}
+}

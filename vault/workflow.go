@@ -1,0 +1,327 @@
+package vault
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gowebpki/jcs"
+)
+
+// SaveEnrollment creates or updates an enrollment as a clerk: new enrollments and
+// drafts may be saved as draft or pending (submitted for approval). A new enrollment
+// gets an ID and CapturedBy = the clerk. The write is durable when it returns.
+func (st *Station) SaveEnrollment(clerk *Session, e *Enrollment) error {
+	if err := clerk.require(RoleClerk); err != nil {
+		return err
+	}
+	if e.Status != StatusDraft && e.Status != StatusPending {
+		return fmt.Errorf("%w: a clerk saves drafts or submits (pending), not %s", ErrNotInWorkflow, e.Status)
+	}
+	now := st.cfg.now()
+	if e.ID == "" {
+		e.ID = NewID(now)
+		e.CreatedAt = now
+	}
+	if e.CapturedBy == "" {
+		e.CapturedBy = clerk.Name
+	}
+	e.UpdatedAt = now
+	e.Approval = nil
+	return st.store.Update(func(tx *Tx) error {
+		if old, err := tx.EnrollmentMeta(e.ID); err == nil && old.CapturedBy != e.CapturedBy {
+			return fmt.Errorf("%w: captured by %s", ErrInvalid, old.CapturedBy)
+		}
+		if err := tx.PutEnrollment(e); err != nil {
+			return err
+		}
+		return tx.Audit(clerk.Name, "enrollment.save", e.ID, string(e.Status))
+	})
+}
+
+// Enrollment reads an enrollment with its portrait and template.
+func (st *Station) Enrollment(id string) (e *Enrollment, err error) {
+	err = st.store.View(func(tx *Tx) error { e, err = tx.Enrollment(id); return err })
+	return e, err
+}
+
+// ApprovalStatement is the byte string a supervisor's approval signs: the RFC 8785
+// (JCS) canonical JSON of
+//
+//	{"type":"enrollstation-approval-v1", "enrollment_id", "captured_by", "created_at",
+//	 "demographics":{...as stored...}, "capture":{...}, "quality_sha256",
+//	 "portrait_sha256", "template_sha256", "supervisor", "approved_at"}
+//
+// where the *_sha256 fields are lowercase hex SHA-256 of the exact stored bytes (the
+// quality report's JSON as stored) and times are RFC 3339 UTC. The signature is ECDSA
+// P-256 (ASN.1 DER) over SHA-256 of these bytes.
+func ApprovalStatement(e *Enrollment, supervisor string, at time.Time) ([]byte, error) {
+	hx := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	v := struct {
+		Type         string       `json:"type"`
+		ID           string       `json:"enrollment_id"`
+		CapturedBy   string       `json:"captured_by"`
+		CreatedAt    time.Time    `json:"created_at"`
+		Demographics Demographics `json:"demographics"`
+		Capture      CaptureMeta  `json:"capture"`
+		Quality      string       `json:"quality_sha256"`
+		Portrait     string       `json:"portrait_sha256"`
+		Template     string       `json:"template_sha256"`
+		Supervisor   string       `json:"supervisor"`
+		At           time.Time    `json:"approved_at"`
+	}{"enrollstation-approval-v1", e.ID, e.CapturedBy, e.CreatedAt.UTC(), e.Demographics, e.Capture,
+		hx(e.Quality), hx(e.Portrait), hx(e.Template), supervisor, at.UTC()}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return jcs.Transform(b)
+}
+
+// VerifyApproval checks an enrollment's approval: the statement matches the record as
+// it is now and the signature is the stated supervisor key's.
+func VerifyApproval(e *Enrollment) error {
+	a := e.Approval
+	if a == nil {
+		return fmt.Errorf("%w: not approved", ErrBadApprovalSig)
+	}
+	want, err := ApprovalStatement(e, a.Supervisor, a.At)
+	if err != nil {
+		return err
+	}
+	if string(want) != string(a.Statement) {
+		return fmt.Errorf("%w: the enrollment changed after approval", ErrBadApprovalSig)
+	}
+	pk, err := x509.ParsePKIXPublicKey(a.PublicKey)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadApprovalSig, err)
+	}
+	ek, ok := pk.(*ecdsa.PublicKey)
+	d := sha256.Sum256(a.Statement)
+	if !ok || !ecdsa.VerifyASN1(ek, d[:], a.Signature) {
+		return ErrBadApprovalSig
+	}
+	return nil
+}
+
+// SupervisorKey returns a supervisor's approval public key (for bundles and verifiers).
+func (st *Station) SupervisorKey(name string) (*ecdsa.PublicKey, error) {
+	var o *Operator
+	if err := st.store.View(func(tx *Tx) (err error) { o, err = tx.Operator(name); return err }); err != nil {
+		return nil, err
+	}
+	if o.ApprovalKey == nil {
+		return nil, ErrNoApprovalKey
+	}
+	s, err := st.tpm.Signer(o.ApprovalKey, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.PublicKey(), nil
+}
+
+// Approve approves a pending enrollment, signing ApprovalStatement with the supervisor's
+// TPM key. A supervisor cannot approve what they captured (ErrSelfApproval).
+func (st *Station) Approve(sup *Session, id string) (*Enrollment, error) {
+	if err := sup.require(RoleSupervisor); err != nil {
+		return nil, err
+	}
+	e, err := st.Enrollment(id)
+	if err != nil {
+		return nil, err
+	}
+	if e.CapturedBy == sup.Name {
+		return nil, ErrSelfApproval
+	}
+	if e.Status != StatusPending {
+		return nil, fmt.Errorf("%w: enrollment %s is %s, not pending", ErrNotInWorkflow, id, e.Status)
+	}
+	var o *Operator
+	if err := st.store.View(func(tx *Tx) (err error) { o, err = tx.Operator(sup.Name); return err }); err != nil {
+		return nil, err
+	}
+	if o.ApprovalKey == nil {
+		return nil, ErrNoApprovalKey
+	}
+	signer, err := st.tpm.Signer(o.ApprovalKey, sup.auth)
+	if err != nil {
+		return nil, err
+	}
+	at := st.cfg.now()
+	stmt, err := ApprovalStatement(e, sup.Name, at)
+	if err != nil {
+		return nil, err
+	}
+	d := sha256.Sum256(stmt)
+	sig, err := signer.Sign(nil, d[:], crypto.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(signer.PublicKey())
+	err = st.store.Update(func(tx *Tx) error {
+		cur, err := tx.EnrollmentMeta(id)
+		if err != nil {
+			return err
+		}
+		if cur.Status != StatusPending || !cur.UpdatedAt.Equal(e.UpdatedAt) {
+			return fmt.Errorf("%w: enrollment %s changed while being approved", ErrNotInWorkflow, id)
+		}
+		cur.Status = StatusApproved
+		cur.Approval = &Approval{Supervisor: sup.Name, At: at, Statement: stmt, Signature: sig, PublicKey: pub}
+		cur.UpdatedAt = at
+		if err := tx.PutEnrollment(cur); err != nil {
+			return err
+		}
+		return tx.Audit(sup.Name, "enrollment.approve", id, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st.Enrollment(id)
+}
+
+// Reject rejects a pending enrollment with a short reason (no personal data).
+func (st *Station) Reject(sup *Session, id, reason string) error {
+	if err := sup.require(RoleSupervisor); err != nil {
+		return err
+	}
+	return st.store.Update(func(tx *Tx) error {
+		e, err := tx.EnrollmentMeta(id)
+		if err != nil {
+			return err
+		}
+		if e.Status != StatusPending {
+			return fmt.Errorf("%w: enrollment %s is %s, not pending", ErrNotInWorkflow, id, e.Status)
+		}
+		e.Status, e.RejectedBy, e.RejectReason = StatusRejected, sup.Name, reason
+		e.UpdatedAt = st.cfg.now()
+		if err := tx.PutEnrollment(e); err != nil {
+			return err
+		}
+		return tx.Audit(sup.Name, "enrollment.reject", id, reason)
+	})
+}
+
+// MarkExported records that the approved enrollments ids went out in bundle seq (from
+// NextBundleSeq) with SHA-256 bundleHash, as batch batchID (created if new), and signs
+// an audit checkpoint for the batch.
+func (st *Station) MarkExported(sup *Session, batchID string, ids []string, seq uint64, bundleHash []byte) error {
+	if err := sup.require(RoleSupervisor); err != nil {
+		return err
+	}
+	now := st.cfg.now()
+	return st.store.Update(func(tx *Tx) error {
+		b, err := tx.Batch(batchID)
+		if errors.Is(err, ErrNotFound) {
+			b = &Batch{ID: batchID, Status: BatchOpen, CreatedBy: sup.Name, CreatedAt: now}
+		} else if err != nil {
+			return err
+		}
+		if b.Status == BatchExported {
+			return fmt.Errorf("%w: batch %s was already exported", ErrNotInWorkflow, batchID)
+		}
+		for _, id := range ids {
+			e, err := tx.EnrollmentMeta(id)
+			if err != nil {
+				return err
+			}
+			if e.Status != StatusApproved {
+				return fmt.Errorf("%w: enrollment %s is %s, not approved", ErrNotInWorkflow, id, e.Status)
+			}
+			e.Status, e.BatchID, e.BundleSeq, e.ExportedAt, e.UpdatedAt = StatusExported, batchID, seq, now, now
+			if err := tx.PutEnrollment(e); err != nil {
+				return err
+			}
+		}
+		b.Status, b.ClosedAt, b.ExportedAt, b.BundleSeq, b.BundleHash = BatchExported, now, now, seq, bundleHash
+		if err := tx.PutBatch(b); err != nil {
+			return err
+		}
+		if err := tx.Audit(sup.Name, "batch.export", batchID, fmt.Sprintf("%d enrollments, bundle %d", len(ids), seq)); err != nil {
+			return err
+		}
+		_, err = tx.addCheckpoint(st.signer)
+		return err
+	})
+}
+
+// AckIssuer records the issuer's acknowledgement of a batch; its biometrics are purged
+// at once.
+func (st *Station) AckIssuer(actor *Session, batchID string) (int, error) {
+	if err := actor.require(RoleSupervisor); err != nil {
+		return 0, err
+	}
+	now := st.cfg.now()
+	n := 0
+	err := st.store.Update(func(tx *Tx) error {
+		n = 0
+		if _, err := tx.Batch(batchID); err != nil {
+			return err
+		}
+		for _, id := range tx.EnrollmentsByBatch(batchID) {
+			e, err := tx.EnrollmentMeta(id)
+			if err != nil {
+				return err
+			}
+			if e.Status != StatusExported {
+				continue
+			}
+			e.IssuerAckAt = now
+			if err := purge(tx, e, now); err != nil {
+				return err
+			}
+			n++
+		}
+		return tx.Audit(actor.Name, "batch.issuer-ack", batchID, fmt.Sprintf("%d enrollments purged", n))
+	})
+	return n, err
+}
+
+func purge(tx *Tx, e *Enrollment, now time.Time) error {
+	if err := tx.PurgeBiometrics(e.ID); err != nil {
+		return err
+	}
+	e.Status, e.PurgedAt, e.UpdatedAt = StatusPurged, now, now
+	e.Quality = nil
+	if err := tx.PutEnrollment(e); err != nil {
+		return err
+	}
+	return tx.Audit("station", "enrollment.purge", e.ID, "biometrics deleted")
+}
+
+// PurgeExpired deletes the portrait, template and quality report of enrollments
+// exported more than Settings.RetentionDays ago; metadata and audit stay. It returns
+// how many were purged.
+func (st *Station) PurgeExpired() (int, error) {
+	now := st.cfg.now()
+	n := 0
+	err := st.store.Update(func(tx *Tx) error {
+		n = 0
+		set, err := tx.Settings()
+		if err != nil {
+			return err
+		}
+		cutoff := now.Add(-time.Duration(set.RetentionDays) * 24 * time.Hour)
+		for _, id := range tx.EnrollmentsByStatus(StatusExported) {
+			e, err := tx.EnrollmentMeta(id)
+			if err != nil {
+				return err
+			}
+			if e.ExportedAt.After(cutoff) {
+				continue
+			}
+			if err := purge(tx, e, now); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
