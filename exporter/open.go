@@ -14,6 +14,7 @@ import (
 	"hash"
 	"io"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,7 +35,8 @@ type OpenOptions struct {
 	// Bundle.Records, so memory stays at one record whatever the bundle size. The trailer
 	// (ciphertext hash) is checked after the last record: the bundle is valid only if Open
 	// returns nil, so discard what OnRecord received otherwise. An error from OnRecord
-	// stops Open and is returned as is.
+	// stops Open and is returned as is. OnRecord is called from one goroutine (not Open's
+	// caller's), one record at a time, in bundle order.
 	OnRecord func(Record) error
 }
 
@@ -193,40 +195,30 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 		}
 	}
 
-	// Records, one at a time: member hashes, approval, schema.
+	// Records: this goroutine decrypts and cuts out each record's members; a checker
+	// goroutine verifies them in order (member hashes, approval, schema) and delivers them.
+	chk := startRecordChecking(opts.OnRecord)
 	for _, mr := range m.Records {
+		if chk.failed.Load() {
+			break
+		}
 		var mem [len(memberNames)][]byte
-		var hashes [len(memberNames)][32]byte
 		for j, mb := range mr.Members {
 			buf := make([]byte, mb.Size)
-			name := "records/" + mr.EnrollmentID + "/" + mb.Name
 			if _, err := io.ReadFull(pl, buf); err != nil {
-				return nil, payloadErr(err, name)
-			}
-			hashes[j] = sha256.Sum256(buf)
-			if hex.EncodeToString(hashes[j][:]) != mb.SHA256 {
-				return nil, &TamperedError{Member: name, Reason: "SHA-256 differs from the manifest"}
+				if cerr := chk.finish(); cerr != nil {
+					return nil, cerr // an earlier record failed first
+				}
+				return nil, payloadErr(err, "records/"+mr.EnrollmentID+"/"+mb.Name)
 			}
 			mem[j] = buf
 		}
-		rec, err := decodeRecord(mr, mem)
-		if err != nil {
-			return nil, err
-		}
-		if err := verifyApproval(rec.EnrollmentID, rec.ModelID, rec.TemplateVersion, hashes, rec.Approval); err != nil {
-			return nil, err
-		}
-		if err := validateIdentityJSON(rec.EnrollmentID, mem[0]); err != nil {
-			return nil, err
-		}
-		if opts.OnRecord != nil {
-			if err := opts.OnRecord(rec); err != nil {
-				return nil, err
-			}
-		} else {
-			b.Records = append(b.Records, rec)
-		}
+		chk.work <- recordWork{mr, mem}
 	}
+	if err := chk.finish(); err != nil {
+		return nil, err
+	}
+	b.Records = chk.records
 	if n, _ := io.ReadFull(pl, lenb[:1]); n != 0 {
 		return nil, &TamperedError{Member: "payload", Reason: "data after the last member"}
 	}
@@ -410,6 +402,68 @@ func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+type recordWork struct {
+	mr  manifestRecord
+	mem [len(memberNames)][]byte
+}
+
+// recordChecking is the checker goroutine of Open.
+type recordChecking struct {
+	work    chan recordWork
+	done    chan struct{}
+	failed  atomic.Bool
+	err     error    // first failure; read after done
+	records []Record // collected when there is no OnRecord callback; read after done
+}
+
+func startRecordChecking(onRecord func(Record) error) *recordChecking {
+	c := &recordChecking{work: make(chan recordWork, 2), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for w := range c.work {
+			if c.err != nil {
+				continue // drain
+			}
+			if c.err = checkRecordMembers(w, onRecord, &c.records); c.err != nil {
+				c.failed.Store(true)
+			}
+		}
+	}()
+	return c
+}
+
+// finish waits for the checker and returns its first error.
+func (c *recordChecking) finish() error {
+	close(c.work)
+	<-c.done
+	return c.err
+}
+
+func checkRecordMembers(w recordWork, onRecord func(Record) error, records *[]Record) error {
+	var hashes [len(memberNames)][32]byte
+	for j, mb := range w.mr.Members {
+		hashes[j] = sha256.Sum256(w.mem[j])
+		if hex.EncodeToString(hashes[j][:]) != mb.SHA256 {
+			return &TamperedError{Member: "records/" + w.mr.EnrollmentID + "/" + mb.Name, Reason: "SHA-256 differs from the manifest"}
+		}
+	}
+	rec, err := decodeRecord(w.mr, w.mem)
+	if err != nil {
+		return err
+	}
+	if err := verifyApproval(rec.EnrollmentID, rec.ModelID, rec.TemplateVersion, hashes, rec.Approval); err != nil {
+		return err
+	}
+	if err := validateIdentityJSON(rec.EnrollmentID, w.mem[0]); err != nil {
+		return err
+	}
+	if onRecord != nil {
+		return onRecord(rec)
+	}
+	*records = append(*records, rec)
+	return nil
 }
 
 // chunkReading is the reader goroutine: it reads the ciphertext in chunk-sized pieces, then
