@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +19,7 @@ import (
 
 // issuerCommands are the issuer-side commands: keys, verification, acknowledgements.
 func issuerCommands() []Command {
-	return []Command{verifyCommand(), {
+	return []Command{verifyCommand(), serveCommand(), {
 		Name:    "issuer keygen",
 		Args:    "--out DIR [--force] [--json]",
 		Summary: "make an issuer key pair (issuer.key, issuer.pub) for pilots and tests",
@@ -102,6 +104,60 @@ func issuerCommands() []Command {
 			}
 		},
 	}}
+}
+
+// serveCommand runs the reference upload receiver (docs/bundle-format.md, "HTTPS upload").
+func serveCommand() Command {
+	return Command{
+		Name:    "issuer serve",
+		Args:    "--dir DIR [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]",
+		Summary: "receive bundle uploads from stations into a directory (reference receiver)",
+		Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+			dir := fs.String("dir", "", "store received bundles in `DIR`")
+			addr := fs.String("addr", "127.0.0.1:8443", "listen on `HOST:PORT`")
+			cert := fs.String("tls-cert", "", "TLS certificate `FILE` (PEM); required unless listening on loopback")
+			key := fs.String("tls-key", "", "TLS private key `FILE` (PEM)")
+			return func(ctx context.Context, env *Env, args []string) error {
+				if *dir == "" || len(args) > 0 || (*cert == "") != (*key == "") {
+					return fmt.Errorf("%w: give --dir DIR, and --tls-cert with --tls-key or neither", ErrUsage)
+				}
+				if err := os.MkdirAll(*dir, 0o700); err != nil {
+					return err
+				}
+				ln, err := net.Listen("tcp", *addr)
+				if err != nil {
+					return err
+				}
+				host, _, _ := net.SplitHostPort(ln.Addr().String())
+				if ip := net.ParseIP(host); *cert == "" && (ip == nil || !ip.IsLoopback()) {
+					ln.Close()
+					return fmt.Errorf("%w: plain HTTP only on a loopback address; give --tls-cert and --tls-key", ErrUsage)
+				}
+				srv := &http.Server{Handler: exporter.NewReceiver(*dir), ReadHeaderTimeout: 30 * time.Second}
+				scheme := "http"
+				if *cert != "" {
+					scheme = "https"
+				}
+				fmt.Fprintf(env.Stdout, "receiving bundles into %s at %s://%s\n", *dir, scheme, ln.Addr())
+				errc := make(chan error, 1)
+				go func() {
+					if *cert != "" {
+						errc <- srv.ServeTLS(ln, *cert, *key)
+					} else {
+						errc <- srv.Serve(ln)
+					}
+				}()
+				select {
+				case err := <-errc:
+					return err
+				case <-ctx.Done():
+					sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					return srv.Shutdown(sctx)
+				}
+			}
+		},
+	}
 }
 
 func hasRecord(b *exporter.Bundle, id string) bool {

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,4 +112,49 @@ func TestIssuerKeygenAndAck(t *testing.T) {
 	if err != nil || len(a.Accepted) != 1 || a.Accepted[0] != "E-00000" || len(a.Rejected) != 1 || a.Rejected[0].EnrollmentID != "E-00001" {
 		t.Fatalf("ack: %+v %v", a, err)
 	}
+}
+
+func TestIssuerServe(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	code := make(chan int, 1)
+	go func() {
+		var errb bytes.Buffer
+		code <- Main(ctx, []string{"issuer", "serve", "--dir", dir, "--addr", "127.0.0.1:0"}, strings.NewReader(""), pw, &errb, issuerCommands(), nil)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	url := strings.TrimSpace(line[strings.Index(line, "http://"):])
+	sum, size := sha256File(t, vectors("vector.esb"))
+	golden, _ := os.ReadFile(vectors("vector.verify.golden"))
+	id := strings.Fields(string(golden))[1] // "bundle <id>"
+	b := exporter.BundleFile{ID: id, Path: vectors("vector.esb"), SHA256: sum, Size: size}
+	loc, err := (&exporter.HTTPTarget{URL: url}).Deliver(ctx, b)
+	if err != nil || loc != url+"/bundles/"+b.ID {
+		t.Fatalf("upload: %s %v", loc, err)
+	}
+	if got, _ := sha256File(t, filepath.Join(dir, b.ID+exporter.FileExt)); got != sum {
+		t.Fatal("received bundle differs")
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Fatalf("serve exited %d", c)
+	}
+	if c, _, _ := runIssuer(t, "issuer", "serve", "--dir", dir, "--addr", "0.0.0.0:0"); c != 2 {
+		t.Errorf("plain HTTP on a public address: exit %d, want 2", c)
+	}
+}
+
+func sha256File(t *testing.T, path string) ([32]byte, int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b), int64(len(b))
 }
