@@ -19,6 +19,7 @@ import (
 //	go test ./exporter -run '^$' -bench 'Export500$' -benchtime 3x -count 5
 //	go test ./exporter -run '^$' -bench 'Verify500$' -benchtime 3x -count 5
 //	go test ./exporter -run '^$' -bench 'ExportCPU500$' -benchtime 3x -count 5
+//	go test ./exporter -run '^$' -bench 'VerifyCollect500$' -benchtime 3x -count 5
 //	go test ./exporter -run '^$' -bench 'AESGCM500$' -count 5
 
 const benchRecords = 500
@@ -119,6 +120,27 @@ func BenchmarkVerify500(b *testing.B) {
 		in.Close()
 		if err != nil || n != benchRecords {
 			b.Fatalf("%d records: %v", n, err)
+		}
+	}
+	b.SetBytes(res.Size)
+	b.ReportMetric(peakRSSMB(b), "peak-RSS-MB")
+}
+
+// BenchmarkVerifyCollect500 is Verify500 keeping every record in Bundle.Records, as
+// `enrollstation verify --open` does: memory grows with the bundle.
+func BenchmarkVerifyCollect500(b *testing.B) {
+	f := newFixture(b)
+	path, res := benchBundle(b, f)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		in, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bundle, err := Open(in, f.issuer, &f.station.PublicKey, OpenOptions{})
+		in.Close()
+		if err != nil || len(bundle.Records) != benchRecords {
+			b.Fatalf("%v", err)
 		}
 	}
 	b.SetBytes(res.Size)
