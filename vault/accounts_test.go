@@ -1,0 +1,255 @@
+package vault
+
+import (
+	"crypto/x509"
+	"errors"
+	"strings"
+	"testing"
+
+	"enrollstation/internal/tpmtest"
+)
+
+func TestLoginLockout(t *testing.T) {
+	st := initStation(t, tpmtest.Start(t), t.TempDir(), Config{})
+	people(t, st)
+	for i := 1; i < 5; i++ {
+		if _, err := st.Login("clara", "wrong-password"); !errors.Is(err, ErrBadPassword) || errors.Is(err, ErrAccountLocked) {
+			t.Fatalf("failure %d: %v, want ErrBadPassword", i, err)
+		}
+	}
+	// A success before the threshold resets the count.
+	login(t, st, "clara", "clara-password")
+	for i := 1; i <= 5; i++ {
+		_, err := st.Login("clara", "wrong-password")
+		if i < 5 && errors.Is(err, ErrAccountLocked) {
+			t.Fatalf("locked after %d failures", i)
+		}
+		if i == 5 && !errors.Is(err, ErrAccountLocked) {
+			t.Fatalf("failure 5: %v, want ErrAccountLocked", err)
+		}
+	}
+	if _, err := st.Login("clara", "clara-password"); !errors.Is(err, ErrAccountLocked) {
+		t.Fatalf("right password on a locked account: %v", err)
+	}
+	if _, err := st.Login("nobody", "whatever-pw"); !errors.Is(err, ErrBadPassword) {
+		t.Fatalf("unknown user: %v", err)
+	}
+	admin := login(t, st, "root", adminPW)
+	if err := st.SetLocked(admin, "clara", false); err != nil {
+		t.Fatal(err)
+	}
+	login(t, st, "clara", "clara-password")
+	if err := st.SetLocked(admin, "root", true); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("admin locking themself: %v", err)
+	}
+	users, err := st.Users()
+	if err != nil || len(users) != 5 {
+		t.Fatalf("Users = %d, %v", len(users), err)
+	}
+	for _, u := range users {
+		if u.Verifier != nil || u.Salt != nil {
+			t.Fatal("Users leaks password material")
+		}
+	}
+}
+
+func TestRoles(t *testing.T) {
+	st := initStation(t, tpmtest.Start(t), t.TempDir(), Config{})
+	clerk, sup, _ := people(t, st)
+	tech := login(t, st, "tom", "tom-password")
+	admin := login(t, st, "root", adminPW)
+
+	if err := st.AddUser(clerk, "eve", []Role{RoleAdmin}, "eve-password"); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("clerk adding a user: %v", err)
+	}
+	if err := st.AddUser(admin, "eve", []Role{"superuser"}, "eve-password"); err == nil {
+		t.Fatal("unknown role accepted")
+	}
+	if err := st.AddUser(admin, "eve", []Role{RoleClerk}, "short"); !errors.Is(err, ErrWeakPassword) {
+		t.Fatalf("weak password: %v", err)
+	}
+	if err := st.AddUser(admin, "clara", []Role{RoleClerk}, "another-password"); !errors.Is(err, ErrUserExists) {
+		t.Fatalf("duplicate user: %v", err)
+	}
+	if err := st.AddUser(admin, "bad/name", []Role{RoleClerk}, "another-password"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("bad name: %v", err)
+	}
+
+	e := testEnrollment(t, "Doe", []byte("jpeg"))
+	if err := st.SaveEnrollment(tech, e); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("technician capturing: %v", err)
+	}
+	if err := st.SaveEnrollment(sup, e); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("supervisor without clerk role capturing: %v", err)
+	}
+	if err := st.SaveEnrollment(clerk, e); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Approve(clerk, e.ID); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("clerk approving: %v", err)
+	}
+	if err := st.Reject(tech, e.ID, "blurry"); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("technician rejecting: %v", err)
+	}
+	if err := st.MarkExported(clerk, "b", []string{e.ID}, 1, nil); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("clerk exporting: %v", err)
+	}
+	// Exporting needs approval first.
+	if err := st.MarkExported(sup, "b", []string{e.ID}, 1, nil); !errors.Is(err, ErrNotInWorkflow) {
+		t.Fatalf("exporting a pending enrollment: %v", err)
+	}
+}
+
+func TestApprovalSignedAndNoSelfApproval(t *testing.T) {
+	st := initStation(t, tpmtest.Start(t), t.TempDir(), Config{})
+	clerk, sup, supClerk := people(t, st)
+
+	own := testEnrollment(t, "Doe", []byte("jpeg-own"))
+	if err := st.SaveEnrollment(supClerk, own); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Approve(supClerk, own.ID); !errors.Is(err, ErrSelfApproval) {
+		t.Fatalf("self-approval: %v, want ErrSelfApproval", err)
+	}
+	// Another supervisor may approve it.
+	if _, err := st.Approve(sup, own.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	e := testEnrollment(t, "Roe", []byte("jpeg-roe"))
+	if err := st.SaveEnrollment(clerk, e); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Approve(supClerk, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StatusApproved || got.Approval.Supervisor != "sue" {
+		t.Fatalf("approved: %+v", got.Approval)
+	}
+	if err := VerifyApproval(got); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := st.SupervisorKey("sue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(pub)
+	if string(der) != string(got.Approval.PublicKey) {
+		t.Fatal("approval names another key than the supervisor's")
+	}
+	// Any change to the approved content breaks the approval.
+	for name, change := range map[string]func(e *Enrollment){
+		"surname":  func(e *Enrollment) { e.Demographics.Surname = "Other" },
+		"portrait": func(e *Enrollment) { e.Portrait = []byte("other jpeg") },
+		"template": func(e *Enrollment) { e.Template = e.Template[1:] },
+	} {
+		c := *got
+		change(&c)
+		if err := VerifyApproval(&c); !errors.Is(err, ErrBadApprovalSig) {
+			t.Errorf("%s changed: %v, want ErrBadApprovalSig", name, err)
+		}
+	}
+	if _, err := st.Approve(sup, e.ID); !errors.Is(err, ErrNotInWorkflow) {
+		t.Fatalf("approving twice: %v", err)
+	}
+	if _, err := st.Approve(sup, "no-such-id"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("approving a missing enrollment: %v", err)
+	}
+
+	// After a password change the approval key follows the new password.
+	if err := st.ChangePassword("sam", "sam-password", "sam-new-password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Login("sam", "sam-password"); !errors.Is(err, ErrBadPassword) {
+		t.Fatalf("old password still works: %v", err)
+	}
+	sam := login(t, st, "sam", "sam-new-password")
+	e2 := testEnrollment(t, "Poe", []byte("jpeg-poe"))
+	if err := st.SaveEnrollment(clerk, e2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Approve(sam, e2.ID); err != nil {
+		t.Fatalf("approving after password change: %v", err)
+	}
+	// A stale session (old password) can no longer use the key in the TPM.
+	e3 := testEnrollment(t, "Moe", []byte("jpeg-moe"))
+	if err := st.SaveEnrollment(clerk, e3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Approve(sup, e3.ID); !errors.Is(err, ErrTPMAuth) {
+		t.Fatalf("approving with a stale session: %v, want ErrTPMAuth", err)
+	}
+
+	// The audit log records the approvals but no demographics.
+	rep, err := st.VerifyAudit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Entries == 0 {
+		t.Fatal("no audit entries")
+	}
+	err = st.Store().View(func(tx *Tx) error {
+		entries, err := tx.AuditEntries(1, 0)
+		for _, a := range entries {
+			line := a.Actor + a.Action + a.Object + a.Detail
+			for _, s := range []string{"Doe", "Roe", "Poe", "Zenobia"} {
+				if strings.Contains(line, s) {
+					t.Errorf("audit entry %d mentions %q", a.Seq, s)
+				}
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWorkflowTransitions(t *testing.T) {
+	st := initStation(t, tpmtest.Start(t), t.TempDir(), Config{})
+	clerk, sup, _ := people(t, st)
+	e := testEnrollment(t, "Doe", []byte("jpeg"))
+	e.Status = StatusDraft
+	if err := st.SaveEnrollment(clerk, e); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Approve(sup, e.ID); !errors.Is(err, ErrNotInWorkflow) {
+		t.Fatalf("approving a draft: %v", err)
+	}
+	e.Status = StatusPending
+	if err := st.SaveEnrollment(clerk, e); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Reject(sup, e.ID, "eyes closed"); err != nil {
+		t.Fatal(err)
+	}
+	// Back to draft for a new capture, then pending again.
+	e.Status = StatusDraft
+	if err := st.SaveEnrollment(clerk, e); err != nil {
+		t.Fatal(err)
+	}
+	err := st.Store().Update(func(tx *Tx) error {
+		cur, err := tx.EnrollmentMeta(e.ID)
+		if err != nil {
+			return err
+		}
+		cur.Status = StatusExported
+		return tx.PutEnrollment(cur)
+	})
+	if !errors.Is(err, ErrBadTransition) {
+		t.Fatalf("draft → exported: %v, want ErrBadTransition", err)
+	}
+	st.Store().View(func(tx *Tx) error {
+		if ids := tx.EnrollmentsByStatus(StatusDraft); len(ids) != 1 || ids[0] != e.ID {
+			t.Errorf("draft index %v", ids)
+		}
+		if ids := tx.EnrollmentsByStatus(StatusRejected); len(ids) != 0 {
+			t.Errorf("rejected index %v", ids)
+		}
+		if ids := tx.EnrollmentsByDay(e.CreatedAt); len(ids) != 1 {
+			t.Errorf("day index %v", ids)
+		}
+		return nil
+	})
+}
