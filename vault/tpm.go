@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
+	"enrollstation/internal/swtpm"
 	"enrollstation/vault/tpmconn"
 )
 
@@ -71,6 +72,9 @@ func OpenTPM(spec, dataDir string) (*TPM, error) {
 	if err != nil {
 		if errors.Is(err, tpmconn.ErrNoTPM) {
 			return nil, ErrNoTPM
+		}
+		if errors.Is(err, swtpm.ErrInUse) {
+			return nil, &InUseError{Dir: dataDir}
 		}
 		return nil, fmt.Errorf("vault: opening TPM: %w", err)
 	}

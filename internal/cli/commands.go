@@ -7,5 +7,6 @@ func Commands() []Command {
 	c = append(c, cameraCommands()...)
 	c = append(c, issuerCommands()...)
 	c = append(c, assessCommands()...)
+	c = append(c, stationCommands()...)
 	return c
 }
