@@ -119,6 +119,9 @@ type Stats struct {
 }
 
 // Pump owns one source in one goroutine and hands the newest frame to its consumer.
+// A pump has one consumer: two goroutines calling Next would split the frames between
+// them, so a consumer that feeds several users (preview, analysis) fans out itself.
+// Stats, Info, Err, Done, ApplyControls and Stop are safe from any goroutine.
 type Pump struct {
 	open   Opener
 	opts   PumpOptions
