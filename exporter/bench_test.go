@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/sha256"
 	"encoding/binary"
 	"io"
 	"os"
@@ -175,5 +176,31 @@ func BenchmarkAESGCM500(b *testing.B) {
 			seq++
 			dst = gcm.Seal(dst[:0], nonce, pt[:min(chunkSize, total-done)], nil)
 		}
+	}
+}
+
+// BenchmarkSHA256500 hashes the same bytes once with SHA-256 on one core: the format hashes
+// every byte at least twice (member hashes, bundle hash), which bounds export throughput.
+func BenchmarkSHA256500(b *testing.B) {
+	f := newFixture(b)
+	var total int64
+	for _, r := range f.photoRecords(b, benchRecords) {
+		m, err := encodeMembers(r)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, x := range m {
+			total += int64(len(x))
+		}
+	}
+	buf := make([]byte, chunkSize)
+	b.SetBytes(total)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h := sha256.New()
+		for done := int64(0); done < total; done += chunkSize {
+			h.Write(buf[:min(chunkSize, total-done)])
+		}
+		h.Sum(nil)
 	}
 }

@@ -3,6 +3,7 @@ package exporter
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hpke"
 	"crypto/rand"
 	"crypto/sha256"
@@ -63,9 +64,9 @@ type Result struct {
 }
 
 // Build writes a bundle to w. It checks every record first (IDs, identity schema, approval
-// signature) so a station never exports what an issuer would reject. Nothing is buffered
-// beyond one record and one 64 KiB chunk; on error w holds a partial bundle that the caller
-// must discard ([Outbox.Build] does).
+// signature) so a station never exports what an issuer would reject. Memory stays flat:
+// beyond the caller's records, a few records and 64 KiB chunks are in flight at a time. On
+// error w holds a partial bundle that the caller must discard ([Outbox.Build] does).
 func Build(w io.Writer, p BuildParams) (Result, error) {
 	if p.Records == nil || p.StationSigner == nil || p.IssuerKey == nil {
 		return Result{}, errors.New("exporter: build: Records, StationSigner and IssuerKey are required")
@@ -80,7 +81,7 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 		return Result{}, fmt.Errorf("exporter: build: batch ID %q: use letters, digits, '.', '_' or '-'", p.Batch.ID)
 	}
 	stationPub, ok := p.StationSigner.Public().(*ecdsa.PublicKey)
-	if !ok {
+	if !ok || stationPub.Curve != elliptic.P256() {
 		return Result{}, fmt.Errorf("exporter: build: station key is %T, want ECDSA P-256: %w", p.StationSigner.Public(), ErrBadKey)
 	}
 	stationID, err := StationID(stationPub)
