@@ -2,11 +2,14 @@ package capture
 
 import (
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 )
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 type fakeSize struct {
 	w, h, maxW, maxH uint32
@@ -141,92 +144,18 @@ func TestListDevicesFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := json.MarshalIndent(devs, "", " ")
-	want := `[
- {
-  "path": "/dev/video0",
-  "name": "HD Pro Webcam C920",
-  "driver": "uvcvideo",
-  "bus": "usb-0000:00:14.0-1",
-  "formats": [
-   {
-    "fourcc": "YUYV",
-    "description": "YUYV 4:2:2",
-    "compressed": false,
-    "sizes": [
-     {
-      "width": 640,
-      "height": 480,
-      "fps": [
-       30,
-       15
-      ]
-     },
-     {
-      "width": 1920,
-      "height": 1080,
-      "fps": [
-       5
-      ]
-     }
-    ]
-   },
-   {
-    "fourcc": "MJPG",
-    "description": "Motion-JPEG",
-    "compressed": true,
-    "sizes": [
-     {
-      "width": 1920,
-      "height": 1080,
-      "fps": [
-       30,
-       29.97002997002997
-      ]
-     }
-    ]
-   }
-  ]
- },
- {
-  "path": "/dev/video2",
-  "name": "locked",
-  "error": "cannot open /dev/video2: open /dev/video2: permission denied (add the user to the video group)"
- },
- {
-  "path": "/dev/video10",
-  "name": "USB capture",
-  "driver": "em28xx",
-  "formats": [
-   {
-    "fourcc": "BGR3",
-    "description": "BGR",
-    "compressed": false,
-    "sizes": [
-     {
-      "width": 48,
-      "height": 32,
-      "fps": [
-       60,
-       1
-      ],
-      "range": true
-     },
-     {
-      "width": 720,
-      "height": 576,
-      "fps": [
-       60,
-       1
-      ],
-      "range": true
-     }
-    ]
-   }
-  ]
- }
-]`
-	if string(got) != want {
-		t.Errorf("devices:\n%s\nwant:\n%s", got, want)
+	golden := filepath.Join("testdata", "devices.golden.json")
+	if *update {
+		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./capture -run ListDevicesFake -args -update to create it)", err)
+	}
+	if string(got)+"\n" != string(want) {
+		t.Errorf("devices differ from %s (refresh with -update if the change is intended):\n%s", golden, got)
 	}
 	if closed != 3 {
 		t.Errorf("closed %d nodes, want 3", closed)
