@@ -23,7 +23,8 @@ import (
 // RecordSource yields the records of a bundle by index. Build reads every record twice
 // (once to hash it for the manifest, once to stream it into the payload), so a source can
 // load records one at a time from storage and keep memory flat; both reads must return the
-// same content.
+// same content (Build checks, and fails rather than export a mismatch). Build calls Len
+// and Record from a single goroutine.
 type RecordSource interface {
 	Len() int
 	Record(i int) (Record, error)

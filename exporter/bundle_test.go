@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -314,5 +315,41 @@ func TestSignApproval(t *testing.T) {
 	c.Approval.SignedAt = c.Approval.SignedAt.Add(time.Hour)
 	if err := VerifyApproval(c); err != nil {
 		t.Errorf("changing signed_at: %v", err)
+	}
+}
+
+// changingSource returns a different portrait the second time record 1 is read.
+type changingSource struct {
+	recs  []Record
+	reads map[int]int
+}
+
+func (c *changingSource) Len() int { return len(c.recs) }
+func (c *changingSource) Record(i int) (Record, error) {
+	c.reads[i]++
+	r := c.recs[i]
+	if i == 1 && c.reads[i] > 1 {
+		r.Portrait = append(slices.Clone(r.Portrait), 0xff)
+	}
+	return r, nil
+}
+
+func TestBuildDetectsSourceChangingBetweenPasses(t *testing.T) {
+	f := newFixture(t)
+	recs := f.synthRecords(t, 3, 16)
+	p := f.params(recs, 1, nil)
+	src := &changingSource{recs: recs, reads: map[int]int{}}
+	p.Records = src
+	var out bytes.Buffer
+	if _, err := Build(&out, p); err == nil || !strings.Contains(err.Error(), "changed while exporting") {
+		t.Fatalf("got %v, want a changed-record error", err)
+	}
+	// A stable source works, and is read exactly twice per record.
+	src = &changingSource{recs: recs[:1], reads: map[int]int{}}
+	p = f.params(recs[:1], 1, nil)
+	p.Records = src
+	data, _ := f.build(t, p)
+	if _, err := f.open(data, OpenOptions{}); err != nil || src.reads[0] != 2 {
+		t.Fatalf("stable source: %d reads, %v", src.reads[0], err)
 	}
 }
