@@ -241,8 +241,7 @@ func (st *Station) BundleSeq() (uint64, error) { return st.counter.Read() }
 
 // Checkpoint signs the current head of the audit log with the station key.
 func (st *Station) Checkpoint() error {
-	// Signing is done outside the badger transaction retries only once per attempt; a
-	// conflict merely re-signs the new head.
+	// On a transaction conflict Update runs this again and signs the new head.
 	return st.store.Update(func(tx *Tx) error {
 		_, err := tx.addCheckpoint(st.signer)
 		return err

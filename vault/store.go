@@ -20,6 +20,9 @@ var (
 	ErrBadTransition = errors.New("vault: status change not allowed")
 	ErrNewerRecord   = errors.New("vault: record written by a newer version of Enrollment Station")
 	ErrInvalid       = errors.New("vault: invalid record")
+	// ErrWrongStoreKey: the store was encrypted with another key, e.g. station.json was
+	// replaced by another station's.
+	ErrWrongStoreKey = errors.New("vault: the store was encrypted with another key (the station file does not belong to this store)")
 )
 
 // InUseError means another process holds the data directory.
@@ -80,7 +83,7 @@ func OpenStoreWith(dir string, key []byte, o StoreOptions) (*Store, error) {
 			return nil, &InUseError{Dir: dir}
 		}
 		if strings.Contains(err.Error(), "Encryption key mismatch") {
-			return nil, fmt.Errorf("vault: opening store %s: %w", dir, ErrWrongTPM)
+			return nil, fmt.Errorf("%w: %s", ErrWrongStoreKey, dir)
 		}
 		return nil, fmt.Errorf("vault: opening store %s: %w", dir, err)
 	}

@@ -297,12 +297,12 @@ func purge(tx *Tx, e *Enrollment, now time.Time) error {
 
 // PurgeExpired deletes the portrait, template and quality report of enrollments
 // exported more than Settings.RetentionDays ago; metadata and audit stay. It returns
-// how many were purged.
+// how many were purged. Work is split into transactions of purgeChunk enrollments so
+// that a large backlog stays within badger's transaction size.
 func (st *Station) PurgeExpired() (int, error) {
 	now := st.cfg.now()
-	n := 0
-	err := st.store.Update(func(tx *Tx) error {
-		n = 0
+	var due []string
+	err := st.store.View(func(tx *Tx) error {
 		set, err := tx.Settings()
 		if err != nil {
 			return err
@@ -313,15 +313,40 @@ func (st *Station) PurgeExpired() (int, error) {
 			if err != nil {
 				return err
 			}
-			if e.ExportedAt.After(cutoff) {
-				continue
+			if !e.ExportedAt.After(cutoff) {
+				due = append(due, id)
 			}
-			if err := purge(tx, e, now); err != nil {
-				return err
-			}
-			n++
 		}
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for len(due) > 0 {
+		chunk := due[:min(purgeChunk, len(due))]
+		due = due[len(chunk):]
+		err := st.store.Update(func(tx *Tx) error {
+			for _, id := range chunk {
+				e, err := tx.EnrollmentMeta(id)
+				if err != nil {
+					return err
+				}
+				if e.Status != StatusExported {
+					continue // changed since listed
+				}
+				if err := purge(tx, e, now); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		n += len(chunk)
+	}
+	return n, nil
 }
+
+const purgeChunk = 200
