@@ -1,6 +1,9 @@
 package biometrics
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // BenchmarkAssess720p: the full assessment (JPEG hand-off, go-face detection, landmarks
 // and descriptor, every measure, guidance, template) of one 1280x720 frame.
@@ -48,4 +51,35 @@ func BenchmarkAssess720pLive(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkAssessVsRecognize times the full assessment and a bare go-face Recognize of
+// the same 1280x720 frame alternately in each iteration, so that load from other
+// processes affects both alike; it reports both times and their ratio.
+func BenchmarkAssessVsRecognize(b *testing.B) {
+	a := assessor(b)
+	rec := recognizer(b)
+	f := frame720(b, "rena.jpg")
+	defer f.Close()
+	jpg, err := EncodeJPEG(f, 95)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var ta, tr time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := a.Assess(f); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := rec.Recognize(jpg); err != nil {
+			b.Fatal(err)
+		}
+		ta += t1.Sub(t0)
+		tr += time.Since(t1)
+	}
+	b.ReportMetric(float64(ta.Milliseconds())/float64(b.N), "assess-ms")
+	b.ReportMetric(float64(tr.Milliseconds())/float64(b.N), "recognize-ms")
+	b.ReportMetric(float64(ta)/float64(tr), "ratio")
 }

@@ -120,3 +120,24 @@ func TestRecognizerClosed(t *testing.T) {
 		t.Fatalf("after Close: got %v, want ErrClosed", err)
 	}
 }
+
+// Jitter averages jittered face chips: the template records it and stays close to the
+// plain descriptor of the same face.
+func TestRecognizerJitter(t *testing.T) {
+	rec, err := NewRecognizerConfig(RecognizerConfig{ModelsDir: testenv.ModelsDir(t), Jitter: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	m := decodeFace(t, "rena.jpg")
+	defer m.Close()
+	jit := mustAssess(t, NewAssessor(rec, DefaultConfig()), m)
+	plain := mustAssess(t, assessor(t), m)
+	if jit.Template.Jitter != 3 || plain.Template.Jitter != 0 {
+		t.Errorf("template jitter %d and %d, want 3 and 0", jit.Template.Jitter, plain.Template.Jitter)
+	}
+	d := jit.Template.Descriptor.Distance(plain.Template.Descriptor)
+	if d == 0 || d > 0.15 {
+		t.Errorf("jittered descriptor %.4f from the plain one, want small but non-zero", d)
+	}
+}
