@@ -1,0 +1,71 @@
+package biometrics
+
+import "testing"
+
+// synthetic builds a one-face report in which the given measures fail (with raw values)
+// and every other measure passes.
+func synthetic(fail map[MeasureID]float64) *Report {
+	th := DefaultThresholds()
+	r := fakeReport(true, 80, 640, 330, 120)
+	for _, id := range []MeasureID{SingleFacePresent, InterEyeDistance, HeadSize, LeftwardCropOfTheFaceImage, RightwardCropOfTheFaceImage,
+		MarginAboveOfTheFaceImage, MarginBelowOfTheFaceImage, HeadPoseYaw, HeadPosePitch, HeadPoseRoll, Sharpness, LuminanceMean,
+		UnderExposurePrevention, OverExposurePrevention, DynamicRange, IlluminationUniformity, BackgroundUniformity, NaturalColour} {
+		raw, bad := fail[id]
+		r.add(th, Measure{ID: id, Raw: raw, Pass: !bad, Score: map[bool]int{true: 20, false: 90}[bad]})
+	}
+	r.finish(th)
+	return r
+}
+
+func TestGuidance(t *testing.T) {
+	for _, tc := range []struct {
+		fail map[MeasureID]float64
+		want string
+	}{
+		{nil, GuideGood},
+		{map[MeasureID]float64{SingleFacePresent: 2, InterEyeDistance: 50}, GuideOnePerson},
+		{map[MeasureID]float64{InterEyeDistance: 60, HeadPoseYaw: 20}, GuideMoveCloser},
+		{map[MeasureID]float64{HeadSize: 0.1}, GuideMoveCloser},
+		{map[MeasureID]float64{HeadSize: 0.9}, GuideMoveBack},
+		{map[MeasureID]float64{MarginAboveOfTheFaceImage: 1, MarginBelowOfTheFaceImage: 1}, GuideMoveBack},
+		{map[MeasureID]float64{LeftwardCropOfTheFaceImage: 1, HeadPoseRoll: 20}, GuideMoveLeft},
+		{map[MeasureID]float64{RightwardCropOfTheFaceImage: 1}, GuideMoveRight},
+		{map[MeasureID]float64{MarginAboveOfTheFaceImage: 1}, GuideMoveDown},
+		{map[MeasureID]float64{MarginBelowOfTheFaceImage: 1}, GuideMoveUp},
+		{map[MeasureID]float64{HeadPoseYaw: 12, Sharpness: 10}, GuideTurnRight},
+		{map[MeasureID]float64{HeadPoseYaw: -12}, GuideTurnLeft},
+		{map[MeasureID]float64{HeadPosePitch: 12}, GuideGood}, // advisory by default
+		{map[MeasureID]float64{HeadPoseRoll: 15, Sharpness: 10}, GuideHeadStraight},
+		{map[MeasureID]float64{Sharpness: 10, LuminanceMean: 0.1}, GuideHoldStill},
+		{map[MeasureID]float64{LuminanceMean: 0.1}, GuideMoreLight},
+		{map[MeasureID]float64{LuminanceMean: 0.95}, GuideLessLight},
+		{map[MeasureID]float64{UnderExposurePrevention: 0.3}, GuideMoreLight},
+		{map[MeasureID]float64{OverExposurePrevention: 0.3}, GuideLessLight},
+		{map[MeasureID]float64{BackgroundUniformity: 60, NaturalColour: 9}, GuideGood}, // advisory
+	} {
+		r := synthetic(tc.fail)
+		if r.Guidance.Key != tc.want {
+			t.Errorf("failing %v: guidance %q, want %q", tc.fail, r.Guidance.Key, tc.want)
+		}
+		if r.Guidance.Text == "" || r.Guidance.Text != GuidanceText[r.Guidance.Key] {
+			t.Errorf("%q has text %q", r.Guidance.Key, r.Guidance.Text)
+		}
+		if r.Pass != (r.Guidance.Key == GuideGood) {
+			t.Errorf("failing %v: pass %v with guidance %q", tc.fail, r.Pass, r.Guidance.Key)
+		}
+	}
+	// Pitch guides when a station makes it mandatory.
+	th := DefaultThresholds()
+	th.Advisory = nil
+	r := fakeReport(true, 80, 640, 330, 120)
+	r.add(th, Measure{ID: HeadPosePitch, Raw: -9, Pass: false})
+	r.finish(th)
+	if r.Guidance.Key != GuideChinDown {
+		t.Errorf("mandatory pitch -9: %q", r.Guidance.Key)
+	}
+	for key := range map[string]bool{GuideNoFace: true, GuideLookAtCamera: true, GuideChinUp: true, GuideEvenLight: true, GuidePlainBack: true, GuideCheckColour: true} {
+		if GuidanceText[key] == "" {
+			t.Errorf("no text for %q", key)
+		}
+	}
+}
