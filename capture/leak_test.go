@@ -12,8 +12,8 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// TestPumpNoLeaks runs 3,000 frames through a pump (with a disconnect, drops from a
-// consumer that skips frames, and the measures on every delivered frame) and checks
+// TestPumpNoLeaks takes 3,000 frames from a pump and measures each (the pump reads
+// more, dropping those the consumer was too slow for; it is unplugged every 1,000 reads) and checks
 // that every Mat created was closed. Run with: go test -tags matprofile ./capture/
 func TestPumpNoLeaks(t *testing.T) {
 	start := gocv.MatProfile.Count()
@@ -36,17 +36,15 @@ func TestPumpNoLeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var last uint64
-	for last < 3000 {
+	for n := 0; n < 3000; n++ {
 		f, err := p.Next(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		last = f.Seq
 		if _, err := Measure(f.Mat); err != nil {
 			t.Fatal(err)
 		}
-		if f.Seq%7 == 0 {
+		if n%7 == 0 {
 			// A region measure as the technician screen does.
 			if _, err := MeasureRegion(f.Mat, image.Rect(20, 10, 140, 110)); err != nil {
 				t.Fatal(err)
