@@ -141,10 +141,13 @@ func Retry(t transport.TPM) transport.TPMCloser {
 	if r, ok := t.(*retrying); ok {
 		return r
 	}
-	return &retrying{t: t}
+	return &retrying{t: t, sleep: time.Sleep}
 }
 
-type retrying struct{ t transport.TPM }
+type retrying struct {
+	t     transport.TPM
+	sleep func(time.Duration) // time.Sleep; tests replace it
+}
 
 func (r *retrying) Send(cmd []byte) ([]byte, error) {
 	pause := time.Millisecond
@@ -155,7 +158,7 @@ func (r *retrying) Send(cmd []byte) ([]byte, error) {
 		}
 		switch binary.BigEndian.Uint32(rsp[6:10]) {
 		case rcRetry, rcYielded, rcTesting:
-			time.Sleep(pause)
+			r.sleep(pause)
 			if pause < 100*time.Millisecond {
 				pause *= 2
 			}

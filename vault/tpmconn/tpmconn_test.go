@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-tpm/tpm2"
 
@@ -52,12 +53,18 @@ func TestRetry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeTPM{codes: tt.codes}
-			rsp, err := Retry(f).Send([]byte{0x80, 1, 0, 0, 0, 10, 0, 0, 1, 0x7b})
+			r := Retry(f).(*retrying)
+			var slept time.Duration
+			r.sleep = func(d time.Duration) { slept += d }
+			rsp, err := r.Send([]byte{0x80, 1, 0, 0, 0, 10, 0, 0, 1, 0x7b})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if f.sent != tt.sends {
 				t.Errorf("sent %d times, want %d", f.sent, tt.sends)
+			}
+			if (tt.sends > 1) != (slept > 0) {
+				t.Errorf("paused %v over %d sends", slept, f.sent)
 			}
 			if rc := binary.BigEndian.Uint32(rsp[6:10]); rc != tt.wantRC {
 				t.Errorf("rc = %#x, want %#x", rc, tt.wantRC)
