@@ -144,6 +144,32 @@ func lumaStats(gray gocv.Mat, m *Measures) {
 	m.DynamicRange = float64(percentile(h, n, 0.99) - percentile(h, n, 0.01))
 }
 
+// LumaHistogram returns the share of pixels at each luma level 0..255 of an 8-bit BGR
+// or grey image, for a live histogram. The shares sum to 1.
+func LumaHistogram(img gocv.Mat) ([]float64, error) {
+	if img.Empty() || (img.Type() != gocv.MatTypeCV8UC3 && img.Type() != gocv.MatTypeCV8UC1) {
+		return nil, fmt.Errorf("%w: want a non-empty 8-bit BGR or grey image", ErrBadImage)
+	}
+	src := img
+	if img.Channels() == 3 {
+		gray := gocv.NewMat()
+		defer gray.Close()
+		gocv.CvtColor(img, &gray, gocv.ColorBGRToGray)
+		src = gray
+	}
+	hist := gocv.NewMat()
+	defer hist.Close()
+	mask := gocv.NewMat()
+	defer mask.Close()
+	gocv.CalcHist([]gocv.Mat{src}, []int{0}, mask, &hist, []int{256}, []float64{0, 256}, false)
+	n := float64(src.Rows() * src.Cols())
+	h := make([]float64, 256)
+	for i := range h {
+		h[i] = float64(hist.GetFloatAt(i, 0)) / n
+	}
+	return h, nil
+}
+
 // percentile is the smallest level with at least q of the pixels at or below it.
 func percentile(h []float64, n, q float64) int {
 	var c float64

@@ -202,3 +202,26 @@ func TestMedianMeasures(t *testing.T) {
 		t.Errorf("empty: %+v", m)
 	}
 }
+
+func TestLumaHistogram(t *testing.T) {
+	img := loadPhoto(t, "bona.jpg")
+	defer img.Close()
+	h, err := LumaHistogram(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum, mean float64
+	for i, v := range h {
+		sum += v
+		mean += float64(i) * v
+	}
+	m := mustMeasure(t, img)
+	if len(h) != 256 || sum < 0.9999 || sum > 1.0001 || mean < m.MeanLuma-0.01 || mean > m.MeanLuma+0.01 {
+		t.Errorf("histogram: %d bins, sum %v, mean %v (Measure says %v)", len(h), sum, mean, m.MeanLuma)
+	}
+	empty := gocv.NewMat()
+	defer empty.Close()
+	if _, err := LumaHistogram(empty); err == nil {
+		t.Error("empty image accepted")
+	}
+}

@@ -279,7 +279,9 @@ func (p *Pump) Stop() error {
 
 // ApplyControls applies camera controls between two reads (the pump's goroutine owns
 // the device) and returns what the device reports it applied. The controls are
-// re-applied whenever the pump reopens the camera.
+// re-applied whenever the pump reopens the camera. Empty Controls only read the
+// current values. Sources without controls give ErrUnsupported; during a disconnect
+// the result is ErrDisconnected.
 func (p *Pump) ApplyControls(ctx context.Context, c Controls) (Controls, error) {
 	req := ctrlReq{c: c, reply: make(chan ctrlResp, 1)}
 	select {

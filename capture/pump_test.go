@@ -359,6 +359,9 @@ func TestPumpControls(t *testing.T) {
 	if first.props[gocv.VideoCaptureExposure] != 250 {
 		t.Errorf("device exposure %v", first.props[gocv.VideoCaptureExposure])
 	}
+	if read, err := p.ApplyControls(context.Background(), Controls{}); err != nil || read.Exposure == nil || *read.Exposure != 250 {
+		t.Errorf("reading controls: %s, %v", fmtControls(read), err)
+	}
 	// Now unplug the first camera.
 	first.unplug.Store(true)
 	waitState(t, events, StateReconnected)
