@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"enrollstation/capture"
 )
 
 // Env is what a command runs with: the common flags and the process's streams.
@@ -279,13 +281,12 @@ func applyDemo(fs *flag.FlagSet, env *Env) {
 	}
 }
 
-// DemoCamera is the first /dev/video* capture device when one exists, else the demo video
+// DemoCamera is the first V4L2 capture device when one exists, else the demo video
 // that scripts/setup makes (testdata/demo.mp4 beside the binary or in the working directory),
 // else the synthetic source.
 func DemoCamera() string {
-	if devs, _ := filepath.Glob("/dev/video*"); len(devs) > 0 {
-		sort.Strings(devs)
-		return devs[0]
+	if devs, _ := capture.ListDevices(); len(devs) > 0 && devs[0].Err == "" {
+		return devs[0].Path
 	}
 	var dirs []string
 	if exe, err := os.Executable(); err == nil {

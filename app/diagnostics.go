@@ -1,0 +1,121 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"enrollstation/internal/selftest"
+)
+
+// diagnostics is the screen that runs the station's selftest and lists each check with
+// a pass/fail mark, what it found, and for a failure what to do about it.
+type diagnostics struct {
+	checks func() []selftest.Check
+	onDone func([]selftest.Result) // called on the UI thread when a run ends; may be nil
+
+	summary *widget.Label
+	rows    *fyne.Container
+	rerun   *widget.Button
+
+	mu      sync.Mutex
+	running bool
+	results []selftest.Result
+}
+
+func newDiagnostics(checks func() []selftest.Check) *diagnostics {
+	d := &diagnostics{checks: checks}
+	d.summary = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	d.rows = container.NewVBox()
+	d.rerun = widget.NewButtonWithIcon("Run checks again", theme.ViewRefreshIcon(), func() { d.Start(context.Background()) })
+	return d
+}
+
+// Content is the screen's widget tree.
+func (d *diagnostics) Content() fyne.CanvasObject {
+	title := widget.NewLabelWithStyle("Station diagnostics", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title.SizeName = theme.SizeNameSubHeadingText
+	head := container.NewBorder(nil, nil, nil, d.rerun, container.NewVBox(title, d.summary))
+	return container.NewBorder(head, nil, nil, nil, container.NewVScroll(d.rows))
+}
+
+// Start runs the checks in the background; rows appear as each check finishes.
+// A second call while checks run does nothing.
+func (d *diagnostics) Start(ctx context.Context) {
+	d.mu.Lock()
+	if d.running {
+		d.mu.Unlock()
+		return
+	}
+	d.running = true
+	d.results = nil
+	d.mu.Unlock()
+
+	checks := d.checks()
+	d.rows.RemoveAll()
+	d.rerun.Disable()
+	d.summary.SetText(fmt.Sprintf("Running %d checks…", len(checks)))
+	go func() {
+		selftest.Run(ctx, checks, func(r selftest.Result) {
+			d.mu.Lock()
+			d.results = append(d.results, r)
+			d.mu.Unlock()
+			ui(func() { d.rows.Add(resultRow(r)) })
+		})
+		d.mu.Lock()
+		d.running = false
+		rs := append([]selftest.Result(nil), d.results...)
+		d.mu.Unlock()
+		ui(func() {
+			d.summary.SetText(summaryText(rs))
+			d.rerun.Enable()
+			if d.onDone != nil {
+				d.onDone(rs)
+			}
+		})
+	}()
+}
+
+// Results returns the results so far (for the diagnostics report and tests).
+func (d *diagnostics) Results() []selftest.Result {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]selftest.Result(nil), d.results...)
+}
+
+func summaryText(rs []selftest.Result) string {
+	failed := 0
+	for _, r := range rs {
+		if !r.OK {
+			failed++
+		}
+	}
+	if failed == 0 {
+		return fmt.Sprintf("All %d checks passed. The station is ready.", len(rs))
+	}
+	return fmt.Sprintf("%d of %d checks failed. Follow the hints below, then run the checks again.", failed, len(rs))
+}
+
+func resultRow(r selftest.Result) fyne.CanvasObject {
+	icon := widget.NewIcon(theme.NewSuccessThemedResource(theme.ConfirmIcon()))
+	status := "PASS"
+	if !r.OK {
+		icon = widget.NewIcon(theme.NewErrorThemedResource(theme.CancelIcon()))
+		status = "FAIL"
+	}
+	name := widget.NewLabelWithStyle(status+"  "+r.Name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	detail := widget.NewLabel(r.Detail)
+	detail.Wrapping = fyne.TextWrapWord
+	lines := container.NewVBox(name, detail)
+	if r.Hint != "" {
+		hint := widget.NewLabelWithStyle("What to do: "+r.Hint, fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
+		hint.Wrapping = fyne.TextWrapWord
+		lines.Add(hint)
+	}
+	return container.NewBorder(nil, widget.NewSeparator(), container.NewPadded(icon), nil, lines)
+}

@@ -1,0 +1,74 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+
+	"enrollstation/internal/selftest"
+	"enrollstation/internal/testenv"
+	"enrollstation/internal/tpmtest"
+)
+
+// runDiagnostics shows the screen in a test window, runs the checks and returns the
+// results and the rendered markup once the run has ended.
+func runDiagnostics(t *testing.T, checks func() []selftest.Check) ([]selftest.Result, string) {
+	t.Helper()
+	test.NewTempApp(t)
+	d := newDiagnostics(checks)
+	done := make(chan []selftest.Result, 1)
+	d.onDone = func(rs []selftest.Result) { done <- rs }
+	w := test.NewTempWindow(t, d.Content())
+	d.Start(context.Background())
+	rs := <-done
+	return rs, test.RenderToMarkup(w.Canvas())
+}
+
+func TestDiagnosticsShowsFailureHint(t *testing.T) {
+	checks := func() []selftest.Check {
+		return []selftest.Check{
+			{Name: "ok check", Run: func(context.Context) (string, error) { return "all good", nil }},
+			{Name: "bad check", Run: func(context.Context) (string, error) {
+				return "", selftest.Hint(errors.New("the widget is unplugged"), "plug the widget in")
+			}},
+		}
+	}
+	rs, markup := runDiagnostics(t, checks)
+	if len(rs) != 2 || !rs[0].OK || rs[1].OK {
+		t.Fatalf("results = %+v, want one pass then one fail", rs)
+	}
+	for _, want := range []string{"PASS  ok check", "all good", "FAIL  bad check", "the widget is unplugged",
+		"What to do: plug the widget in", "1 of 2 checks failed"} {
+		if !strings.Contains(markup, want) {
+			t.Errorf("screen does not show %q:\n%s", want, markup)
+		}
+	}
+}
+
+// TestDiagnosticsStationChecks runs the real station checks (dlib models, go-face, OpenCV,
+// a video camera, swtpm, badger) through the screen.
+func TestDiagnosticsStationChecks(t *testing.T) {
+	sim := tpmtest.Start(t)
+	sim.CloseConn() // swtpm takes one client; the TPM check connects itself
+	cfg := selftest.Config{
+		Data:   t.TempDir(),
+		TPM:    sim.Addr(),
+		Models: testenv.ModelsDir(t),
+		Camera: "synthetic:320x240@30",
+	}
+	rs, markup := runDiagnostics(t, func() []selftest.Check { return selftest.StationChecks(cfg) })
+	for _, r := range rs {
+		if !r.OK {
+			t.Errorf("check %s failed: %s (hint: %s)", r.Name, r.Detail, r.Hint)
+		}
+		if !strings.Contains(markup, "PASS  "+r.Name) {
+			t.Errorf("screen does not list %q as passed", r.Name)
+		}
+	}
+	if want := "All 7 checks passed"; !strings.Contains(markup, want) {
+		t.Errorf("screen does not say %q:\n%s", want, markup)
+	}
+}

@@ -1,0 +1,79 @@
+package selftest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunReportsEachCheck(t *testing.T) {
+	var reported []string
+	rs := Run(context.Background(), []Check{
+		{"good", func(context.Context) (string, error) { return "fine", nil }},
+		{"wrapped", func(context.Context) (string, error) {
+			return "", fmt.Errorf("outer: %w", Hint(errors.New("inner"), "do the thing"))
+		}},
+		{"crash", func(context.Context) (string, error) { panic("boom") }},
+	}, func(r Result) { reported = append(reported, r.Name) })
+
+	if got := strings.Join(reported, ","); got != "good,wrapped,crash" {
+		t.Fatalf("reported %s, want every check in order", got)
+	}
+	if !rs[0].OK || rs[0].Detail != "fine" {
+		t.Errorf("good check = %+v", rs[0])
+	}
+	if rs[1].OK || rs[1].Hint != "do the thing" || rs[1].Detail != "outer: inner" {
+		t.Errorf("wrapped hint lost: %+v", rs[1])
+	}
+	if rs[2].OK || !strings.Contains(rs[2].Detail, "boom") {
+		t.Errorf("crashing check = %+v, want a failure naming the panic", rs[2])
+	}
+	if Passed(rs) {
+		t.Error("Passed = true with failures")
+	}
+	if Passed(nil) {
+		t.Error("Passed = true with no checks run")
+	}
+}
+
+func TestRunStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	rs := Run(ctx, []Check{{"x", func(context.Context) (string, error) { ran = true; return "", nil }}}, nil)
+	if ran || rs[0].OK {
+		t.Fatalf("check ran after cancel: %+v", rs[0])
+	}
+}
+
+// TestStationChecksFailClearly points the real checks at things that are wrong and wants
+// a failure with a hint for each, not a crash or a pass.
+func TestStationChecksFailClearly(t *testing.T) {
+	dir := t.TempDir()
+	badModels := filepath.Join(dir, "models")
+	if err := os.MkdirAll(badModels, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(badModels, "shape_predictor_5_face_landmarks.dat"), []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := filepath.Join(dir, "file-not-dir")
+	if err := os.WriteFile(readOnly, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Data: readOnly, TPM: "127.0.0.1:1", Models: badModels, Camera: filepath.Join(dir, "missing.mp4")}
+	rs := Run(context.Background(), StationChecks(cfg), nil)
+	want := map[string]bool{"models": false, "face engine": false, "opencv": true, "camera": false, "tpm": false, "data dir": false, "store": false}
+	for _, r := range rs {
+		if r.OK != want[r.Name] {
+			t.Errorf("%s: ok=%v, want %v (%s)", r.Name, r.OK, want[r.Name], r.Detail)
+		}
+		if !r.OK && r.Hint == "" {
+			t.Errorf("%s failed without a hint: %s", r.Name, r.Detail)
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package selftest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"enrollstation/biometrics"
+	"enrollstation/capture"
+	"enrollstation/vault"
+)
+
+// Config names what the station checks use; it mirrors the common command-line flags.
+type Config struct {
+	Data   string // station data directory
+	TPM    string // auto | /dev/tpmrm0 | swtpm | HOST:PORT
+	Models string // dlib models directory
+	Camera string // camera source; empty means "any V4L2 capture device"
+	// OpenTPM, when set, is used instead of vault.OpenTPM(TPM, Data): the window keeps one
+	// TPM connection open (a running swtpm holds its state directory's lock).
+	OpenTPM func() (*vault.TPM, error)
+}
+
+// SelftestPhoto is the known single-face photo scripts/setup puts in the models folder,
+// used to prove that face detection works on this machine.
+const SelftestPhoto = "selftest-face.jpg"
+
+// StationChecks returns the station's checks in the order they are worth reading.
+func StationChecks(cfg Config) []Check {
+	return []Check{
+		{"models", func(context.Context) (string, error) { return checkModels(cfg.Models) }},
+		{"face engine", func(context.Context) (string, error) { return checkFaceEngine(cfg.Models) }},
+		{"opencv", func(context.Context) (string, error) { return checkOpenCV() }},
+		{"camera", func(ctx context.Context) (string, error) { return checkCamera(ctx, cfg.Camera) }},
+		{"tpm", func(context.Context) (string, error) { return checkTPM(cfg) }},
+		{"data dir", func(context.Context) (string, error) { return checkDataDir(cfg.Data) }},
+		{"store", func(context.Context) (string, error) { return checkStore(cfg.Data) }},
+	}
+}
+
+func checkModels(dir string) (string, error) {
+	if err := biometrics.VerifyModels(dir); err != nil {
+		return "", Hint(err, "run scripts/setup, or pass --models DIR pointing at the verified dlib models")
+	}
+	return fmt.Sprintf("%d dlib models verified in %s", len(biometrics.PinnedModels()), dir), nil
+}
+
+func checkFaceEngine(models string) (string, error) {
+	photo := filepath.Join(models, SelftestPhoto)
+	img, err := os.ReadFile(photo)
+	if err != nil {
+		return "", Hint(fmt.Errorf("known face photo missing: %w", err), "run scripts/setup (it installs "+SelftestPhoto+" beside the models)")
+	}
+	rec, err := biometrics.NewRecognizer(models)
+	if err != nil {
+		return "", Hint(err, "run scripts/setup; if it persists the dlib library may be broken: reinstall libdlib-dev")
+	}
+	defer rec.Close()
+	start := time.Now()
+	faces, err := rec.Recognize(img)
+	if err != nil {
+		return "", Hint(fmt.Errorf("recognizing %s: %w", SelftestPhoto, err), "run scripts/setup to restore the photo")
+	}
+	if len(faces) != 1 {
+		return "", Hint(fmt.Errorf("found %d faces in %s, want 1", len(faces), SelftestPhoto), "run scripts/setup to restore the photo and models")
+	}
+	return fmt.Sprintf("go-face found the face in %s (inter-eye %.0f px) in %v", SelftestPhoto, faces[0].InterEye(), time.Since(start).Round(time.Millisecond)), nil
+}
+
+func checkOpenCV() (string, error) {
+	v := capture.OpenCVVersion()
+	if !strings.HasPrefix(v, "4.") {
+		return "", Hint(fmt.Errorf("OpenCV %s: this build needs OpenCV 4.x", v), "install libopencv-dev from Debian 12 (OpenCV 4.6)")
+	}
+	return "OpenCV " + v + ", gocv " + moduleVersion("gocv.io/x/gocv"), nil
+}
+
+// moduleVersion is the version of a module built into this binary (gocv's own Version()
+// constant lags its releases).
+func moduleVersion(path string) string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == path {
+				return m.Version
+			}
+		}
+	}
+	return "(unknown)"
+}
+
+func checkCamera(ctx context.Context, spec string) (string, error) {
+	if spec == "" {
+		devs, err := capture.ListDevices()
+		if err != nil {
+			return "", Hint(err, "check that /sys/class/video4linux is readable")
+		}
+		if len(devs) == 0 {
+			return "", Hint(errors.New("no capture camera found in /sys/class/video4linux"), "plug in the USB camera, or name a source with --camera")
+		}
+		names := make([]string, len(devs))
+		for i, d := range devs {
+			names[i] = d.Path + " (" + d.Name + ")"
+			if d.Err != "" {
+				names[i] = d.Path + " (" + d.Err + ")"
+			}
+		}
+		spec = devs[0].Path
+		detail, err := readOneFrame(ctx, spec)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d found: %s; %s", len(devs), strings.Join(names, ", "), detail), nil
+	}
+	return readOneFrame(ctx, spec)
+}
+
+func readOneFrame(ctx context.Context, spec string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	src, err := capture.Open(ctx, spec, capture.Options{OpenTimeout: 5 * time.Second})
+	if err != nil {
+		return "", Hint(err, "check the cable and that no other program uses the camera, or pick another with --camera")
+	}
+	defer src.Close()
+	m := gocv.NewMat()
+	defer m.Close()
+	if err := src.Read(ctx, &m); err != nil {
+		return "", Hint(fmt.Errorf("%s opened but gave no frame: %w", spec, err), "replug the camera; if it persists, try another USB port")
+	}
+	info := src.Info()
+	return fmt.Sprintf("%s (%s) delivers %dx%d at %.0f fps", spec, info.Kind, m.Cols(), m.Rows(), info.FPS), nil
+}
+
+func checkTPM(cfg Config) (string, error) {
+	open := cfg.OpenTPM
+	closeIt := false
+	if open == nil {
+		open = func() (*vault.TPM, error) { return vault.OpenTPM(cfg.TPM, cfg.Data) }
+		closeIt = true
+	}
+	tp, err := open()
+	if err != nil {
+		hint := "check that the TPM is enabled in the firmware and /dev/tpmrm0 is readable (tss group)"
+		if errors.Is(err, vault.ErrNoTPM) {
+			hint = "this machine shows no TPM at /dev/tpmrm0: enable it in the firmware; for demos only, use --tpm swtpm"
+		}
+		return "", Hint(err, hint)
+	}
+	if closeIt {
+		defer tp.Close()
+	}
+	info := tp.Info()
+	detail := fmt.Sprintf("%s TPM (%s, firmware %s) via %s", info.Kind, info.Manufacturer, info.Firmware, cfg.TPM)
+	if info.Kind == "software" {
+		detail += " — software TPM: for demos and tests only"
+	}
+	return detail, nil
+}
+
+func checkDataDir(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", Hint(err, "choose a writable --data directory")
+	}
+	f, err := os.CreateTemp(dir, ".selftest-*")
+	if err != nil {
+		return "", Hint(fmt.Errorf("data dir %s is not writable: %w", dir, err), "fix the directory's owner or permissions, or choose another --data")
+	}
+	name := f.Name()
+	defer os.Remove(name)
+	if _, err := f.Write(make([]byte, 4096)); err != nil {
+		f.Close()
+		return "", Hint(fmt.Errorf("writing in %s: %w", dir, err), "free some disk space")
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", Hint(fmt.Errorf("syncing in %s: %w", dir, err), "check the disk")
+	}
+	if err := f.Close(); err != nil {
+		return "", Hint(err, "check the disk")
+	}
+	return dir + " is writable", nil
+}
+
+func checkStore(dataDir string) (string, error) {
+	// A scratch store with a random key proves badger's encryption works here without
+	// touching (or needing the TPM for) the station's real store.
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", Hint(err, "choose a writable --data directory")
+	}
+	dir, err := os.MkdirTemp(dataDir, ".selftest-store-*")
+	if err != nil {
+		return "", Hint(err, "choose a writable --data directory")
+	}
+	defer os.RemoveAll(dir)
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	st, err := vault.OpenStore(dir, key)
+	if err != nil {
+		return "", Hint(err, "check free disk space and the data directory")
+	}
+	want := vault.DefaultSettings()
+	want.Site = "selftest" // any value the reopened store must give back
+	err = st.Update(func(tx *vault.Tx) error { return tx.PutSettings(want) })
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", Hint(fmt.Errorf("writing to an encrypted store: %w", err), "check free disk space and the data directory")
+	}
+	st, err = vault.OpenStore(dir, key)
+	if err != nil {
+		return "", Hint(fmt.Errorf("reopening an encrypted store: %w", err), "check free disk space and the data directory")
+	}
+	defer st.Close()
+	var got vault.Settings
+	if err := st.View(func(tx *vault.Tx) (err error) { got, err = tx.Settings(); return err }); err != nil {
+		return "", Hint(fmt.Errorf("reading back from an encrypted store: %w", err), "check the disk")
+	}
+	if got.Site != want.Site {
+		return "", Hint(errors.New("an encrypted store gave back other data than was written"), "check the disk and memory (run a memory test)")
+	}
+	return "encrypted badger store opens, closes and reopens (AES-256)", nil
+}
