@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -398,15 +399,29 @@ func checkBatch(batchIDs []string, have map[string]bool) error {
 	return nil
 }
 
-// verifyApproval checks a supervisor's signature over the record's approval digest.
+// verifyApproval checks a supervisor's signature over the record's approval digest, or
+// over its statement, which must then name this record and its biometric members.
 func verifyApproval(id, model, version string, hashes [len(memberNames)][32]byte, a Approval) error {
 	what := "approval of record " + id
 	pub, err := parseP256(a.SupervisorPublicKey)
 	if err != nil {
 		return &SignatureError{What: what, Err: err}
 	}
-	d, err := approvalDigest(id, model, version, hashes)
-	if err != nil {
+	var d [32]byte
+	if len(a.Statement) > 0 {
+		var st struct {
+			EnrollmentID string `json:"enrollment_id"`
+			Portrait     string `json:"portrait_sha256"`
+			Template     string `json:"template_sha256"`
+		}
+		if err := json.Unmarshal(a.Statement, &st); err != nil {
+			return &SignatureError{What: what, Err: fmt.Errorf("statement is not a JSON object: %v", err)}
+		}
+		if st.EnrollmentID != id || st.Portrait != hex.EncodeToString(hashes[1][:]) || st.Template != hex.EncodeToString(hashes[2][:]) {
+			return &SignatureError{What: what, Err: errors.New("the signed statement names another enrollment, portrait or template")}
+		}
+		d = sha256.Sum256(a.Statement)
+	} else if d, err = approvalDigest(id, model, version, hashes); err != nil {
 		return err
 	}
 	if !ecdsa.VerifyASN1(pub, d[:], a.Signature) {

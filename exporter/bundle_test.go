@@ -2,6 +2,9 @@ package exporter
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/x509"
 	"crypto/sha256"
 	"errors"
 	"reflect"
@@ -351,5 +354,62 @@ func TestBuildDetectsSourceChangingBetweenPasses(t *testing.T) {
 	data, _ := f.build(t, p)
 	if _, err := f.open(data, OpenOptions{}); err != nil || src.reads[0] != 2 {
 		t.Fatalf("stable source: %d reads, %v", src.reads[0], err)
+	}
+}
+
+// statementApproval signs a vault-style approval statement over r's portrait and template.
+func (f fixture) statementApproval(t *testing.T, r Record, id string) Record {
+	t.Helper()
+	hx := func(b []byte) string { s := sha256.Sum256(b); return hexs(s[:]) }
+	st, err := canonicalJSON(map[string]any{
+		"type": "enrollstation-approval-v1", "enrollment_id": id, "supervisor": "sup-1",
+		"portrait_sha256": hx(r.Portrait), "template_sha256": hx(r.Template),
+		"demographics": map[string]string{"surname": r.Identity.FamilyName},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256(st)
+	sig, err := ecdsa.SignASN1(rand.Reader, f.supervisor, d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&f.supervisor.PublicKey)
+	r.Approval = Approval{SupervisorID: "sup-1", SupervisorPublicKey: der, Signature: sig,
+		SignedAt: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), Statement: st}
+	return r
+}
+
+func TestStatementApprovals(t *testing.T) {
+	f := newFixture(t)
+	recs := f.synthRecords(t, 3, 32)
+	for i := range recs {
+		recs[i] = f.statementApproval(t, recs[i], recs[i].EnrollmentID)
+	}
+	data, _ := f.build(t, f.params(recs, 1, nil))
+	b, err := f.open(data, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(b.Records, recs) {
+		t.Fatal("records with statement approvals differ after the round trip")
+	}
+	for name, edit := range map[string]func(r []Record){
+		"statement for another record":   func(r []Record) { r[1] = f.statementApproval(t, r[1], r[0].EnrollmentID) },
+		"portrait changed after signing": func(r []Record) { r[2].Portrait = append(slices.Clone(r[2].Portrait), 1) },
+		"statement edited":               func(r []Record) { r[0].Approval.Statement = bytes.Replace(r[0].Approval.Statement, []byte("sup-1"), []byte("sup-2"), 1) },
+	} {
+		bad := slices.Clone(recs)
+		edit(bad)
+		var out bytes.Buffer
+		if _, err := Build(&out, f.params(bad, 1, nil)); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s: Build: %v, want ErrBadSignature", name, err)
+		}
+		p := f.params(bad, 1, nil)
+		p.skipRecordChecks = true
+		data, _ := f.build(t, p)
+		if _, err := f.open(data, OpenOptions{}); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s: Open: %v, want ErrBadSignature", name, err)
+		}
 	}
 }

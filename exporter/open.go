@@ -356,10 +356,14 @@ func decodeRecord(mr manifestRecord, mem [len(memberNames)][]byte) (Record, erro
 	if err := decodeStrict(mem[5], &a); err != nil {
 		return bad(MemberApproval, err)
 	}
-	if a.Algorithm != approvalAlgorithm {
+	if a.Algorithm != approvalAlgorithm && a.Algorithm != statementAlgorithm {
 		return Record{}, fmt.Errorf("exporter: record %s: approval algorithm %q: %w", mr.EnrollmentID, a.Algorithm, ErrUnsupported)
 	}
+	if (a.Algorithm == statementAlgorithm) != (len(a.Statement) > 0) {
+		return bad(MemberApproval, errors.New("algorithm and statement disagree"))
+	}
 	r.Approval.SupervisorID = a.SupervisorID
+	r.Approval.Statement = a.Statement
 	if r.Approval.SupervisorPublicKey, err = base64.StdEncoding.DecodeString(a.SupervisorPublicKey); err != nil {
 		return bad(MemberApproval, err)
 	}

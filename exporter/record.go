@@ -69,12 +69,17 @@ type Capture struct {
 }
 
 // Approval is a supervisor's signature over the record: an ASN.1 DER ECDSA signature by
-// SupervisorPublicKey (PKIX DER, P-256) over the SHA-256 digest from [ApprovalDigest].
+// SupervisorPublicKey (PKIX DER, P-256), either over the SHA-256 digest from
+// [ApprovalDigest], or, when Statement is set, over SHA-256(Statement): a canonical JSON
+// object the station's own approval workflow signed, which must name the record's
+// "enrollment_id" and its members' hashes as "portrait_sha256" and "template_sha256"
+// (other fields are carried as they are).
 type Approval struct {
 	SupervisorID        string
 	SupervisorPublicKey []byte
 	Signature           []byte
 	SignedAt            time.Time
+	Statement           []byte // optional, see above
 }
 
 // Batch identifies the batch a bundle carries. When EnrollmentIDs is set, the bundle must
@@ -145,10 +150,14 @@ type approvalJSON struct {
 	SupervisorPublicKey string `json:"supervisor_public_key"` // base64 (standard, padded) PKIX DER
 	Signature           string `json:"signature"`             // base64 ASN.1 DER ECDSA signature
 	SignedAt            string `json:"signed_at"`
+	Statement           []byte `json:"statement,omitempty"` // base64 of the signed statement
 }
 
-// approvalAlgorithm names how approval.json's signature is made.
-const approvalAlgorithm = "ES256-DER/approval-digest-v1"
+// Approval algorithms: what approval.json's signature is over.
+const (
+	approvalAlgorithm  = "ES256-DER/approval-digest-v1" // ApprovalDigest
+	statementAlgorithm = "ES256-DER/statement-v1"       // SHA-256 of the carried statement
+)
 
 // encodeMembers returns the bytes of a record's six members in memberNames order.
 func encodeMembers(r Record) ([len(memberNames)][]byte, error) {
@@ -172,8 +181,13 @@ func encodeMembers(r Record) ([len(memberNames)][]byte, error) {
 	}); err != nil {
 		return m, fmt.Errorf("exporter: record %s: encoding capture metadata: %w", r.EnrollmentID, err)
 	}
+	alg := approvalAlgorithm
+	if len(r.Approval.Statement) > 0 {
+		alg = statementAlgorithm
+	}
 	if m[5], err = canonicalJSON(approvalJSON{
-		Algorithm:           approvalAlgorithm,
+		Algorithm:           alg,
+		Statement:           r.Approval.Statement,
 		SupervisorID:        r.Approval.SupervisorID,
 		SupervisorPublicKey: base64.StdEncoding.EncodeToString(r.Approval.SupervisorPublicKey),
 		Signature:           base64.StdEncoding.EncodeToString(r.Approval.Signature),
