@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/x509"
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"reflect"
 	"slices"
@@ -397,7 +397,9 @@ func TestStatementApprovals(t *testing.T) {
 	for name, edit := range map[string]func(r []Record){
 		"statement for another record":   func(r []Record) { r[1] = f.statementApproval(t, r[1], r[0].EnrollmentID) },
 		"portrait changed after signing": func(r []Record) { r[2].Portrait = append(slices.Clone(r[2].Portrait), 1) },
-		"statement edited":               func(r []Record) { r[0].Approval.Statement = bytes.Replace(r[0].Approval.Statement, []byte("sup-1"), []byte("sup-2"), 1) },
+		"statement edited": func(r []Record) {
+			r[0].Approval.Statement = bytes.Replace(r[0].Approval.Statement, []byte("sup-1"), []byte("sup-2"), 1)
+		},
 	} {
 		bad := slices.Clone(recs)
 		edit(bad)
