@@ -26,6 +26,34 @@ type Controls struct {
 	Contrast         *float64 `json:"contrast,omitempty"`
 }
 
+// merge returns c with every field that o sets taken from o: successive partial
+// applies add up to the set a reopened camera gets again.
+func (c Controls) merge(o Controls) Controls {
+	pick := func(a, b *float64) *float64 {
+		if b != nil {
+			return b
+		}
+		return a
+	}
+	pickB := func(a, b *bool) *bool {
+		if b != nil {
+			return b
+		}
+		return a
+	}
+	return Controls{
+		AutoExposure:     pickB(c.AutoExposure, o.AutoExposure),
+		Exposure:         pick(c.Exposure, o.Exposure),
+		Gain:             pick(c.Gain, o.Gain),
+		AutoWhiteBalance: pickB(c.AutoWhiteBalance, o.AutoWhiteBalance),
+		WBTemperature:    pick(c.WBTemperature, o.WBTemperature),
+		AutoFocus:        pickB(c.AutoFocus, o.AutoFocus),
+		Focus:            pick(c.Focus, o.Focus),
+		Brightness:       pick(c.Brightness, o.Brightness),
+		Contrast:         pick(c.Contrast, o.Contrast),
+	}
+}
+
 // Controllable is implemented by sources whose device has controls (V4L2 cameras).
 type Controllable interface {
 	// SetControls applies c and returns the values the device reports afterwards.

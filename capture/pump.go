@@ -321,8 +321,12 @@ func (p *Pump) serveControls(src Source, req ctrlReq) {
 	}
 	got, err := cs.SetControls(req.c)
 	if err == nil {
-		c := req.c
 		p.mu.Lock()
+		var c Controls
+		if p.controls != nil {
+			c = *p.controls
+		}
+		c = c.merge(req.c)
 		p.controls = &c
 		p.mu.Unlock()
 	}

@@ -362,11 +362,15 @@ func TestPumpControls(t *testing.T) {
 	if read, err := p.ApplyControls(context.Background(), Controls{}); err != nil || read.Exposure == nil || *read.Exposure != 250 {
 		t.Errorf("reading controls: %s, %v", fmtControls(read), err)
 	}
+	// A second, partial apply adds to the first for the reopen.
+	if _, err := p.ApplyControls(context.Background(), Controls{Gain: ptr(7.0)}); err != nil {
+		t.Fatal(err)
+	}
 	// Now unplug the first camera.
 	first.unplug.Store(true)
 	waitState(t, events, StateReconnected)
 	second := <-devs
-	if second.props[gocv.VideoCaptureExposure] != 250 || second.props[gocv.VideoCaptureAutoExposure] != v4l2ExposureManual {
+	if second.Get(gocv.VideoCaptureExposure) != 250 || second.Get(gocv.VideoCaptureAutoExposure) != v4l2ExposureManual || second.Get(gocv.VideoCaptureGain) != 7 {
 		t.Errorf("controls not re-applied after reconnect: %v", second.props)
 	}
 }
