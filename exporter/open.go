@@ -134,7 +134,12 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 	}
 	issuerID := issuer.pub.KeyID()
 	if h.IssuerKeyID != hex.EncodeToString(issuerID[:]) {
-		return nil, fmt.Errorf("exporter: bundle is encrypted to issuer key %s, this key is %s: %w", h.IssuerKeyID, hex.EncodeToString(issuerID[:]), ErrWrongIssuer)
+		var got [32]byte
+		shown := h.IssuerKeyID
+		if decodeHex32(h.IssuerKeyID, &got) == nil {
+			shown = Fingerprint(got)
+		}
+		return nil, fmt.Errorf("exporter: bundle is encrypted to issuer key %s, this key is %s: %w", shown, Fingerprint(issuerID), ErrWrongIssuer)
 	}
 	headerHash := sha256.Sum256(signedHeader)
 	rcp, err := hpke.NewRecipient(h.Enc, issuer.kem, suiteKDF, suiteAEAD, []byte(hpkeInfo))
