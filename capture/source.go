@@ -15,11 +15,12 @@ import (
 // Kind says what a source reads from.
 type Kind string
 
+// The source kinds.
 const (
-	KindDevice    Kind = "device"
-	KindFile      Kind = "file"
-	KindGStreamer Kind = "gst"
-	KindSynthetic Kind = "synthetic"
+	KindDevice    Kind = "device"    // V4L2 camera through gocv
+	KindFile      Kind = "file"      // video file through gocv (FFmpeg backend)
+	KindGStreamer Kind = "gst"       // GStreamer pipeline through gocv
+	KindSynthetic Kind = "synthetic" // deterministic moving pattern
 )
 
 // Errors callers can test with errors.Is.

@@ -53,6 +53,14 @@ func TestSourceSuite(t *testing.T) {
 			if info.Spec != tc.spec {
 				t.Errorf("Info.Spec = %q, want %q", info.Spec, tc.spec)
 			}
+			if cs, ok := src.(Controllable); ok {
+				if _, err := cs.SetControls(Controls{Gain: ptr(1.0)}); !errors.Is(err, ErrUnsupported) {
+					t.Errorf("SetControls on a %s source = %v, want ErrUnsupported", tc.kind, err)
+				}
+				if _, err := cs.Controls(); !errors.Is(err, ErrUnsupported) {
+					t.Errorf("Controls on a %s source = %v, want ErrUnsupported", tc.kind, err)
+				}
+			}
 			m := gocv.NewMat()
 			defer m.Close()
 			prev := gocv.NewMat()
