@@ -136,7 +136,7 @@ func tpmErr(err error) error {
 		return nil
 	case errors.Is(err, tpm2.TPMRCLockout):
 		return fmt.Errorf("%w (%v)", ErrTPMLockout, err)
-	case errors.Is(err, tpm2.TPMRCPolicyFail), errors.Is(err, tpm2.TPMRCValue) && strings.Contains(err.Error(), "PolicyPCR"):
+	case errors.Is(err, tpm2.TPMRCPolicyFail):
 		return fmt.Errorf("%w (%v)", ErrPCRPolicy, err)
 	case errors.Is(err, tpm2.TPMRCAuthFail), errors.Is(err, tpm2.TPMRCBadAuth):
 		return fmt.Errorf("%w (%v)", ErrTPMAuth, err)
@@ -144,19 +144,41 @@ func tpmErr(err error) error {
 	return err
 }
 
+// srkHandle is the loaded storage root key with its public area, needed to salt sessions.
+type srkHandle struct {
+	tpm2.NamedHandle
+	pub tpm2.TPMTPublic
+}
+
 // srk re-derives the storage root key (TCG ECC P-256 SRK template) in the owner
 // hierarchy. Primaries are deterministic for a given TPM, so nothing is persisted.
-func (tp *TPM) srk() (tpm2.NamedHandle, func(), error) {
+func (tp *TPM) srk() (srkHandle, func(), error) {
 	rsp, err := tpm2.CreatePrimary{
 		PrimaryHandle: tpm2.TPMRHOwner,
 		InPublic:      tpm2.New2B(tpm2.ECCSRKTemplate),
 	}.Execute(tp.t)
 	if err != nil {
-		return tpm2.NamedHandle{}, nil, fmt.Errorf("vault: creating storage root key: %w", tpmErr(err))
+		return srkHandle{}, nil, fmt.Errorf("vault: creating storage root key: %w", tpmErr(err))
 	}
-	h := tpm2.NamedHandle{Handle: rsp.ObjectHandle, Name: rsp.Name}
+	pub, err := rsp.OutPublic.Contents()
+	if err != nil {
+		tp.flush(rsp.ObjectHandle)
+		return srkHandle{}, nil, fmt.Errorf("vault: storage root key: %w", err)
+	}
+	h := srkHandle{tpm2.NamedHandle{Handle: rsp.ObjectHandle, Name: rsp.Name}, *pub}
 	return h, func() { tp.flush(h.Handle) }, nil
 }
+
+// session is a one-use HMAC session salted with the SRK, so authorization values never
+// cross the bus in clear, optionally encrypting the first command or response parameter
+// (secrets sealed or unsealed, new authorization values).
+func (s srkHandle) session(auth []byte, enc ...tpm2.AuthOption) tpm2.Session {
+	opts := append([]tpm2.AuthOption{tpm2.Auth(auth), tpm2.Salted(s.Handle, s.pub)}, enc...)
+	return tpm2.HMAC(tpm2.TPMAlgSHA256, 16, opts...)
+}
+
+func encryptIn() tpm2.AuthOption  { return tpm2.AESEncryption(128, tpm2.EncryptIn) }
+func encryptOut() tpm2.AuthOption { return tpm2.AESEncryption(128, tpm2.EncryptOut) }
 
 func (tp *TPM) flush(h tpm2.TPMHandle) {
 	// A failed flush leaks a transient slot until the connection closes (the resource
@@ -173,7 +195,7 @@ type KeyBlob struct {
 }
 
 // load loads a blob under the SRK. A blob from another TPM fails its integrity check.
-func (tp *TPM) load(srk tpm2.NamedHandle, b *KeyBlob) (tpm2.NamedHandle, func(), error) {
+func (tp *TPM) load(srk srkHandle, b *KeyBlob) (tpm2.NamedHandle, func(), error) {
 	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](b.Public)
 	if err != nil {
 		return tpm2.NamedHandle{}, nil, fmt.Errorf("vault: key blob: bad public area: %w", err)
@@ -182,7 +204,7 @@ func (tp *TPM) load(srk tpm2.NamedHandle, b *KeyBlob) (tpm2.NamedHandle, func(),
 	if err != nil {
 		return tpm2.NamedHandle{}, nil, fmt.Errorf("vault: key blob: bad private area: %w", err)
 	}
-	rsp, err := tpm2.Load{ParentHandle: srk, InPublic: *pub, InPrivate: *priv}.Execute(tp.t)
+	rsp, err := tpm2.Load{ParentHandle: srk.NamedHandle, InPublic: *pub, InPrivate: *priv}.Execute(tp.t)
 	if err != nil {
 		if errors.Is(err, tpm2.TPMRCIntegrity) || errors.Is(err, tpm2.TPMRCBinding) ||
 			errors.Is(err, tpm2.TPMRCSize) || errors.Is(err, tpm2.TPMRCValue) {
@@ -250,7 +272,7 @@ func (tp *TPM) Seal(secret []byte, pcrs []int) (*KeyBlob, error) {
 		attrs.UserWithAuth = false
 	}
 	rsp, err := tpm2.Create{
-		ParentHandle: srk,
+		ParentHandle: tpm2.AuthHandle{Handle: srk.Handle, Name: srk.Name, Auth: srk.session(nil, encryptIn())},
 		InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
 			Data: tpm2.NewTPMUSensitiveCreate(&tpm2.TPM2BSensitiveData{Buffer: secret}),
 		}},
@@ -287,9 +309,10 @@ func (tp *TPM) Unseal(b *KeyBlob) ([]byte, error) {
 	}
 	defer unload()
 
-	var sess tpm2.Session = tpm2.PasswordAuth(nil)
+	// The response (the secret) is encrypted on the bus.
+	sess := srk.session(nil, encryptOut())
 	if len(b.PCRs) > 0 {
-		s, closeSess, err := tpm2.PolicySession(tp.t, tpm2.TPMAlgSHA256, 16)
+		s, closeSess, err := tpm2.PolicySession(tp.t, tpm2.TPMAlgSHA256, 16, tpm2.Salted(srk.Handle, srk.pub), encryptOut())
 		if err != nil {
 			return nil, fmt.Errorf("vault: unsealing: starting policy session: %w", tpmErr(err))
 		}
@@ -344,7 +367,7 @@ func (tp *TPM) CreateSigningKey(auth []byte) (*KeyBlob, error) {
 	}
 	defer done()
 	rsp, err := tpm2.Create{
-		ParentHandle: srk,
+		ParentHandle: tpm2.AuthHandle{Handle: srk.Handle, Name: srk.Name, Auth: srk.session(nil, encryptIn())},
 		InSensitive: tpm2.TPM2BSensitiveCreate{Sensitive: &tpm2.TPMSSensitiveCreate{
 			UserAuth: tpm2.TPM2BAuth{Buffer: auth},
 		}},
@@ -372,8 +395,8 @@ func (tp *TPM) ChangeKeyAuth(b *KeyBlob, oldAuth, newAuth []byte) (*KeyBlob, err
 	}
 	defer unload()
 	rsp, err := tpm2.ObjectChangeAuth{
-		ObjectHandle: tpm2.AuthHandle{Handle: obj.Handle, Name: obj.Name, Auth: tpm2.PasswordAuth(oldAuth)},
-		ParentHandle: srk,
+		ObjectHandle: tpm2.AuthHandle{Handle: obj.Handle, Name: obj.Name, Auth: srk.session(oldAuth, encryptIn())},
+		ParentHandle: srk.NamedHandle,
 		NewAuth:      tpm2.TPM2BAuth{Buffer: newAuth},
 	}.Execute(tp.t)
 	if err != nil {
@@ -437,7 +460,7 @@ func (s *Signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 	}
 	defer unload()
 	rsp, err := tpm2.Sign{
-		KeyHandle: tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: tpm2.PasswordAuth(s.auth)},
+		KeyHandle: tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: srk.session(s.auth)},
 		Digest:    tpm2.TPM2BDigest{Buffer: digest},
 		InScheme: tpm2.TPMTSigScheme{
 			Scheme:  tpm2.TPMAlgECDSA,

@@ -225,3 +225,60 @@ func TestCounterMonotonicAcrossRestart(t *testing.T) {
 		t.Fatalf("after restart Increment = %d, %v; want %d", v, err, v1+1)
 	}
 }
+
+// recorder keeps every command and response sent over a TPM connection.
+type recorder struct {
+	t   transport.TPM
+	all [][]byte
+}
+
+func (r *recorder) Send(cmd []byte) ([]byte, error) {
+	rsp, err := r.t.Send(cmd)
+	r.all = append(r.all, append([]byte(nil), cmd...), append([]byte(nil), rsp...))
+	return rsp, err
+}
+
+// Secrets (the store key, authorization values) never cross the TPM connection in
+// clear: a bus sniffer on a stolen machine learns nothing.
+func TestSecretsNotInClearOnTheBus(t *testing.T) {
+	sim := tpmtest.Start(t)
+	rec := &recorder{t: sim.TPM()}
+	tp, err := NewTPM(rec, "software")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte("STORE-KEY-0123456789abcdef-STORE")
+	auth := []byte("supervisor-auth-value-0123456789")
+	newAuth := []byte("supervisor-new-auth-value-012345")
+	for _, pcrs := range [][]int{nil, {7}} {
+		blob, err := tp.Seal(secret, pcrs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := tp.Unseal(blob); err != nil || !bytes.Equal(got, secret) {
+			t.Fatalf("Unseal = %q, %v", got, err)
+		}
+	}
+	key, err := tp.CreateSigningKey(auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := tp.Signer(key, auth)
+	d := sha256.Sum256([]byte("x"))
+	if _, err := s.Sign(nil, d[:], crypto.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tp.ChangeKeyAuth(key, auth, newAuth); err != nil {
+		t.Fatal(err)
+	}
+	for i, msg := range rec.all {
+		for _, needle := range [][]byte{secret, auth, newAuth, secret[:16], auth[:16], newAuth[:16]} {
+			if bytes.Contains(msg, needle) {
+				t.Fatalf("message %d carries %q in clear", i, needle)
+			}
+		}
+	}
+	if len(rec.all) < 20 {
+		t.Fatalf("only %d messages recorded", len(rec.all))
+	}
+}
