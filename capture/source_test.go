@@ -308,3 +308,21 @@ func TestPacer(t *testing.T) {
 		t.Errorf("sleepCtx with cancelled ctx = %v", err)
 	}
 }
+
+func TestCleanFourCC(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{
+		{float64(pix("MJPG")), "MJPG"},
+		{float64(pix("Y16 ")), "Y16"},
+		{-1, ""},
+		{0, ""},
+		{1, ""},
+		{1e12, ""},
+	} {
+		if got := cleanFourCC(tc.v); got != tc.want {
+			t.Errorf("cleanFourCC(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -96,7 +97,7 @@ func openVideoCapture(ctx context.Context, s Spec, opts Options) (Source, error)
 		Width:   int(vc.Get(gocv.VideoCaptureFrameWidth)),
 		Height:  int(vc.Get(gocv.VideoCaptureFrameHeight)),
 		FPS:     vc.Get(gocv.VideoCaptureFPS),
-		FourCC:  strings.TrimRight(vc.CodecString(), "\x00 "),
+		FourCC:  cleanFourCC(vc.Get(gocv.VideoCaptureFOURCC)),
 		Backend: backendName(vc.Get(gocv.VideoCaptureBackend)),
 		Paced:   s.Kind != KindFile || !opts.Fast,
 	}
@@ -132,6 +133,22 @@ func configureDevice(vc *gocv.VideoCapture, opts Options) {
 	// The driver's buffer count stays at OpenCV's default (4): with a single buffer UVC
 	// cameras lose every other frame while it is dequeued, and the pump reads
 	// continuously, so the queue stays empty and adds no latency.
+}
+
+// cleanFourCC renders a FOURCC property, or "" when the backend does not report one
+// (GStreamer gives -1).
+func cleanFourCC(v float64) string {
+	if v <= 0 || v > math.MaxUint32 {
+		return ""
+	}
+	u := uint32(v)
+	b := []byte{byte(u), byte(u >> 8), byte(u >> 16), byte(u >> 24)}
+	for _, c := range b {
+		if c < ' ' || c > '~' {
+			return ""
+		}
+	}
+	return strings.TrimRight(string(b), " ")
 }
 
 func backendName(v float64) string {

@@ -240,7 +240,11 @@ func runCameraTest(ctx context.Context, spec string, opts capture.Options, d tim
 func printCameraTest(w io.Writer, r *cameraTestReport) {
 	s := r.Stats
 	fmt.Fprintf(w, "source       %s (%s, %s)\n", r.Source.Spec, r.Source.Kind, r.Source.Backend)
-	fmt.Fprintf(w, "resolution   %dx%d %s, nominal %.2f fps\n", r.Source.Width, r.Source.Height, r.Source.FourCC, r.Source.FPS)
+	format := ""
+	if r.Source.FourCC != "" {
+		format = " " + r.Source.FourCC
+	}
+	fmt.Fprintf(w, "resolution   %dx%d%s, nominal %.2f fps\n", r.Source.Width, r.Source.Height, format, r.Source.FPS)
 	fmt.Fprintf(w, "delivered    %d frames in %.1fs: %.2f fps (last second %.2f fps)\n", s.Delivered, r.Seconds, s.DeliveredFPS, s.RecentFPS)
 	fmt.Fprintf(w, "dropped      %d of %d read\n", s.Dropped, s.Read)
 	fmt.Fprintf(w, "reconnects   %d\n", s.Reconnects)
