@@ -444,3 +444,38 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 }
+
+func TestDirTargetRejectsCorruptCopy(t *testing.T) {
+	f := newFixture(t)
+	ob, err := OpenOutbox(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf, err := ob.Build(f.params(f.synthRecords(t, 1, 32), 1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	usb := t.TempDir()
+	// The medium corrupts the file after it is written: the re-read must catch it.
+	d := &DirTarget{Dir: usb, hook: func(step string) {
+		if step == "renamed" {
+			p := filepath.Join(usb, bf.ID+FileExt)
+			b, _ := os.ReadFile(p)
+			b[len(b)/2] ^= 1
+			os.WriteFile(p, b, 0o600)
+		}
+	}}
+	if _, err := ob.Deliver(context.Background(), d, bf.ID); !errors.Is(err, ErrNotDelivered) {
+		t.Fatalf("corrupt copy: got %v, want ErrNotDelivered", err)
+	}
+	if len(esbFiles(t, usb)) != 0 {
+		t.Fatal("a corrupt bundle was left at the target")
+	}
+	if _, err := ob.Receipt(bf.ID); !errors.Is(err, ErrNotDelivered) {
+		t.Fatal("a receipt was written for a corrupt copy")
+	}
+	// The next attempt, on a sound medium, completes.
+	if _, err := ob.Deliver(context.Background(), &DirTarget{Dir: usb}, bf.ID); err != nil {
+		t.Fatal(err)
+	}
+}
