@@ -18,6 +18,8 @@ type Device struct {
 	Driver  string   `json:"driver,omitempty"`
 	Bus     string   `json:"bus,omitempty"` // e.g. usb-0000:00:14.0-1
 	Formats []Format `json:"formats,omitempty"`
+	// Controls are the device's adjustable controls with their ranges, for sliders.
+	Controls []ControlRange `json:"controls,omitempty"`
 	// Err is set when the node exists but could not be queried (e.g. permission
 	// denied: the user is not in the "video" group).
 	Err string `json:"error,omitempty"`
@@ -40,6 +42,31 @@ type FrameSize struct {
 	Range  bool      `json:"range,omitempty"`
 }
 
+// ControlRange is one V4L2 control a device offers. Field is the matching [Controls]
+// JSON field ("exposure", "gain"...) or "" for controls capture does not drive.
+type ControlRange struct {
+	Field   string `json:"field,omitempty"`
+	Name    string `json:"name"` // the driver's label, e.g. "Exposure (Absolute)"
+	Min     int32  `json:"min"`
+	Max     int32  `json:"max"`
+	Step    int32  `json:"step"`
+	Default int32  `json:"default"`
+	Type    string `json:"type"` // "int", "bool", "menu" (e.g. exposure mode) or "other"
+}
+
+// controlFields maps V4L2 control IDs to Controls fields.
+var controlFields = map[uint32]string{
+	0x00980900: "brightness",
+	0x00980901: "contrast",
+	0x0098090c: "auto_white_balance",
+	0x00980913: "gain",
+	0x0098091a: "wb_temperature",
+	0x009a0901: "auto_exposure", // a menu: 1 manual, 3 aperture priority
+	0x009a0902: "exposure",
+	0x009a090a: "focus",
+	0x009a090c: "auto_focus",
+}
+
 // ioctler is an open V4L2 node; the real one calls ioctl(2), tests fake it.
 type ioctler interface {
 	ioctl(req uint, buf []byte) error
@@ -52,6 +79,14 @@ const (
 	vidiocEnumFmt             = 0xc0405602 // _IOWR('V', 2, struct v4l2_fmtdesc) 64 bytes
 	vidiocEnumFrameSizes      = 0xc02c564a // _IOWR('V', 74, struct v4l2_frmsizeenum) 44 bytes
 	vidiocEnumFrameIntervals  = 0xc034564b // _IOWR('V', 75, struct v4l2_frmivalenum) 52 bytes
+	vidiocQueryCtrl           = 0xc0445624 // _IOWR('V', 36, struct v4l2_queryctrl) 68 bytes
+	queryCtrlSize             = 68
+	v4l2CtrlFlagNextCtrl      = 0x80000000
+	v4l2CtrlFlagDisabled      = 0x0001
+	v4l2CtrlTypeInteger       = 1
+	v4l2CtrlTypeBoolean       = 2
+	v4l2CtrlTypeMenu          = 3
+	v4l2CtrlTypeCtrlClass     = 6
 	capSize, fmtSize          = 104, 64
 	frmSizeSize, frmIvalSize  = 44, 52
 	v4l2CapVideoCapture       = 0x00000001
@@ -180,7 +215,52 @@ func describe(node ioctler, d *Device) (ok bool, err error) {
 		f.Sizes = frameSizes(node, pix)
 		d.Formats = append(d.Formats, f)
 	}
+	d.Controls = controls(node)
 	return true, nil
+}
+
+func ctrlType(t uint32) string {
+	switch t {
+	case v4l2CtrlTypeInteger:
+		return "int"
+	case v4l2CtrlTypeBoolean:
+		return "bool"
+	case v4l2CtrlTypeMenu:
+		return "menu"
+	}
+	return "other"
+}
+
+// controls enumerates the node's controls with V4L2_CTRL_FLAG_NEXT_CTRL.
+func controls(node ioctler) []ControlRange {
+	var out []ControlRange
+	id := uint32(0)
+	for i := 0; i < 4*maxEnum; i++ {
+		b := make([]byte, queryCtrlSize)
+		ne.PutUint32(b[0:], id|v4l2CtrlFlagNextCtrl)
+		if err := node.ioctl(vidiocQueryCtrl, b); err != nil {
+			break // EINVAL: no more controls
+		}
+		next := ne.Uint32(b[0:]) &^ v4l2CtrlFlagNextCtrl
+		if next <= id {
+			break // a driver that does not advance would loop forever
+		}
+		id = next
+		typ, flags := ne.Uint32(b[4:8]), ne.Uint32(b[60:64])
+		if typ == v4l2CtrlTypeCtrlClass || flags&v4l2CtrlFlagDisabled != 0 {
+			continue
+		}
+		out = append(out, ControlRange{
+			Field:   controlFields[id],
+			Name:    cstr(b[8:40]),
+			Min:     int32(ne.Uint32(b[40:44])),
+			Max:     int32(ne.Uint32(b[44:48])),
+			Step:    int32(ne.Uint32(b[48:52])),
+			Default: int32(ne.Uint32(b[52:56])),
+			Type:    ctrlType(typ),
+		})
+	}
+	return out
 }
 
 func frameSizes(node ioctler, pix uint32) []FrameSize {

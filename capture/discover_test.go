@@ -30,7 +30,14 @@ type fakeNode struct {
 	driver, card, bus string
 	caps, devCaps     uint32
 	formats           []fakeFmt
+	ctrls             []fakeCtrl
 	closed            *int
+}
+
+type fakeCtrl struct {
+	id, typ, flags        uint32
+	name                  string
+	min, max, step, deflt int32
 }
 
 func pix(s string) uint32 {
@@ -74,6 +81,24 @@ func (f *fakeNode) ioctl(req uint, b []byte) error {
 		ne.PutUint32(b[12:], s.w)
 		ne.PutUint32(b[16:], s.h)
 		return nil
+	case vidiocQueryCtrl:
+		want := ne.Uint32(b[0:])
+		if want&v4l2CtrlFlagNextCtrl == 0 {
+			return syscall.EINVAL
+		}
+		for _, c := range f.ctrls { // sorted by id, like a driver
+			if c.id > want&^v4l2CtrlFlagNextCtrl {
+				ne.PutUint32(b[0:], c.id)
+				ne.PutUint32(b[4:], c.typ)
+				copy(b[8:40], c.name)
+				for k, v := range []int32{c.min, c.max, c.step, c.deflt} {
+					ne.PutUint32(b[40+4*k:], uint32(v))
+				}
+				ne.PutUint32(b[60:], c.flags)
+				return nil
+			}
+		}
+		return syscall.EINVAL
 	case vidiocEnumFrameIntervals:
 		ff := f.find(ne.Uint32(b[4:]))
 		if ff == nil {
@@ -126,6 +151,16 @@ func TestListDevicesFake(t *testing.T) {
 			formats: []fakeFmt{
 				{pix: "YUYV", desc: "YUYV 4:2:2", sizes: []fakeSize{{w: 640, h: 480, ivals: [][2]uint32{{1, 30}, {1, 15}}}, {w: 1920, h: 1080, ivals: [][2]uint32{{1, 5}}}}},
 				{pix: "MJPG", desc: "Motion-JPEG", flags: v4l2FmtFlagCompressed, sizes: []fakeSize{{w: 1920, h: 1080, ivals: [][2]uint32{{1, 30}, {1001, 30000}}}}},
+			},
+			ctrls: []fakeCtrl{
+				{id: 0x00980001, typ: v4l2CtrlTypeCtrlClass, name: "User Controls"},
+				{id: 0x00980900, typ: 1, name: "Brightness", min: -64, max: 64, step: 1},
+				{id: 0x0098090c, typ: v4l2CtrlTypeBoolean, name: "White Balance, Automatic", max: 1, step: 1, deflt: 1},
+				{id: 0x00980918, typ: v4l2CtrlTypeMenu, name: "Power Line Frequency", max: 2, step: 1, deflt: 1},
+				{id: 0x0098091a, typ: 1, name: "White Balance Temperature", min: 2800, max: 6500, step: 10, deflt: 4600, flags: 0x10},
+				{id: 0x009a0901, typ: v4l2CtrlTypeMenu, name: "Auto Exposure", max: 3, step: 1, deflt: 3},
+				{id: 0x009a0902, typ: 1, name: "Exposure Time, Absolute", min: 3, max: 2047, step: 1, deflt: 250},
+				{id: 0x009a090a, typ: 1, name: "Focus", flags: v4l2CtrlFlagDisabled},
 			}},
 		// The same camera's metadata node: capabilities says capture, device_caps says metadata only.
 		"/dev/video1":  {driver: "uvcvideo", card: "HD Pro Webcam C920", caps: 0x84a00001 | v4l2CapDeviceCaps, devCaps: 0x04a00000},

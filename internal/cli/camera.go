@@ -134,6 +134,13 @@ func printDevices(w io.Writer, devs []capture.Device) {
 			}
 			fmt.Fprintf(w, "    %-4s %-22s %s\n", f.FourCC, f.Description, strings.Join(sizes, " "))
 		}
+		for _, c := range d.Controls {
+			field := ""
+			if c.Field != "" {
+				field = " [" + c.Field + "]"
+			}
+			fmt.Fprintf(w, "    control %-28s %s %d..%d step %d, default %d%s\n", c.Name, c.Type, c.Min, c.Max, c.Step, c.Default, field)
+		}
 	}
 }
 
