@@ -13,16 +13,17 @@ import (
 	"golang.org/x/text/message"
 )
 
-// IdentitySchema is the JSON Schema (draft 2020-12) of identity.json and of details files.
-//
 //go:embed identity.schema.json
-var IdentitySchema []byte
+var identitySchema []byte
+
+// IdentitySchema returns the JSON Schema (draft 2020-12) of identity.json and of details files.
+func IdentitySchema() []byte { return bytes.Clone(identitySchema) }
 
 const identitySchemaURL = "https://enrollstation.invalid/schema/identity-v1.json"
 
 // compiledSchema is compiled once: the schema is a constant of the program, not state.
 var compiledSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(IdentitySchema))
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(identitySchema))
 	if err != nil {
 		return nil, err
 	}
