@@ -63,6 +63,15 @@ func checkPassword(pw string) error {
 // never stored.
 func derive(pw string, salt []byte, p KDFParams) (verifier, auth []byte) {
 	k := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, 64)
+	// go-tpm (v0.9.8) cuts an HMAC session's auth value at its first zero byte
+	// (google/go-tpm#446), so a key whose auth holds one fails TPM_RC_AUTH_FAIL and
+	// bumps the DA counter (about one password in eight). Auth values without zeros
+	// are unchanged, so existing keys keep working.
+	for i := 32; i < 64; i++ {
+		if k[i] == 0 {
+			k[i] = 1
+		}
+	}
 	return k[:32], k[32:]
 }
 
