@@ -58,7 +58,18 @@ type Demographics struct {
 	Nationality    string `json:"nationality,omitempty"`   // ICAO 3-letter code
 	PlaceOfBirth   string `json:"place_of_birth,omitempty"`
 	Address        string `json:"address,omitempty"`
-	DocumentNumber string `json:"document_number,omitempty"`
+	DocumentNumber string `json:"document_number,omitempty"` // previous ID number, if any
+
+	// Added with the clerk's details form (all optional, so older records still read):
+	// the application number printed on the receipt, a phone number, and the address in
+	// the issuer's structured shape (exporter.Address); Address above stays as the
+	// free-text form of it.
+	ApplicationNumber string   `json:"application_number,omitempty"`
+	Phone             string   `json:"phone,omitempty"` // E.164, e.g. +85291234567
+	AddressLines      []string `json:"address_lines,omitempty"`
+	Locality          string   `json:"locality,omitempty"`
+	PostalCode        string   `json:"postal_code,omitempty"`
+	Country           string   `json:"country,omitempty"` // ICAO 3-letter code
 }
 
 // CaptureMeta describes how the portrait was captured.
@@ -130,6 +141,14 @@ type Batch struct {
 	ExportedAt time.Time   `json:"exported_at,omitempty"`
 	BundleSeq  uint64      `json:"bundle_seq,omitempty"`
 	BundleHash []byte      `json:"bundle_hash,omitempty"` // SHA-256 of the exported bundle
+
+	// Export bookkeeping (added for the supervisor's export screen; all optional).
+	EnrollmentIDs []string  `json:"enrollment_ids,omitempty"` // members, fixed when the batch closes
+	BundleID      string    `json:"bundle_id,omitempty"`      // outbox bundle built for the batch
+	Target        string    `json:"target,omitempty"`         // where the bundle was sent
+	Location      string    `json:"location,omitempty"`       // where the target says it now is
+	DeliveryError string    `json:"delivery_error,omitempty"` // last failed delivery attempt
+	IssuerAckAt   time.Time `json:"issuer_ack_at,omitempty"`  // issuer acknowledgement imported
 }
 
 // Role is what an operator may do; an operator may hold several.
@@ -214,6 +233,11 @@ type Settings struct {
 	LockoutThreshold int    `json:"lockout_threshold"` // failed logins before an account locks
 	ActiveProfile    string `json:"active_profile,omitempty"`
 	IssuerKey        []byte `json:"issuer_key,omitempty"` // issuer's public key for bundle encryption
+
+	// Operator-facing preferences (added for the admin settings screen; zero = default).
+	IdleLockMinutes int             `json:"idle_lock_minutes,omitempty"` // lock the screen after this long idle
+	Language        string          `json:"language,omitempty"`          // "en" or "zh"
+	Quality         json.RawMessage `json:"quality,omitempty"`           // quality threshold overrides, as JSON
 }
 
 // DefaultSettings are the settings of a new station.
