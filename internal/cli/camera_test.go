@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"enrollstation/capture"
 )
 
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -56,5 +58,29 @@ func TestCameraTest(t *testing.T) {
 		if code != tc.code || !strings.Contains(errs, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", tc.args, code, errs, tc.code, tc.want)
 		}
+	}
+}
+
+func TestPrintDevices(t *testing.T) {
+	var b bytes.Buffer
+	printDevices(&b, []capture.Device{
+		{Path: "/dev/video0", Name: "Webcam", Driver: "uvcvideo", Bus: "usb-1",
+			Formats:  []capture.Format{{FourCC: "MJPG", Description: "Motion-JPEG", Sizes: []capture.FrameSize{{Width: 1280, Height: 720, FPS: []float64{30, 15}}}}},
+			Controls: []capture.ControlRange{{Field: "gain", Name: "Gain", Min: 0, Max: 255, Step: 1, Default: 32, Type: "int"}}},
+		{Path: "/dev/video2", Name: "locked", Err: "permission denied"},
+	})
+	want := `/dev/video0  Webcam  (uvcvideo, usb-1)
+    MJPG Motion-JPEG            1280x720@30
+    control Gain                         int 0..255 step 1, default 32 [gain]
+/dev/video2  locked
+    error: permission denied
+`
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	printDevices(&b, nil)
+	if !strings.Contains(b.String(), "no cameras found") {
+		t.Errorf("empty list: %q", b.String())
 	}
 }
