@@ -162,6 +162,8 @@ func BenchmarkSearch100k(b *testing.B) {
 		qs[i] = randomTemplate(r)
 	}
 	b.ResetTimer()
+	cpu0 := cpuTime()
+	defer func() { reportCPU(b, cpu0) }()
 	for i := 0; i < b.N; i++ {
 		if _, err := g.Search(qs[i%len(qs)], 10, 0); err != nil {
 			b.Fatal(err)

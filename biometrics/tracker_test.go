@@ -73,6 +73,8 @@ func BenchmarkTrack720p(b *testing.B) {
 	f := frame720(b, "bona.jpg")
 	defer f.Close()
 	b.ResetTimer()
+	cpu0 := cpuTime()
+	defer func() { reportCPU(b, cpu0) }()
 	for i := 0; i < b.N; i++ {
 		if _, err := tr.Track(f); err != nil {
 			b.Fatal(err)
