@@ -1,10 +1,30 @@
 // Package app is the station's window: the Fyne screens for clerks, supervisors and
 // technicians. It holds no business rules; those live in capture, biometrics, vault,
-// exporter and the workflow they serve.
+// exporter and internal/workflow, which the screens call.
+//
+// # Extension points (the shell)
+//
+// This file is the shell: it opens the TPM and the station, shows the first-run
+// provisioning screen when the data directory holds no station, the login screen, and
+// after login a home made of the role screens the operator may use. Screens of each role
+// live in their own files and plug in through:
+//
+//   - roleScreen: one tab of the home screen for one role;
+//   - clerkScreens (app/clerk.go), supervisorScreens (app/supervisor*.go),
+//     technicianScreens (app/technician*.go), adminScreens (app/admin*.go): the tabs of
+//     each role, in display order;
+//   - provisioningScreen (app/provision*.go): the first-run wizard.
+//
+// Every screen receives the *shell, which carries the shared state (station, session,
+// window, configuration) and the navigation (show, home, logout, lock, touch).
 package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -14,17 +34,67 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"enrollstation/assets"
+	"enrollstation/biometrics"
 	"enrollstation/internal/cli"
-	"enrollstation/internal/selftest"
+	"enrollstation/vault"
 )
 
 // AppID is the Fyne application ID (also in FyneApp.toml).
 const AppID = "example.enrollstation.station"
 
+// roleScreen is one tab of the home screen, shown to operators holding Role.
+type roleScreen struct {
+	Role  vault.Role
+	Title string        // already translated (use tr)
+	Icon  fyne.Resource // may be nil
+	// Make builds the tab's content. It runs on the UI thread each time the home screen
+	// is built (after login and after each return home), so it should be cheap and start
+	// background work (goroutines updating widgets through ui) only as needed.
+	Make func(sh *shell) fyne.CanvasObject
+}
+
+// shell is the state every screen shares and the way screens navigate. Fields are set
+// by the shell; screens read them and must not replace them. Methods run on the UI
+// thread unless documented otherwise.
+type shell struct {
+	ctx  context.Context
+	app  fyne.App
+	win  fyne.Window
+	env  *cli.Env
+	demo bool
+
+	tpm     *vault.TPM     // opened before provisioning; nil when the TPM is missing
+	station *vault.Station // nil until provisioned and opened
+	sess    *vault.Session // nil when nobody is logged in
+
+	idle *idleLock
+
+	// locked holds the screen that was showing when the idle lock fired, so that the
+	// same operator unlocks back into it (an enrollment in progress is not lost).
+	locked     fyne.CanvasObject
+	lockedUser string
+
+	recMu sync.Mutex
+	rec   *biometrics.Recognizer
+
+	// onLogout are called (UI thread) when the operator logs out, to stop cameras and
+	// other work started by screens; cleared on each logout.
+	onLogout []func()
+
+	// current is the controller of the screen on show (e.g. *loginForm), for the
+	// screen's own code and tests.
+	current any
+
+	// now is the clock (time.Now in the app; tests replace it).
+	now func() time.Time
+}
+
 // Run opens the station window and returns when it is closed or ctx is cancelled.
 func Run(ctx context.Context, env *cli.Env, demo bool) error {
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
+	th, fontErr := newStationTheme()
+	a.Settings().SetTheme(th)
 	title := "Enrollment Station"
 	if demo {
 		title += " — DEMO (software TPM, not for real enrolments)"
@@ -32,27 +102,279 @@ func Run(ctx context.Context, env *cli.Env, demo bool) error {
 	w := a.NewWindow(title)
 	w.Resize(fyne.NewSize(1366, 768))
 
-	cfg := selftest.Config{Data: env.Data, TPM: env.TPM, Models: env.Models, Camera: env.Camera}
-	diag := newDiagnostics(func() []selftest.Check { return selftest.StationChecks(cfg) })
-	content := diag.Content()
-	if demo {
-		content = container.NewBorder(demoBanner(), nil, nil, nil, content)
+	sh := newShell(ctx, a, w, env, demo)
+	defer sh.close()
+	if fontErr != nil {
+		fmt.Fprintln(env.Stderr, "enrollstation:", fontErr)
 	}
-	w.SetContent(content)
+	sh.start()
 
 	go func() {
 		<-ctx.Done()
 		ui(a.Quit)
 	}()
-	diag.Start(ctx)
 	w.ShowAndRun()
 	return nil
+}
+
+// newShell makes the shell; start shows the first screen.
+func newShell(ctx context.Context, a fyne.App, w fyne.Window, env *cli.Env, demo bool) *shell {
+	initLanguage()
+	sh := &shell{ctx: ctx, app: a, win: w, env: env, demo: demo, now: time.Now}
+	sh.idle = newIdleLock(func() { ui(sh.lock) })
+	sh.installActivityHooks()
+	return sh
+}
+
+// start opens the TPM and the station and shows provisioning or login.
+func (sh *shell) start() {
+	tp, err := vault.OpenTPM(sh.env.TPM, sh.env.Data)
+	if err != nil {
+		sh.showError(tr("TPM not available"), err)
+		return
+	}
+	sh.tpm = tp
+	if !vault.Initialized(sh.env.Data) {
+		if sh.demo {
+			// A demo station provisions itself with documented demo accounts, so a new
+			// user can try a complete enrollment at once (see demoAccounts).
+			if err := sh.demoProvision(); err != nil {
+				sh.showError(tr("Could not set up the demo station"), err)
+				return
+			}
+		} else {
+			if p := provisioningScreen(sh, sh.provisioned); p != nil {
+				sh.setContent(p)
+				return
+			}
+			sh.showError(tr("This station is not set up"),
+				fmt.Errorf("no station in %s: run `enrollstation station init --admin NAME`", sh.env.Data))
+			return
+		}
+	}
+	if sh.station == nil {
+		st, err := vault.Open(sh.env.Data, sh.tpm, vault.Config{})
+		if err != nil {
+			sh.showError(tr("Could not open the station"), err)
+			return
+		}
+		sh.station = st
+	}
+	sh.showLogin()
+}
+
+// provisioned is called by the provisioning screen (UI thread) with the new, open
+// station; the shell takes ownership of it and shows the login screen.
+func (sh *shell) provisioned(st *vault.Station) {
+	sh.station = st
+	sh.showLogin()
+}
+
+// close releases the station, TPM and recognizer.
+func (sh *shell) close() {
+	sh.idle.stop()
+	for _, f := range sh.onLogout {
+		f()
+	}
+	sh.onLogout = nil
+	if sh.station != nil {
+		sh.station.Close()
+	}
+	if sh.tpm != nil {
+		sh.tpm.Close()
+	}
+	sh.recMu.Lock()
+	if sh.rec != nil {
+		sh.rec.Close()
+	}
+	sh.recMu.Unlock()
+}
+
+// recognizer returns the station's one go-face recognizer, loading the models on first
+// use (about a second). Safe from any goroutine.
+func (sh *shell) recognizer() (*biometrics.Recognizer, error) {
+	sh.recMu.Lock()
+	defer sh.recMu.Unlock()
+	if sh.rec != nil {
+		return sh.rec, nil
+	}
+	r, err := biometrics.NewRecognizer(sh.env.Models)
+	if err != nil {
+		return nil, err
+	}
+	sh.rec = r
+	return r, nil
+}
+
+// settings reads the station settings (defaults when unreadable).
+func (sh *shell) settings() vault.Settings {
+	s := vault.DefaultSettings()
+	if sh.station == nil {
+		return s
+	}
+	_ = sh.station.Store().View(func(tx *vault.Tx) error {
+		var err error
+		s, err = tx.Settings()
+		return err
+	})
+	return s
+}
+
+// show replaces the window content with a screen (with the top bar of the logged-in
+// operator). Screens use it to navigate: sh.show(next), and sh.home() to go back.
+func (sh *shell) show(c fyne.CanvasObject) {
+	sh.touch()
+	if sh.sess == nil {
+		sh.setContent(c)
+		return
+	}
+	sh.setContent(container.NewBorder(sh.topBar(), nil, nil, nil, c))
+}
+
+// setContent sets the window content, adding the demo banner on demo stations.
+func (sh *shell) setContent(c fyne.CanvasObject) {
+	if sh.demo {
+		c = container.NewBorder(demoBanner(), nil, nil, nil, c)
+	}
+	sh.win.SetContent(c)
+}
+
+// home shows the home screen of the logged-in operator: one tab per role screen.
+func (sh *shell) home() {
+	if sh.sess == nil {
+		sh.showLogin()
+		return
+	}
+	var tabs []*container.TabItem
+	for _, group := range [][]roleScreen{clerkScreens(), supervisorScreens(), technicianScreens(), adminScreens()} {
+		for _, rs := range group {
+			if !sh.sess.Has(rs.Role) {
+				continue
+			}
+			tabs = append(tabs, container.NewTabItemWithIcon(rs.Title, rs.Icon, rs.Make(sh)))
+		}
+	}
+	if len(tabs) == 0 {
+		sh.show(container.NewCenter(widget.NewLabel(tr("No screens for your roles yet."))))
+		return
+	}
+	if len(tabs) == 1 {
+		sh.show(tabs[0].Content)
+		return
+	}
+	sh.show(container.NewAppTabs(tabs...))
+}
+
+// onLogoutDo registers f to run when the operator logs out or the window closes (UI
+// thread), e.g. to stop a camera.
+func (sh *shell) onLogoutDo(f func()) { sh.onLogout = append(sh.onLogout, f) }
+
+// logout ends the session and shows the login screen.
+func (sh *shell) logout() {
+	for _, f := range sh.onLogout {
+		f()
+	}
+	sh.onLogout = nil
+	sh.sess = nil
+	sh.locked = nil
+	sh.lockedUser = ""
+	sh.idle.stop()
+	sh.showLogin()
+}
+
+// lock hides the current screen behind the unlock screen; the same operator unlocks back
+// into it, anyone else logs in afresh (the locked work is then dropped).
+func (sh *shell) lock() {
+	if sh.sess == nil || sh.locked != nil {
+		return
+	}
+	sh.locked = sh.win.Content()
+	sh.lockedUser = sh.sess.Name
+	sh.idle.stop()
+	sh.showLock()
+}
+
+// unlocked is called after a successful login on the lock screen.
+func (sh *shell) unlocked(s *vault.Session) {
+	prev, user := sh.locked, sh.lockedUser
+	sh.locked, sh.lockedUser = nil, ""
+	if user != s.Name {
+		for _, f := range sh.onLogout {
+			f()
+		}
+		sh.onLogout = nil
+		sh.sess = s
+		sh.startIdle()
+		sh.home()
+		return
+	}
+	sh.sess = s
+	sh.startIdle()
+	sh.win.SetContent(prev)
+}
+
+// loggedIn is called after a successful login.
+func (sh *shell) loggedIn(s *vault.Session) {
+	sh.sess = s
+	sh.startIdle()
+	sh.home()
+}
+
+// startIdle arms the idle lock with the station's setting.
+func (sh *shell) startIdle() {
+	m := sh.settings().IdleLockMinutes
+	if m <= 0 {
+		m = defaultIdleLockMinutes
+	}
+	sh.idle.start(time.Duration(m) * time.Minute)
+}
+
+// touch records operator activity (postpones the idle lock). Safe from any goroutine.
+func (sh *shell) touch() { sh.idle.touch() }
+
+// installActivityHooks makes key presses and typing anywhere count as activity. Taps
+// are counted by the screens (they call touch through show and their handlers).
+func (sh *shell) installActivityHooks() {
+	c := sh.win.Canvas()
+	c.SetOnTypedKey(func(*fyne.KeyEvent) { sh.touch() })
+	c.SetOnTypedRune(func(rune) { sh.touch() })
+}
+
+// topBar shows who is logged in, with lock and log-out buttons.
+func (sh *shell) topBar() fyne.CanvasObject {
+	who := widget.NewLabelWithStyle(fmt.Sprintf("%s: %s", tr("Operator"), sh.sess.Name), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	homeBtn := widget.NewButtonWithIcon(tr("Home"), theme.HomeIcon(), sh.home)
+	lockBtn := widget.NewButtonWithIcon(tr("Lock"), theme.VisibilityOffIcon(), sh.lock)
+	out := widget.NewButtonWithIcon(tr("Log out"), theme.LogoutIcon(), sh.logout)
+	name := sh.settings().StationName
+	station := widget.NewLabel(name)
+	return container.NewVBox(container.NewHBox(who, station, layoutSpacer(), homeBtn, lockBtn, out), widget.NewSeparator())
+}
+
+// showError replaces the content with a plain-language error and its detail.
+func (sh *shell) showError(title string, err error) {
+	head := widget.NewLabelWithStyle(title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	detail := widget.NewLabel(errText(err))
+	detail.Wrapping = fyne.TextWrapWord
+	sh.setContent(container.NewPadded(container.NewVBox(head, detail)))
+}
+
+// errText is the message shown for err: vault's errors already read as plain language.
+func errText(err error) string {
+	var inUse *vault.InUseError
+	switch {
+	case errors.As(err, &inUse):
+		return tr("Another program is using this station's data. Close it and start again.") + "\n" + err.Error()
+	case errors.Is(err, vault.ErrNoTPM):
+		return tr("No TPM was found. Check the station's security chip or start with --tpm swtpm for a test station.") + "\n" + err.Error()
+	}
+	return err.Error()
 }
 
 // demoBanner marks every screen of a demo station, so nobody mistakes it for a real one.
 func demoBanner() fyne.CanvasObject {
 	bg := canvas.NewRectangle(theme.Color(theme.ColorNameWarning))
-	text := widget.NewLabelWithStyle("DEMO STATION — software TPM and demo camera; not for real enrolments",
+	text := widget.NewLabelWithStyle(tr("DEMO STATION — software TPM and demo camera; not for real enrolments"),
 		fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	return container.NewStack(bg, text)
 }

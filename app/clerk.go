@@ -1,0 +1,132 @@
+package app
+
+import (
+	"fmt"
+	"sort"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"enrollstation/vault"
+)
+
+// clerkScreens are the clerk's tabs of the home screen.
+func clerkScreens() []roleScreen {
+	return []roleScreen{{
+		Role:  vault.RoleClerk,
+		Title: tr("Enrollments"),
+		Icon:  theme.AccountIcon(),
+		Make:  func(sh *shell) fyne.CanvasObject { return newClerkHome(sh).content },
+	}}
+}
+
+// clerkHome lists today's enrollments by this clerk and starts new ones.
+type clerkHome struct {
+	content fyne.CanvasObject
+	newBtn  *widget.Button
+	rows    []*vault.Enrollment
+}
+
+func newClerkHome(sh *shell) *clerkHome {
+	h := &clerkHome{}
+	h.rows = todaysEnrollments(sh)
+	h.newBtn = widget.NewButtonWithIcon(tr("New enrollment"), theme.ContentAddIcon(), func() { sh.startEnrollment() })
+	h.newBtn.Importance = widget.HighImportance
+	head := widget.NewLabelWithStyle(tr("Today's enrollments"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	count := widget.NewLabel(tr("%d today", len(h.rows)))
+
+	list := widget.NewTable(
+		func() (int, int) { return len(h.rows) + 1, 4 },
+		func() fyne.CanvasObject { return widget.NewLabel("") },
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			l := o.(*widget.Label)
+			if id.Row == 0 {
+				l.TextStyle = fyne.TextStyle{Bold: true}
+				l.SetText([]string{tr("Time"), tr("Application number"), tr("Name"), tr("Status")}[id.Col])
+				return
+			}
+			e := h.rows[id.Row-1]
+			l.TextStyle = fyne.TextStyle{}
+			switch id.Col {
+			case 0:
+				l.SetText(e.CreatedAt.Local().Format("15:04"))
+			case 1:
+				l.SetText(e.Demographics.ApplicationNumber)
+			case 2:
+				l.SetText(displayName(e.Demographics))
+			case 3:
+				l.SetText(statusText(e.Status))
+			}
+		})
+	for i, w := range []float32{90, 240, 420, 200} {
+		list.SetColumnWidth(i, w)
+	}
+	empty := widget.NewLabel(tr("No enrollments yet today. Press Enter or “New enrollment” to start."))
+	var body fyne.CanvasObject = list
+	if len(h.rows) == 0 {
+		body = container.NewCenter(empty)
+	}
+	top := container.NewHBox(head, count, layout.NewSpacer(), h.newBtn)
+	h.content = container.NewBorder(top, nil, nil, nil, body)
+	sh.current = h
+	// Enter starts a new enrollment (keyboard-first counter work).
+	sh.win.Canvas().SetOnTypedKey(func(k *fyne.KeyEvent) {
+		sh.touch()
+		if k.Name == fyne.KeyReturn || k.Name == fyne.KeyEnter {
+			if sh.current == h {
+				sh.startEnrollment()
+			}
+		}
+	})
+	return h
+}
+
+// todaysEnrollments are the enrollments this clerk made today, newest first.
+func todaysEnrollments(sh *shell) []*vault.Enrollment {
+	var out []*vault.Enrollment
+	if sh.station == nil || sh.sess == nil {
+		return nil
+	}
+	_ = sh.station.Store().View(func(tx *vault.Tx) error {
+		for _, id := range tx.EnrollmentsByDay(sh.now()) {
+			e, err := tx.EnrollmentMeta(id)
+			if err != nil || e.CapturedBy != sh.sess.Name {
+				continue
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	return out
+}
+
+// displayName is how a citizen's name is shown: family name first, as on the card.
+func displayName(d vault.Demographics) string {
+	return fmt.Sprintf("%s %s", d.Surname, d.GivenNames)
+}
+
+// statusText is the plain-language status.
+func statusText(s vault.Status) string {
+	switch s {
+	case vault.StatusDraft:
+		return tr("Draft")
+	case vault.StatusPending:
+		return tr("Waiting for supervisor")
+	case vault.StatusApproved:
+		return tr("Approved")
+	case vault.StatusRejected:
+		return tr("Rejected")
+	case vault.StatusExported:
+		return tr("Sent to issuer")
+	case vault.StatusPurged:
+		return tr("Completed")
+	}
+	return string(s)
+}
+
+// layoutSpacer fills space in a box.
+func layoutSpacer() fyne.CanvasObject { return layout.NewSpacer() }

@@ -1,0 +1,199 @@
+package app
+
+import (
+	"errors"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"enrollstation/internal/workflow"
+)
+
+// detailsForm is step 1: the citizen's details with inline validation.
+type detailsForm struct {
+	e       *enrollment
+	entries map[string]*widget.Entry // by workflow field name
+	sex     *widget.RadioGroup
+	errs    map[string]*widget.Label
+	next    *widget.Button
+	summary *widget.Label
+	shown   bool // validation messages are on show (after the first Continue)
+}
+
+// detailsFields are the form's entries in tab order: field, label, placeholder.
+func detailsFields() [][3]string {
+	return [][3]string{
+		{workflow.FieldFamilyName, tr("Family name"), tr("e.g. 陈 or Chen")},
+		{workflow.FieldGivenNames, tr("Given names"), tr("e.g. 美玲 or Mei Ling")},
+		{workflow.FieldDateOfBirth, tr("Date of birth"), "YYYY-MM-DD"},
+		{workflow.FieldNationality, tr("Nationality"), tr("ICAO code, e.g. CHN")},
+		{workflow.FieldPlaceOfBirth, tr("Place of birth"), ""},
+		{workflow.FieldPreviousID, tr("Previous ID number"), tr("optional")},
+		{workflow.FieldPhone, tr("Phone"), tr("optional, e.g. +85291234567")},
+		{workflow.FieldAddressLines + ".0", tr("Address line 1"), ""},
+		{workflow.FieldAddressLines + ".1", tr("Address line 2"), tr("optional")},
+		{workflow.FieldLocality, tr("Town or city"), ""},
+		{workflow.FieldPostalCode, tr("Postal code"), tr("optional")},
+		{workflow.FieldCountry, tr("Country"), tr("ICAO code, e.g. HKG")},
+	}
+}
+
+func (e *enrollment) showDetails() {
+	f := &detailsForm{e: e, entries: map[string]*widget.Entry{}, errs: map[string]*widget.Label{}}
+	errLabel := func(field string) *widget.Label {
+		l := widget.NewLabel("")
+		l.Importance = widget.DangerImportance
+		l.SizeName = theme.SizeNameCaptionText
+		l.Hide()
+		f.errs[field] = l
+		return l
+	}
+	row := func(label string, input fyne.CanvasObject, field string) fyne.CanvasObject {
+		return container.NewBorder(nil, nil, container.NewGridWrap(fyne.NewSize(170, 36), widget.NewLabel(label)), nil,
+			container.NewVBox(input, errLabel(field)))
+	}
+	var left, right []fyne.CanvasObject
+	for i, fd := range detailsFields() {
+		en := widget.NewEntry()
+		en.SetPlaceHolder(fd[2])
+		en.OnSubmitted = func(string) { f.submit() }
+		en.OnChanged = func(string) { e.sh.touch(); f.revalidate() }
+		f.entries[fd[0]] = en
+		field := fd[0]
+		if strings.HasPrefix(field, workflow.FieldAddressLines) {
+			field = workflow.FieldAddressLines
+			if strings.HasSuffix(fd[0], ".1") {
+				field = workflow.FieldAddressLines + ".extra" // errors show under line 1
+			}
+		}
+		r := row(fd[1], en, field)
+		if i < 7 {
+			left = append(left, r)
+		} else {
+			right = append(right, r)
+		}
+		if fd[0] == workflow.FieldDateOfBirth {
+			f.sex = widget.NewRadioGroup([]string{"F", "M", "X"}, func(string) { e.sh.touch(); f.revalidate() })
+			f.sex.Horizontal = true
+			left = append(left, row(tr("Sex"), f.sex, workflow.FieldSex))
+		}
+	}
+	f.load(e.details)
+	f.next = widget.NewButtonWithIcon(tr("Continue to capture"), theme.NavigateNextIcon(), f.submit)
+	f.next.Importance = widget.HighImportance
+	back := widget.NewButtonWithIcon(tr("Cancel"), theme.CancelIcon(), e.cancel)
+	f.summary = widget.NewLabel("")
+	f.summary.Importance = widget.DangerImportance
+	hint := widget.NewLabel(tr("Tab moves between fields; Enter continues; Esc cancels."))
+	hint.Importance = widget.LowImportance
+	cols := container.NewGridWithColumns(2, container.NewVBox(left...), container.NewVBox(right...))
+	bottom := container.NewHBox(back, hint, layout.NewSpacer(), f.summary, f.next)
+	e.stepView = f
+	e.sh.current = f
+	e.sh.show(e.frame(1, container.NewBorder(nil, bottom, nil, nil, container.NewVScroll(cols))))
+	e.setKeys(f.submit, e.cancel)
+	e.sh.win.Canvas().Focus(f.entries[workflow.FieldFamilyName])
+}
+
+// cancel drops the enrollment in progress and goes home.
+func (e *enrollment) cancel() { e.sh.home() }
+
+// read collects the form.
+func (f *detailsForm) read() workflow.Details {
+	g := func(k string) string { return f.entries[k].Text }
+	return workflow.Details{
+		FamilyName: g(workflow.FieldFamilyName), GivenNames: g(workflow.FieldGivenNames),
+		DateOfBirth: g(workflow.FieldDateOfBirth), Sex: f.sex.Selected,
+		Nationality: g(workflow.FieldNationality), PlaceOfBirth: g(workflow.FieldPlaceOfBirth),
+		AddressLines: []string{g(workflow.FieldAddressLines + ".0"), g(workflow.FieldAddressLines + ".1")},
+		Locality:     g(workflow.FieldLocality), PostalCode: g(workflow.FieldPostalCode),
+		Country: g(workflow.FieldCountry), PreviousID: g(workflow.FieldPreviousID), Phone: g(workflow.FieldPhone),
+	}.Normalize()
+}
+
+// load fills the form (when coming back from a later step).
+func (f *detailsForm) load(d workflow.Details) {
+	set := func(k, v string) { f.entries[k].SetText(v) }
+	set(workflow.FieldFamilyName, d.FamilyName)
+	set(workflow.FieldGivenNames, d.GivenNames)
+	set(workflow.FieldDateOfBirth, d.DateOfBirth)
+	set(workflow.FieldNationality, d.Nationality)
+	set(workflow.FieldPlaceOfBirth, d.PlaceOfBirth)
+	set(workflow.FieldPreviousID, d.PreviousID)
+	set(workflow.FieldPhone, d.Phone)
+	for i := 0; i < 2 && i < len(d.AddressLines); i++ {
+		set(workflow.FieldAddressLines+"."+string(rune('0'+i)), d.AddressLines[i])
+	}
+	set(workflow.FieldLocality, d.Locality)
+	set(workflow.FieldPostalCode, d.PostalCode)
+	set(workflow.FieldCountry, d.Country)
+	f.sex.SetSelected(d.Sex)
+}
+
+// validate shows the messages of every bad field; it returns the details when all pass.
+func (f *detailsForm) validate() (workflow.Details, bool) {
+	d := f.read()
+	err := d.Validate(f.e.sh.now())
+	var de *workflow.DetailsError
+	bad := map[string]string{}
+	if errors.As(err, &de) {
+		bad = de.Fields
+	} else if err != nil {
+		f.summary.SetText(err.Error())
+		return d, false
+	}
+	for field, l := range f.errs {
+		if msg, ok := bad[field]; ok {
+			l.SetText(tr(msg))
+			l.Show()
+		} else {
+			l.Hide()
+		}
+	}
+	if len(bad) > 0 {
+		f.summary.SetText(tr("%d fields need attention", len(bad)))
+		return d, false
+	}
+	f.summary.SetText("")
+	return d, true
+}
+
+// revalidate updates the messages as the clerk types, once they have been shown.
+func (f *detailsForm) revalidate() {
+	if f.shown {
+		f.validate()
+	}
+}
+
+// submit validates and goes on to capture, or focuses the first bad field.
+func (f *detailsForm) submit() {
+	f.shown = true
+	d, ok := f.validate()
+	if !ok {
+		for _, fd := range detailsFields() {
+			field := fd[0]
+			if strings.HasPrefix(field, workflow.FieldAddressLines) {
+				field = workflow.FieldAddressLines
+			}
+			if l := f.errs[field]; l != nil && l.Visible() {
+				f.e.sh.win.Canvas().Focus(f.entries[fd[0]])
+				return
+			}
+		}
+		return
+	}
+	f.e.details = d
+	if f.e.appNo == "" {
+		no, err := workflow.NewApplicationNumber(f.e.sh.now())
+		if err != nil {
+			f.summary.SetText(err.Error())
+			return
+		}
+		f.e.appNo = no
+	}
+	f.e.showCapture()
+}

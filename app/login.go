@@ -1,0 +1,201 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/widget"
+
+	"enrollstation/vault"
+)
+
+// loginForm is the login (and unlock) screen: user name, password, language.
+type loginForm struct {
+	user, pass *widget.Entry
+	lang       *widget.Select
+	submit     *widget.Button
+	msg        *widget.Label
+}
+
+// showLogin shows the login screen.
+func (sh *shell) showLogin() { sh.showLoginForm(false) }
+
+// showLock shows the unlock screen: the locked operator's name is filled in.
+func (sh *shell) showLock() { sh.showLoginForm(true) }
+
+func (sh *shell) showLoginForm(locked bool) {
+	f := &loginForm{
+		user: widget.NewEntry(),
+		pass: widget.NewPasswordEntry(),
+		msg:  widget.NewLabel(""),
+	}
+	f.msg.Wrapping = fyne.TextWrapWord
+	f.msg.Importance = widget.DangerImportance
+	f.user.SetPlaceHolder(tr("User name"))
+	f.pass.SetPlaceHolder(tr("Password"))
+	names := make([]string, len(languages))
+	for i, l := range languages {
+		names[i] = l.Name
+	}
+	f.lang = widget.NewSelect(names, func(name string) {
+		for _, l := range languages {
+			if l.Name == name && l.Code != currentLanguage() {
+				setLanguage(l.Code)
+				// Rebuild this screen in the new language (Fyne has no live re-translation),
+				// keeping what was typed.
+				u := f.user.Text
+				sh.showLoginForm(locked)
+				if c, ok := sh.loginFormOf(); ok {
+					c.user.SetText(u)
+				}
+			}
+		}
+	})
+	for _, l := range languages {
+		if l.Code == currentLanguage() {
+			f.lang.Selected = l.Name
+		}
+	}
+	do := func() { sh.tryLogin(f, locked) }
+	f.submit = widget.NewButton(tr("Log in"), do)
+	f.submit.Importance = widget.HighImportance
+	f.user.OnSubmitted = func(string) { sh.win.Canvas().Focus(f.pass) }
+	f.pass.OnSubmitted = func(string) { do() }
+
+	title := tr("Enrollment Station")
+	sub := tr("Log in with your operator account.")
+	if locked {
+		f.user.SetText(sh.lockedUser)
+		title = tr("Station locked")
+		sub = tr("The screen was locked after inactivity. %s can unlock and continue; another operator logging in ends the work in progress.", sh.lockedUser)
+		f.submit.SetText(tr("Unlock"))
+	}
+	head := widget.NewLabelWithStyle(title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	head.SizeName = "headingText"
+	subL := widget.NewLabel(sub)
+	subL.Wrapping = fyne.TextWrapWord
+	subL.Alignment = fyne.TextAlignCenter
+
+	form := container.New(layout.NewFormLayout(),
+		widget.NewLabel(tr("User name")), f.user,
+		widget.NewLabel(tr("Password")), f.pass,
+		widget.NewLabel(tr("Language")), f.lang,
+	)
+	items := []fyne.CanvasObject{head, subL, form, f.submit, f.msg}
+	if sh.demo {
+		items = append(items, demoCredentials())
+	}
+	box := container.NewVBox(items...)
+	card := widget.NewCard("", "", box)
+	content := container.NewCenter(container.NewGridWrap(fyne.NewSize(520, card.MinSize().Height), card))
+	sh.current = f
+	sh.setContent(content)
+	if locked && f.user.Text != "" {
+		sh.win.Canvas().Focus(f.pass)
+	} else {
+		sh.win.Canvas().Focus(f.user)
+	}
+}
+
+// loginFormOf returns the login form on screen, if any.
+func (sh *shell) loginFormOf() (*loginForm, bool) {
+	f, ok := sh.current.(*loginForm)
+	return f, ok
+}
+
+// tryLogin checks the password on a goroutine (argon2id and the TPM take a moment) and
+// goes on to home, or back into the locked work.
+func (sh *shell) tryLogin(f *loginForm, locked bool) {
+	name, pw := f.user.Text, f.pass.Text
+	if name == "" || pw == "" {
+		f.msg.SetText(tr("Enter your user name and password."))
+		return
+	}
+	if sh.station == nil {
+		f.msg.SetText(tr("The station is not open."))
+		return
+	}
+	f.submit.Disable()
+	f.msg.SetText("")
+	st := sh.station
+	go func() {
+		s, err := st.Login(name, pw)
+		ui(func() {
+			f.submit.Enable()
+			if err != nil {
+				f.pass.SetText("")
+				f.msg.SetText(loginErrText(err))
+				sh.win.Canvas().Focus(f.pass)
+				return
+			}
+			if locked {
+				sh.unlocked(s)
+			} else {
+				sh.loggedIn(s)
+			}
+		})
+	}()
+}
+
+// loginErrText turns vault's login errors into plain language.
+func loginErrText(err error) string {
+	switch {
+	case errors.Is(err, vault.ErrBadPassword):
+		return tr("Wrong user name or password. Check the keyboard language and Caps Lock, then try again.")
+	case errors.Is(err, vault.ErrAccountLocked):
+		return tr("This account is locked after too many failed logins. Ask an administrator to unlock it.")
+	case errors.Is(err, vault.ErrTPMLockout):
+		return tr("The security chip is refusing passwords for a while after repeated failures. Wait, or ask a technician.")
+	}
+	return fmt.Sprintf("%s: %v", tr("Login failed"), err)
+}
+
+// defaultIdleLockMinutes applies when the station settings leave the idle lock at 0.
+const defaultIdleLockMinutes = 5
+
+// idleLock fires once after a period without activity. Safe from any goroutine.
+type idleLock struct {
+	fire func()
+	mu   sync.Mutex
+	d    time.Duration
+	t    *time.Timer
+}
+
+func newIdleLock(fire func()) *idleLock {
+	return &idleLock{fire: fire}
+}
+
+// start arms the lock to fire after d without touch.
+func (l *idleLock) start(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.t != nil {
+		l.t.Stop()
+	}
+	l.d = d
+	l.t = time.AfterFunc(d, l.fire)
+}
+
+// touch postpones the lock (no-op when not armed).
+func (l *idleLock) touch() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.t != nil {
+		l.t.Reset(l.d)
+	}
+}
+
+// stop disarms the lock.
+func (l *idleLock) stop() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.t != nil {
+		l.t.Stop()
+		l.t = nil
+	}
+}

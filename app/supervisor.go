@@ -1,0 +1,7 @@
+package app
+
+// supervisorScreens are the supervisor's tabs of the home screen (see roleScreen in app.go).
+//
+// Created by the clerk helper so the shell compiles; owned by the supervisor helper
+// (issue 8), who replaces this file. An empty list is honest: no supervisor screens yet.
+func supervisorScreens() []roleScreen { return nil }

@@ -1,0 +1,53 @@
+package app
+
+import (
+	"fmt"
+	"image/color"
+	"os"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/theme"
+)
+
+// CJKFontPath is the font that covers Simplified Chinese (Debian's fonts-droid-fallback,
+// installed by scripts/setup). Fyne's bundled font has no CJK glyphs, and the PDF receipt
+// embeds the same file.
+const CJKFontPath = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
+
+// stationTheme is Fyne's default theme with a font that renders Chinese, and a larger
+// text size for counter screens read at arm's length.
+type stationTheme struct {
+	font fyne.Resource // nil: Fyne's default font
+}
+
+// newStationTheme loads the CJK font. Without it the station still works, in English;
+// the error says how to fix it.
+func newStationTheme() (*stationTheme, error) {
+	b, err := os.ReadFile(CJKFontPath)
+	if err != nil {
+		return &stationTheme{}, fmt.Errorf("font for Chinese text missing (%s): Chinese names and the Chinese screens will show boxes; run scripts/setup (installs fonts-droid-fallback)", CJKFontPath)
+	}
+	return &stationTheme{font: fyne.NewStaticResource("DroidSansFallbackFull.ttf", b)}, nil
+}
+
+func (t *stationTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
+	return theme.DefaultTheme().Color(n, v)
+}
+
+func (t *stationTheme) Font(s fyne.TextStyle) fyne.Resource {
+	if t.font != nil && !s.Monospace && !s.Symbol {
+		return t.font
+	}
+	return theme.DefaultTheme().Font(s)
+}
+
+func (t *stationTheme) Icon(n fyne.ThemeIconName) fyne.Resource {
+	return theme.DefaultTheme().Icon(n)
+}
+
+func (t *stationTheme) Size(n fyne.ThemeSizeName) float32 {
+	if n == theme.SizeNameText {
+		return 15
+	}
+	return theme.DefaultTheme().Size(n)
+}
