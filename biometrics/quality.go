@@ -176,10 +176,14 @@ type Assessor struct {
 	cfg Config
 }
 
-// NewAssessor returns an Assessor using rec for detection, landmarks and templates.
+// NewAssessor returns an Assessor using rec for detection, landmarks and templates. A
+// zero MaxSide means 1280 and zero Thresholds mean DefaultThresholds.
 func NewAssessor(rec *Recognizer, cfg Config) *Assessor {
 	if cfg.MaxSide <= 0 {
 		cfg.MaxSide = 1280
+	}
+	if cfg.Thresholds.MaxLuminance == 0 && cfg.Thresholds.MinInterEye == 0 {
+		cfg.Thresholds = DefaultThresholds()
 	}
 	return &Assessor{rec: rec, cfg: cfg}
 }

@@ -239,3 +239,10 @@ func TestLiveConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestZeroConfigMeansDefaults(t *testing.T) {
+	a := NewAssessor(recognizer(t), Config{})
+	if c := a.Config(); c.MaxSide != 1280 || c.Thresholds.MinInterEye != 90 || len(c.Thresholds.Advisory) == 0 {
+		t.Fatalf("zero Config became %+v", c)
+	}
+}
