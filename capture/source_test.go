@@ -162,6 +162,7 @@ func TestOpenErrors(t *testing.T) {
 		{"/dev/video97", ErrNoDevice},
 		{"97", ErrNoDevice},
 		{"/dev/null", ErrOpen}, // exists but is no camera: goes through gocv's V4L2 open
+		{"gst:nosuchgstelement ! appsink", ErrOpen},
 		{"/nonexistent/movie.avi", nil},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
