@@ -107,7 +107,7 @@ func (s *Store) Dir() string { return s.dir }
 func (s *Store) Update(fn func(tx *Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		err := s.db.Update(func(txn *badger.Txn) error { return fn(&Tx{txn: txn}) })
-		if errors.Is(err, badger.ErrConflict) && attempt < 10 {
+		if errors.Is(err, badger.ErrConflict) && attempt < 100 {
 			continue
 		}
 		return err
