@@ -2,11 +2,13 @@ package exporter
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
+	"io"
 	"reflect"
 	"slices"
 	"strings"
@@ -413,5 +415,27 @@ func TestStatementApprovals(t *testing.T) {
 		if _, err := f.open(data, OpenOptions{}); !errors.Is(err, ErrBadSignature) {
 			t.Errorf("%s: Open: %v, want ErrBadSignature", name, err)
 		}
+	}
+}
+
+// strictSigner behaves like a TPM-backed key: it signs SHA-256 digests only and refuses
+// nil options (go-cose's own crypto.Signer adapter passes nil).
+type strictSigner struct{ k *ecdsa.PrivateKey }
+
+func (s strictSigner) Public() crypto.PublicKey { return &s.k.PublicKey }
+func (s strictSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
+	if o == nil || o.HashFunc() != crypto.SHA256 || len(d) != 32 {
+		return nil, errors.New("signs SHA-256 digests only")
+	}
+	return s.k.Sign(r, d, o)
+}
+
+func TestBuildWithTPMStyleSigner(t *testing.T) {
+	f := newFixture(t)
+	p := f.params(f.synthRecords(t, 2, 16), 1, nil)
+	p.StationSigner = strictSigner{f.station}
+	data, _ := f.build(t, p)
+	if _, err := f.open(data, OpenOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
