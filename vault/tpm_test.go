@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/google/go-tpm/tpm2"
@@ -280,5 +281,28 @@ func TestSecretsNotInClearOnTheBus(t *testing.T) {
 	}
 	if len(rec.all) < 20 {
 		t.Fatalf("only %d messages recorded", len(rec.all))
+	}
+}
+
+func TestOpenTPMSpecs(t *testing.T) {
+	data := t.TempDir()
+	tp, err := OpenTPM("swtpm", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	if info := tp.Info(); info.Kind != "software" || info.Manufacturer == "" || info.Firmware == "" {
+		t.Fatalf("info %+v", info)
+	}
+	// A second process on the same data directory would share the software TPM's state.
+	_, err = OpenTPM("swtpm", data)
+	var inUse *InUseError
+	if !errors.As(err, &inUse) || inUse.Dir != data {
+		t.Fatalf("second swtpm on %s: %v, want InUseError", data, err)
+	}
+	if _, err := os.Stat("/dev/tpmrm0"); err != nil {
+		if _, err := OpenTPM("auto", data); !errors.Is(err, ErrNoTPM) {
+			t.Fatalf("auto without a TPM: %v, want ErrNoTPM", err)
+		}
 	}
 }
