@@ -1,0 +1,354 @@
+package workflow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"enrollstation/biometrics"
+	"enrollstation/exporter"
+	"enrollstation/internal/testenv"
+	"enrollstation/internal/tpmtest"
+	"enrollstation/vault"
+)
+
+// supFixture is a provisioned station (real swtpm, real badger) with a clerk, two
+// supervisors (one also a clerk) and an issuer key pair.
+type supFixture struct {
+	dir           string
+	st            *vault.Station
+	admin, clerk  *vault.Session
+	sup, supClerk *vault.Session
+	issuer        *exporter.IssuerPrivateKey
+	issuerPub     []byte
+	assessor      *biometrics.Assessor
+	details       Details
+}
+
+var (
+	supRecOnce sync.Once
+	supRec     *biometrics.Recognizer
+	supRecErr  error
+)
+
+func supAssessor(t *testing.T) *biometrics.Assessor {
+	t.Helper()
+	models := testenv.ModelsDir(t)
+	supRecOnce.Do(func() { supRec, supRecErr = biometrics.NewRecognizer(models) })
+	if supRecErr != nil {
+		t.Fatal(supRecErr)
+	}
+	return biometrics.NewAssessor(supRec, biometrics.DefaultConfig())
+}
+
+func newSupFixture(t *testing.T) *supFixture {
+	t.Helper()
+	f := &supFixture{dir: t.TempDir()}
+	tp, err := vault.NewTPM(tpmtest.Start(t).TPM(), "software")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.issuer, err = exporter.GenerateIssuerKey(); err != nil {
+		t.Fatal(err)
+	}
+	if f.issuerPub, err = f.issuer.Public().MarshalText(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := vault.Config{KDF: vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}}
+	if _, err := Provision(f.dir, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: []byte("junk")}); err == nil {
+		t.Fatal("provisioning with a junk issuer key succeeded")
+	}
+	if vault.Initialized(f.dir) {
+		t.Fatal("a refused provisioning left a station behind")
+	}
+	f.st, err = Provision(f.dir, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: f.issuerPub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.st.Close() })
+	f.admin = f.login(t, "root")
+	for name, roles := range map[string][]vault.Role{
+		"clara": {vault.RoleClerk}, "sam": {vault.RoleSupervisor}, "sue": {vault.RoleSupervisor, vault.RoleClerk},
+	} {
+		if err := f.st.AddUser(f.admin, name, roles, name+"-password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clerk, f.sup, f.supClerk = f.login(t, "clara"), f.login(t, "sam"), f.login(t, "sue")
+	f.assessor = supAssessor(t)
+	b, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := exporter.ParseIdentity(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.details = DetailsFromIdentity(id)
+	return f
+}
+
+func (f *supFixture) login(t *testing.T, name string) *vault.Session {
+	t.Helper()
+	pw := name + "-password"
+	s, err := f.st.Login(name, pw)
+	if err != nil {
+		t.Fatalf("login %s: %v", name, err)
+	}
+	return s
+}
+
+// enroll submits an enrollment as clerk through the clerk's workflow API, with a test
+// photo as the captured frame and portrait (forced when it fails the quality checks).
+func (f *supFixture) enroll(t *testing.T, clerk *vault.Session, photo, family string) *vault.Enrollment {
+	t.Helper()
+	img, err := os.ReadFile(testenv.Face(t, photo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.assessor.AssessBytes(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Template == nil {
+		t.Fatalf("%s: no face template", photo)
+	}
+	now := time.Now()
+	c := &Capture{Frame: img, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
+		Width: rep.Width, Height: rep.Height, Forced: !rep.Pass}
+	if c.Forced {
+		c.Reason = "test photo is not an ICAO portrait"
+	}
+	appNo, err := NewApplicationNumber(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := f.details
+	d.FamilyName = family
+	e, err := Submit(f.st, clerk, d, appNo, &Review{Capture: c}, true)
+	if err != nil {
+		t.Fatalf("submit %s: %v", photo, err)
+	}
+	return e
+}
+
+func TestSupervisorQueueApproveRejectExport(t *testing.T) {
+	f := newSupFixture(t)
+	ctx := context.Background()
+	e1 := f.enroll(t, f.clerk, "bona.jpg", "BONA")
+	e2 := f.enroll(t, f.clerk, "bona3.jpg", "BONA")     // same person: duplicate suspect
+	e3 := f.enroll(t, f.supClerk, "pristin.jpg", "SUE") // captured by a supervisor
+
+	q, err := PendingQueue(f.st, "sue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]QueueItem{}
+	for _, it := range q {
+		byID[it.ID] = it
+	}
+	if len(q) != 3 || !byID[e3.ID].Own || byID[e1.ID].Own || byID[e1.ID].Clerk != "clara" {
+		t.Fatalf("queue: %+v", q)
+	}
+	if !byID[e1.ID].Duplicate || !byID[e2.ID].Duplicate || byID[e1.ID].BestMatch <= 0 {
+		t.Fatalf("bona and bona3 not flagged as duplicates: %+v %+v", byID[e1.ID], byID[e2.ID])
+	}
+	if byID[e1.ID].ApplicationNumber == "" || !strings.HasPrefix(byID[e1.ID].Name, "BONA, ") || byID[e1.ID].Score < 0 {
+		t.Fatalf("queue row: %+v", byID[e1.ID])
+	}
+	if got := (QueueFilter{Text: "sue"}).Filter(q); len(got) != 1 || got[0].ID != e3.ID {
+		t.Fatalf("filter by clerk: %+v", got)
+	}
+	SortQueue(q, "clerk", true)
+	if q[0].Clerk != "sue" {
+		t.Fatalf("sort by clerk desc: %+v", q)
+	}
+	dups, err := Duplicates(f.st, e1.ID, 3)
+	if err != nil || len(dups) == 0 || dups[0].ID != e2.ID || !dups[0].Match {
+		t.Fatalf("duplicates of bona: %+v %v", dups, err)
+	}
+
+	// Self-approval is refused; a clean bulk approval skips flagged and own items.
+	if _, err := f.st.Approve(f.supClerk, e3.ID); !errors.Is(err, vault.ErrSelfApproval) {
+		t.Fatalf("self-approval: %v", err)
+	}
+	res, err := ApproveClean(f.st, f.supClerk, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Approved) != 0 || res.Skipped[e3.ID] != "own capture" || res.Skipped[e1.ID] == "" {
+		t.Fatalf("bulk approve: %+v", res)
+	}
+	if err := Reject(f.st, f.sup, e2.ID, "because"); !errors.Is(err, ErrUnknownReason) {
+		t.Fatalf("free-text reason: %v", err)
+	}
+	if err := Reject(f.st, f.sup, e2.ID, "duplicate"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{e1.ID, e3.ID} {
+		if _, err := f.st.Approve(f.sup, id); err != nil {
+			t.Fatalf("approve %s: %v", id, err)
+		}
+	}
+
+	// Close a batch and export it to a directory; the issuer's verify accepts it.
+	if _, err := CloseBatch(f.st, f.clerk); !errors.Is(err, vault.ErrForbidden) {
+		t.Fatalf("clerk closing a batch: %v", err)
+	}
+	b, err := CloseBatch(f.st, f.sup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.EnrollmentIDs) != 2 {
+		t.Fatalf("batch members: %v", b.EnrollmentIDs)
+	}
+	if _, err := CloseBatch(f.st, f.sup); !errors.Is(err, ErrNothingToBatch) {
+		t.Fatalf("second close: %v", err)
+	}
+	x, err := NewExporter(f.st, f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A cancelled export leaves the bundle queued and nothing at the target.
+	usb := t.TempDir()
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := x.Export(cctx, f.sup, b.ID, &exporter.DirTarget{Dir: usb}, nil); err == nil {
+		t.Fatal("cancelled export succeeded")
+	}
+	if got, _ := Batch(f.st, b.ID); StateOf(got) == ExportConfirmed {
+		t.Fatalf("cancelled export marked confirmed: %+v", got)
+	}
+	var stages []string
+	loc, err := x.Export(ctx, f.sup, b.ID, &exporter.DirTarget{Dir: usb}, func(p Progress) {
+		if len(stages) == 0 || stages[len(stages)-1] != p.Stage {
+			stages = append(stages, p.Stage)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(loc, usb) || strings.Join(stages, ",") != "building,delivering,recording" {
+		t.Fatalf("export location %q stages %v", loc, stages)
+	}
+	hist, err := Batches(f.st)
+	if err != nil || len(hist) != 1 || hist[0].State != ExportConfirmed || hist[0].BundleSeq == 0 {
+		t.Fatalf("history: %+v %v", hist, err)
+	}
+	for _, id := range b.EnrollmentIDs {
+		e, _ := f.st.Enrollment(id)
+		if e.Status != vault.StatusExported || e.BatchID != b.ID {
+			t.Fatalf("enrollment %s after export: %s batch %q", id, e.Status, e.BatchID)
+		}
+	}
+	bundle := openBundle(t, loc, f, 0)
+	if len(bundle.Records) != 2 || bundle.Batch.ID != b.ID || bundle.Seq != hist[0].BundleSeq {
+		t.Fatalf("opened bundle: %d records, batch %q, seq %d", len(bundle.Records), bundle.Batch.ID, bundle.Seq)
+	}
+	for _, r := range bundle.Records {
+		e, _ := f.st.Enrollment(r.EnrollmentID)
+		if !bytes.Equal(r.Portrait, e.Portrait) || !bytes.Equal(r.Template, e.Template) || r.Identity.FamilyName != e.Demographics.Surname || len(r.Quality) == 0 {
+			t.Fatalf("record %s differs from the store", r.EnrollmentID)
+		}
+		if r.EnrollmentID == e3.ID && r.Capture.ForcedReason == "" {
+			t.Fatal("the group photo's forced reason was not carried")
+		}
+	}
+
+	// The next bundle chains to the first with the next sequence number.
+	e4 := f.enroll(t, f.clerk, "chaeyoung.jpg", "CHAE")
+	if _, err := f.st.Approve(f.sup, e4.ID); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := CloseBatch(f.st, f.sup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc2, err := x.Export(ctx, f.sup, b2.ID, &exporter.DirTarget{Dir: usb}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := openBundle(t, loc2, f, bundle.Seq)
+	if !bytes.Equal(second.PrevHash, bundle.SHA256[:]) {
+		t.Fatal("second bundle does not chain to the first")
+	}
+
+	// The issuer's acknowledgement purges the first batch's biometrics.
+	ack, err := exporter.MakeAck(f.issuer, bundle, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := exporter.GenerateIssuerKey()
+	forged, _ := exporter.MakeAck(other, bundle, nil, time.Now())
+	if _, _, err := x.ImportAck(f.sup, forged); err == nil {
+		t.Fatal("ack signed by another issuer accepted")
+	}
+	id, n, err := x.ImportAck(f.sup, ack)
+	if err != nil || id != b.ID || n != 2 {
+		t.Fatalf("import ack: %s %d %v", id, n, err)
+	}
+	if got, _ := Batch(f.st, b.ID); StateOf(got) != ExportAcknowledged {
+		t.Fatalf("state after ack: %s", StateOf(got))
+	}
+	if e, _ := f.st.Enrollment(e1.ID); e.Status != vault.StatusPurged || e.Portrait != nil {
+		t.Fatalf("after ack: %s, portrait %d bytes", e.Status, len(e.Portrait))
+	}
+	if rep, err := f.st.VerifyAudit(); err != nil || !rep.OK() {
+		t.Fatalf("audit after export: %+v %v", rep, err)
+	}
+}
+
+func openBundle(t *testing.T, path string, f *supFixture, afterSeq uint64) *exporter.Bundle {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	b, err := exporter.Open(fh, f.issuer, f.st.PublicKey(), exporter.OpenOptions{AfterSeq: afterSeq})
+	if err != nil {
+		t.Fatalf("issuer verify of %s: %v", path, err)
+	}
+	return b
+}
+
+func TestSettingsAndCameraProfile(t *testing.T) {
+	f := newSupFixture(t)
+	ok := SettingsChange{RetentionDays: 14, LockoutThreshold: 3, IdleLockMinutes: 5, Language: "zh"}
+	for _, bad := range []SettingsChange{
+		{RetentionDays: 0, LockoutThreshold: 3, IdleLockMinutes: 5, Language: "en"},
+		{RetentionDays: 14, LockoutThreshold: 3, IdleLockMinutes: 0, Language: "en"},
+		{RetentionDays: 14, LockoutThreshold: 3, IdleLockMinutes: 5, Language: "fr"},
+		{RetentionDays: 14, LockoutThreshold: 3, IdleLockMinutes: 5, Language: "en", Quality: []byte("{")},
+	} {
+		if err := UpdateSettings(f.st, f.admin, bad); !errors.Is(err, vault.ErrInvalid) {
+			t.Errorf("settings %+v: %v, want ErrInvalid", bad, err)
+		}
+	}
+	if err := UpdateSettings(f.st, f.sup, ok); !errors.Is(err, vault.ErrForbidden) {
+		t.Fatalf("settings by a supervisor: %v", err)
+	}
+	if err := UpdateSettings(f.st, f.admin, ok); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := Settings(f.st)
+	if s.RetentionDays != 14 || s.IdleLockMinutes != 5 || s.Language != "zh" || s.StationName != "Counter 1" {
+		t.Fatalf("settings: %+v", s)
+	}
+	fp, err := SetIssuerKey(f.st, f.admin, f.issuerPub)
+	if err != nil || fp != f.issuer.Public().Fingerprint() {
+		t.Fatalf("issuer key fingerprint %q, %v", fp, err)
+	}
+	if _, err := SetIssuerKey(f.st, f.sup, f.issuerPub); !errors.Is(err, vault.ErrForbidden) {
+		t.Fatalf("issuer key by a supervisor: %v", err)
+	}
+	if _, _, err := ActiveCameraProfile(f.st); !errors.Is(err, ErrNoProfile) {
+		t.Fatalf("profile before saving: %v", err)
+	}
+}
