@@ -8,5 +8,6 @@ func Commands() []Command {
 	c = append(c, issuerCommands()...)
 	c = append(c, assessCommands()...)
 	c = append(c, stationCommands()...)
+	c = append(c, workflowCommands()...)
 	return c
 }

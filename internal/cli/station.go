@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"enrollstation/internal/workflow"
 	"enrollstation/vault"
 )
 
@@ -40,12 +41,13 @@ func stationCommands() []Command {
 						return fmt.Errorf("%w: %v", ErrUsage, err)
 					}
 					var issuer []byte
+					var issuerFP string
 					if *issuerKey != "" {
 						if issuer, err = os.ReadFile(*issuerKey); err != nil {
 							return fmt.Errorf("reading issuer key: %w", err)
 						}
-						if !strings.Contains(string(issuer), "-----BEGIN ") {
-							return fmt.Errorf("%s is not a PEM file", *issuerKey)
+						if issuerFP, err = workflow.CheckIssuerKey(issuer); err != nil {
+							return fmt.Errorf("%s: %w", *issuerKey, err)
 						}
 					}
 					if vault.Initialized(env.Data) {
@@ -85,6 +87,9 @@ func stationCommands() []Command {
 					fmt.Fprintf(env.Stdout, "station initialised in %s\nstation ID: %s\nTPM: %s (%s, firmware %s)\nadministrator: %s\n", env.Data, st.ID(), info.Kind, info.Manufacturer, info.Firmware, *admin)
 					if info.Kind == "software" {
 						fmt.Fprintln(env.Stdout, "warning: software TPM: keys are only as safe as the data directory; not for production")
+					}
+					if issuerFP != "" {
+						fmt.Fprintf(env.Stdout, "issuer key fingerprint: %s (compare it with the issuer's)\n", issuerFP)
 					}
 					fmt.Fprintln(env.Stdout, "register the station with the issuer: enrollstation station pubkey --out station.pem")
 					return nil

@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"enrollstation/exporter"
+	"enrollstation/internal/workflow"
+	"enrollstation/vault"
+)
+
+// workflowCommands are the supervisor's scripted commands (issue 6) and the issuer key
+// import: approve, reject, batch close, export, batch ack, station set-issuer-key.
+func workflowCommands() []Command {
+	return []Command{
+		{
+			Name:    "approve",
+			Args:    "ID... --as SUPERVISOR",
+			Summary: "approve pending enrollments with the supervisor's TPM-held key",
+			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				as := fs.String("as", "", "supervisor `NAME` approving")
+				return func(ctx context.Context, env *Env, args []string) error {
+					if len(args) == 0 || *as == "" {
+						return fmt.Errorf("%w: one or more enrollment IDs and --as SUPERVISOR expected", ErrUsage)
+					}
+					return withStation(env, func(st *vault.Station) error {
+						sup, err := loginAs(env, st, *as)
+						if err != nil {
+							return err
+						}
+						for _, id := range args {
+							if _, err := st.Approve(sup, id); err != nil {
+								return fmt.Errorf("approving %s: %w", id, err)
+							}
+							fmt.Fprintf(env.Stdout, "approved %s\n", id)
+						}
+						return nil
+					})
+				}
+			},
+		},
+		{
+			Name:    "reject",
+			Args:    "ID --reason CODE --as SUPERVISOR",
+			Summary: "reject a pending enrollment with a reason code (" + strings.Join(workflow.RejectReasons, ", ") + ")",
+			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				as := fs.String("as", "", "supervisor `NAME` rejecting")
+				reason := fs.String("reason", "", "reason `CODE`: "+strings.Join(workflow.RejectReasons, ", "))
+				return func(ctx context.Context, env *Env, args []string) error {
+					if len(args) != 1 || *as == "" || *reason == "" {
+						return fmt.Errorf("%w: one enrollment ID, --reason CODE and --as SUPERVISOR expected", ErrUsage)
+					}
+					return withStation(env, func(st *vault.Station) error {
+						sup, err := loginAs(env, st, *as)
+						if err != nil {
+							return err
+						}
+						if err := workflow.Reject(st, sup, args[0], *reason); err != nil {
+							if errors.Is(err, workflow.ErrUnknownReason) {
+								return fmt.Errorf("%w: %v", ErrUsage, err)
+							}
+							return err
+						}
+						fmt.Fprintf(env.Stdout, "rejected %s (%s)\n", args[0], *reason)
+						return nil
+					})
+				}
+			},
+		},
+		{
+			Name:    "batch close",
+			Args:    "--as SUPERVISOR",
+			Summary: "put every approved enrollment not yet in a batch into a new batch; prints the batch ID",
+			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				as := fs.String("as", "", "supervisor `NAME` closing the batch")
+				return func(ctx context.Context, env *Env, args []string) error {
+					if len(args) != 0 || *as == "" {
+						return fmt.Errorf("%w: --as SUPERVISOR expected, no arguments", ErrUsage)
+					}
+					return withStation(env, func(st *vault.Station) error {
+						sup, err := loginAs(env, st, *as)
+						if err != nil {
+							return err
+						}
+						b, err := workflow.CloseBatch(st, sup)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintln(env.Stdout, b.ID)
+						fmt.Fprintf(env.Stderr, "batch %s: %d enrollment(s)\n", b.ID, len(b.EnrollmentIDs))
+						return nil
+					})
+				}
+			},
+		},
+		{
+			Name:    "batch list",
+			Args:    "[--json]",
+			Summary: "the export history: each batch with its state (closed, queued, sent, confirmed, acknowledged)",
+			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				asJSON := fs.Bool("json", false, "print as JSON")
+				return func(ctx context.Context, env *Env, args []string) error {
+					if len(args) != 0 {
+						return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
+					}
+					return withStation(env, func(st *vault.Station) error {
+						bs, err := workflow.Batches(st)
+						if err != nil {
+							return err
+						}
+						if *asJSON {
+							type row struct {
+								ID          string               `json:"id"`
+								State       workflow.ExportState `json:"state"`
+								Enrollments int                  `json:"enrollments"`
+								Seq         uint64               `json:"bundle_seq,omitempty"`
+								Location    string               `json:"location,omitempty"`
+								Error       string               `json:"delivery_error,omitempty"`
+							}
+							rows := []row{}
+							for _, b := range bs {
+								rows = append(rows, row{b.ID, b.State, len(b.EnrollmentIDs), b.BundleSeq, b.Location, b.DeliveryError})
+							}
+							return stationJSON(env.Stdout, rows)
+						}
+						for _, b := range bs {
+							fmt.Fprintf(env.Stdout, "%s  %-12s %3d enrollment(s)  %s\n", b.ID, b.State, len(b.EnrollmentIDs), b.Location)
+						}
+						return nil
+					})
+				}
+			},
+		},
+		{
+			Name:    "export",
+			Args:    "--batch ID --to DIR|URL --as SUPERVISOR",
+			Summary: "build a closed batch's signed, encrypted bundle and deliver it; prints the bundle path or URL",
+			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				as := fs.String("as", "", "supervisor `NAME` exporting")
+				batch := fs.String("batch", "", "batch `ID` (from batch close)")
+				to := fs.String("to", "", "a directory (e.g. USB media) or the issuer's https:// `URL`")
+				return func(ctx context.Context, env *Env, args []string) error {
+					if len(args) != 0 || *as == "" || *batch == "" || *to == "" {
+						return fmt.Errorf("%w: --batch ID, --to DIR|URL and --as SUPERVISOR expected", ErrUsage)
+					}
+					target, err := exporter.ParseTarget(*to)
+					if err != nil {
+						return fmt.Errorf("%w: --to: %v", ErrUsage, err)
+					}
+					return withStation(env, func(st *vault.Station) error {
+						sup, err := loginAs(env, st, *as)
+						if err != nil {
+							return err
+						}
+						x, err := workflow.NewExporter(st, env.Data)
+						if err != nil {
+							return err
+						}
+						loc, err := x.Export(ctx, sup, *batch, target, nil)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintln(env.Stdout, loc)
+						return nil
+					})
+				}
+			},
+		},
+		{
+			Name:    "batch ack",
+			Args:    "FILE --as SUPERVISOR",
+			Summary: "import the issuer's signed acknowledgement of a bundle (purges that batch's biometrics)",
+			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				as := fs.String("as", "", "supervisor `NAME` importing")
+				return func(ctx context.Context, env *Env, args []string) error {
+					if len(args) != 1 || *as == "" {
+						return fmt.Errorf("%w: one acknowledgement FILE and --as SUPERVISOR expected", ErrUsage)
+					}
+					ack, err := os.ReadFile(args[0])
+					if err != nil {
+						return err
+					}
+					return withStation(env, func(st *vault.Station) error {
+						sup, err := loginAs(env, st, *as)
+						if err != nil {
+							return err
+						}
+						x, err := workflow.NewExporter(st, env.Data)
+						if err != nil {
+							return err
+						}
+						id, n, err := x.ImportAck(sup, ack)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(env.Stdout, "batch %s acknowledged by the issuer; biometrics of %d enrollment(s) purged\n", id, n)
+						return nil
+					})
+				}
+			},
+		},
+		{
+			Name:    "station set-issuer-key",
+			Args:    "FILE --as ADMIN",
+			Summary: "replace the issuer public key bundles are encrypted to; prints its fingerprint",
+			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				as := fs.String("as", "", "administrator `NAME` authorising this")
+				return func(ctx context.Context, env *Env, args []string) error {
+					if len(args) != 1 || *as == "" {
+						return fmt.Errorf("%w: one key FILE and --as ADMIN expected", ErrUsage)
+					}
+					key, err := os.ReadFile(args[0])
+					if err != nil {
+						return err
+					}
+					if _, err := workflow.CheckIssuerKey(key); err != nil {
+						return err
+					}
+					return withStation(env, func(st *vault.Station) error {
+						admin, err := loginAs(env, st, *as)
+						if err != nil {
+							return err
+						}
+						fp, err := workflow.SetIssuerKey(st, admin, key)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(env.Stdout, "issuer key set; fingerprint:\n  %s\ncompare it with the fingerprint the issuer published\n", fp)
+						return nil
+					})
+				}
+			},
+		},
+	}
+}
