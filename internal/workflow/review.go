@@ -1,0 +1,168 @@
+package workflow
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"enrollstation/biometrics"
+	"enrollstation/vault"
+)
+
+// Keys of vault.CaptureMeta.Extra written by Submit, besides ExtraForcedReason (read by
+// the supervisor's screens and the exporter).
+const (
+	ExtraDuplicates   = "duplicate_suspect" // comma-separated IDs of matching enrollments
+	ExtraAutoCapture  = "auto_capture"      // "true" when auto-capture took the frame
+	ExtraQualityScore = "quality_score"     // the report's overall score, 0..100
+)
+
+// ErrNoConsent is returned by Submit without the citizen's consent.
+var ErrNoConsent = errors.New("workflow: the citizen's consent is required before submitting")
+
+// Duplicate is a possible duplicate on this station.
+type Duplicate struct {
+	biometrics.Match
+	Name     string // family and given names
+	AppNo    string
+	Status   vault.Status
+	Portrait []byte // JPEG, nil when purged
+}
+
+// Review is what the review step shows besides the capture.
+type Review struct {
+	Capture    *Capture
+	Duplicates []Duplicate // nearest first; Match set when within the threshold
+}
+
+// Suspect reports whether any duplicate is within the match threshold.
+func (r *Review) Suspect() bool {
+	for _, d := range r.Duplicates {
+		if d.Match.Match {
+			return true
+		}
+	}
+	return false
+}
+
+// Store is the part of the vault the review and submit steps use.
+type Store interface {
+	Store() *vault.Store
+	SaveEnrollment(clerk *vault.Session, e *vault.Enrollment) error
+}
+
+// LoadGallery loads the templates of the station's enrollments that still hold
+// biometrics, for the 1:N duplicate search.
+func LoadGallery(st Store) (*biometrics.Gallery, error) {
+	g := biometrics.NewGallery()
+	err := st.Store().View(func(tx *vault.Tx) error {
+		for _, status := range []vault.Status{vault.StatusDraft, vault.StatusPending, vault.StatusApproved, vault.StatusRejected, vault.StatusExported} {
+			for _, id := range tx.EnrollmentsByStatus(status) {
+				e, err := tx.Enrollment(id)
+				if err != nil {
+					return err
+				}
+				if len(e.Template) == 0 {
+					continue
+				}
+				var t biometrics.Template
+				if err := t.UnmarshalBinary(e.Template); err != nil {
+					continue // another model's template cannot be compared; not a duplicate
+				}
+				if err := g.Add(id, t); err != nil {
+					continue
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("workflow: loading the station's templates: %w", err)
+	}
+	return g, nil
+}
+
+// NewReview searches the gallery for the k nearest enrollments to the capture.
+func NewReview(st Store, g *biometrics.Gallery, c *Capture, k int) (*Review, error) {
+	r := &Review{Capture: c}
+	if g == nil || g.Len() == 0 {
+		return r, nil
+	}
+	ms, err := g.Search(c.Template, k, 0)
+	if err != nil {
+		return nil, fmt.Errorf("workflow: duplicate search: %w", err)
+	}
+	err = st.Store().View(func(tx *vault.Tx) error {
+		for _, m := range ms {
+			d := Duplicate{Match: m}
+			if e, err := tx.Enrollment(m.ID); err == nil {
+				d.Name = strings.TrimSpace(e.Demographics.Surname + " " + e.Demographics.GivenNames)
+				d.AppNo = e.Demographics.ApplicationNumber
+				d.Status = e.Status
+				d.Portrait = e.Portrait
+			}
+			r.Duplicates = append(r.Duplicates, d)
+		}
+		return nil
+	})
+	return r, err
+}
+
+// Submit stores the enrollment as pending (the supervisor's queue). consent must be
+// true. The write is durable when it returns.
+func Submit(st Store, clerk *vault.Session, d Details, appNo string, r *Review, consent bool) (*vault.Enrollment, error) {
+	if !consent {
+		return nil, ErrNoConsent
+	}
+	if err := d.Validate(r.Capture.At); err != nil {
+		return nil, err
+	}
+	if _, err := ParseApplicationNumber(appNo); err != nil {
+		return nil, err
+	}
+	c := r.Capture
+	if !c.Report.Pass && !c.Forced {
+		return nil, fmt.Errorf("workflow: the capture fails quality checks and was not forced: %v", c.Report.Failed)
+	}
+	tmpl, err := c.Template.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("workflow: encoding the template: %w", err)
+	}
+	q, err := json.Marshal(c.Report)
+	if err != nil {
+		return nil, fmt.Errorf("workflow: encoding the quality report: %w", err)
+	}
+	extra := map[string]string{ExtraQualityScore: strconv.Itoa(c.Report.Score)}
+	if c.Forced {
+		extra[ExtraForcedReason] = c.Reason
+	}
+	if c.Auto {
+		extra[ExtraAutoCapture] = "true"
+	}
+	var dups []string
+	for _, dd := range r.Duplicates {
+		if dd.Match.Match {
+			dups = append(dups, dd.ID)
+		}
+	}
+	if len(dups) > 0 {
+		extra[ExtraDuplicates] = strings.Join(dups, ",")
+	}
+	e := &vault.Enrollment{
+		Status:       vault.StatusPending,
+		Demographics: d.Demographics(appNo),
+		Portrait:     c.Portrait,
+		Template:     tmpl,
+		Quality:      q,
+		Capture: vault.CaptureMeta{
+			Camera: c.Camera, CapturedAt: c.At.UTC(), Width: c.Width, Height: c.Height,
+			Attempts: c.Attempts, Extra: extra,
+		},
+	}
+	if err := st.SaveEnrollment(clerk, e); err != nil {
+		return nil, fmt.Errorf("workflow: saving the enrollment: %w", err)
+	}
+	return e, nil
+}
