@@ -159,6 +159,22 @@ type HeadPose struct {
 	Roll  float64 `json:"roll"`
 }
 
+// QualityComponent is one entry of the quality vector exported with a capture.
+type QualityComponent struct {
+	ID    MeasureID `json:"id"`
+	Raw   float64   `json:"raw"`
+	Score int       `json:"score"`
+}
+
+// QualityVector returns (measure ID, raw value, score) for every measure, in report order.
+func (r *Report) QualityVector() []QualityComponent {
+	v := make([]QualityComponent, len(r.Measures))
+	for i, m := range r.Measures {
+		v[i] = QualityComponent{ID: m.ID, Raw: m.Raw, Score: m.Score}
+	}
+	return v
+}
+
 // Measure returns the measure with the given ID.
 func (r *Report) Measure(id MeasureID) (Measure, bool) {
 	for _, m := range r.Measures {

@@ -71,6 +71,11 @@ func TestAssessReport(t *testing.T) {
 			t.Errorf("%s score %d out of 0..100", id, s)
 		}
 	}
+	for i, q := range rep.QualityVector() {
+		if m := rep.Measures[i]; q.ID != m.ID || q.Raw != m.Raw || q.Score != m.Score {
+			t.Errorf("quality vector %d: %+v for %+v", i, q, m)
+		}
+	}
 	if back.Guidance.Key == "" || back.Guidance.Text == "" {
 		t.Errorf("no guidance: %+v", back.Guidance)
 	}
