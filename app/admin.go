@@ -1,7 +1,430 @@
 package app
 
-// adminScreens are the admin's tabs of the home screen (see roleScreen in app.go).
-//
-// Created by the clerk helper so the shell compiles; owned by the supervisor helper
-// (issue 8), who replaces this file. An empty list is honest: no admin screens yet.
-func adminScreens() []roleScreen { return nil }
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"enrollstation/exporter"
+	"enrollstation/internal/workflow"
+	"enrollstation/vault"
+)
+
+// adminScreens are the administrator's tabs of the home screen.
+func adminScreens() []roleScreen {
+	return []roleScreen{
+		{Role: vault.RoleAdmin, Title: tr("Users"), Icon: theme.AccountIcon(),
+			Make: func(sh *shell) fyne.CanvasObject { return newUserAdmin(sh).content }},
+		{Role: vault.RoleAdmin, Title: tr("Station settings"), Icon: theme.SettingsIcon(),
+			Make: func(sh *shell) fyne.CanvasObject { return newSettingsScreen(sh).content }},
+		{Role: vault.RoleAdmin, Title: tr("Audit log"), Icon: theme.DocumentIcon(),
+			Make: func(sh *shell) fyne.CanvasObject {
+				if sh.sess.Has(vault.RoleSupervisor) {
+					return widget.NewLabel(tr("See the Audit log tab of the supervisor screens."))
+				}
+				return newAuditScreen(sh).content
+			}},
+	}
+}
+
+// userAdmin lists operators and adds, locks, resets and re-roles them.
+type userAdmin struct {
+	sh      *shell
+	content fyne.CanvasObject
+
+	users    []vault.Operator
+	table    *widget.Table
+	selected int
+
+	name   *widget.Entry
+	pw     *widget.Entry
+	roles  *widget.CheckGroup
+	status *widget.Label
+
+	lockBtn, resetBtn, rolesBtn *widget.Button
+}
+
+func roleNames() []string {
+	out := make([]string, len(vault.AllRoles))
+	for i, r := range vault.AllRoles {
+		out[i] = string(r)
+	}
+	return out
+}
+
+func newUserAdmin(sh *shell) *userAdmin {
+	u := &userAdmin{sh: sh, selected: -1}
+	u.status = widget.NewLabel("")
+	u.status.Wrapping = fyne.TextWrapWord
+	cols := []string{tr("Name"), tr("Roles"), tr("State"), tr("Last login")}
+	u.table = widget.NewTable(
+		func() (int, int) { return len(u.users) + 1, len(cols) },
+		func() fyne.CanvasObject { return widget.NewLabel("") },
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			l := o.(*widget.Label)
+			if id.Row == 0 {
+				l.TextStyle = fyne.TextStyle{Bold: true}
+				l.SetText(cols[id.Col])
+				return
+			}
+			l.TextStyle = fyne.TextStyle{}
+			o2 := u.users[id.Row-1]
+			switch id.Col {
+			case 0:
+				l.SetText(o2.Name)
+			case 1:
+				rs := make([]string, len(o2.Roles))
+				for i, r := range o2.Roles {
+					rs[i] = string(r)
+				}
+				l.SetText(strings.Join(rs, ", "))
+			case 2:
+				if o2.Locked {
+					l.SetText(tr("locked"))
+				} else {
+					l.SetText(tr("active"))
+				}
+			case 3:
+				if o2.LastLoginAt.IsZero() {
+					l.SetText("—")
+				} else {
+					l.SetText(o2.LastLoginAt.Local().Format("2006-01-02 15:04"))
+				}
+			}
+		})
+	for i, w := range []float32{160, 260, 90, 170} {
+		u.table.SetColumnWidth(i, w)
+	}
+	u.table.OnSelected = func(id widget.TableCellID) {
+		sh.touch()
+		if id.Row > 0 {
+			u.selected = id.Row - 1
+			u.updateButtons()
+		}
+	}
+	u.lockBtn = widget.NewButtonWithIcon(tr("Lock / unlock"), theme.VisibilityOffIcon(), func() { u.toggleLock() })
+	u.resetBtn = widget.NewButtonWithIcon(tr("Reset password…"), theme.MailReplyIcon(), func() { u.askReset() })
+	u.rolesBtn = widget.NewButtonWithIcon(tr("Set roles…"), theme.DocumentCreateIcon(), func() { u.askRoles() })
+	actions := container.NewHBox(u.lockBtn, u.resetBtn, u.rolesBtn)
+
+	u.name = widget.NewEntry()
+	u.name.SetPlaceHolder(tr("user name"))
+	u.pw = widget.NewPasswordEntry()
+	u.pw.SetPlaceHolder(tr("at least 8 characters"))
+	u.roles = widget.NewCheckGroup(roleNames(), nil)
+	u.roles.Horizontal = true
+	add := widget.NewButtonWithIcon(tr("Add user"), theme.ContentAddIcon(), func() { u.add(u.name.Text, u.pw.Text, u.roles.Selected) })
+	add.Importance = widget.HighImportance
+	form := widget.NewForm(
+		widget.NewFormItem(tr("Name"), u.name),
+		widget.NewFormItem(tr("Password"), u.pw),
+		widget.NewFormItem(tr("Roles"), u.roles),
+	)
+	addCard := widget.NewCard(tr("New user"), tr("Supervisors get a TPM approval key protected by their password."), container.NewVBox(form, container.NewHBox(layout.NewSpacer(), add)))
+
+	left := container.NewBorder(widget.NewLabelWithStyle(tr("Operators"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), actions, nil, nil, u.table)
+	right := container.NewVBox(addCard, u.status)
+	split := container.NewHSplit(left, right)
+	split.Offset = 0.55
+	u.content = split
+	u.reload()
+	sh.current = u
+	return u
+}
+
+func (u *userAdmin) reload() {
+	users, err := u.sh.station.Users()
+	if err != nil {
+		u.status.SetText(errText(err))
+	}
+	u.users = users
+	if u.selected >= len(users) {
+		u.selected = -1
+	}
+	u.table.Refresh()
+	u.updateButtons()
+}
+
+func (u *userAdmin) updateButtons() {
+	for _, b := range []*widget.Button{u.lockBtn, u.resetBtn, u.rolesBtn} {
+		if u.selected < 0 {
+			b.Disable()
+		} else {
+			b.Enable()
+		}
+	}
+}
+
+func parseRoles(names []string) []vault.Role {
+	var rs []vault.Role
+	for _, n := range names {
+		if r, err := vault.ParseRole(n); err == nil {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+// add creates an operator.
+func (u *userAdmin) add(name, pw string, roles []string) error {
+	err := u.sh.station.AddUser(u.sh.sess, strings.TrimSpace(name), parseRoles(roles), pw)
+	if err != nil {
+		u.status.SetText(errText(err))
+		return err
+	}
+	u.status.SetText(tr("Added %s.", name))
+	u.name.SetText("")
+	u.pw.SetText("")
+	u.roles.SetSelected(nil)
+	u.reload()
+	return nil
+}
+
+func (u *userAdmin) toggleLock() error {
+	if u.selected < 0 {
+		return errors.New("no user selected")
+	}
+	o := u.users[u.selected]
+	if err := u.sh.station.SetLocked(u.sh.sess, o.Name, !o.Locked); err != nil {
+		u.status.SetText(errText(err))
+		return err
+	}
+	if o.Locked {
+		u.status.SetText(tr("Unlocked %s.", o.Name))
+	} else {
+		u.status.SetText(tr("Locked %s.", o.Name))
+	}
+	u.reload()
+	return nil
+}
+
+func (u *userAdmin) askReset() {
+	if u.selected < 0 {
+		return
+	}
+	name := u.users[u.selected].Name
+	pw := widget.NewPasswordEntry()
+	dialog.ShowForm(tr("Reset password of %s", name), tr("Reset"), tr("Cancel"),
+		[]*widget.FormItem{widget.NewFormItem(tr("New password"), pw)}, func(ok bool) {
+			if ok {
+				u.reset(name, pw.Text)
+			}
+		}, u.sh.win)
+}
+
+// reset sets a new password (and unlocks the account).
+func (u *userAdmin) reset(name, pw string) error {
+	if err := u.sh.station.ResetPassword(u.sh.sess, name, pw); err != nil {
+		u.status.SetText(errText(err))
+		return err
+	}
+	u.status.SetText(tr("New password set for %s; the account is unlocked.", name))
+	u.reload()
+	return nil
+}
+
+func (u *userAdmin) askRoles() {
+	if u.selected < 0 {
+		return
+	}
+	o := u.users[u.selected]
+	cg := widget.NewCheckGroup(roleNames(), nil)
+	var cur []string
+	for _, r := range o.Roles {
+		cur = append(cur, string(r))
+	}
+	cg.SetSelected(cur)
+	pw := widget.NewPasswordEntry()
+	pw.SetPlaceHolder(tr("only when making someone a supervisor"))
+	dialog.ShowForm(tr("Roles of %s", o.Name), tr("Save"), tr("Cancel"),
+		[]*widget.FormItem{widget.NewFormItem(tr("Roles"), cg), widget.NewFormItem(tr("New password"), pw)}, func(ok bool) {
+			if ok {
+				u.setRoles(o.Name, cg.Selected, pw.Text)
+			}
+		}, u.sh.win)
+}
+
+func (u *userAdmin) setRoles(name string, roles []string, pw string) error {
+	if err := u.sh.station.SetRoles(u.sh.sess, name, parseRoles(roles), pw); err != nil {
+		u.status.SetText(errText(err))
+		return err
+	}
+	u.status.SetText(tr("Roles of %s: %s.", name, strings.Join(roles, ", ")))
+	u.reload()
+	return nil
+}
+
+// settingsScreen edits the station settings and imports the issuer key.
+type settingsScreen struct {
+	sh      *shell
+	content fyne.CanvasObject
+
+	retention, lockout, idle *widget.Entry
+	language                 *widget.Select
+	quality                  *widget.Entry
+	keyPath                  *widget.Entry
+	keyInfo                  *widget.Label
+	status                   *widget.Label
+}
+
+func newSettingsScreen(sh *shell) *settingsScreen {
+	s := &settingsScreen{sh: sh}
+	set, _ := workflow.Settings(sh.station)
+	s.retention = widget.NewEntry()
+	s.retention.SetText(strconv.Itoa(set.RetentionDays))
+	s.lockout = widget.NewEntry()
+	s.lockout.SetText(strconv.Itoa(set.LockoutThreshold))
+	s.idle = widget.NewEntry()
+	idle := set.IdleLockMinutes
+	if idle == 0 {
+		idle = defaultIdleLockMinutes
+	}
+	s.idle.SetText(strconv.Itoa(idle))
+	s.language = widget.NewSelect([]string{"en", "zh"}, nil)
+	lang := set.Language
+	if lang == "" {
+		lang = "en"
+	}
+	s.language.SetSelected(lang)
+	s.quality = widget.NewMultiLineEntry()
+	s.quality.SetPlaceHolder(`{"min_inter_eye": 90}`)
+	s.quality.SetText(string(set.Quality))
+	s.quality.SetMinRowsVisible(3)
+	s.status = widget.NewLabel("")
+	s.status.Wrapping = fyne.TextWrapWord
+	save := widget.NewButtonWithIcon(tr("Save settings"), theme.DocumentSaveIcon(), func() { s.save() })
+	save.Importance = widget.HighImportance
+	form := widget.NewForm(
+		widget.NewFormItem(tr("Keep biometrics after export (days)"), s.retention),
+		widget.NewFormItem(tr("Failed logins before lock"), s.lockout),
+		widget.NewFormItem(tr("Idle lock (minutes)"), s.idle),
+		widget.NewFormItem(tr("Station language"), s.language),
+		widget.NewFormItem(tr("Quality thresholds (JSON overrides)"), s.quality),
+	)
+	settingsCard := widget.NewCard(tr("Station settings"), fmt.Sprintf("%s · %s", set.StationName, set.Site), container.NewVBox(form, container.NewHBox(layout.NewSpacer(), save)))
+
+	s.keyPath = widget.NewEntry()
+	s.keyPath.SetPlaceHolder(tr("issuer.pub file"))
+	s.keyInfo = widget.NewLabel("")
+	s.keyInfo.Wrapping = fyne.TextWrapWord
+	s.showKey(set.IssuerKey)
+	browse := widget.NewButtonWithIcon(tr("Choose file…"), theme.FileIcon(), func() {
+		dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
+			if err == nil && r != nil {
+				s.keyPath.SetText(r.URI().Path())
+				r.Close()
+			}
+		}, sh.win)
+	})
+	importBtn := widget.NewButtonWithIcon(tr("Import issuer key…"), theme.DownloadIcon(), func() { s.askImportKey(s.keyPath.Text) })
+	keyBox := container.NewVBox(s.keyInfo, container.NewBorder(nil, nil, nil, container.NewHBox(browse, importBtn), s.keyPath))
+	if sh.demo {
+		demo := widget.NewButtonWithIcon(tr("Make a demo issuer key"), theme.ContentAddIcon(), func() { s.demoIssuerKey() })
+		keyBox.Add(demo)
+	}
+	keyCard := widget.NewCard(tr("Issuer key"), tr("Bundles are encrypted to this key; compare its fingerprint with the issuer's."), keyBox)
+	info := widget.NewCard(tr("Station"), "", widget.NewLabel(fmt.Sprintf("%s %s\n%s", tr("Station ID"), sh.station.ID(), tr("Give the issuer this station's public key: enrollstation station pubkey --out station.pem"))))
+	s.content = container.NewVScroll(container.NewGridWithColumns(2, settingsCard, container.NewVBox(keyCard, info, s.status)))
+	sh.current = s
+	return s
+}
+
+func (s *settingsScreen) showKey(key []byte) {
+	if len(key) == 0 {
+		s.keyInfo.SetText(tr("No issuer key imported: bundles cannot be exported yet."))
+		s.keyInfo.Importance = widget.WarningImportance
+		return
+	}
+	fp, err := workflow.CheckIssuerKey(key)
+	if err != nil {
+		s.keyInfo.SetText(errText(err))
+		s.keyInfo.Importance = widget.DangerImportance
+		return
+	}
+	s.keyInfo.SetText(tr("Fingerprint: %s", fp))
+	s.keyInfo.Importance = widget.MediumImportance
+	s.keyInfo.Refresh()
+}
+
+func (s *settingsScreen) save() error {
+	atoi := func(e *widget.Entry) int { n, _ := strconv.Atoi(strings.TrimSpace(e.Text)); return n }
+	c := workflow.SettingsChange{RetentionDays: atoi(s.retention), LockoutThreshold: atoi(s.lockout),
+		IdleLockMinutes: atoi(s.idle), Language: s.language.Selected}
+	if q := strings.TrimSpace(s.quality.Text); q != "" {
+		c.Quality = json.RawMessage(q)
+	}
+	if err := workflow.UpdateSettings(s.sh.station, s.sh.sess, c); err != nil {
+		s.status.SetText(errText(err))
+		return err
+	}
+	s.status.SetText(tr("Settings saved."))
+	return nil
+}
+
+// askImportKey shows the key's fingerprint and imports it once the administrator
+// confirms it matches the issuer's.
+func (s *settingsScreen) askImportKey(path string) {
+	key, err := os.ReadFile(path)
+	if err != nil {
+		s.status.SetText(errText(err))
+		return
+	}
+	fp, err := workflow.CheckIssuerKey(key)
+	if err != nil {
+		s.status.SetText(errText(err))
+		return
+	}
+	dialog.ShowConfirm(tr("Import issuer key"), tr("Fingerprint:\n%s\n\nDoes it match the fingerprint the issuer gave you?", fp), func(ok bool) {
+		if ok {
+			s.importKey(key)
+		}
+	}, s.sh.win)
+}
+
+func (s *settingsScreen) importKey(key []byte) error {
+	if _, err := workflow.SetIssuerKey(s.sh.station, s.sh.sess, key); err != nil {
+		s.status.SetText(errText(err))
+		return err
+	}
+	s.showKey(key)
+	s.status.SetText(tr("Issuer key imported."))
+	return nil
+}
+
+// demoIssuerKey makes an issuer key pair in the demo data directory and imports its
+// public half, so a demo station can export (and verify) without a real issuer.
+func (s *settingsScreen) demoIssuerKey() error {
+	k, err := exporter.GenerateIssuerKey()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(s.sh.env.Data, "demo-issuer")
+	priv, _ := k.MarshalText()
+	pub, _ := k.Public().MarshalText()
+	if err := os.MkdirAll(dir, 0o700); err == nil {
+		err = os.WriteFile(filepath.Join(dir, "issuer.key"), priv, 0o600)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, "issuer.pub"), pub, 0o644)
+		}
+		if err != nil {
+			s.status.SetText(errText(err))
+			return err
+		}
+	}
+	if err := s.importKey(pub); err != nil {
+		return err
+	}
+	s.status.SetText(tr("Demo issuer key made in %s and imported.", dir))
+	return nil
+}

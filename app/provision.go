@@ -1,18 +1,244 @@
 package app
 
 import (
-	"fyne.io/fyne/v2"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"enrollstation/internal/workflow"
 	"enrollstation/vault"
 )
 
 // provisioningScreen is the first-run wizard, shown when the data directory holds no
-// station (vault.Initialized is false). sh.tpm is open (nil when no TPM was found: the
-// screen should say so). When provisioning succeeds the screen calls done on the UI
-// thread with the new, open station, which the shell then owns (it shows the login).
-// Returning nil means there is no wizard: the shell then explains how to provision from
-// the command line.
-//
-// Created by the clerk helper so the shell compiles; owned by the supervisor helper
-// (issue 8), who replaces this file.
-func provisioningScreen(sh *shell, done func(*vault.Station)) fyne.CanvasObject { return nil }
+// station: station name and site, the TPM found (with a warning for a software TPM),
+// the issuer key with its fingerprint, the first administrator; then keys are created.
+func provisioningScreen(sh *shell, done func(*vault.Station)) fyne.CanvasObject {
+	return newProvisioning(sh, done).content
+}
+
+// provisioning is the wizard's controller (tests drive it through its fields).
+type provisioning struct {
+	sh      *shell
+	done    func(*vault.Station)
+	content *fyne.Container
+
+	step  int
+	steps []func() fyne.CanvasObject
+
+	name, site     *widget.Entry
+	keyPath        *widget.Entry
+	keyFP          *widget.Label
+	keyOK          *widget.Check
+	issuerKey      []byte
+	admin, pw, pw2 *widget.Entry
+	status         *widget.Label
+	back, next     *widget.Button
+	stepLabel      *widget.Label
+	finished       chan error // receives the outcome of create (tests wait on it)
+}
+
+func newProvisioning(sh *shell, done func(*vault.Station)) *provisioning {
+	p := &provisioning{sh: sh, done: done, finished: make(chan error, 1)}
+	p.name = widget.NewEntry()
+	p.name.SetPlaceHolder(tr("e.g. Counter 3"))
+	p.site = widget.NewEntry()
+	p.site.SetPlaceHolder(tr("e.g. Town Hall, ground floor"))
+	p.keyPath = widget.NewEntry()
+	p.keyPath.SetPlaceHolder(tr("issuer.pub file from the card issuer"))
+	p.keyPath.OnChanged = func(string) { p.readKey() }
+	p.keyFP = widget.NewLabel("")
+	p.keyFP.Wrapping = fyne.TextWrapWord
+	p.keyOK = widget.NewCheck(tr("The fingerprint matches the one the issuer gave me"), nil)
+	p.admin = widget.NewEntry()
+	p.admin.SetPlaceHolder(tr("e.g. admin"))
+	p.pw = widget.NewPasswordEntry()
+	p.pw.SetPlaceHolder(tr("at least 8 characters"))
+	p.pw2 = widget.NewPasswordEntry()
+	p.status = widget.NewLabel("")
+	p.status.Wrapping = fyne.TextWrapWord
+	p.status.Importance = widget.DangerImportance
+	p.stepLabel = widget.NewLabel("")
+	p.back = widget.NewButtonWithIcon(tr("Back"), theme.NavigateBackIcon(), func() { p.goTo(p.step - 1) })
+	p.next = widget.NewButtonWithIcon(tr("Next"), theme.NavigateNextIcon(), func() { p.forward() })
+	p.next.Importance = widget.HighImportance
+	p.steps = []func() fyne.CanvasObject{p.stationStep, p.tpmStep, p.issuerStep, p.adminStep}
+	p.content = container.NewStack()
+	p.goTo(0)
+	sh.current = p
+	return p
+}
+
+func (p *provisioning) goTo(i int) {
+	if i < 0 || i >= len(p.steps) {
+		return
+	}
+	p.step = i
+	p.status.SetText("")
+	if i == 0 {
+		p.back.Disable()
+	} else {
+		p.back.Enable()
+	}
+	if i == len(p.steps)-1 {
+		p.next.SetText(tr("Create the station"))
+		p.next.SetIcon(theme.ConfirmIcon())
+	} else {
+		p.next.SetText(tr("Next"))
+		p.next.SetIcon(theme.NavigateNextIcon())
+	}
+	p.stepLabel.SetText(tr("Step %d of %d", i+1, len(p.steps)))
+	title := widget.NewLabelWithStyle(tr("Set up this enrollment station"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title.SizeName = theme.SizeNameHeadingText
+	nav := container.NewHBox(p.stepLabel, layout.NewSpacer(), p.back, p.next)
+	body := container.NewVBox(title, widget.NewSeparator(), p.steps[i](), p.status)
+	p.content.Objects = []fyne.CanvasObject{container.NewPadded(container.NewBorder(nil, nav, nil, nil,
+		container.NewCenter(container.NewGridWrap(fyne.NewSize(760, 480), body))))}
+	p.content.Refresh()
+}
+
+// forward checks the current step and moves on (or creates the station on the last).
+func (p *provisioning) forward() {
+	p.sh.touch()
+	if err := p.check(p.step); err != nil {
+		p.status.SetText(err.Error())
+		return
+	}
+	if p.step == len(p.steps)-1 {
+		p.create()
+		return
+	}
+	p.goTo(p.step + 1)
+}
+
+func (p *provisioning) check(step int) error {
+	switch step {
+	case 0:
+		if strings.TrimSpace(p.name.Text) == "" {
+			return errors.New(tr("Give the station a name, so exports and the audit log say which counter they come from."))
+		}
+	case 2:
+		if p.keyPath.Text != "" && p.issuerKey == nil {
+			return errors.New(tr("That file is not an issuer public key. Choose the issuer.pub file, or leave the field empty to import it later."))
+		}
+		if p.issuerKey != nil && !p.keyOK.Checked {
+			return errors.New(tr("Compare the fingerprint with the issuer's and tick the box, or clear the file to import it later."))
+		}
+	case 3:
+		if strings.TrimSpace(p.admin.Text) == "" {
+			return errors.New(tr("Enter the administrator's user name."))
+		}
+		if len([]rune(p.pw.Text)) < 8 {
+			return errors.New(tr("The password needs at least 8 characters."))
+		}
+		if p.pw.Text != p.pw2.Text {
+			return errors.New(tr("The two passwords differ. Type them again."))
+		}
+	}
+	return nil
+}
+
+func (p *provisioning) stationStep() fyne.CanvasObject {
+	intro := widget.NewLabel(tr("This data directory holds no station yet. The wizard creates the station's keys in the TPM, its encrypted store and the first administrator account."))
+	intro.Wrapping = fyne.TextWrapWord
+	return container.NewVBox(intro, widget.NewForm(
+		widget.NewFormItem(tr("Station name"), p.name),
+		widget.NewFormItem(tr("Site"), p.site),
+	), widget.NewLabel(tr("Data directory: %s", p.sh.env.Data)))
+}
+
+func (p *provisioning) tpmStep() fyne.CanvasObject {
+	info := p.sh.tpm.Info()
+	head := widget.NewLabelWithStyle(tr("TPM found: %s", info.Kind), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	detail := widget.NewLabel(tr("Manufacturer %s, firmware %s", info.Manufacturer, info.Firmware))
+	box := container.NewVBox(head, detail)
+	if info.Kind == "software" {
+		warn := widget.NewLabel(tr("WARNING: this is a SOFTWARE TPM. Its keys are only as safe as this computer's disk: anyone who copies the data directory can impersonate the station. Use it for tests and demonstrations only, never for real enrolments."))
+		warn.Wrapping = fyne.TextWrapWord
+		warn.Importance = widget.DangerImportance
+		warn.TextStyle = fyne.TextStyle{Bold: true}
+		box.Add(warn)
+	} else {
+		ok := widget.NewLabel(tr("The station's signing key, the store key and the bundle counter will live in this hardware TPM."))
+		ok.Wrapping = fyne.TextWrapWord
+		ok.Importance = widget.SuccessImportance
+		box.Add(ok)
+	}
+	return box
+}
+
+func (p *provisioning) issuerStep() fyne.CanvasObject {
+	intro := widget.NewLabel(tr("Bundles are encrypted to the card issuer's public key. Import it now, or later from Station settings."))
+	intro.Wrapping = fyne.TextWrapWord
+	browse := widget.NewButtonWithIcon(tr("Choose file…"), theme.FileIcon(), func() {
+		dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
+			if err == nil && r != nil {
+				p.keyPath.SetText(r.URI().Path())
+				r.Close()
+			}
+		}, p.sh.win)
+	})
+	return container.NewVBox(intro, container.NewBorder(nil, nil, nil, browse, p.keyPath), p.keyFP, p.keyOK)
+}
+
+// readKey reads the issuer key file named in keyPath and shows its fingerprint.
+func (p *provisioning) readKey() {
+	p.issuerKey = nil
+	p.keyOK.SetChecked(false)
+	if p.keyPath.Text == "" {
+		p.keyFP.SetText("")
+		return
+	}
+	b, err := os.ReadFile(p.keyPath.Text)
+	if err != nil {
+		p.keyFP.SetText(tr("Cannot read the file: %v", err))
+		return
+	}
+	fp, err := workflow.CheckIssuerKey(b)
+	if err != nil {
+		p.keyFP.SetText(tr("Not an issuer public key."))
+		return
+	}
+	p.issuerKey = b
+	p.keyFP.SetText(tr("Fingerprint:\n%s", fp))
+}
+
+func (p *provisioning) adminStep() fyne.CanvasObject {
+	intro := widget.NewLabel(tr("The first administrator adds the other operators. Keep this password safe: nobody can recover it."))
+	intro.Wrapping = fyne.TextWrapWord
+	return container.NewVBox(intro, widget.NewForm(
+		widget.NewFormItem(tr("Administrator"), p.admin),
+		widget.NewFormItem(tr("Password"), p.pw),
+		widget.NewFormItem(tr("Repeat password"), p.pw2),
+	))
+}
+
+// create provisions the station in the background and hands it to the shell.
+func (p *provisioning) create() {
+	p.next.Disable()
+	p.back.Disable()
+	p.status.Importance = widget.MediumImportance
+	p.status.SetText(tr("Creating keys in the TPM and the encrypted store…"))
+	o := workflow.ProvisionOptions{Name: p.name.Text, Site: p.site.Text, Admin: strings.TrimSpace(p.admin.Text), AdminPassword: p.pw.Text, IssuerKey: p.issuerKey}
+	go func() {
+		st, err := workflow.Provision(p.sh.env.Data, p.sh.tpm, vault.Config{}, o)
+		ui(func() {
+			if err != nil {
+				p.status.Importance = widget.DangerImportance
+				p.status.SetText(fmt.Sprintf("%s: %s", tr("The station could not be created"), errText(err)))
+				p.next.Enable()
+				p.back.Enable()
+			} else {
+				p.done(st)
+			}
+		})
+		p.finished <- err
+	}()
+}

@@ -1,7 +1,151 @@
 package app
 
-// technicianScreens are the technician's tabs of the home screen (see roleScreen in app.go).
-//
-// Created by the clerk helper so the shell compiles; owned by the supervisor helper
-// (issue 8), who replaces this file. An empty list is honest: no technician screens yet.
-func technicianScreens() []roleScreen { return nil }
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"enrollstation/biometrics"
+	"enrollstation/capture"
+	"enrollstation/internal/selftest"
+	"enrollstation/vault"
+)
+
+// technicianScreens are the technician's tabs: the camera bench and diagnostics. Both
+// share one techState, so diagnostics can show the running camera's rate and drops.
+func technicianScreens() []roleScreen {
+	tech := &techState{}
+	return []roleScreen{
+		{Role: vault.RoleTechnician, Title: tr("Cameras"), Icon: theme.MediaVideoIcon(),
+			Make: func(sh *shell) fyne.CanvasObject { return newCameraScreen(sh, tech).content }},
+		{Role: vault.RoleTechnician, Title: tr("Diagnostics"), Icon: theme.InfoIcon(),
+			Make: func(sh *shell) fyne.CanvasObject { return newTechDiagnostics(sh, tech).content }},
+	}
+}
+
+// techDiagnostics is the selftest plus the station's own facts, and the diagnostics
+// report export (no citizen data: counts, versions and check results only).
+type techDiagnostics struct {
+	sh      *shell
+	tech    *techState
+	content fyne.CanvasObject
+	diag    *diagnostics
+	facts   *widget.Label
+	status  *widget.Label
+}
+
+// stationFacts are the diagnostics report's station section.
+type stationFacts struct {
+	StationID    string         `json:"station_id"`
+	TPM          vault.TPMInfo  `json:"tpm"`
+	BundleSeq    uint64         `json:"bundle_counter"`
+	Enrollments  map[string]int `json:"enrollments_by_status"`
+	AuditEntries uint64         `json:"audit_entries"`
+	StorageBytes int64          `json:"storage_bytes"`
+	ModelsOK     bool           `json:"models_ok"`
+	ModelsDetail string         `json:"models_detail"`
+	Camera       *capture.Stats `json:"camera,omitempty"`
+}
+
+func newTechDiagnostics(sh *shell, tech *techState) *techDiagnostics {
+	t := &techDiagnostics{sh: sh, tech: tech}
+	cfg := selftest.Config{Data: sh.env.Data, TPM: sh.env.TPM, Models: sh.env.Models, Camera: sh.env.Camera,
+		OpenTPM: func() (*vault.TPM, error) { return sh.tpm, nil }}
+	t.diag = newDiagnostics(func() []selftest.Check { return selftest.StationChecks(cfg) })
+	t.facts = widget.NewLabel("")
+	t.facts.Wrapping = fyne.TextWrapWord
+	t.status = widget.NewLabel("")
+	refresh := widget.NewButtonWithIcon(tr("Refresh"), theme.ViewRefreshIcon(), func() { t.showFacts() })
+	export := widget.NewButtonWithIcon(tr("Export diagnostics report…"), theme.DocumentSaveIcon(), func() {
+		dialog.ShowFileSave(func(w fyne.URIWriteCloser, err error) {
+			if err != nil || w == nil {
+				return
+			}
+			defer w.Close()
+			if err := t.writeReport(w); err != nil {
+				t.status.SetText(errText(err))
+				return
+			}
+			t.status.SetText(tr("Report written to %s (no citizen data in it).", w.URI().Path()))
+		}, sh.win)
+	})
+	export.Importance = widget.HighImportance
+	note := widget.NewLabel(tr("The report holds check results, versions and counts only — no names, photos or templates."))
+	note.Wrapping = fyne.TextWrapWord
+	factsCard := widget.NewCard(tr("Station"), "", container.NewVBox(t.facts, container.NewHBox(refresh, export), note, t.status))
+	split := container.NewHSplit(factsCard, t.diag.Content())
+	split.Offset = 0.4
+	t.content = split
+	t.showFacts()
+	t.diag.Start(sh.ctx)
+	sh.current = t
+	return t
+}
+
+// gather collects the station facts.
+func (t *techDiagnostics) gather() stationFacts {
+	f := stationFacts{TPM: t.sh.tpm.Info(), Enrollments: map[string]int{}}
+	if s, err := t.sh.station.Status(); err == nil {
+		f.StationID, f.BundleSeq, f.AuditEntries = s.ID, s.Counter, s.AuditEntries
+		for k, v := range s.Enrollments {
+			f.Enrollments[string(k)] = v
+		}
+	}
+	_ = filepath.WalkDir(t.sh.env.Data, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				f.StorageBytes += info.Size()
+			}
+		}
+		return nil
+	})
+	if err := biometrics.VerifyModels(t.sh.env.Models); err != nil {
+		f.ModelsDetail = err.Error()
+	} else {
+		f.ModelsOK, f.ModelsDetail = true, fmt.Sprintf("%d models verified in %s", len(biometrics.PinnedModels()), t.sh.env.Models)
+	}
+	if st, ok := t.tech.cameraStats(); ok {
+		f.Camera = &st
+	}
+	return f
+}
+
+func (t *techDiagnostics) showFacts() {
+	f := t.gather()
+	cam := tr("no camera open (open one on the Cameras tab)")
+	if f.Camera != nil {
+		cam = tr("%.1f fps delivered, %d frames dropped, %d reconnects", f.Camera.RecentFPS, f.Camera.Dropped, f.Camera.Reconnects)
+	}
+	models := tr("OK")
+	if !f.ModelsOK {
+		models = tr("PROBLEM: %s", f.ModelsDetail)
+	}
+	tpm := fmt.Sprintf("%s (%s, firmware %s)", f.TPM.Kind, f.TPM.Manufacturer, f.TPM.Firmware)
+	if f.TPM.Kind == "software" {
+		tpm += " — " + tr("software TPM: demos and tests only")
+	}
+	t.facts.SetText(fmt.Sprintf("%s: %s\n%s: %d\n%s: %.1f MB\n%s: %s\n%s: %s\n%s: %d",
+		tr("TPM"), tpm, tr("Bundle counter"), f.BundleSeq, tr("Storage used"), float64(f.StorageBytes)/1e6,
+		tr("Models"), models, tr("Camera"), cam, tr("Audit entries"), f.AuditEntries))
+}
+
+// writeReport writes the diagnostics report as JSON.
+func (t *techDiagnostics) writeReport(w io.Writer) error {
+	rep := struct {
+		Created time.Time         `json:"created"`
+		Station stationFacts      `json:"station"`
+		Checks  []selftest.Result `json:"checks"`
+	}{time.Now().UTC(), t.gather(), t.diag.Results()}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}

@@ -1,0 +1,298 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"enrollstation/exporter"
+	"enrollstation/internal/workflow"
+)
+
+// batchScreen closes batches, exports them with progress and cancel, shows the export
+// history and imports the issuer's acknowledgements.
+type batchScreen struct {
+	sh      *shell
+	content fyne.CanvasObject
+
+	batches  []workflow.BatchInfo
+	table    *widget.Table
+	selected int // index into batches, -1 none
+
+	closeBtn  *widget.Button
+	target    *widget.Entry
+	exportBtn *widget.Button
+	cancelBtn *widget.Button
+	progress  *widget.ProgressBar
+	stage     *widget.Label
+	ackPath   *widget.Entry
+	status    *widget.Label
+
+	cancel context.CancelFunc
+	done   chan error // receives each export's outcome (tests wait on it)
+}
+
+func newBatchScreen(sh *shell) *batchScreen {
+	b := &batchScreen{sh: sh, selected: -1, done: make(chan error, 1)}
+	b.status = widget.NewLabel("")
+	b.status.Wrapping = fyne.TextWrapWord
+	b.closeBtn = widget.NewButtonWithIcon(tr("Close a batch of approved enrollments"), theme.ContentAddIcon(), func() { b.closeBatch() })
+
+	cols := []string{tr("Batch"), tr("Enrollments"), tr("State"), tr("Bundle #"), tr("Where")}
+	b.table = widget.NewTable(
+		func() (int, int) { return len(b.batches) + 1, len(cols) },
+		func() fyne.CanvasObject { return widget.NewLabel("") },
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			l := o.(*widget.Label)
+			l.Truncation = fyne.TextTruncateEllipsis
+			if id.Row == 0 {
+				l.TextStyle = fyne.TextStyle{Bold: true}
+				l.SetText(cols[id.Col])
+				return
+			}
+			l.TextStyle = fyne.TextStyle{}
+			bi := b.batches[id.Row-1]
+			switch id.Col {
+			case 0:
+				l.SetText(bi.ID)
+			case 1:
+				l.SetText(fmt.Sprint(len(bi.EnrollmentIDs)))
+			case 2:
+				l.SetText(stateText(bi.State))
+			case 3:
+				if bi.BundleSeq > 0 {
+					l.SetText(fmt.Sprint(bi.BundleSeq))
+				} else {
+					l.SetText("—")
+				}
+			case 4:
+				l.SetText(bi.Location)
+				if bi.DeliveryError != "" {
+					l.SetText(bi.DeliveryError)
+				}
+			}
+		})
+	for i, w := range []float32{300, 110, 140, 90, 420} {
+		b.table.SetColumnWidth(i, w)
+	}
+	b.table.OnSelected = func(id widget.TableCellID) {
+		sh.touch()
+		if id.Row > 0 {
+			b.selected = id.Row - 1
+			b.updateButtons()
+		}
+	}
+
+	b.target = widget.NewEntry()
+	b.target.SetPlaceHolder(tr("Folder (e.g. USB stick) or the issuer's https:// address"))
+	browse := widget.NewButtonWithIcon(tr("Choose folder…"), theme.FolderOpenIcon(), func() {
+		dialog.ShowFolderOpen(func(u fyne.ListableURI, err error) {
+			if err == nil && u != nil {
+				b.target.SetText(u.Path())
+			}
+		}, sh.win)
+	})
+	b.exportBtn = widget.NewButtonWithIcon(tr("Export selected batch"), theme.UploadIcon(), func() { b.startExport() })
+	b.exportBtn.Importance = widget.HighImportance
+	b.cancelBtn = widget.NewButtonWithIcon(tr("Cancel"), theme.CancelIcon(), func() {
+		if b.cancel != nil {
+			b.cancel()
+		}
+	})
+	b.cancelBtn.Disable()
+	b.progress = widget.NewProgressBar()
+	b.stage = widget.NewLabel("")
+
+	b.ackPath = widget.NewEntry()
+	b.ackPath.SetPlaceHolder(tr("Issuer acknowledgement file"))
+	ackBrowse := widget.NewButtonWithIcon(tr("Choose file…"), theme.FileIcon(), func() {
+		dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
+			if err == nil && r != nil {
+				b.ackPath.SetText(r.URI().Path())
+				r.Close()
+			}
+		}, sh.win)
+	})
+	ackBtn := widget.NewButtonWithIcon(tr("Import acknowledgement"), theme.DownloadIcon(), func() { b.importAck(b.ackPath.Text) })
+
+	title := widget.NewLabelWithStyle(tr("Export history"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	exportBox := widget.NewCard(tr("Export"), "", container.NewVBox(
+		container.NewBorder(nil, nil, nil, browse, b.target),
+		container.NewBorder(nil, nil, nil, container.NewHBox(b.exportBtn, b.cancelBtn), b.progress),
+		b.stage))
+	ackBox := widget.NewCard(tr("Issuer acknowledgement"), tr("Acknowledged batches have their biometrics deleted from this station."),
+		container.NewBorder(nil, nil, nil, container.NewHBox(ackBrowse, ackBtn), b.ackPath))
+	bottom := container.NewVBox(container.NewGridWithColumns(2, exportBox, ackBox), b.status)
+	top := container.NewHBox(title, layout.NewSpacer(), b.closeBtn)
+	b.content = container.NewBorder(top, bottom, nil, nil, b.table)
+	b.reload()
+	sh.current = b
+	return b
+}
+
+func stateText(s workflow.ExportState) string {
+	switch s {
+	case workflow.ExportClosed:
+		return tr("closed")
+	case workflow.ExportQueued:
+		return tr("queued")
+	case workflow.ExportSent:
+		return tr("sent (retry)")
+	case workflow.ExportConfirmed:
+		return tr("confirmed")
+	case workflow.ExportAcknowledged:
+		return tr("acknowledged")
+	}
+	return string(s)
+}
+
+func (b *batchScreen) reload() {
+	bs, err := workflow.Batches(b.sh.station)
+	if err != nil {
+		b.status.SetText(errText(err))
+	}
+	b.batches = bs
+	if b.selected >= len(bs) {
+		b.selected = -1
+	}
+	// Select the newest batch still to export, the usual next step.
+	if b.selected < 0 {
+		for i, bi := range bs {
+			if bi.State != workflow.ExportConfirmed && bi.State != workflow.ExportAcknowledged {
+				b.selected = i
+				break
+			}
+		}
+	}
+	b.table.Refresh()
+	if b.selected >= 0 {
+		b.table.Select(widget.TableCellID{Row: b.selected + 1, Col: 0})
+	}
+	b.updateButtons()
+}
+
+func (b *batchScreen) updateButtons() {
+	if b.cancel == nil && b.selected >= 0 && b.batches[b.selected].State != workflow.ExportConfirmed && b.batches[b.selected].State != workflow.ExportAcknowledged {
+		b.exportBtn.Enable()
+	} else {
+		b.exportBtn.Disable()
+	}
+}
+
+// closeBatch closes a batch of the approved enrollments not yet in one.
+func (b *batchScreen) closeBatch() error {
+	bt, err := workflow.CloseBatch(b.sh.station, b.sh.sess)
+	if errors.Is(err, workflow.ErrNothingToBatch) {
+		b.status.SetText(tr("There are no approved enrollments waiting for a batch."))
+		return err
+	}
+	if err != nil {
+		b.status.SetText(errText(err))
+		return err
+	}
+	b.status.SetText(tr("Batch %s closed with %d enrollment(s). Choose where to export it.", bt.ID, len(bt.EnrollmentIDs)))
+	b.selected = -1
+	b.reload()
+	return nil
+}
+
+// startExport exports the selected batch in the background; progress, the outcome and
+// the history update on the UI thread. The outcome is also sent on b.done.
+func (b *batchScreen) startExport() {
+	if b.selected < 0 || b.cancel != nil {
+		return
+	}
+	id := b.batches[b.selected].ID
+	target, err := exporter.ParseTarget(b.target.Text)
+	if err != nil || b.target.Text == "" {
+		b.status.SetText(tr("Enter a folder or the issuer's https:// address first."))
+		return
+	}
+	x, err := workflow.NewExporter(b.sh.station, b.sh.env.Data)
+	if err != nil {
+		b.status.SetText(errText(err))
+		return
+	}
+	ctx, cancel := context.WithCancel(b.sh.ctx)
+	b.cancel = cancel
+	b.sh.onLogoutDo(cancel)
+	b.exportBtn.Disable()
+	b.cancelBtn.Enable()
+	b.progress.SetValue(0)
+	b.stage.SetText(tr("Building the signed, encrypted bundle…"))
+	b.status.SetText("")
+	sess := b.sh.sess
+	go func() {
+		loc, err := x.Export(ctx, sess, id, target, func(p workflow.Progress) {
+			ui(func() {
+				switch p.Stage {
+				case "building":
+					b.progress.SetValue(0.8 * float64(p.Done) / float64(max(p.Total, 1)))
+				case "delivering":
+					b.progress.SetValue(0.85)
+					b.stage.SetText(tr("Delivering to %s…", target.String()))
+				case "recording":
+					b.progress.SetValue(0.95)
+				}
+			})
+		})
+		ui(func() {
+			cancel()
+			b.cancel = nil
+			b.cancelBtn.Disable()
+			switch {
+			case err == nil:
+				b.progress.SetValue(1)
+				b.stage.SetText(tr("Delivered and confirmed."))
+				b.status.SetText(tr("Batch %s exported to %s", id, loc))
+			case errors.Is(err, context.Canceled):
+				b.stage.SetText(tr("Cancelled. The bundle stays queued; export again to finish."))
+			case errors.Is(err, workflow.ErrNoIssuerKey):
+				b.stage.SetText("")
+				b.status.SetText(tr("This station has no issuer key yet. An administrator must import it (Station settings)."))
+			default:
+				b.stage.SetText(tr("Export failed; nothing was marked exported."))
+				b.status.SetText(errText(err))
+			}
+			b.reload()
+		})
+		select {
+		case b.done <- err:
+		default:
+		}
+	}()
+}
+
+// importAck imports an issuer acknowledgement file.
+func (b *batchScreen) importAck(path string) error {
+	if path == "" {
+		b.status.SetText(tr("Choose the acknowledgement file first."))
+		return errors.New("no file")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.status.SetText(errText(err))
+		return err
+	}
+	x, err := workflow.NewExporter(b.sh.station, b.sh.env.Data)
+	if err != nil {
+		b.status.SetText(errText(err))
+		return err
+	}
+	id, n, err := x.ImportAck(b.sh.sess, data)
+	if err != nil {
+		b.status.SetText(errText(err))
+		return err
+	}
+	b.status.SetText(tr("The issuer acknowledged batch %s; biometrics of %d enrollment(s) deleted from this station.", id, n))
+	b.reload()
+	return nil
+}

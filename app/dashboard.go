@@ -1,0 +1,130 @@
+package app
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"sort"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"enrollstation/internal/workflow"
+)
+
+// dashboard shows the station's figures as four charts rendered with gonum/plot.
+type dashboard struct {
+	sh      *shell
+	content fyne.CanvasObject
+	stats   *workflow.Stats
+	charts  map[string][]byte // chart title → PNG, for tests
+}
+
+// dashboardDays is how many days the per-day chart covers.
+const dashboardDays = 14
+
+func newDashboard(sh *shell) *dashboard {
+	d := &dashboard{sh: sh, charts: map[string][]byte{}}
+	st, err := workflow.Dashboard(sh.station, sh.now(), dashboardDays)
+	if err != nil {
+		d.content = widget.NewLabel(errText(err))
+		return d
+	}
+	d.stats = st
+
+	var days []string
+	for _, t := range st.Days {
+		days = append(days, t.Format("01-02"))
+	}
+	clerks := st.Clerks()
+	perClerk := make([]float64, len(clerks))
+	for i, c := range clerks {
+		perClerk[i] = float64(st.PerClerk[c])
+	}
+	reasons := make([]string, 0, len(st.RejectReasons))
+	for r := range st.RejectReasons {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	perReason := make([]float64, len(reasons))
+	for i, r := range reasons {
+		perReason[i] = float64(st.RejectReasons[r])
+	}
+	bins := []string{"0-49", "50-59", "60-69", "70-79", "80-89", "90-100"}
+	perBin := make([]float64, len(bins))
+	for _, s := range st.Scores {
+		i := 0
+		if s >= 50 {
+			i = min((s-40)/10, len(bins)-1)
+		}
+		perBin[i]++
+	}
+
+	grid := container.NewGridWithColumns(2,
+		d.chart(tr("Enrollments per day"), days, intsToFloats(st.PerDay)),
+		d.chart(tr("Enrollments per clerk"), clerks, perClerk),
+		d.chart(tr("Rejection reasons"), reasons, perReason),
+		d.chart(tr("Quality scores"), bins, perBin),
+	)
+	head := widget.NewLabelWithStyle(tr("%d enrollments on this station", st.Total), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	refresh := widget.NewButtonWithIcon(tr("Refresh"), theme.ViewRefreshIcon(), func() { sh.home() })
+	d.content = container.NewBorder(container.NewHBox(head, layout.NewSpacer(), refresh), nil, nil, nil, grid)
+	return d
+}
+
+func intsToFloats(v []int) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// chart renders a bar chart to PNG and shows it; an empty series shows a note instead.
+func (d *dashboard) chart(title string, labels []string, values []float64) fyne.CanvasObject {
+	if len(values) == 0 {
+		return widget.NewCard(title, "", container.NewCenter(widget.NewLabel(tr("No data yet."))))
+	}
+	png, err := barChartPNG(title, labels, values, 6.4, 3.0)
+	if err != nil {
+		return widget.NewCard(title, "", widget.NewLabel(err.Error()))
+	}
+	d.charts[title] = png
+	img := canvas.NewImageFromReader(bytes.NewReader(png), title+".png")
+	img.FillMode = canvas.ImageFillContain
+	img.SetMinSize(fyne.NewSize(320, 150))
+	return img
+}
+
+// barChartPNG draws a bar chart with gonum/plot and encodes it as PNG (w×h inches).
+func barChartPNG(title string, labels []string, values []float64, w, h float64) ([]byte, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font.Size = vg.Points(13)
+	p.Y.Min = 0
+	bars, err := plotter.NewBarChart(plotter.Values(values), vg.Points(max(8, 300/float64(len(values)+1))))
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %s: %w", title, err)
+	}
+	bars.Color = color.RGBA{R: 0x1f, G: 0x6f, B: 0xb5, A: 0xff}
+	bars.LineStyle.Width = 0
+	p.Add(bars)
+	p.NominalX(labels...)
+	p.X.Tick.Label.Font.Size = vg.Points(8)
+	wt, err := p.WriterTo(vg.Length(w)*vg.Inch, vg.Length(h)*vg.Inch, "png")
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %s: %w", title, err)
+	}
+	var buf bytes.Buffer
+	if _, err := wt.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("dashboard: %s: %w", title, err)
+	}
+	return buf.Bytes(), nil
+}
