@@ -12,7 +12,7 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// TestPumpNoLeaks takes 3,000 frames from a pump and measures each (the pump reads
+// TestPumpNoLeaks takes 3,000 frames from a pump, measures and previews each (the pump reads
 // more, dropping those the consumer was too slow for; it is unplugged every 1,000 reads) and checks
 // that every Mat created was closed. Run with: go test -tags matprofile ./capture/
 func TestPumpNoLeaks(t *testing.T) {
@@ -36,12 +36,19 @@ func TestPumpNoLeaks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var preview *image.RGBA
 	for n := 0; n < 3000; n++ {
 		f, err := p.Next(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := Measure(f.Mat); err != nil {
+			t.Fatal(err)
+		}
+		if preview, err = PreviewImage(f.Mat, 80, 60, preview); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LumaHistogram(f.Mat); err != nil {
 			t.Fatal(err)
 		}
 		if n%7 == 0 {
