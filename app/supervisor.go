@@ -68,8 +68,9 @@ func newReviewQueue(sh *shell) *reviewQueue {
 	for _, s := range queueSorts {
 		labels = append(labels, tr(s.label))
 	}
-	q.sortBy = widget.NewSelect(labels, func(string) { q.apply() })
+	q.sortBy = widget.NewSelect(labels, nil)
 	q.sortBy.SetSelectedIndex(0)
+	q.sortBy.OnChanged = func(string) { q.apply() }
 	q.summary = widget.NewLabel("")
 	q.status = widget.NewLabel("")
 	q.status.Wrapping = fyne.TextWrapWord

@@ -1,0 +1,495 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+
+	"enrollstation/biometrics"
+	"enrollstation/capture"
+	"enrollstation/exporter"
+	"enrollstation/internal/cli"
+	"enrollstation/internal/testenv"
+	"enrollstation/internal/tpmtest"
+	"enrollstation/internal/workflow"
+	"enrollstation/vault"
+)
+
+var (
+	supRecOnce sync.Once
+	supRec     *biometrics.Recognizer
+	supRecErr  error
+)
+
+// supStation is a provisioned station (real swtpm, real encrypted store) with an
+// administrator, a clerk, a supervisor, a supervisor who is also a clerk, a technician,
+// an issuer key pair and a few pending enrollments made through the clerk's workflow.
+type supStation struct {
+	t      *testing.T
+	dir    string
+	tp     *vault.TPM
+	st     *vault.Station
+	issuer *exporter.IssuerPrivateKey
+	keys   string // directory with issuer.key, issuer.pub
+	ids    map[string]string
+}
+
+var supKDF = vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}
+
+func newSupStation(t *testing.T) *supStation {
+	t.Helper()
+	s := &supStation{t: t, dir: t.TempDir(), keys: t.TempDir(), ids: map[string]string{}}
+	var err error
+	if s.tp, err = vault.NewTPM(tpmtest.Start(t).TPM(), "software"); err != nil {
+		t.Fatal(err)
+	}
+	if s.issuer, err = exporter.GenerateIssuerKey(); err != nil {
+		t.Fatal(err)
+	}
+	priv, _ := s.issuer.MarshalText()
+	pub, _ := s.issuer.Public().MarshalText()
+	os.WriteFile(filepath.Join(s.keys, "issuer.key"), priv, 0o600)
+	os.WriteFile(filepath.Join(s.keys, "issuer.pub"), pub, 0o644)
+	s.st, err = workflow.Provision(s.dir, s.tp, vault.Config{KDF: supKDF}, workflow.ProvisionOptions{
+		Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: pub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.st.Close() })
+	admin := s.login("root")
+	for name, roles := range map[string][]vault.Role{
+		"clara": {vault.RoleClerk}, "sam": {vault.RoleSupervisor}, "sue": {vault.RoleSupervisor, vault.RoleClerk},
+		"tom": {vault.RoleTechnician},
+	} {
+		if err := s.st.AddUser(admin, name, roles, name+"-password"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func (s *supStation) login(name string) *vault.Session {
+	s.t.Helper()
+	sess, err := s.st.Login(name, name+"-password")
+	if err != nil {
+		s.t.Fatalf("login %s: %v", name, err)
+	}
+	return sess
+}
+
+// enroll submits a pending enrollment as clerk through the clerk's workflow, with a test
+// photo as frame and portrait (forced when it fails the checks).
+func (s *supStation) enroll(clerk, photo, family string) string {
+	t := s.t
+	t.Helper()
+	supRecOnce.Do(func() { supRec, supRecErr = biometrics.NewRecognizer(testenv.ModelsDir(t)) })
+	if supRecErr != nil {
+		t.Fatal(supRecErr)
+	}
+	img, err := os.ReadFile(testenv.Face(t, photo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := biometrics.NewAssessor(supRec, biometrics.DefaultConfig()).AssessBytes(img)
+	if err != nil || rep.Template == nil {
+		t.Fatalf("assess %s: %v", photo, err)
+	}
+	now := time.Now()
+	c := &workflow.Capture{Frame: img, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
+		Width: rep.Width, Height: rep.Height, Forced: !rep.Pass, Reason: "test photo, not an ICAO portrait"}
+	b, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := exporter.ParseIdentity(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := workflow.DetailsFromIdentity(id)
+	d.FamilyName = family
+	appNo, _ := workflow.NewApplicationNumber(now)
+	e, err := workflow.Submit(s.st, s.login(clerk), d, appNo, &workflow.Review{Capture: c}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ids[photo] = e.ID
+	return e.ID
+}
+
+// shellFor opens a headless window with the shell on this station, logged in as user.
+func (s *supStation) shellFor(user string, camera string) *shell {
+	s.t.Helper()
+	a := test.NewTempApp(s.t)
+	w := test.NewTempWindow(s.t, nil)
+	w.Resize(fyne.NewSize(1366, 768))
+	env := &cli.Env{Data: s.dir, TPM: "swtpm", Models: testenv.ModelsDir(s.t), Camera: camera}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.t.Cleanup(cancel)
+	sh := newShell(ctx, a, w, env, false)
+	sh.tpm, sh.station = s.tp, s.st
+	s.t.Cleanup(func() {
+		for _, f := range sh.onLogout {
+			f()
+		}
+		sh.idle.stop()
+	})
+	if user != "" {
+		sh.loggedIn(s.login(user))
+	}
+	return sh
+}
+
+func markup(sh *shell) string { return test.RenderToMarkup(sh.win.Canvas()) }
+
+func TestProvisioningWizardOnFreshDataDir(t *testing.T) {
+	sim := tpmtest.Start(t)
+	sim.CloseConn() // the shell connects itself, as the real program does
+	a := test.NewTempApp(t)
+	w := test.NewTempWindow(t, nil)
+	w.Resize(fyne.NewSize(1366, 768))
+	keys := t.TempDir()
+	issuer, _ := exporter.GenerateIssuerKey()
+	pub, _ := issuer.Public().MarshalText()
+	os.WriteFile(filepath.Join(keys, "issuer.pub"), pub, 0o644)
+	os.WriteFile(filepath.Join(keys, "junk.pub"), []byte("junk"), 0o644)
+	data := filepath.Join(t.TempDir(), "station")
+	env := &cli.Env{Data: data, TPM: sim.Addr()}
+	sh := newShell(context.Background(), a, w, env, false)
+	t.Cleanup(sh.close)
+	sh.start()
+	p, ok := sh.current.(*provisioning)
+	if !ok {
+		t.Fatalf("fresh data dir shows %T, want the provisioning wizard", sh.current)
+	}
+	test.Tap(p.next)
+	if p.step != 0 || !strings.Contains(p.status.Text, "name") {
+		t.Fatalf("empty station name accepted: step %d %q", p.step, p.status.Text)
+	}
+	test.Type(p.name, "Counter 9")
+	test.Type(p.site, "Harbour Office")
+	test.Tap(p.next)
+	if m := markup(sh); p.step != 1 || !strings.Contains(m, "SOFTWARE TPM") {
+		t.Fatalf("TPM step lacks the software TPM warning (step %d):\n%s", p.step, m)
+	}
+	test.Tap(p.next)
+	p.keyPath.SetText(filepath.Join(keys, "junk.pub"))
+	test.Tap(p.next)
+	if p.step != 2 {
+		t.Fatal("a junk issuer key was accepted")
+	}
+	p.keyPath.SetText(filepath.Join(keys, "issuer.pub"))
+	if !strings.Contains(p.keyFP.Text, issuer.Public().Fingerprint()) {
+		t.Fatalf("fingerprint shown %q, want %q", p.keyFP.Text, issuer.Public().Fingerprint())
+	}
+	test.Tap(p.next)
+	if p.step != 2 {
+		t.Fatal("moved on without confirming the fingerprint")
+	}
+	test.Tap(p.keyOK)
+	test.Tap(p.next)
+	test.Type(p.admin, "chief")
+	test.Type(p.pw, "chief-password")
+	test.Type(p.pw2, "chief-passwore")
+	test.Tap(p.next)
+	if !strings.Contains(p.status.Text, "differ") {
+		t.Fatalf("mismatched passwords: %q", p.status.Text)
+	}
+	p.pw2.SetText("chief-password")
+	test.Tap(p.next)
+	if err := <-p.finished; err != nil {
+		t.Fatal(err)
+	}
+	if sh.station == nil || !vault.Initialized(data) {
+		t.Fatal("no station after the wizard")
+	}
+	if _, ok := sh.current.(*provisioning); ok {
+		t.Fatal("the wizard is still shown after provisioning")
+	}
+	set, _ := workflow.Settings(sh.station)
+	if set.StationName != "Counter 9" || set.Site != "Harbour Office" || len(set.IssuerKey) == 0 {
+		t.Fatalf("settings after provisioning: %+v", set)
+	}
+	sess, err := sh.station.Login("chief", "chief-password")
+	if err != nil || !sess.Has(vault.RoleAdmin) {
+		t.Fatalf("first administrator: %v", err)
+	}
+}
+
+func TestSupervisorReviewApproveRejectExportVerify(t *testing.T) {
+	s := newSupStation(t)
+	bona := s.enroll("clara", "bona.jpg", "BONA")
+	dup := s.enroll("clara", "bona3.jpg", "BONA") // the same person again
+	own := s.enroll("sue", "luda.jpg", "LUDA")    // captured by a supervisor
+
+	// A clerk cannot reach the supervisor's screens.
+	clerk := s.shellFor("clara", "")
+	if _, ok := clerk.current.(*reviewQueue); ok {
+		t.Fatal("a clerk sees the review queue")
+	}
+	if m := markup(clerk); strings.Contains(m, "Review queue") || strings.Contains(m, "Batches") {
+		t.Fatalf("a clerk's home shows supervisor tabs:\n%s", m)
+	}
+
+	// Sue (supervisor and clerk) sees both; she may not decide on her own capture.
+	sue := s.shellFor("sue", "")
+	if m := markup(sue); !strings.Contains(m, "Review queue") || !strings.Contains(m, "Enrollments") {
+		t.Fatalf("supervisor+clerk home lacks a tab:\n%s", m)
+	}
+	q := newReviewQueue(sue)
+	sue.win.SetContent(q.content)
+	if len(q.all) != 3 {
+		t.Fatalf("queue has %d items, want 3", len(q.all))
+	}
+	q.showDetail(own)
+	if m := markup(sue); !strings.Contains(m, "You captured this enrollment") {
+		t.Fatalf("own capture not marked:\n%s", m)
+	}
+	if err := q.approve([]string{own}, "sue-password"); !errors.Is(err, vault.ErrSelfApproval) {
+		t.Fatalf("self-approval through the screen: %v", err)
+	}
+
+	sam := s.shellFor("sam", "")
+	q = newReviewQueue(sam)
+	sam.win.SetContent(q.content)
+	q.showDetail(bona)
+	m := markup(sam)
+	for _, want := range []string{"BONA", "LIKELY SAME PERSON", "Forced capture", "Approve"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("detail lacks %q", want)
+		}
+	}
+	test.Type(q.filter, "LUDA")
+	if len(q.rows) != 1 || q.rows[0].ID != own {
+		t.Fatalf("filter: %+v", q.rows)
+	}
+	q.filter.SetText("")
+	if err := q.approve([]string{bona}, "wrong-password"); !errors.Is(err, vault.ErrBadPassword) {
+		t.Fatalf("approve with a wrong password: %v", err)
+	}
+	if err := q.reject(dup, ""); err == nil {
+		t.Fatal("reject without a reason")
+	}
+	if err := q.reject(dup, "duplicate"); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.approve([]string{bona, own}, "sam-password"); err != nil {
+		t.Fatal(err)
+	}
+	if len(q.all) != 0 {
+		t.Fatalf("queue after decisions: %+v", q.all)
+	}
+	for id, want := range map[string]vault.Status{bona: vault.StatusApproved, own: vault.StatusApproved, dup: vault.StatusRejected} {
+		if e, _ := s.st.Enrollment(id); e.Status != want {
+			t.Fatalf("%s is %s, want %s", id, e.Status, want)
+		}
+	}
+
+	// Close a batch and export it to a directory with the screen.
+	b := newBatchScreen(sam)
+	sam.win.SetContent(b.content)
+	if err := b.closeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	usb := t.TempDir()
+	b.target.SetText(usb)
+	test.Tap(b.exportBtn)
+	if err := <-b.done; err != nil {
+		t.Fatalf("export: %v (%s)", err, b.status.Text)
+	}
+	if len(b.batches) != 1 || b.batches[0].State != workflow.ExportConfirmed || b.progress.Value != 1 {
+		t.Fatalf("history after export: %+v progress %v", b.batches, b.progress.Value)
+	}
+	loc := b.batches[0].Location
+
+	// The issuer's `enrollstation verify` accepts the bundle.
+	stationPEM := filepath.Join(s.keys, "station.pem")
+	os.WriteFile(stationPEM, s.st.PublicKeyPEM(), 0o644)
+	var out, errb bytes.Buffer
+	code := cli.Main(context.Background(), []string{"verify", "--issuer-key", filepath.Join(s.keys, "issuer.key"), "--station-key", stationPEM, loc},
+		strings.NewReader(""), &out, &errb, cli.Commands(), nil)
+	if code != 0 || !strings.Contains(out.String(), bona) || !strings.Contains(out.String(), own) {
+		t.Fatalf("verify: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+
+	// Import the issuer's acknowledgement through the screen.
+	f, _ := os.Open(loc)
+	bundle, err := exporter.Open(f, s.issuer, s.st.PublicKey(), exporter.OpenOptions{})
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, _ := exporter.MakeAck(s.issuer, bundle, nil, time.Now())
+	ackFile := filepath.Join(s.keys, "ack.json")
+	os.WriteFile(ackFile, ack, 0o644)
+	if err := b.importAck(ackFile); err != nil {
+		t.Fatal(err)
+	}
+	if b.batches[0].State != workflow.ExportAcknowledged {
+		t.Fatalf("state after ack: %s", b.batches[0].State)
+	}
+
+	// Dashboard charts are real PNGs; the audit chain verifies.
+	d := newDashboard(sam)
+	if len(d.charts) < 3 {
+		t.Fatalf("dashboard rendered %d charts", len(d.charts))
+	}
+	for title, b := range d.charts {
+		if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+			t.Fatalf("chart %s: %v", title, err)
+		}
+	}
+	if d.stats.RejectReasons["duplicate"] != 1 || d.stats.PerClerk["clara"] != 2 {
+		t.Fatalf("stats: %+v", d.stats)
+	}
+	a := newAuditScreen(sam)
+	if rep := a.verify(); rep == nil || !rep.OK() || !strings.Contains(a.verdict.Text, "Chain intact") {
+		t.Fatalf("audit verify: %+v %q", rep, a.verdict.Text)
+	}
+	a.action.SetSelected("enrollment.reject")
+	if len(a.rows) != 1 || a.rows[0].Object != dup {
+		t.Fatalf("audit filter by action: %+v", a.rows)
+	}
+}
+
+func TestTechnicianCameraProfileReappliedOnNextStart(t *testing.T) {
+	s := newSupStation(t)
+	sh := s.shellFor("tom", "synthetic")
+	if m := markup(sh); strings.Contains(m, "Review queue") {
+		t.Fatal("a technician sees the review queue")
+	}
+	c := newCameraScreen(sh, &techState{})
+	sh.win.SetContent(c.content)
+	if c.loadedID != "" {
+		t.Fatal("a profile loaded before any was saved")
+	}
+	c.source.SetText("synthetic")
+	c.resolution.SetSelected("640x480")
+	c.fps.SetSelected("15")
+	c.name.SetText("bench")
+	c.autoExp.SetChecked(false)
+	c.exposure.SetValue(300)
+	if err := c.start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan capture.Verdict, 1)
+	c.calibrate(done)
+	v := <-done
+	if len(v.Checks) == 0 || !strings.Contains(markup(sh), "Calibration:") {
+		t.Fatalf("calibration verdict %+v not shown", v)
+	}
+	if err := c.applyControls(); err == nil {
+		t.Fatal("controls applied to a synthetic source")
+	}
+	if err := c.save(); err != nil {
+		t.Fatal(err)
+	}
+	c.stopPreview()
+
+	// Next start: the station opens again and the camera screen re-applies the profile.
+	if err := s.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := vault.Open(s.dir, s.tp, vault.Config{KDF: supKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.st = st
+	sh2 := s.shellFor("tom", "")
+	c2 := newCameraScreen(sh2, &techState{})
+	if c2.loadedID == "" || c2.source.Text != "synthetic" || c2.resolution.Selected != "640x480" || c2.fps.Selected != "15" || c2.name.Text != "bench" || c2.autoExp.Checked || c2.exposure.Value != 300 {
+		t.Fatalf("profile not re-applied: source %q res %q fps %q name %q exposure %v", c2.source.Text, c2.resolution.Selected, c2.fps.Selected, c2.name.Text, c2.exposure.Value)
+	}
+	p, _, err := workflow.ActiveCameraProfile(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pump, err := capture.StartPump(context.Background(), p.Opener(), capture.PumpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, err := pump.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, h := fr.Mat.Cols(), fr.Mat.Rows()
+	fr.Close()
+	pump.Stop()
+	if w != 640 || h != 480 {
+		t.Fatalf("camera opened with the profile gives %dx%d, want 640x480", w, h)
+	}
+
+	// Diagnostics: the report carries no citizen data.
+	s.enroll("clara", "bona.jpg", "ZYXWVU")
+	td := newTechDiagnostics(sh2, &techState{})
+	var rep bytes.Buffer
+	if err := td.writeReport(&rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rep.String(), `"station_id"`) || !strings.Contains(rep.String(), `"pending": 1`) || strings.Contains(rep.String(), "ZYXWVU") {
+		t.Fatalf("diagnostics report:\n%s", rep.String())
+	}
+}
+
+func TestAdminUsersAndSettings(t *testing.T) {
+	s := newSupStation(t)
+	sh := s.shellFor("root", "")
+	u := newUserAdmin(sh)
+	if err := u.add("tina", "short", []string{"technician"}); !errors.Is(err, vault.ErrWeakPassword) {
+		t.Fatalf("weak password: %v", err)
+	}
+	if err := u.add("tina", "tina-password", []string{"technician"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range u.users {
+		if o.Name == "tina" {
+			u.selected = i
+		}
+	}
+	if err := u.toggleLock(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.st.Login("tina", "tina-password"); !errors.Is(err, vault.ErrAccountLocked) {
+		t.Fatalf("locked account logs in: %v", err)
+	}
+	if err := u.reset("tina", "tina-new-password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.setRoles("tina", []string{"technician", "supervisor"}, "tina-newer-password"); err != nil {
+		t.Fatal(err)
+	}
+	if sess, err := s.st.Login("tina", "tina-newer-password"); err != nil || !sess.Has(vault.RoleSupervisor) {
+		t.Fatalf("after reset and roles: %v", err)
+	}
+
+	set := newSettingsScreen(sh)
+	set.idle.SetText("0")
+	if err := set.save(); !errors.Is(err, vault.ErrInvalid) {
+		t.Fatalf("idle lock 0 saved: %v", err)
+	}
+	set.idle.SetText("7")
+	set.language.SetSelected("zh")
+	if err := set.save(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := workflow.Settings(s.st); got.IdleLockMinutes != 7 || got.Language != "zh" {
+		t.Fatalf("settings: %+v", got)
+	}
+	other, _ := exporter.GenerateIssuerKey()
+	pub, _ := other.Public().MarshalText()
+	if err := set.importKey(pub); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(set.keyInfo.Text, other.Public().Fingerprint()) {
+		t.Fatalf("fingerprint shown: %q", set.keyInfo.Text)
+	}
+}
