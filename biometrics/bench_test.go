@@ -48,6 +48,7 @@ func BenchmarkRecognize720p(b *testing.B) {
 // BenchmarkAssess720pLive: as BenchmarkAssess720p with LiveConfig (analysis at 960 px).
 func BenchmarkAssess720pLive(b *testing.B) {
 	a := NewAssessor(recognizer(b), LiveConfig())
+	defer a.Close()
 	f := frame720(b, "rena.jpg")
 	defer f.Close()
 	b.ResetTimer()
@@ -68,6 +69,7 @@ func BenchmarkAssess720pLive(b *testing.B) {
 func BenchmarkAssessVsRecognize(b *testing.B) {
 	a := assessor(b)
 	live := NewAssessor(recognizer(b), LiveConfig())
+	defer live.Close()
 	rec := recognizer(b)
 	f := frame720(b, "rena.jpg")
 	defer f.Close()
@@ -133,6 +135,8 @@ func BenchmarkMeasures720p(b *testing.B) {
 		b.Fatal(len(faces), err)
 	}
 	th := DefaultThresholds()
+	eyes := newEyeDetector(DefaultEyeCascade)
+	defer eyes.close()
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	defer func() { reportCPU(b, cpu0) }()
@@ -145,7 +149,9 @@ func BenchmarkMeasures720p(b *testing.B) {
 			b.Fatal(err)
 		}
 		rep := &Report{}
-		measureFace(rep, th, work, faces[0], 1, 1)
+		if err := measureFace(rep, th, eyes, work, faces[0], 1, 1); err != nil {
+			b.Fatal(err)
+		}
 		rep.finish(th)
 		work.Close()
 	}

@@ -24,6 +24,7 @@ const (
 	GuideChinUp       = "chin_up"
 	GuideChinDown     = "chin_down"
 	GuideHeadStraight = "head_straight"
+	GuideEyesOpen     = "eyes_open"
 	GuideHoldStill    = "hold_still"
 	GuideMoreLight    = "more_light"
 	GuideLessLight    = "less_light"
@@ -49,6 +50,7 @@ var GuidanceText = map[string]string{
 	GuideChinUp:       "Raise your chin slightly",
 	GuideChinDown:     "Lower your chin slightly",
 	GuideHeadStraight: "Keep your head straight, not tilted",
+	GuideEyesOpen:     "Please keep your eyes open",
 	GuideHoldStill:    "Hold still",
 	GuideMoreLight:    "More light on the face, please",
 	GuideLessLight:    "Too much light on the face",
@@ -116,6 +118,9 @@ func guide(r *Report, th Thresholds) Guidance {
 	}
 	if _, ok := failed(HeadPoseRoll); ok {
 		return guidance(GuideHeadStraight, HeadPoseRoll)
+	}
+	if _, ok := failed(EyesOpen); ok {
+		return guidance(GuideEyesOpen, EyesOpen)
 	}
 	if _, ok := failed(Sharpness); ok {
 		return guidance(GuideHoldStill, Sharpness)

@@ -9,7 +9,7 @@ func synthetic(fail map[MeasureID]float64) *Report {
 	r := fakeReport(true, 80, 640, 330, 120)
 	for _, id := range []MeasureID{SingleFacePresent, InterEyeDistance, HeadSize, LeftwardCropOfTheFaceImage, RightwardCropOfTheFaceImage,
 		MarginAboveOfTheFaceImage, MarginBelowOfTheFaceImage, HeadPoseYaw, HeadPosePitch, HeadPoseRoll, Sharpness, LuminanceMean,
-		UnderExposurePrevention, OverExposurePrevention, DynamicRange, IlluminationUniformity, BackgroundUniformity, NaturalColour} {
+		UnderExposurePrevention, OverExposurePrevention, DynamicRange, IlluminationUniformity, BackgroundUniformity, NaturalColour, EyesOpen} {
 		raw, bad := fail[id]
 		r.add(th, Measure{ID: id, Raw: raw, Pass: !bad, Score: map[bool]int{true: 20, false: 90}[bad]})
 	}
@@ -36,6 +36,7 @@ func TestGuidance(t *testing.T) {
 		{map[MeasureID]float64{HeadPoseYaw: -12}, GuideTurnLeft},
 		{map[MeasureID]float64{HeadPosePitch: 12}, GuideGood}, // advisory by default
 		{map[MeasureID]float64{HeadPoseRoll: 15, Sharpness: 10}, GuideHeadStraight},
+		{map[MeasureID]float64{EyesOpen: 1, Sharpness: 10}, GuideEyesOpen},
 		{map[MeasureID]float64{Sharpness: 10, LuminanceMean: 0.1}, GuideHoldStill},
 		{map[MeasureID]float64{LuminanceMean: 0.1}, GuideMoreLight},
 		{map[MeasureID]float64{LuminanceMean: 0.95}, GuideLessLight},

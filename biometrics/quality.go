@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"runtime"
 
 	"gocv.io/x/gocv"
 )
@@ -32,6 +33,7 @@ const (
 	IlluminationUniformity      MeasureID = "IlluminationUniformity"
 	BackgroundUniformity        MeasureID = "BackgroundUniformity"
 	NaturalColour               MeasureID = "NaturalColour"
+	EyesOpen                    MeasureID = "EyesOpen"
 )
 
 // Measure is one quality component: its raw value, a 0–100 score (higher is better; 50
@@ -120,6 +122,8 @@ type Config struct {
 	// HOG detection costs grow with pixels). Geometry in the report is always in input
 	// pixels. Default 1280.
 	MaxSide int
+	// EyeCascade is the OpenCV cascade for EyesOpen (default DefaultEyeCascade).
+	EyeCascade string
 }
 
 // DefaultConfig returns DefaultThresholds and MaxSide 1280: for photos and kept frames.
@@ -188,8 +192,9 @@ func (r *Report) Measure(id MeasureID) (Measure, bool) {
 // Assessor judges image quality. It is safe for concurrent use (the Recognizer
 // serialises go-face; the pixel measures use no shared state).
 type Assessor struct {
-	rec *Recognizer
-	cfg Config
+	rec  *Recognizer
+	cfg  Config
+	eyes *eyeDetector
 }
 
 // NewAssessor returns an Assessor using rec for detection, landmarks and templates. A
@@ -201,8 +206,18 @@ func NewAssessor(rec *Recognizer, cfg Config) *Assessor {
 	if cfg.Thresholds.MaxLuminance == 0 && cfg.Thresholds.MinInterEye == 0 {
 		cfg.Thresholds = DefaultThresholds()
 	}
-	return &Assessor{rec: rec, cfg: cfg}
+	if cfg.EyeCascade == "" {
+		cfg.EyeCascade = DefaultEyeCascade
+	}
+	a := &Assessor{rec: rec, cfg: cfg, eyes: newEyeDetector(cfg.EyeCascade)}
+	// A forgotten Close costs only the cascade's memory until the Assessor is collected.
+	runtime.AddCleanup(a, func(e *eyeDetector) { e.close() }, a.eyes)
+	return a
 }
+
+// Close frees the eye cascade; later Assess calls fail. The Recognizer is the caller's to
+// close. Safe to call twice.
+func (a *Assessor) Close() { a.eyes.close() }
 
 // Config returns the assessor's configuration.
 func (a *Assessor) Config() Config { return a.cfg }
@@ -267,7 +282,9 @@ func (a *Assessor) Assess(img gocv.Mat) (*Report, error) {
 			subj = i
 		}
 	}
-	measureFace(rep, th, work, faces[subj], len(faces), scale)
+	if err := measureFace(rep, th, a.eyes, work, faces[subj], len(faces), scale); err != nil {
+		return nil, err
+	}
 	rep.Subject = subj
 	rep.Faces = make([]Face, len(faces))
 	for i, f := range faces {
@@ -352,7 +369,7 @@ func scoreBelow(raw, good, limit, bad float64) int {
 
 // measureFace computes every measure for face f found in work (the analysed image,
 // scale × the input size).
-func measureFace(rep *Report, th Thresholds, work gocv.Mat, f Face, nFaces int, scale float64) {
+func measureFace(rep *Report, th Thresholds, eyes *eyeDetector, work gocv.Mat, f Face, nFaces int, scale float64) error {
 	W, H := float64(work.Cols()), float64(work.Rows())
 	L, R := f.Eyes()
 	d := math.Hypot(R.X-L.X, R.Y-L.Y)
@@ -431,6 +448,13 @@ func measureFace(rep *Report, th Thresholds, work gocv.Mat, f Face, nFaces int, 
 	a, b := skinLab(work, L, R, d)
 	dist := boxDistance(a, b, th.SkinAMin, th.SkinAMax, th.SkinBMin, th.SkinBMax)
 	rep.add(th, Measure{ID: NaturalColour, Raw: dist, Score: scoreBelow(dist, 0, 0.001, 15), Pass: dist == 0, Unit: "a*b* distance", Limit: fmt.Sprintf("a* %g..%g, b* %g..%g", th.SkinAMin, th.SkinAMax, th.SkinBMin, th.SkinBMax), Detail: fmt.Sprintf("a*=%.1f b*=%.1f", a, b)})
+
+	open, detail, err := eyes.open(grey, L, R, d)
+	if err != nil {
+		return fmt.Errorf("biometrics: EyesOpen: %w", err)
+	}
+	rep.add(th, Measure{ID: EyesOpen, Raw: float64(open), Score: 50 * open, Pass: open == 2, Unit: "eyes", Limit: "= 2", Detail: detail})
+	return nil
 }
 
 // pitchFromDrop inverts v = (noseDrop·cos p + noseDepth·sin p) for the pitch p (degrees)

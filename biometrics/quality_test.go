@@ -11,7 +11,9 @@ import (
 )
 
 func assessor(t testing.TB) *Assessor {
-	return NewAssessor(recognizer(t), DefaultConfig())
+	a := NewAssessor(recognizer(t), DefaultConfig())
+	t.Cleanup(a.Close)
+	return a
 }
 
 func mustAssess(t testing.TB, a *Assessor, m gocv.Mat) *Report {
@@ -51,7 +53,7 @@ func TestAssessReport(t *testing.T) {
 	// Every measure is in the report, in a stable order, and survives JSON.
 	want := []MeasureID{SingleFacePresent, InterEyeDistance, HeadSize, LeftwardCropOfTheFaceImage, RightwardCropOfTheFaceImage,
 		MarginAboveOfTheFaceImage, MarginBelowOfTheFaceImage, HeadPoseYaw, HeadPosePitch, HeadPoseRoll, Sharpness, LuminanceMean,
-		UnderExposurePrevention, OverExposurePrevention, DynamicRange, IlluminationUniformity, BackgroundUniformity, NaturalColour}
+		UnderExposurePrevention, OverExposurePrevention, DynamicRange, IlluminationUniformity, BackgroundUniformity, NaturalColour, EyesOpen}
 	b, err := json.Marshal(rep)
 	if err != nil {
 		t.Fatal(err)
@@ -228,6 +230,7 @@ func TestAssessNoFace(t *testing.T) {
 // to the full-resolution analysis.
 func TestLiveConfig(t *testing.T) {
 	full, live := assessor(t), NewAssessor(recognizer(t), LiveConfig())
+	defer live.Close()
 	for _, name := range []string{"rena.jpg", "luda.jpg"} {
 		f := frame720(t, name)
 		a, b := mustAssess(t, full, f), mustAssess(t, live, f)
@@ -247,7 +250,39 @@ func TestLiveConfig(t *testing.T) {
 
 func TestZeroConfigMeansDefaults(t *testing.T) {
 	a := NewAssessor(recognizer(t), Config{})
+	defer a.Close()
 	if c := a.Config(); c.MaxSide != 1280 || c.Thresholds.MinInterEye != 90 || len(c.Thresholds.Advisory) == 0 {
 		t.Fatalf("zero Config became %+v", c)
+	}
+}
+
+// The Haar eye cascade finds open eyes and not a closed lid: bona.jpg winks with the eye
+// on the image's left; the others (one with glasses) look with both eyes open.
+func TestEyesOpen(t *testing.T) {
+	a := assessor(t)
+	for _, tc := range []struct {
+		name string
+		open float64
+	}{
+		{"bona.jpg", 1}, {"eunwoo.jpg", 2}, {"rena.jpg", 2}, {"luda.jpg", 2}, {"nayoung.jpg", 2}, {"joy.jpg", 2},
+	} {
+		m := decodeFace(t, tc.name)
+		rep := mustAssess(t, a, m)
+		m.Close()
+		if eo := measure(t, rep, EyesOpen); eo.Raw != tc.open || eo.Pass != (tc.open == 2) {
+			t.Errorf("%s: %+v, want %g open", tc.name, eo, tc.open)
+		}
+	}
+	a.Close()
+	a.Close()
+	m := decodeFace(t, "rena.jpg")
+	defer m.Close()
+	if _, err := a.Assess(m); !errors.Is(err, ErrClosed) {
+		t.Errorf("Assess after Close: %v", err)
+	}
+	bad := NewAssessor(recognizer(t), Config{EyeCascade: "/nonexistent/eyes.xml"})
+	defer bad.Close()
+	if _, err := bad.Assess(m); !errors.Is(err, ErrCascadeMissing) {
+		t.Errorf("missing eye cascade: %v", err)
 	}
 }

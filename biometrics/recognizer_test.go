@@ -131,7 +131,9 @@ func TestRecognizerJitter(t *testing.T) {
 	defer rec.Close()
 	m := decodeFace(t, "rena.jpg")
 	defer m.Close()
-	jit := mustAssess(t, NewAssessor(rec, DefaultConfig()), m)
+	ja := NewAssessor(rec, DefaultConfig())
+	defer ja.Close()
+	jit := mustAssess(t, ja, m)
 	plain := mustAssess(t, assessor(t), m)
 	if jit.Template.Jitter != 3 || plain.Template.Jitter != 0 {
 		t.Errorf("template jitter %d and %d, want 3 and 0", jit.Template.Jitter, plain.Template.Jitter)

@@ -31,6 +31,7 @@ func assessCommands() []Command {
 				}
 				defer rec.Close()
 				a := biometrics.NewAssessor(rec, biometrics.DefaultConfig())
+				defer a.Close()
 				type result struct {
 					File     string             `json:"file"`
 					Error    string             `json:"error,omitempty"`
@@ -96,6 +97,7 @@ func assessCommands() []Command {
 				}
 				defer rec.Close()
 				a := biometrics.NewAssessor(rec, biometrics.DefaultConfig())
+				defer a.Close()
 				var tpls [2]biometrics.Template
 				for i, path := range args {
 					rep, err := assessFile(a, path)

@@ -129,6 +129,9 @@ func Make(cfg Config, log io.Writer) (*Result, error) {
 	}
 	defer rec.Close()
 	a := biometrics.NewAssessor(rec, biometrics.LiveConfig())
+	defer a.Close()
+	still := biometrics.NewAssessor(rec, biometrics.DefaultConfig())
+	defer still.Close()
 
 	var paths []string
 	if cfg.Photo != "" {
@@ -144,7 +147,7 @@ func Make(cfg Config, log io.Writer) (*Result, error) {
 	frame := gocv.NewMat()
 	defer frame.Close()
 	for _, p := range paths {
-		s, err := loadSubject(biometrics.NewAssessor(rec, biometrics.DefaultConfig()), p)
+		s, err := loadSubject(still, p)
 		if err != nil {
 			fmt.Fprintf(log, "  %s: skipped (%v)\n", filepath.Base(p), err)
 			continue

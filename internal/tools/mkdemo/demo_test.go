@@ -57,6 +57,7 @@ func TestDemoAutoCapture(t *testing.T) {
 	}
 	defer rec.Close()
 	a := biometrics.NewAssessor(rec, biometrics.LiveConfig())
+	defer a.Close()
 	for _, blur := range []bool{false, true} {
 		vc, err := gocv.VideoCaptureFile(out)
 		if err != nil {
@@ -88,7 +89,7 @@ func TestDemoAutoCapture(t *testing.T) {
 		case !blur && (captured < int(settleEnd*fps) || captured > int(3.5*fps)):
 			t.Errorf("auto-capture at frame %d, want between %d and %d", captured, int(settleEnd*fps), int(3.5*fps))
 		}
-		if rep, f, ok := sel.Best(); !blur && (!ok || !rep.Pass || f < int(settleEnd*fps)) {
+		if rep, f, ok := sel.Best(); !blur && (!ok || !rep.Pass || f < int(approachEnd*fps)) {
 			t.Errorf("best frame %d (ok %v)", f, ok)
 		}
 	}
