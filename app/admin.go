@@ -298,7 +298,7 @@ func newSettingsScreen(sh *shell) *settingsScreen {
 	}
 	s.language.SetSelected(lang)
 	s.quality = widget.NewMultiLineEntry()
-	s.quality.SetPlaceHolder(`{"min_inter_eye": 90}`)
+	s.quality.SetPlaceHolder(`{"MinInterEye": 90, "MaxYaw": 8}`)
 	s.quality.SetText(string(set.Quality))
 	s.quality.SetMinRowsVisible(3)
 	s.status = widget.NewLabel("")

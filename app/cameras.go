@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,12 +144,12 @@ func newCameraScreen(sh *shell, tech *techState) *cameraScreen {
 		widget.NewFormItem(tr("Profile"), c.name),
 	)
 	buttons := container.NewGridWithColumns(2, start, apply, test, save)
-	left := container.NewVBox(controls, buttons, c.status)
+	left := container.NewVBox(controls, buttons, c.status, c.verdict)
 	graphs := container.NewGridWithColumns(2,
 		container.NewBorder(widget.NewLabel(tr("Luminance histogram")), nil, nil, nil, c.histogram),
 		container.NewBorder(widget.NewLabel(tr("Sharpness trace")), nil, nil, nil, c.trace))
 	right := container.NewBorder(nil, container.NewVBox(graphs, c.stats), nil, nil, c.preview)
-	split := container.NewHSplit(container.NewVScroll(container.NewBorder(nil, c.verdict, nil, nil, left)), right)
+	split := container.NewHSplit(container.NewVScroll(left), right)
 	split.Offset = 0.4
 	c.content = split
 	sh.onLogoutDo(c.stopPreview)
@@ -172,7 +173,9 @@ func dedupe(s []string) []string {
 func (c *cameraScreen) loadProfile() {
 	p, id, err := workflow.ActiveCameraProfile(c.sh.station)
 	if errors.Is(err, workflow.ErrNoProfile) {
-		p = capture.CameraProfile{Name: "station", Source: c.defaultSource(), Width: 1280, Height: 720, FPS: 30}
+		yes, exp, gain, wb, focus := true, 300.0, 32.0, 4500.0, 64.0
+		p = capture.CameraProfile{Name: "station", Source: c.defaultSource(), Width: 1280, Height: 720, FPS: 30,
+			Controls: capture.Controls{AutoExposure: &yes, Exposure: &exp, Gain: &gain, AutoWhiteBalance: &yes, WBTemperature: &wb, AutoFocus: &yes, Focus: &focus}}
 	} else if err != nil {
 		c.status.SetText(errText(err))
 		return
@@ -370,12 +373,13 @@ func (c *cameraScreen) loop(ctx context.Context, pump *capture.Pump, done chan s
 func histogramImage(h []float64) image.Image {
 	const H = 80
 	img := image.NewRGBA(image.Rect(0, 0, 256, H))
+	// Square-root scale, so a large flat background does not flatten everything else.
 	peak := 0.0
 	for _, v := range h {
-		peak = max(peak, v)
+		peak = max(peak, math.Sqrt(v))
 	}
 	for x := 0; x < 256 && x < len(h); x++ {
-		top := H - int(h[x]/max(peak, 1e-9)*float64(H-1))
+		top := H - int(math.Sqrt(h[x])/max(peak, 1e-9)*float64(H-1))
 		for y := 0; y < H; y++ {
 			c := color.RGBA{0xf4, 0xf4, 0xf4, 0xff}
 			if y >= top {
@@ -405,11 +409,16 @@ func traceImage(v []float64) image.Image {
 	for _, x := range v {
 		peak = max(peak, x)
 	}
+	// Filled area from the baseline, the scale's top 25% above the highest value seen,
+	// so a steady camera reads as a steady band rather than a line at the edge.
 	for i, x := range v {
-		px := i * (W - 1) / max(len(v)-1, 1)
-		py := H - 1 - int(x/max(peak, 1e-9)*float64(H-4))
-		for dy := -1; dy <= 1; dy++ {
-			img.Set(px, py+dy, color.RGBA{0x1f, 0x6f, 0xb5, 0xff})
+		x0 := i * W / max(len(v), 1)
+		x1 := (i + 1) * W / max(len(v), 1)
+		top := H - 1 - int(x/max(peak*1.25, 1e-9)*float64(H-1))
+		for px := x0; px < x1; px++ {
+			for py := top; py < H; py++ {
+				img.Set(px, py, color.RGBA{0x1f, 0x6f, 0xb5, 0xff})
+			}
 		}
 	}
 	return img
@@ -527,6 +536,7 @@ func (c *cameraScreen) showVerdict(v capture.Verdict) {
 	}
 	c.verdict.Add(grid)
 	c.status.SetText("")
+	c.content.Refresh()
 }
 
 // save stores the current settings as the station's camera profile.

@@ -109,7 +109,10 @@ func barChartPNG(title string, labels []string, values []float64, w, h float64) 
 	p.Title.Text = title
 	p.Title.TextStyle.Font.Size = vg.Points(13)
 	p.Y.Min = 0
-	bars, err := plotter.NewBarChart(plotter.Values(values), vg.Points(max(8, 300/float64(len(values)+1))))
+	// Bars take about 60% of each category's slot, at most 60 pt wide; the X range is
+	// padded by half a slot so the outer bars are not cut.
+	n := float64(len(values))
+	bars, err := plotter.NewBarChart(plotter.Values(values), vg.Points(min(60, 0.6*(w*72-60)/n)))
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %s: %w", title, err)
 	}
@@ -117,6 +120,7 @@ func barChartPNG(title string, labels []string, values []float64, w, h float64) 
 	bars.LineStyle.Width = 0
 	p.Add(bars)
 	p.NominalX(labels...)
+	p.X.Min, p.X.Max = -0.5, n-0.5
 	p.X.Tick.Label.Font.Size = vg.Points(8)
 	wt, err := p.WriterTo(vg.Length(w)*vg.Inch, vg.Length(h)*vg.Inch, "png")
 	if err != nil {

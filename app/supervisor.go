@@ -92,7 +92,7 @@ func newReviewQueue(sh *shell) *reviewQueue {
 			l.TextStyle = fyne.TextStyle{}
 			l.SetText(queueCell(q.rows[id.Row-1], id.Col))
 		})
-	for i, w := range []float32{150, 170, 80, 60, 55, 120} {
+	for i, w := range []float32{150, 160, 70, 60, 55, 150} {
 		q.table.SetColumnWidth(i, w)
 	}
 	q.table.OnSelected = func(id widget.TableCellID) {
@@ -106,7 +106,7 @@ func newReviewQueue(sh *shell) *reviewQueue {
 	tools := container.NewBorder(nil, nil, nil, container.NewHBox(q.flagged, q.sortBy, refresh), q.filter)
 	left := container.NewBorder(container.NewVBox(tools, container.NewHBox(q.summary, layout.NewSpacer(), q.cleanBtn)), nil, nil, nil, q.table)
 	split := container.NewHSplit(left, container.NewBorder(nil, q.status, nil, nil, q.detail))
-	split.Offset = 0.46
+	split.Offset = 0.5
 	q.content = split
 	q.reload()
 	sh.current = q
@@ -287,7 +287,7 @@ func qualityList(q workflow.QualitySummary, forced string) fyne.CanvasObject {
 		f.Wrapping = fyne.TextWrapWord
 		box.Add(f)
 	}
-	grid := container.NewGridWithColumns(3)
+	grid := container.NewGridWithColumns(2)
 	for _, m := range q.Measures {
 		mark := "✓"
 		if !m.Pass {

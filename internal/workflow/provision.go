@@ -1,12 +1,14 @@
 package workflow
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"enrollstation/biometrics"
 	"enrollstation/capture"
 	"enrollstation/exporter"
 	"enrollstation/vault"
@@ -113,8 +115,10 @@ func UpdateSettings(st *vault.Station, admin *vault.Session, c SettingsChange) e
 	case c.Language != "en" && c.Language != "zh":
 		return fmt.Errorf("%w: language must be en or zh", vault.ErrInvalid)
 	}
-	if len(c.Quality) > 0 && !json.Valid(c.Quality) {
-		return fmt.Errorf("%w: quality thresholds are not valid JSON", vault.ErrInvalid)
+	if len(c.Quality) > 0 {
+		if _, err := applyQuality(biometrics.DefaultThresholds(), c.Quality); err != nil {
+			return err
+		}
 	}
 	return st.Store().Update(func(tx *vault.Tx) error {
 		s, err := tx.Settings()
@@ -129,6 +133,28 @@ func UpdateSettings(st *vault.Station, admin *vault.Session, c SettingsChange) e
 		return tx.Audit(admin.Name, "station.settings", "",
 			fmt.Sprintf("retention %dd, lockout %d, idle %dm, language %s", c.RetentionDays, c.LockoutThreshold, c.IdleLockMinutes, c.Language))
 	})
+}
+
+// applyQuality overlays threshold overrides (a JSON object with biometrics.Thresholds
+// field names, e.g. {"MinInterEye": 90}) on base; unknown names are refused.
+func applyQuality(base biometrics.Thresholds, overrides json.RawMessage) (biometrics.Thresholds, error) {
+	dec := json.NewDecoder(bytes.NewReader(overrides))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&base); err != nil {
+		return base, fmt.Errorf("%w: quality thresholds: %v (use field names such as MinInterEye, MaxYaw, MinSharpness)", vault.ErrInvalid, err)
+	}
+	return base, nil
+}
+
+// QualityThresholds are the station's quality limits: base (e.g.
+// biometrics.DefaultThresholds or the live preview's) with the administrator's
+// overrides from the settings applied. The capture and assessment screens use them.
+func QualityThresholds(st *vault.Station, base biometrics.Thresholds) (biometrics.Thresholds, error) {
+	s, err := Settings(st)
+	if err != nil || len(s.Quality) == 0 {
+		return base, err
+	}
+	return applyQuality(base, s.Quality)
 }
 
 // ErrNoProfile means the station has no saved camera profile.

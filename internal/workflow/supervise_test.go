@@ -334,12 +334,20 @@ func TestSettingsAndCameraProfile(t *testing.T) {
 	if err := UpdateSettings(f.st, f.sup, ok); !errors.Is(err, vault.ErrForbidden) {
 		t.Fatalf("settings by a supervisor: %v", err)
 	}
+	if err := UpdateSettings(f.st, f.admin, SettingsChange{RetentionDays: 14, LockoutThreshold: 3, IdleLockMinutes: 5, Language: "en", Quality: []byte(`{"MinInterEy": 90}`)}); !errors.Is(err, vault.ErrInvalid) {
+		t.Fatalf("misspelt threshold: %v", err)
+	}
+	ok.Quality = []byte(`{"MinInterEye": 120}`)
 	if err := UpdateSettings(f.st, f.admin, ok); err != nil {
 		t.Fatal(err)
 	}
 	s, _ := Settings(f.st)
 	if s.RetentionDays != 14 || s.IdleLockMinutes != 5 || s.Language != "zh" || s.StationName != "Counter 1" {
 		t.Fatalf("settings: %+v", s)
+	}
+	th, err := QualityThresholds(f.st, biometrics.DefaultThresholds())
+	if err != nil || th.MinInterEye != 120 || th.MaxYaw != biometrics.DefaultThresholds().MaxYaw {
+		t.Fatalf("thresholds with overrides: %+v %v", th, err)
 	}
 	fp, err := SetIssuerKey(f.st, f.admin, f.issuerPub)
 	if err != nil || fp != f.issuer.Public().Fingerprint() {
