@@ -72,10 +72,12 @@ type shell struct {
 	// locked holds the screen that was showing when the idle lock fired, so that the
 	// same operator unlocks back into it (an enrollment in progress is not lost).
 	locked     fyne.CanvasObject
+	lockedCur  any
 	lockedUser string
 
-	recMu sync.Mutex
-	rec   *biometrics.Recognizer
+	recMu  sync.Mutex
+	rec    *biometrics.Recognizer
+	ownRec bool // rec was loaded by the shell (tests may lend one)
 
 	// onLogout are called (UI thread) when the operator logs out, to stop cameras and
 	// other work started by screens; cleared on each logout.
@@ -84,6 +86,11 @@ type shell struct {
 	// current is the controller of the screen on show (e.g. *loginForm), for the
 	// screen's own code and tests.
 	current any
+
+	// notify, when set (tests), hears what the screens do: ("screen", controller) when a
+	// screen is shown through setCurrent, and the capture step's events. Called on the
+	// UI thread.
+	notify func(event string, x any)
 
 	// now is the clock (time.Now in the app; tests replace it).
 	now func() time.Time
@@ -184,7 +191,7 @@ func (sh *shell) close() {
 		sh.tpm.Close()
 	}
 	sh.recMu.Lock()
-	if sh.rec != nil {
+	if sh.rec != nil && sh.ownRec {
 		sh.rec.Close()
 	}
 	sh.recMu.Unlock()
@@ -202,7 +209,7 @@ func (sh *shell) recognizer() (*biometrics.Recognizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	sh.rec = r
+	sh.rec, sh.ownRec = r, true
 	return r, nil
 }
 
@@ -237,6 +244,7 @@ func (sh *shell) setContent(c fyne.CanvasObject) {
 		c = container.NewBorder(demoBanner(), nil, nil, nil, c)
 	}
 	sh.win.SetContent(c)
+	sh.emit("screen", sh.current)
 }
 
 // home shows the home screen of the logged-in operator: one tab per role screen.
@@ -265,6 +273,17 @@ func (sh *shell) home() {
 	sh.show(container.NewAppTabs(tabs...))
 }
 
+// setCurrent records the controller of the screen about to be shown (announced to
+// notify once the window shows it).
+func (sh *shell) setCurrent(x any) { sh.current = x }
+
+// emit tells notify (tests) about an event.
+func (sh *shell) emit(event string, x any) {
+	if sh.notify != nil {
+		sh.notify(event, x)
+	}
+}
+
 // onLogoutDo registers f to run when the operator logs out or the window closes (UI
 // thread), e.g. to stop a camera.
 func (sh *shell) onLogoutDo(f func()) { sh.onLogout = append(sh.onLogout, f) }
@@ -276,28 +295,33 @@ func (sh *shell) logout() {
 	}
 	sh.onLogout = nil
 	sh.sess = nil
-	sh.locked = nil
-	sh.lockedUser = ""
+	sh.locked, sh.lockedCur, sh.lockedUser = nil, nil, ""
 	sh.idle.stop()
 	sh.showLogin()
 }
 
 // lock hides the current screen behind the unlock screen; the same operator unlocks back
-// into it, anyone else logs in afresh (the locked work is then dropped).
+// into it, anyone else logs in afresh (the locked work is then dropped). A running
+// capture is stopped while locked (no camera behind a locked screen) and restarted on
+// unlock.
 func (sh *shell) lock() {
 	if sh.sess == nil || sh.locked != nil {
 		return
 	}
 	sh.locked = sh.win.Content()
+	sh.lockedCur = sh.current
 	sh.lockedUser = sh.sess.Name
+	if cv, ok := sh.current.(*captureView); ok {
+		cv.leave()
+	}
 	sh.idle.stop()
 	sh.showLock()
 }
 
 // unlocked is called after a successful login on the lock screen.
 func (sh *shell) unlocked(s *vault.Session) {
-	prev, user := sh.locked, sh.lockedUser
-	sh.locked, sh.lockedUser = nil, ""
+	prev, cur, user := sh.locked, sh.lockedCur, sh.lockedUser
+	sh.locked, sh.lockedCur, sh.lockedUser = nil, nil, ""
 	if user != s.Name {
 		for _, f := range sh.onLogout {
 			f()
@@ -310,7 +334,13 @@ func (sh *shell) unlocked(s *vault.Session) {
 	}
 	sh.sess = s
 	sh.startIdle()
+	if cv, ok := cur.(*captureView); ok {
+		cv.e.showCapture()
+		return
+	}
+	sh.current = cur
 	sh.win.SetContent(prev)
+	sh.emit("screen", cur)
 }
 
 // loggedIn is called after a successful login.

@@ -71,7 +71,7 @@ func newClerkHome(sh *shell) *clerkHome {
 	}
 	top := container.NewHBox(head, count, layout.NewSpacer(), h.newBtn)
 	h.content = container.NewBorder(top, nil, nil, nil, body)
-	sh.current = h
+	sh.setCurrent(h)
 	// Enter starts a new enrollment (keyboard-first counter work).
 	sh.win.Canvas().SetOnTypedKey(func(k *fyne.KeyEvent) {
 		sh.touch()

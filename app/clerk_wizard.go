@@ -14,9 +14,13 @@ type enrollment struct {
 	sh      *shell
 	details workflow.Details
 	appNo   string
-	result  any    // set when a capture is accepted
-	review  any    // built from result
-	savedID string // vault enrollment ID once submitted
+	result  *workflow.Capture // set when a capture is accepted
+	review  *workflow.Review  // built from result
+	savedID string            // vault enrollment ID once submitted
+	receipt string            // path of the receipt PDF
+
+	camera   string // camera spec in use
+	attempts int    // failed capture attempts so far
 
 	step int // 1..4
 	// stepView is the controller of the step on show (tests reach it through sh.current).

@@ -93,7 +93,7 @@ func (e *enrollment) showDetails() {
 	cols := container.NewGridWithColumns(2, container.NewVBox(left...), container.NewVBox(right...))
 	bottom := container.NewHBox(back, hint, layout.NewSpacer(), f.summary, f.next)
 	e.stepView = f
-	e.sh.current = f
+	e.sh.setCurrent(f)
 	e.sh.show(e.frame(1, container.NewBorder(nil, bottom, nil, nil, container.NewVScroll(cols))))
 	e.setKeys(f.submit, e.cancel)
 	e.sh.win.Canvas().Focus(f.entries[workflow.FieldFamilyName])

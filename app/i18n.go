@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"strings"
 
@@ -24,8 +25,15 @@ func initLanguage() {
 	}
 }
 
-// tr translates an English message (the key) into the current language.
-func tr(s string, data ...any) string { return lang.L(s, data...) }
+// tr translates an English message (the key) into the current language, then formats
+// it with args like fmt.Sprintf (translations keep the same verbs, in order).
+func tr(s string, args ...any) string {
+	t := lang.L(s)
+	if len(args) == 0 {
+		return t
+	}
+	return fmt.Sprintf(t, args...)
+}
 
 // setLanguage switches the screens' language at run time. Fyne 2.7 chooses the language
 // from the process locale (LANGUAGE first) when translations are added and has no setter,
@@ -37,12 +45,12 @@ func setLanguage(code string) {
 		if l.Code != code {
 			continue
 		}
-		data, err := assets.Translations.ReadFile("translations/" + code + ".json")
+		data, err := assets.Translations.ReadFile("translations/" + translationFile(code))
 		if err != nil {
 			fyne.LogError("reading translation "+code, err)
 			return
 		}
-		if err := lang.AddTranslationsForLocale(data, fyne.Locale(code)); err != nil {
+		if err := lang.AddTranslationsForLocale(data, fyne.Locale(strings.TrimSuffix(translationFile(code), ".json"))); err != nil {
 			fyne.LogError("loading translation "+code, err)
 		}
 	}
@@ -54,4 +62,14 @@ func currentLanguage() string {
 		return "zh"
 	}
 	return "en"
+}
+
+// translationFile is the file of a language in assets/translations. Chinese is named
+// zh-Hans (Simplified) to merge with Fyne's own zh-Hans translations, which Fyne's
+// matcher picks for LANGUAGE=zh.
+func translationFile(code string) string {
+	if code == "zh" {
+		return "zh-Hans.json"
+	}
+	return code + ".json"
 }

@@ -93,7 +93,7 @@ func (sh *shell) showLoginForm(locked bool) {
 	box := container.NewVBox(items...)
 	card := widget.NewCard("", "", box)
 	content := container.NewCenter(container.NewGridWrap(fyne.NewSize(520, card.MinSize().Height), card))
-	sh.current = f
+	sh.setCurrent(f)
 	sh.setContent(content)
 	if locked && f.user.Text != "" {
 		sh.win.Canvas().Focus(f.pass)
@@ -131,6 +131,7 @@ func (sh *shell) tryLogin(f *loginForm, locked bool) {
 				f.pass.SetText("")
 				f.msg.SetText(loginErrText(err))
 				sh.win.Canvas().Focus(f.pass)
+				sh.emit("login-failed", err)
 				return
 			}
 			if locked {

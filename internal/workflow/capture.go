@@ -426,7 +426,7 @@ func (a *analyser) finish(force bool, reason string) {
 func (a *analyser) deliver(auto, force bool, reason string) {
 	rep, m, ok := a.sel.Best()
 	if !ok || rep == nil {
-		a.fail(nil, ErrNothingToCapture, !force)
+		a.fail(nil, ErrNothingToCapture, false) // nothing was tried: not an attempt
 		return
 	}
 	c, err := a.s.finalize(m, force, reason, a.attempts)

@@ -99,9 +99,11 @@ func Make(t testing.TB, rec *biometrics.Recognizer, dir string, kind Kind, secon
 		breath := 0.8 * math.Sin(float64(i)/fps*2)
 		switch kind {
 		case Good, Blur:
-			render(subs[0], width/2, 325+breath, 120, &frame)
 			if kind == Blur {
-				gocv.GaussianBlur(frame, &frame, image.Point{}, 6, 6, gocv.BorderReplicate)
+				render(subs[0], width/2, 325+breath, 120, &right)
+				gocv.GaussianBlur(right, &frame, image.Point{}, 6, 6, gocv.BorderReplicate)
+			} else {
+				render(subs[0], width/2, 325+breath, 120, &frame)
 			}
 		case TwoOne:
 			render(subs[0], 380, 330+breath, 100, &frame)
