@@ -61,8 +61,7 @@ func newTechDiagnostics(sh *shell, tech *techState) *techDiagnostics {
 	cfg := selftest.Config{Data: sh.env.Data, TPM: sh.env.TPM, Models: sh.env.Models, Camera: sh.env.Camera,
 		OpenTPM: func() (*vault.TPM, error) { return sh.tpm, nil }}
 	t.diag = newDiagnostics(func() []selftest.Check { return selftest.StationChecks(cfg) })
-	t.facts = widget.NewLabel("")
-	t.facts.Wrapping = fyne.TextWrapWord
+	t.facts = widget.NewLabel("") // short lines: wrapping inside a card's VBox misjudges the height
 	t.status = widget.NewLabel("")
 	refresh := widget.NewButtonWithIcon(tr("Refresh"), theme.ViewRefreshIcon(), func() { t.showFacts() })
 	export := widget.NewButtonWithIcon(tr("Export diagnostics report…"), theme.DocumentSaveIcon(), func() {
@@ -131,7 +130,7 @@ func (t *techDiagnostics) showFacts() {
 	}
 	tpm := fmt.Sprintf("%s (%s, firmware %s)", f.TPM.Kind, f.TPM.Manufacturer, f.TPM.Firmware)
 	if f.TPM.Kind == "software" {
-		tpm += " — " + tr("software TPM: demos and tests only")
+		tpm += "\n    " + tr("software TPM: demos and tests only")
 	}
 	t.facts.SetText(fmt.Sprintf("%s: %s\n%s: %d\n%s: %.1f MB\n%s: %s\n%s: %s\n%s: %d",
 		tr("TPM"), tpm, tr("Bundle counter"), f.BundleSeq, tr("Storage used"), float64(f.StorageBytes)/1e6,
