@@ -9,5 +9,6 @@ func Commands() []Command {
 	c = append(c, assessCommands()...)
 	c = append(c, stationCommands()...)
 	c = append(c, workflowCommands()...)
+	c = append(c, enrollCommands()...)
 	return c
 }

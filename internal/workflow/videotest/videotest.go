@@ -120,3 +120,23 @@ func Make(t testing.TB, rec *biometrics.Recognizer, dir string, kind Kind, secon
 	}
 	return out
 }
+
+// Still writes one frame of a Good video of photo as a JPEG in dir and returns its path:
+// a cooperative subject's camera frame, for tests that need a passing photo.
+func Still(t testing.TB, rec *biometrics.Recognizer, dir, photo string) string {
+	t.Helper()
+	s := load(t, biometrics.NewAssessor(rec, biometrics.DefaultConfig()), photo)
+	defer s.img.Close()
+	frame := gocv.NewMat()
+	defer frame.Close()
+	render(s, width/2, 325, 120, &frame)
+	b, err := biometrics.EncodeJPEG(frame, 92)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "still.jpg")
+	if err := os.WriteFile(out, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
