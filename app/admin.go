@@ -405,26 +405,45 @@ func (s *settingsScreen) importKey(key []byte) error {
 // demoIssuerKey makes an issuer key pair in the demo data directory and imports its
 // public half, so a demo station can export (and verify) without a real issuer.
 func (s *settingsScreen) demoIssuerKey() error {
-	k, err := exporter.GenerateIssuerKey()
+	dir, err := makeDemoIssuerKey(s.sh.env.Data, s.sh.station, s.sh.sess)
 	if err != nil {
+		s.status.SetText(errText(err))
 		return err
 	}
-	dir := filepath.Join(s.sh.env.Data, "demo-issuer")
-	priv, _ := k.MarshalText()
-	pub, _ := k.Public().MarshalText()
-	if err := os.MkdirAll(dir, 0o700); err == nil {
-		err = os.WriteFile(filepath.Join(dir, "issuer.key"), priv, 0o600)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(dir, "issuer.pub"), pub, 0o644)
-		}
-		if err != nil {
-			s.status.SetText(errText(err))
-			return err
-		}
-	}
-	if err := s.importKey(pub); err != nil {
-		return err
-	}
+	set, _ := workflow.Settings(s.sh.station)
+	s.showKey(set.IssuerKey)
 	s.status.SetText(tr("Demo issuer key made in %s and imported.", dir))
 	return nil
+}
+
+// makeDemoIssuerKey writes a new issuer key pair to dataDir/demo-issuer (issuer.key,
+// issuer.pub: what `enrollstation verify --issuer-key` needs to open the demo's bundles)
+// and imports the public key into the station. Demo stations only.
+func makeDemoIssuerKey(dataDir string, st *vault.Station, admin *vault.Session) (string, error) {
+	k, err := exporter.GenerateIssuerKey()
+	if err != nil {
+		return "", err
+	}
+	priv, err := k.MarshalText()
+	if err != nil {
+		return "", err
+	}
+	pub, err := k.Public().MarshalText()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(dataDir, "demo-issuer")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "issuer.key"), priv, 0o600); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "issuer.pub"), pub, 0o644); err != nil {
+		return "", err
+	}
+	if _, err := workflow.SetIssuerKey(st, admin, pub); err != nil {
+		return "", err
+	}
+	return dir, nil
 }

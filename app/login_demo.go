@@ -27,7 +27,7 @@ var demoAccounts = []struct {
 func (sh *shell) demoProvision() error {
 	admin := demoAccounts[0]
 	st, err := vault.Init(sh.env.Data, sh.tpm, vault.Config{}, vault.InitOptions{
-		Name: "Demo station", Site: "Demo office", Admin: admin.Name, AdminPassword: admin.Password,
+		Name: demoStationName, Site: demoSite, Admin: admin.Name, AdminPassword: admin.Password,
 	})
 	if err != nil {
 		return err
@@ -43,8 +43,26 @@ func (sh *shell) demoProvision() error {
 			return fmt.Errorf("adding demo account %s: %w", a.Name, err)
 		}
 	}
+	// The demo's own issuer key, so the demo's bundles can be exported and verified.
+	if _, err := makeDemoIssuerKey(sh.env.Data, st, as); err != nil {
+		st.Close()
+		return fmt.Errorf("making the demo issuer key: %w", err)
+	}
 	sh.station = st
 	return nil
+}
+
+// Names of a station made by demoProvision, by which the login screen knows the demo
+// accounts exist.
+const (
+	demoStationName = "Demo station"
+	demoSite        = "Demo office"
+)
+
+// demoAccounts reports whether this station was made by demoProvision.
+func (sh *shell) demoAccounts() bool {
+	s := sh.settings()
+	return s.StationName == demoStationName && s.Site == demoSite
 }
 
 // demoCredentials lists the demo accounts on the demo login screen.

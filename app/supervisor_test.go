@@ -493,3 +493,31 @@ func TestAdminUsersAndSettings(t *testing.T) {
 		t.Fatalf("fingerprint shown: %q", set.keyInfo.Text)
 	}
 }
+
+// A fresh demo station can export at once: it is provisioned with its own issuer key,
+// whose private half is left in the data directory for `enrollstation verify`.
+func TestDemoStationHasIssuerKey(t *testing.T) {
+	sim := tpmtest.Start(t)
+	sim.CloseConn()
+	a := test.NewTempApp(t)
+	w := test.NewTempWindow(t, nil)
+	data := t.TempDir()
+	sh := newShell(context.Background(), a, w, &cli.Env{Data: data, TPM: sim.Addr()}, true)
+	t.Cleanup(sh.close)
+	sh.start()
+	if sh.station == nil {
+		t.Fatalf("demo station not provisioned:\n%s", markup(sh))
+	}
+	k, err := workflow.IssuerKey(sh.station)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(data, "demo-issuer", "issuer.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := exporter.ParseIssuerPrivateKey(b)
+	if err != nil || !priv.Public().Equal(k) {
+		t.Fatalf("demo issuer private key does not match the station's issuer key: %v", err)
+	}
+}
