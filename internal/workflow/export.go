@@ -253,9 +253,10 @@ func RecordOf(e *vault.Enrollment) (exporter.Record, error) {
 	if err != nil {
 		return exporter.Record{}, fmt.Errorf("workflow: enrollment %s: %w", e.ID, err)
 	}
+	rep := biometrics.Report{Measures: q.Measures}
 	qv := make([]exporter.QualityMeasure, 0, len(q.Measures))
-	for _, m := range q.Measures {
-		qv = append(qv, exporter.QualityMeasure{ID: string(m.ID), Raw: m.Raw, Scalar: min(max(m.Score, 0), 100)})
+	for _, c := range rep.QualityVector() {
+		qv = append(qv, exporter.QualityMeasure{ID: string(c.ID), Raw: c.Raw, Scalar: min(max(c.Score, 0), 100)})
 	}
 	at := e.Capture.CapturedAt
 	if at.IsZero() {
