@@ -114,7 +114,8 @@ func assessCommands() []Command {
 					enc := json.NewEncoder(env.Stdout)
 					enc.SetIndent("", "  ")
 					if err := enc.Encode(struct {
-						A, B string `json:"a"`
+						A string `json:"a"`
+						B string `json:"b"`
 						biometrics.Comparison
 					}{args[0], args[1], c}); err != nil {
 						return err
