@@ -65,6 +65,10 @@ func TestCompareCommand(t *testing.T) {
 	if code != 0 || !c.Match || c.Distance <= 0 || c.Distance > c.Threshold {
 		t.Errorf("bona vs bona3: exit %d, %+v", code, c)
 	}
+	var names struct{ A, B string }
+	if json.Unmarshal([]byte(out), &names); !strings.HasSuffix(names.A, "bona.jpg") || !strings.HasSuffix(names.B, "bona3.jpg") {
+		t.Errorf("compare JSON names %+v", names)
+	}
 	out, _, code = runCLI(t, "compare", "--models", models, testenv.Face(t, "bona.jpg"), testenv.Face(t, "luda.jpg"))
 	if code != 1 || !strings.Contains(out, "different people") {
 		t.Errorf("bona vs luda: exit %d, %s", code, out)
