@@ -69,6 +69,15 @@ func newProvisioning(sh *shell, done func(*vault.Station)) *provisioning {
 	p.back = widget.NewButtonWithIcon(tr("Back"), theme.NavigateBackIcon(), func() { p.goTo(p.step - 1) })
 	p.next = widget.NewButtonWithIcon(tr("Next"), theme.NavigateNextIcon(), func() { p.forward() })
 	p.next.Importance = widget.HighImportance
+	if sh.demo {
+		// A demo walks through the same wizard, prefilled; creating the station also adds
+		// the documented demo accounts and a demo issuer key (see demoExtras).
+		p.name.SetText(demoStationName)
+		p.site.SetText(demoSite)
+		p.admin.SetText(demoAccounts[0].Name)
+		p.pw.SetText(demoAccounts[0].Password)
+		p.pw2.SetText(demoAccounts[0].Password)
+	}
 	p.steps = []func() fyne.CanvasObject{p.stationStep, p.tpmStep, p.issuerStep, p.adminStep}
 	p.content = container.NewStack()
 	p.goTo(0)
@@ -99,6 +108,12 @@ func (p *provisioning) goTo(i int) {
 	title.SizeName = theme.SizeNameHeadingText
 	nav := container.NewHBox(p.stepLabel, layout.NewSpacer(), p.back, p.next)
 	body := container.NewVBox(title, widget.NewSeparator(), p.steps[i](), p.status)
+	if p.sh.demo {
+		note := widget.NewLabel(tr("DEMO: the fields are filled in for you. Press Next on each step; the demo also creates a clerk, a supervisor, a technician and a demo issuer key."))
+		note.Wrapping = fyne.TextWrapWord
+		note.Importance = widget.WarningImportance
+		body.Add(note)
+	}
 	p.content.Objects = []fyne.CanvasObject{container.NewPadded(container.NewBorder(nil, nav, nil, nil,
 		container.NewCenter(container.NewGridWrap(fyne.NewSize(760, 480), body))))}
 	p.content.Refresh()
@@ -229,6 +244,11 @@ func (p *provisioning) create() {
 	o := workflow.ProvisionOptions{Name: p.name.Text, Site: p.site.Text, Admin: strings.TrimSpace(p.admin.Text), AdminPassword: p.pw.Text, IssuerKey: p.issuerKey}
 	go func() {
 		st, err := workflow.Provision(p.sh.env.Data, p.sh.tpm, vault.Config{}, o)
+		if err == nil && p.sh.demo {
+			if err = demoExtras(p.sh.env.Data, st, o); err != nil {
+				st.Close()
+			}
+		}
 		ui(func() {
 			if err != nil {
 				p.status.Importance = widget.DangerImportance
@@ -241,4 +261,25 @@ func (p *provisioning) create() {
 		})
 		p.finished <- err
 	}()
+}
+
+// demoExtras completes a demo station made with the wizard: the demo accounts (other
+// than the administrator, made by the wizard) and, unless an issuer key was imported, a
+// demo issuer key whose private half stays in the data directory for verify.
+func demoExtras(dataDir string, st *vault.Station, o workflow.ProvisionOptions) error {
+	admin, err := st.Login(o.Admin, o.AdminPassword)
+	if err != nil {
+		return err
+	}
+	for _, a := range demoAccounts[1:] {
+		if err := st.AddUser(admin, a.Name, a.Roles, a.Password); err != nil && !errors.Is(err, vault.ErrUserExists) {
+			return fmt.Errorf("adding demo account %s: %w", a.Name, err)
+		}
+	}
+	if o.IssuerKey == nil {
+		if _, err := makeDemoIssuerKey(dataDir, st, admin); err != nil {
+			return fmt.Errorf("making the demo issuer key: %w", err)
+		}
+	}
+	return nil
 }

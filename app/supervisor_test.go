@@ -505,8 +505,22 @@ func TestDemoStationHasIssuerKey(t *testing.T) {
 	sh := newShell(context.Background(), a, w, &cli.Env{Data: data, TPM: sim.Addr()}, true)
 	t.Cleanup(sh.close)
 	sh.start()
+	// A demo walks through the wizard, prefilled: Next on every step creates the station.
+	if p, ok := sh.current.(*provisioning); ok {
+		for range p.steps {
+			test.Tap(p.next)
+		}
+		if err := <-p.finished; err != nil {
+			t.Fatal(err)
+		}
+	}
 	if sh.station == nil {
 		t.Fatalf("demo station not provisioned:\n%s", markup(sh))
+	}
+	for _, a := range demoAccounts {
+		if _, err := sh.station.Login(a.Name, a.Password); err != nil {
+			t.Fatalf("demo account %s: %v", a.Name, err)
+		}
 	}
 	k, err := workflow.IssuerKey(sh.station)
 	if err != nil {
