@@ -142,20 +142,19 @@ func (sh *shell) start() {
 	}
 	sh.tpm = tp
 	if !vault.Initialized(sh.env.Data) {
-		if sh.demo {
-			// A demo station provisions itself with documented demo accounts, so a new
-			// user can try a complete enrollment at once (see demoAccounts).
-			if err := sh.demoProvision(); err != nil {
-				sh.showError(tr("Could not set up the demo station"), err)
-				return
-			}
-		} else {
-			if p := provisioningScreen(sh, sh.provisioned); p != nil {
-				sh.setContent(p)
-				return
-			}
+		if p := provisioningScreen(sh, sh.provisioned); p != nil {
+			sh.setContent(p)
+			return
+		}
+		if !sh.demo {
 			sh.showError(tr("This station is not set up"),
 				fmt.Errorf("no station in %s: run `enrollstation station init --admin NAME`", sh.env.Data))
+			return
+		}
+		// Without a provisioning wizard a demo station provisions itself with documented
+		// demo accounts, so a new user can still try a complete enrollment.
+		if err := sh.demoProvision(); err != nil {
+			sh.showError(tr("Could not set up the demo station"), err)
 			return
 		}
 	}

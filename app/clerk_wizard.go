@@ -55,7 +55,7 @@ func (e *enrollment) frame(step int, content fyne.CanvasObject) fyne.CanvasObjec
 	bar := container.NewHBox(steps...)
 	if e.appNo != "" {
 		bar.Add(layoutSpacer())
-		bar.Add(widget.NewLabelWithStyle(tr("Application")+" "+e.appNo, fyne.TextAlignTrailing, fyne.TextStyle{Monospace: true}))
+		bar.Add(widget.NewLabelWithStyle(tr("Application")+" "+e.appNo, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}))
 	}
 	return container.NewBorder(container.NewVBox(bar, widget.NewSeparator()), nil, nil, nil, content)
 }

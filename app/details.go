@@ -22,6 +22,7 @@ type detailsForm struct {
 	next    *widget.Button
 	summary *widget.Label
 	shown   bool // validation messages are on show (after the first Continue)
+	body    *fyne.Container
 }
 
 // detailsFields are the form's entries in tab order: field, label, placeholder.
@@ -92,9 +93,10 @@ func (e *enrollment) showDetails() {
 	hint.Importance = widget.LowImportance
 	cols := container.NewGridWithColumns(2, container.NewVBox(left...), container.NewVBox(right...))
 	bottom := container.NewHBox(back, hint, layout.NewSpacer(), f.summary, f.next)
+	f.body = container.NewBorder(nil, bottom, nil, nil, container.NewVScroll(cols))
 	e.stepView = f
 	e.sh.setCurrent(f)
-	e.sh.show(e.frame(1, container.NewBorder(nil, bottom, nil, nil, container.NewVScroll(cols))))
+	e.sh.show(e.frame(1, f.body))
 	e.setKeys(f.submit, e.cancel)
 	e.sh.win.Canvas().Focus(f.entries[workflow.FieldFamilyName])
 }
@@ -156,10 +158,14 @@ func (f *detailsForm) validate() (workflow.Details, bool) {
 	}
 	if len(bad) > 0 {
 		f.summary.SetText(tr("%d fields need attention", len(bad)))
-		return d, false
+	} else {
+		f.summary.SetText("")
 	}
-	f.summary.SetText("")
-	return d, true
+	// Messages change the rows' heights and the summary's width: lay out again.
+	if f.body != nil {
+		f.body.Refresh()
+	}
+	return d, len(bad) == 0
 }
 
 // revalidate updates the messages as the clerk types, once they have been shown.

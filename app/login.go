@@ -72,13 +72,13 @@ func (sh *shell) showLoginForm(locked bool) {
 	if locked {
 		f.user.SetText(sh.lockedUser)
 		title = tr("Station locked")
-		sub = tr("The screen was locked after inactivity. %s can unlock and continue; another operator logging in ends the work in progress.", sh.lockedUser)
+		sub = tr("The screen was locked after inactivity.") + "\n" + tr("%s can unlock and continue.", sh.lockedUser) + "\n" +
+			tr("Another operator logging in ends the work in progress.")
 		f.submit.SetText(tr("Unlock"))
 	}
 	head := widget.NewLabelWithStyle(title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	head.SizeName = "headingText"
-	subL := widget.NewLabel(sub)
-	subL.Wrapping = fyne.TextWrapWord
+	subL := widget.NewLabel(sub) // explicit lines: a wrapped label under-reports its height here
 	subL.Alignment = fyne.TextAlignCenter
 
 	form := container.New(layout.NewFormLayout(),
@@ -87,7 +87,7 @@ func (sh *shell) showLoginForm(locked bool) {
 		widget.NewLabel(tr("Language")), f.lang,
 	)
 	items := []fyne.CanvasObject{head, subL, form, f.submit, f.msg}
-	if sh.demo {
+	if sh.demo && sh.hasDemoAccounts() {
 		items = append(items, demoCredentials())
 	}
 	box := container.NewVBox(items...)

@@ -59,8 +59,8 @@ const (
 	demoSite        = "Demo office"
 )
 
-// demoAccounts reports whether this station was made by demoProvision.
-func (sh *shell) demoAccounts() bool {
+// hasDemoAccounts reports whether this station was made by demoProvision.
+func (sh *shell) hasDemoAccounts() bool {
 	s := sh.settings()
 	return s.StationName == demoStationName && s.Site == demoSite
 }

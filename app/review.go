@@ -46,7 +46,7 @@ func jpegImage(b []byte, w, h float32) *canvas.Image {
 func (e *enrollment) showReview() {
 	c := e.result
 	v := &reviewView{e: e, ready: make(chan struct{})}
-	portrait := jpegImage(c.Portrait, 270, 360)
+	portrait := jpegImage(c.Portrait, 255, 340)
 	frame := jpegImage(c.Frame, 400, 225)
 	imgs := container.NewHBox(
 		container.NewVBox(widget.NewLabelWithStyle(tr("ICAO portrait"), fyne.TextAlignCenter, fyne.TextStyle{Bold: true}), portrait),
@@ -70,16 +70,14 @@ func (e *enrollment) showReview() {
 	v.msg.Wrapping = fyne.TextWrapWord
 	v.update()
 
-	right := container.NewVBox(
+	dupHead := widget.NewLabelWithStyle(tr("Possible duplicates on this station"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	right := container.NewBorder(
 		widget.NewLabelWithStyle(tr("Quality report"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		qualityTable(c.Report),
-		widget.NewLabelWithStyle(tr("Possible duplicates on this station"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		v.dups,
-	)
+		container.NewVBox(widget.NewSeparator(), dupHead, v.dups), nil, nil,
+		qualityTable(c.Report))
 	left := container.NewVBox(imgs, widget.NewSeparator(), v.consent, v.msg)
 	bottom := container.NewHBox(v.retake, layout.NewSpacer(), widget.NewLabel(tr("Tick consent, then Enter submits.")), v.submit)
-	body := container.NewBorder(nil, bottom, nil, nil,
-		container.NewHSplit(container.NewVScroll(left), container.NewVScroll(right)))
+	body := container.NewBorder(nil, bottom, container.NewGridWrap(fyne.NewSize(680, 560), left), nil, right)
 	e.stepView = v
 	e.sh.setCurrent(v)
 	e.sh.show(e.frame(3, body))
@@ -107,31 +105,49 @@ func (v *reviewView) summary() fyne.CanvasObject {
 	return l
 }
 
-// qualityTable lists every measure with its value, limit and result.
+// qualityTable lists every measure with its value, limit and result, mandatory first.
 func qualityTable(r *biometrics.Report) fyne.CanvasObject {
 	ms := append([]biometrics.Measure(nil), r.Measures...)
 	sort.SliceStable(ms, func(i, j int) bool { return ms[i].Mandatory && !ms[j].Mandatory })
-	grid := container.New(layout.NewGridLayoutWithColumns(4))
-	for _, h := range []string{tr("Measure"), tr("Value"), tr("Limit"), tr("Result")} {
-		grid.Add(widget.NewLabelWithStyle(h, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
-	}
-	for _, m := range ms {
-		res := widget.NewLabel(tr("pass"))
-		res.Importance = widget.SuccessImportance
-		if !m.Pass {
-			res.SetText(tr("FAIL"))
-			res.Importance = widget.DangerImportance
-			if !m.Mandatory {
-				res.SetText(tr("advice"))
-				res.Importance = widget.WarningImportance
+	heads := []string{tr("Measure"), tr("Value"), tr("Limit"), tr("Result")}
+	t := widget.NewTable(
+		func() (int, int) { return len(ms) + 1, 4 },
+		func() fyne.CanvasObject { return widget.NewLabel("") },
+		func(id widget.TableCellID, o fyne.CanvasObject) {
+			l := o.(*widget.Label)
+			l.Importance = widget.MediumImportance
+			l.TextStyle = fyne.TextStyle{}
+			if id.Row == 0 {
+				l.TextStyle = fyne.TextStyle{Bold: true}
+				l.SetText(heads[id.Col])
+				return
 			}
-		}
-		grid.Add(widget.NewLabel(string(m.ID)))
-		grid.Add(widget.NewLabel(fmt.Sprintf("%.3g %s", m.Raw, m.Unit)))
-		grid.Add(widget.NewLabel(m.Limit))
-		grid.Add(res)
+			m := ms[id.Row-1]
+			switch id.Col {
+			case 0:
+				l.SetText(string(m.ID))
+			case 1:
+				l.SetText(fmt.Sprintf("%.3g %s", m.Raw, m.Unit))
+			case 2:
+				l.SetText(m.Limit)
+			case 3:
+				switch {
+				case m.Pass:
+					l.Importance = widget.SuccessImportance
+					l.SetText(tr("pass"))
+				case m.Mandatory:
+					l.Importance = widget.DangerImportance
+					l.SetText(tr("FAIL"))
+				default:
+					l.Importance = widget.WarningImportance
+					l.SetText(tr("advice"))
+				}
+			}
+		})
+	for i, w := range []float32{270, 190, 110, 70} {
+		t.SetColumnWidth(i, w)
 	}
-	return grid
+	return t
 }
 
 // search runs the duplicate search off the UI thread.

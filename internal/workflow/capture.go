@@ -262,7 +262,7 @@ func (s *CaptureSession) setFaceState(f FaceState) {
 	s.mu.Unlock()
 }
 
-// Box colours (RGBA drawn into the BGR preview).
+// Box colours: grey no face, amber adjusting, green passing, red several faces.
 var stateColours = map[FaceState]color.RGBA{
 	FaceNone:    {R: 200, G: 200, B: 200, A: 255},
 	FaceAdjust:  {R: 255, G: 170, B: 0, A: 255},
@@ -307,8 +307,7 @@ func (s *CaptureSession) previewLoop(tr *biometrics.Tracker) {
 			}
 			for _, fc := range faces {
 				r := image.Rect(int(float64(fc.Rect.Min.X)*k), int(float64(fc.Rect.Min.Y)*k), int(float64(fc.Rect.Max.X)*k), int(float64(fc.Rect.Max.Y)*k))
-				c := stateColours[st]
-				gocv.Rectangle(&small, r, color.RGBA{R: c.B, G: c.G, B: c.R, A: 255}, 3)
+				gocv.Rectangle(&small, r, stateColours[st], 3) // gocv orders the channels for BGR
 			}
 			gocv.CvtColor(small, &rgba, gocv.ColorBGRToRGBA)
 			img := &image.RGBA{Pix: rgba.ToBytes(), Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
