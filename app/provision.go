@@ -82,6 +82,13 @@ func newProvisioning(sh *shell, done func(*vault.Station)) *provisioning {
 	p.content = container.NewStack()
 	p.goTo(0)
 	sh.current = p
+	// Keyboard-first: Enter moves on, as the Next button does.
+	sh.win.Canvas().SetOnTypedKey(func(k *fyne.KeyEvent) {
+		sh.touch()
+		if (k.Name == fyne.KeyReturn || k.Name == fyne.KeyEnter) && sh.current == p && !p.next.Disabled() {
+			p.forward()
+		}
+	})
 	return p
 }
 

@@ -42,6 +42,7 @@ type supStation struct {
 	issuer *exporter.IssuerPrivateKey
 	keys   string // directory with issuer.key, issuer.pub
 	ids    map[string]string
+	pw     map[string]string // passwords other than NAME-password
 }
 
 var supKDF = vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}
@@ -80,7 +81,11 @@ func newSupStation(t *testing.T) *supStation {
 
 func (s *supStation) login(name string) *vault.Session {
 	s.t.Helper()
-	sess, err := s.st.Login(name, name+"-password")
+	pw := name + "-password"
+	if p, ok := s.pw[name]; ok {
+		pw = p
+	}
+	sess, err := s.st.Login(name, pw)
 	if err != nil {
 		s.t.Fatalf("login %s: %v", name, err)
 	}
@@ -494,9 +499,10 @@ func TestAdminUsersAndSettings(t *testing.T) {
 	}
 }
 
-// A fresh demo station can export at once: it is provisioned with its own issuer key,
-// whose private half is left in the data directory for `enrollstation verify`.
-func TestDemoStationHasIssuerKey(t *testing.T) {
+// The demo: a fresh demo station walks through the (prefilled) wizard, gets demo
+// accounts and its own issuer key, whose private half stays in the data directory;
+// then one enrollment is approved, exported and opened with that key.
+func TestDemoWalkThrough(t *testing.T) {
 	sim := tpmtest.Start(t)
 	sim.CloseConn()
 	a := test.NewTempApp(t)
@@ -533,5 +539,45 @@ func TestDemoStationHasIssuerKey(t *testing.T) {
 	priv, err := exporter.ParseIssuerPrivateKey(b)
 	if err != nil || !priv.Public().Equal(k) {
 		t.Fatalf("demo issuer private key does not match the station's issuer key: %v", err)
+	}
+
+	// The rest of the demo: one enrollment by the demo clerk, approved and exported by
+	// the demo supervisor on the screens, opened with the demo issuer key.
+	s := &supStation{t: t, dir: data, tp: sh.tpm, st: sh.station, ids: map[string]string{}}
+	for _, a := range demoAccounts {
+		if a.Name == "clerk" {
+			s.pw = map[string]string{"clerk": a.Password}
+		}
+	}
+	id := s.enroll("clerk", "bona.jpg", "DEMO")
+	var supPW string
+	for _, a := range demoAccounts {
+		if a.Name == "supervisor" {
+			supPW = a.Password
+		}
+	}
+	sup, err := sh.station.Login("supervisor", supPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh.loggedIn(sup)
+	q := newReviewQueue(sh)
+	if err := q.approve([]string{id}, supPW); err != nil {
+		t.Fatal(err)
+	}
+	bs := newBatchScreen(sh)
+	if err := bs.closeBatch(); err != nil {
+		t.Fatal(err)
+	}
+	bs.target.SetText(t.TempDir())
+	bs.startExport()
+	if err := <-bs.done; err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(bs.batches[0].Location)
+	defer f.Close()
+	bundle, err := exporter.Open(f, priv, sh.station.PublicKey(), exporter.OpenOptions{})
+	if err != nil || len(bundle.Records) != 1 || bundle.Records[0].EnrollmentID != id {
+		t.Fatalf("demo bundle: %v", err)
 	}
 }
