@@ -8,6 +8,7 @@ import (
 	"image"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
 )
@@ -31,8 +32,7 @@ func TestPumpNoLeaks(t *testing.T) {
 		// Unplug every 1,000 reads so reconnects (and source switches) happen too.
 		return &faultySource{Source: s, failAfter: 1000}, nil
 	}
-	opts, _ := eventLog()
-	p, err := StartPump(context.Background(), open, opts)
+	p, err := StartPump(context.Background(), open, PumpOptions{MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

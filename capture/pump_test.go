@@ -13,8 +13,9 @@ import (
 )
 
 // eventLog collects pump events on a channel so tests wait for states without sleeping.
+// Its OnEvent blocks when the channel is full, so tests with many events drain it.
 func eventLog() (PumpOptions, chan Event) {
-	ch := make(chan Event, 64)
+	ch := make(chan Event, 256)
 	return PumpOptions{OnEvent: func(e Event) { ch <- e }, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond}, ch
 }
 
