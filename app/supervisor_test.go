@@ -414,6 +414,13 @@ func TestTechnicianCameraProfileReappliedOnNextStart(t *testing.T) {
 	if c2.loadedID == "" || c2.source.Text != "synthetic" || c2.resolution.Selected != "640x480" || c2.fps.Selected != "15" || c2.name.Text != "bench" || c2.autoExp.Checked || c2.exposure.Value != 300 {
 		t.Fatalf("profile not re-applied: source %q res %q fps %q name %q exposure %v", c2.source.Text, c2.resolution.Selected, c2.fps.Selected, c2.name.Text, c2.exposure.Value)
 	}
+	def := capture.Options{Width: 1280, Height: 720, Loop: true}
+	if o := stationCameraOptions(sh2, "synthetic", def); o.Width != 640 || o.FPS != 15 || o.Controls == nil || o.Controls.Exposure == nil || *o.Controls.Exposure != 300 || !o.Loop {
+		t.Fatalf("capture options from the station profile: %+v", o)
+	}
+	if o := stationCameraOptions(sh2, "/dev/video9", def); o.Width != 1280 || o.Controls != nil {
+		t.Fatalf("another camera got the profile's options: %+v", o)
+	}
 	p, _, err := workflow.ActiveCameraProfile(st)
 	if err != nil {
 		t.Fatal(err)
