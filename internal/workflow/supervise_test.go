@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -277,6 +278,35 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 	second := openBundle(t, loc2, f, bundle.Seq)
 	if !bytes.Equal(second.PrevHash, bundle.SHA256[:]) {
 		t.Fatal("second bundle does not chain to the first")
+	}
+
+	// A third batch goes to the issuer's upload receiver over HTTP (loopback).
+	e5 := f.enroll(t, f.clerk, "luda.jpg", "LUDA")
+	if _, err := f.st.Approve(f.sup, e5.ID); err != nil {
+		t.Fatal(err)
+	}
+	b3, err := CloseBatch(f.st, f.sup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvDir := t.TempDir()
+	srv := httptest.NewServer(exporter.NewReceiver(recvDir))
+	defer srv.Close()
+	target, err := exporter.ParseTarget(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := x.Export(ctx, f.sup, b3.ID, target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(url, srv.URL) {
+		t.Fatalf("upload location %q", url)
+	}
+	got, _ := Batch(f.st, b3.ID)
+	third := openBundle(t, filepath.Join(recvDir, got.BundleID+exporter.FileExt), f, second.Seq)
+	if !bytes.Equal(third.PrevHash, second.SHA256[:]) {
+		t.Fatal("uploaded bundle does not chain to the second")
 	}
 
 	// The issuer's acknowledgement purges the first batch's biometrics.
