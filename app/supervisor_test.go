@@ -14,6 +14,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"enrollstation/biometrics"
 	"enrollstation/capture"
@@ -586,5 +587,56 @@ func TestDemoWalkThrough(t *testing.T) {
 	bundle, err := exporter.Open(f, priv, sh.station.PublicKey(), exporter.OpenOptions{})
 	if err != nil || len(bundle.Records) != 1 || bundle.Records[0].EnrollmentID != id {
 		t.Fatalf("demo bundle: %v", err)
+	}
+}
+
+// submitClean stores a pending enrollment that passed every check (no forced capture, a
+// template unlike any other), as the clerk's workflow would for a good capture.
+func (s *supStation) submitClean(clerk string, seed uint64) string {
+	t := s.t
+	t.Helper()
+	img, err := os.ReadFile(testenv.Face(t, "joy.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d biometrics.Descriptor
+	for i := range d {
+		d[i] = float32((int(seed)*31+i*17)%23-11) / 40
+	}
+	tmpl, _ := biometrics.NewTemplate(d, 0).MarshalBinary()
+	q := []byte(`{"pass":true,"score":93,"measures":[{"id":"SingleFacePresent","raw":1,"score":100,"pass":true,"mandatory":true}]}`)
+	e := &vault.Enrollment{Status: vault.StatusPending, Portrait: img, Template: tmpl, Quality: q,
+		Demographics: vault.Demographics{Surname: "CLEAN", GivenNames: "Case", ApplicationNumber: "261125-000000-0"}}
+	if err := s.st.SaveEnrollment(s.login(clerk), e); err != nil {
+		t.Fatal(err)
+	}
+	return e.ID
+}
+
+func TestApproveAllCleanWithOnePasswordEntry(t *testing.T) {
+	s := newSupStation(t)
+	clean1, clean2 := s.submitClean("clara", 1), s.submitClean("clara", 2)
+	flagged := s.enroll("clara", "bona.jpg", "BONA") // forced: left for individual review
+	sam := s.shellFor("sam", "")
+	q := newReviewQueue(sam)
+	sam.win.SetContent(q.content)
+	if q.cleanBtn.Disabled() || !strings.Contains(q.summary.Text, "3 pending, 2 clean") {
+		t.Fatalf("summary %q, clean button disabled %v", q.summary.Text, q.cleanBtn.Disabled())
+	}
+	test.Tap(q.cleanBtn)
+	// The password dialog has the focus: type the password and press Enter.
+	pw, ok := sam.win.Canvas().Focused().(*widget.Entry)
+	if !ok {
+		t.Fatalf("focus is on %T, want the password entry", sam.win.Canvas().Focused())
+	}
+	test.Type(pw, "sam-password")
+	pw.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	for id, want := range map[string]vault.Status{clean1: vault.StatusApproved, clean2: vault.StatusApproved, flagged: vault.StatusPending} {
+		if e, _ := s.st.Enrollment(id); e.Status != want {
+			t.Fatalf("%s is %s, want %s (%s)", id, e.Status, want, q.status.Text)
+		}
+	}
+	if len(q.all) != 1 || !q.cleanBtn.Disabled() {
+		t.Fatalf("queue after bulk approval: %d items", len(q.all))
 	}
 }
