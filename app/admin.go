@@ -368,6 +368,10 @@ func (s *settingsScreen) save() error {
 		s.status.SetText(errText(err))
 		return err
 	}
+	// The station language takes effect at once (the login screen can still switch).
+	if c.Language != currentLanguage() {
+		setLanguage(c.Language)
+	}
 	s.status.SetText(tr("Settings saved."))
 	return nil
 }

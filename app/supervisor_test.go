@@ -497,6 +497,13 @@ func TestAdminUsersAndSettings(t *testing.T) {
 	if got, _ := workflow.Settings(s.st); got.IdleLockMinutes != 7 || got.Language != "zh" {
 		t.Fatalf("settings: %+v", got)
 	}
+	if currentLanguage() != "zh" {
+		t.Fatalf("language after saving zh: %s", currentLanguage())
+	}
+	set.language.SetSelected("en")
+	if err := set.save(); err != nil || currentLanguage() != "en" {
+		t.Fatalf("back to English: %v, %s", err, currentLanguage())
+	}
 	other, _ := exporter.GenerateIssuerKey()
 	pub, _ := other.Public().MarshalText()
 	if err := set.importKey(pub); err != nil {
