@@ -287,12 +287,16 @@ func (b *batchScreen) importAck(path string) error {
 		b.status.SetText(errText(err))
 		return err
 	}
-	id, n, err := x.ImportAck(b.sh.sess, data)
+	res, err := x.ImportAck(b.sh.sess, data)
 	if err != nil {
 		b.status.SetText(errText(err))
 		return err
 	}
-	b.status.SetText(tr("The issuer acknowledged batch %s; biometrics of %d enrollment(s) deleted from this station.", id, n))
+	msg := tr("The issuer acknowledged batch %s; biometrics of %d enrollment(s) deleted from this station.", res.BatchID, res.Purged)
+	for _, r := range res.Rejected {
+		msg += "\n" + tr("Refused by the issuer: %s (%s) — enrol this citizen again.", r.EnrollmentID, r.Reason)
+	}
+	b.status.SetText(msg)
 	b.reload()
 	return nil
 }

@@ -193,11 +193,14 @@ func workflowCommands() []Command {
 						if err != nil {
 							return err
 						}
-						id, n, err := x.ImportAck(sup, ack)
+						res, err := x.ImportAck(sup, ack)
 						if err != nil {
 							return err
 						}
-						fmt.Fprintf(env.Stdout, "batch %s acknowledged by the issuer; biometrics of %d enrollment(s) purged\n", id, n)
+						fmt.Fprintf(env.Stdout, "batch %s acknowledged by the issuer; biometrics of %d enrollment(s) purged\n", res.BatchID, res.Purged)
+						for _, r := range res.Rejected {
+							fmt.Fprintf(env.Stdout, "refused by the issuer: %s (%s): enrol again\n", r.EnrollmentID, r.Reason)
+						}
 						return nil
 					})
 				}

@@ -174,43 +174,67 @@ func (x *Exporter) updateBatch(id string, f func(*vault.Batch)) error {
 	})
 }
 
+// AckResult is what importing an issuer acknowledgement did.
+type AckResult struct {
+	BatchID  string
+	Purged   int                  // enrollments whose biometrics were deleted
+	Rejected []exporter.Rejection // records the issuer refused, with its reasons
+}
+
 // ImportAck reads an issuer acknowledgement, checks it is signed by the station's issuer
 // key and names a bundle this station exported, and marks the batch acknowledged, which
-// purges its biometrics. It returns the batch and how many enrollments were purged.
-func (x *Exporter) ImportAck(sup *vault.Session, ack []byte) (batchID string, purged int, err error) {
+// purges its biometrics (the issuer holds them now; records it refused must be enrolled
+// again, and their reasons are returned and written to the audit log).
+func (x *Exporter) ImportAck(sup *vault.Session, ack []byte) (AckResult, error) {
 	issuer, err := IssuerKey(x.st)
 	if err != nil {
-		return "", 0, err
+		return AckResult{}, err
 	}
 	a, err := exporter.ParseAck(ack, issuer)
 	if err != nil {
-		return "", 0, fmt.Errorf("workflow: reading the acknowledgement: %w", err)
+		return AckResult{}, fmt.Errorf("workflow: reading the acknowledgement: %w", err)
 	}
 	sid, err := exporter.StationID(x.st.PublicKey())
 	if err != nil {
-		return "", 0, err
+		return AckResult{}, err
 	}
 	if a.StationID != sid {
-		return "", 0, fmt.Errorf("%w: it is for another station", ErrAckMismatch)
+		return AckResult{}, fmt.Errorf("%w: it is for another station", ErrAckMismatch)
 	}
 	bs, err := Batches(x.st)
 	if err != nil {
-		return "", 0, err
+		return AckResult{}, err
 	}
 	for _, b := range bs {
-		if b.BundleID == a.BundleID && bytes.Equal(b.BundleHash, a.BundleSHA256[:]) {
-			if b.Status != vault.BatchExported {
-				return "", 0, fmt.Errorf("%w: batch %s is not confirmed as delivered yet", ErrAckMismatch, b.ID)
-			}
-			n, err := x.st.AckIssuer(sup, b.ID)
-			if err != nil {
-				return "", 0, err
-			}
-			err = x.updateBatch(b.ID, func(nb *vault.Batch) { nb.IssuerAckAt = a.Created.UTC() })
-			return b.ID, n, err
+		if b.BundleID != a.BundleID || !bytes.Equal(b.BundleHash, a.BundleSHA256[:]) {
+			continue
 		}
+		if b.Status != vault.BatchExported {
+			return AckResult{}, fmt.Errorf("%w: batch %s is not confirmed as delivered yet", ErrAckMismatch, b.ID)
+		}
+		n, err := x.st.AckIssuer(sup, b.ID)
+		if err != nil {
+			return AckResult{}, err
+		}
+		err = x.st.Store().Update(func(tx *vault.Tx) error {
+			nb, err := tx.Batch(b.ID)
+			if err != nil {
+				return err
+			}
+			nb.IssuerAckAt = a.Created.UTC()
+			if err := tx.PutBatch(nb); err != nil {
+				return err
+			}
+			for _, r := range a.Rejected {
+				if err := tx.Audit(sup.Name, "enrollment.issuer-rejected", r.EnrollmentID, r.Reason); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return AckResult{BatchID: b.ID, Purged: n, Rejected: a.Rejected}, err
 	}
-	return "", 0, fmt.Errorf("%w: bundle %s", ErrAckMismatch, a.BundleID)
+	return AckResult{}, fmt.Errorf("%w: bundle %s", ErrAckMismatch, a.BundleID)
 }
 
 // vaultRecords loads a batch's records from the vault one at a time, so memory stays

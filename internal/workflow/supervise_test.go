@@ -310,18 +310,21 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 	}
 
 	// The issuer's acknowledgement purges the first batch's biometrics.
-	ack, err := exporter.MakeAck(f.issuer, bundle, nil, time.Now())
+	ack, err := exporter.MakeAck(f.issuer, bundle, map[string]string{e3.ID: "photo unusable"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	other, _ := exporter.GenerateIssuerKey()
 	forged, _ := exporter.MakeAck(other, bundle, nil, time.Now())
-	if _, _, err := x.ImportAck(f.sup, forged); err == nil {
+	if _, err := x.ImportAck(f.sup, forged); err == nil {
 		t.Fatal("ack signed by another issuer accepted")
 	}
-	id, n, err := x.ImportAck(f.sup, ack)
-	if err != nil || id != b.ID || n != 2 {
-		t.Fatalf("import ack: %s %d %v", id, n, err)
+	ackRes, err := x.ImportAck(f.sup, ack)
+	if err != nil || ackRes.BatchID != b.ID || ackRes.Purged != 2 || len(ackRes.Rejected) != 1 || ackRes.Rejected[0].EnrollmentID != e3.ID {
+		t.Fatalf("import ack: %+v %v", ackRes, err)
+	}
+	if _, err := x.ImportAck(f.sup, ack); err != nil {
+		t.Fatalf("importing the same ack again: %v", err)
 	}
 	if got, _ := Batch(f.st, b.ID); StateOf(got) != ExportAcknowledged {
 		t.Fatalf("state after ack: %s", StateOf(got))
