@@ -342,10 +342,14 @@ func (sh *shell) unlocked(s *vault.Session) {
 	sh.emit("screen", cur)
 }
 
-// loggedIn is called after a successful login.
+// loggedIn is called after a successful login. A clerk's face models are loaded in the
+// background now, so the first capture does not wait for them.
 func (sh *shell) loggedIn(s *vault.Session) {
 	sh.sess = s
 	sh.startIdle()
+	if s.Has(vault.RoleClerk) {
+		go sh.recognizer() // an error is reported by the capture step that needs it
+	}
 	sh.home()
 }
 

@@ -404,6 +404,10 @@ func (v *captureView) leave() {
 	v.done = true
 	s := v.sess
 	v.mu.Unlock()
+	if n := v.shown.Load(); n > 1 {
+		fmt.Fprintf(v.e.sh.env.Stderr, "capture: %d preview frames shown at %.1f fps over %.1fs\n",
+			n, v.displayedFPS(), time.Duration(v.lastShow.Load()-v.firstShow.Load()).Seconds())
+	}
 	if s != nil {
 		go s.Stop() // Stop waits for the session's goroutines, which may be queuing UI work
 	}

@@ -54,9 +54,12 @@ func (e *enrollment) showReview() {
 	)
 
 	v.dups = container.NewVBox(widget.NewLabel(tr("Searching this station for possible duplicates…")))
-	v.consent = widget.NewCheck(tr("The citizen has read the privacy notice and consents to this enrollment."), func(bool) {
+	v.consent = widget.NewCheck(tr("The citizen has read the privacy notice and consents to this enrollment."), func(ok bool) {
 		e.sh.touch()
 		v.update()
+		if ok && !v.submit.Disabled() {
+			e.sh.win.Canvas().Focus(v.submit) // Enter (or Space) now submits
+		}
 	})
 	v.submit = widget.NewButtonWithIcon(tr("Submit to supervisor"), theme.ConfirmIcon(), v.doSubmit)
 	v.submit.Importance = widget.HighImportance
