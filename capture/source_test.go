@@ -270,7 +270,7 @@ func TestCheckGStreamer(t *testing.T) {
 }
 
 // TestPacer drives the pacer with a fake clock: it sleeps until each frame is due,
-// catches up after a short stall without sleeping, and restarts after a long one.
+// catches up after a short stall at half-interval spacing, and restarts after a long one.
 func TestPacer(t *testing.T) {
 	now := time.Unix(1000, 0)
 	var slept []time.Duration
@@ -293,11 +293,12 @@ func TestPacer(t *testing.T) {
 		{0, 0},             // first frame at once (due 0, next due 100)
 		{10 * ms, 90 * ms}, // due at 100
 		{30 * ms, 70 * ms}, // due at 200
-		{250 * ms, 0},      // stalled to 450: frame due 300 is late
-		{0, 0},             // due 400: still late, released at once
-		{0, 50 * ms},       // due 500: back on the clock
-		{900 * ms, 0},      // stall of 9 intervals: schedule restarts at 1400
-		{20 * ms, 80 * ms}, // due 1500
+		{250 * ms, 0},      // stalled to 450: frame due 300 is late, released at once
+		{0, 50 * ms},       // due 400: late too, but follows half an interval later (500)
+		{0, 50 * ms},       // due 500: again half an interval after the last (550)
+		{0, 50 * ms},       // due 600: back on the clock
+		{900 * ms, 0},      // stall of 9 intervals: schedule restarts at 1500
+		{20 * ms, 80 * ms}, // due 1600
 	} {
 		if got := step(tc.work); got != tc.wantSleep {
 			t.Errorf("step %d (work %v): slept %v, want %v", i, tc.work, got, tc.wantSleep)

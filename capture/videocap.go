@@ -206,7 +206,8 @@ func (s *vcSource) Close() error {
 // pacer releases frames at a fixed rate, like a camera's sensor clock.
 type pacer struct {
 	interval time.Duration
-	next     time.Time
+	next     time.Time                                        // when the next frame is due
+	last     time.Time                                        // when the previous frame was released
 	now      func() time.Time                                 // time.Now; fake in tests
 	sleep    func(ctx context.Context, d time.Duration) error // sleepCtx; fake in tests
 }
@@ -216,21 +217,28 @@ func newPacer(fps float64) *pacer {
 }
 
 // wait blocks until the next frame is due. The first frame is due at once. Like a
-// sensor clock with the driver's four buffers, the schedule keeps time through a short
-// stall (a slow decode, a busy CPU) by releasing the frames that fell due at once; a
-// caller more than four intervals behind restarts the schedule, as a camera whose
-// buffers overflowed would have lost those frames.
+// sensor clock the schedule keeps time through a short stall (a slow decode, a busy
+// CPU): frames that fell due meanwhile follow at half the interval, not all at once,
+// so a consumer that was held up by the same stall still gets each of them. A caller
+// more than four intervals behind restarts the schedule, as a camera whose buffers
+// overflowed would have lost those frames.
 func (p *pacer) wait(ctx context.Context) error {
 	now := p.now()
 	if p.next.IsZero() || now.Sub(p.next) > 4*p.interval {
 		p.next = now
 	}
-	d := p.next.Sub(now)
-	p.next = p.next.Add(p.interval)
-	if d <= 0 {
-		return nil
+	due := p.next
+	if gap := p.last.Add(p.interval / 2); !p.last.IsZero() && due.Before(gap) {
+		due = gap
 	}
-	return p.sleep(ctx, d)
+	p.next = p.next.Add(p.interval)
+	if d := due.Sub(now); d > 0 {
+		if err := p.sleep(ctx, d); err != nil {
+			return err
+		}
+	}
+	p.last = p.now()
+	return nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
