@@ -92,29 +92,30 @@ func (d *dashboard) chart(title string, labels []string, values []float64) fyne.
 	if len(values) == 0 {
 		return widget.NewCard(title, "", container.NewCenter(widget.NewLabel(tr("No data yet."))))
 	}
-	png, err := barChartPNG(title, labels, values, 6.4, 3.0)
+	// The title is a Fyne label rather than part of the picture: the plot's own fonts
+	// have no Chinese glyphs, and the axes carry only digits and ASCII codes.
+	png, err := barChartPNG(labels, values, 6.4, 2.8)
+	head := widget.NewLabelWithStyle(title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 	if err != nil {
-		return widget.NewCard(title, "", widget.NewLabel(err.Error()))
+		return container.NewBorder(head, nil, nil, nil, widget.NewLabel(err.Error()))
 	}
 	d.charts[title] = png
-	img := canvas.NewImageFromReader(bytes.NewReader(png), title+".png")
+	img := canvas.NewImageFromReader(bytes.NewReader(png), "chart.png")
 	img.FillMode = canvas.ImageFillContain
-	img.SetMinSize(fyne.NewSize(320, 150))
-	return img
+	img.SetMinSize(fyne.NewSize(320, 140))
+	return container.NewBorder(head, nil, nil, nil, img)
 }
 
 // barChartPNG draws a bar chart with gonum/plot and encodes it as PNG (w×h inches).
-func barChartPNG(title string, labels []string, values []float64, w, h float64) ([]byte, error) {
+func barChartPNG(labels []string, values []float64, w, h float64) ([]byte, error) {
 	p := plot.New()
-	p.Title.Text = title
-	p.Title.TextStyle.Font.Size = vg.Points(13)
 	p.Y.Min = 0
 	// Bars take about 60% of each category's slot, at most 60 pt wide; the X range is
 	// padded by half a slot so the outer bars are not cut.
 	n := float64(len(values))
 	bars, err := plotter.NewBarChart(plotter.Values(values), vg.Points(min(60, 0.6*(w*72-60)/n)))
 	if err != nil {
-		return nil, fmt.Errorf("dashboard: %s: %w", title, err)
+		return nil, fmt.Errorf("dashboard: chart: %w", err)
 	}
 	bars.Color = color.RGBA{R: 0x1f, G: 0x6f, B: 0xb5, A: 0xff}
 	bars.LineStyle.Width = 0
@@ -124,11 +125,11 @@ func barChartPNG(title string, labels []string, values []float64, w, h float64) 
 	p.X.Tick.Label.Font.Size = vg.Points(8)
 	wt, err := p.WriterTo(vg.Length(w)*vg.Inch, vg.Length(h)*vg.Inch, "png")
 	if err != nil {
-		return nil, fmt.Errorf("dashboard: %s: %w", title, err)
+		return nil, fmt.Errorf("dashboard: chart: %w", err)
 	}
 	var buf bytes.Buffer
 	if _, err := wt.WriteTo(&buf); err != nil {
-		return nil, fmt.Errorf("dashboard: %s: %w", title, err)
+		return nil, fmt.Errorf("dashboard: chart: %w", err)
 	}
 	return buf.Bytes(), nil
 }

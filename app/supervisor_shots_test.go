@@ -21,13 +21,18 @@ import (
 
 // TestScreenshotsSupervisor renders the provisioning, supervisor, admin and technician
 // screens at 1366x768 with the station theme into $ENROLLSTATION_SHOTS (skipped when
-// unset): `ENROLLSTATION_SHOTS=/tmp/shots go test ./app -run Screenshots`.
+// unset): `ENROLLSTATION_SHOTS=/tmp/shots go test ./app -run Screenshots`, in
+// $ENROLLSTATION_SHOTS_LANG (en, the default, or zh).
 func TestScreenshotsSupervisor(t *testing.T) {
 	dir := os.Getenv("ENROLLSTATION_SHOTS")
 	if dir == "" {
 		t.Skip("set ENROLLSTATION_SHOTS=DIR to write screenshots")
 	}
 	os.MkdirAll(dir, 0o755)
+	lang := os.Getenv("ENROLLSTATION_SHOTS_LANG")
+	if lang == "" {
+		lang = "en"
+	}
 	// tabbed shows content as the selected tab among the role's tab titles, as home does.
 	tabbed := func(sh *shell, titles []string, sel int, content fyne.CanvasObject) {
 		var items []*container.TabItem
@@ -42,13 +47,16 @@ func TestScreenshotsSupervisor(t *testing.T) {
 		tabs.SelectIndex(sel)
 		sh.show(tabs)
 	}
-	supTabs := []string{"Review queue", "Batches & export", "Dashboard", "Audit log"}
-	adminTabs := []string{"Users", "Station settings", "Audit log"}
-	techTabs := []string{"Cameras", "Diagnostics"}
+	trs := func(ss ...string) []string {
+		for i := range ss {
+			ss[i] = tr(ss[i])
+		}
+		return ss
+	}
 	shot := func(sh *shell, name string) {
 		t.Helper()
 		img := sh.win.Canvas().Capture()
-		f, err := os.Create(filepath.Join(dir, name+"-en.png"))
+		f, err := os.Create(filepath.Join(dir, name+"-"+lang+".png"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,6 +66,7 @@ func TestScreenshotsSupervisor(t *testing.T) {
 		}
 	}
 	themed := func(sh *shell) {
+		setLanguage(lang)
 		th, _ := newStationTheme()
 		sh.app.Settings().SetTheme(th)
 		sh.win.Resize(fyne.NewSize(1366, 768))
@@ -70,6 +79,7 @@ func TestScreenshotsSupervisor(t *testing.T) {
 	w := test.NewTempWindow(t, nil)
 	sh := newShell(context.Background(), a, w, &cli.Env{Data: filepath.Join(t.TempDir(), "st"), TPM: sim.Addr()}, false)
 	t.Cleanup(sh.close)
+	t.Cleanup(func() { setLanguage("en") })
 	themed(sh)
 	sh.start()
 	p := sh.current.(*provisioning)
@@ -100,7 +110,7 @@ func TestScreenshotsSupervisor(t *testing.T) {
 	sam := s.shellFor("sam", "")
 	themed(sam)
 	q := newReviewQueue(sam)
-	tabbed(sam, supTabs, 0, q.content)
+	tabbed(sam, trs("Review queue", "Batches & export", "Dashboard", "Audit log"), 0, q.content)
 	q.showDetail(s.ids["bona.jpg"])
 	shot(sam, "supervisor-queue")
 	if err := q.reject(s.ids["bona3.jpg"], "duplicate"); err != nil {
@@ -110,25 +120,25 @@ func TestScreenshotsSupervisor(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := newBatchScreen(sam)
-	tabbed(sam, supTabs, 1, b.content)
+	tabbed(sam, trs("Review queue", "Batches & export", "Dashboard", "Audit log"), 1, b.content)
 	b.closeBatch()
 	b.target.SetText(t.TempDir())
 	b.startExport()
 	<-b.done
 	shot(sam, "supervisor-batches")
-	tabbed(sam, supTabs, 2, newDashboard(sam).content)
+	tabbed(sam, trs("Review queue", "Batches & export", "Dashboard", "Audit log"), 2, newDashboard(sam).content)
 	shot(sam, "supervisor-dashboard")
 	au := newAuditScreen(sam)
-	tabbed(sam, supTabs, 3, au.content)
+	tabbed(sam, trs("Review queue", "Batches & export", "Dashboard", "Audit log"), 3, au.content)
 	au.verify()
 	shot(sam, "supervisor-audit")
 
 	// Administrator.
 	root := s.shellFor("root", "")
 	themed(root)
-	tabbed(root, adminTabs, 0, newUserAdmin(root).content)
+	tabbed(root, trs("Users", "Station settings", "Audit log"), 0, newUserAdmin(root).content)
 	shot(root, "admin-users")
-	tabbed(root, adminTabs, 1, newSettingsScreen(root).content)
+	tabbed(root, trs("Users", "Station settings", "Audit log"), 1, newSettingsScreen(root).content)
 	shot(root, "admin-settings")
 
 	// Technician: camera bench on the demo video, calibration, diagnostics.
@@ -136,7 +146,7 @@ func TestScreenshotsSupervisor(t *testing.T) {
 	themed(tom)
 	tech := &techState{}
 	c := newCameraScreen(tom, tech)
-	tabbed(tom, techTabs, 0, c.content)
+	tabbed(tom, trs("Cameras", "Diagnostics"), 0, c.content)
 	c.source.SetText(filepath.Join(testenv.Root(), "testdata", "demo.mp4"))
 	if err := c.start(); err != nil {
 		t.Fatal(err)
@@ -148,7 +158,7 @@ func TestScreenshotsSupervisor(t *testing.T) {
 	td := newTechDiagnostics(tom, tech)
 	fin := make(chan []selftest.Result, 1)
 	td.diag.onDone = func(rs []selftest.Result) { fin <- rs }
-	tabbed(tom, techTabs, 1, td.content)
+	tabbed(tom, trs("Cameras", "Diagnostics"), 1, td.content)
 	<-fin
 	td.showFacts()
 	shot(tom, "technician-diagnostics")
