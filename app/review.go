@@ -57,8 +57,9 @@ func (e *enrollment) showReview() {
 	v.consent = widget.NewCheck(tr("The citizen has read the privacy notice and consents to this enrollment."), func(ok bool) {
 		e.sh.touch()
 		v.update()
-		if ok && !v.submit.Disabled() {
-			e.sh.win.Canvas().Focus(v.submit) // Enter (or Space) now submits
+		if ok {
+			// Hand the keys back to the window so Enter submits (buttons take only Space).
+			e.sh.win.Canvas().Unfocus()
 		}
 	})
 	v.submit = widget.NewButtonWithIcon(tr("Submit to supervisor"), theme.ConfirmIcon(), v.doSubmit)
