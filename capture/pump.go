@@ -156,7 +156,8 @@ type ctrlResp struct {
 
 // StartPump opens the source once (returning that error directly, so a bad spec or a
 // missing camera is reported at once) and starts pumping frames until Stop, ctx's end,
-// the end of a finite stream, or MaxRetries failed reopens.
+// the end of a finite stream, or MaxRetries failed reopens. Always call Stop when done,
+// also after the pump ended on its own: it releases a frame nobody took.
 func StartPump(ctx context.Context, open Opener, opts PumpOptions) (*Pump, error) {
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = 100 * time.Millisecond
