@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -40,30 +41,51 @@ func cameraCommands() []Command {
 		},
 		{
 			Name:    "camera test",
-			Args:    "--source SRC [--seconds N] [--size WxH] [--fps F] [--json]",
+			Args:    "--source SRC [--seconds N] [--size WxH] [--fps F] [--profile FILE] [--json]",
 			Summary: "stream a camera and report fps, drops, latency and calibration measures (exit 1 when a measure fails)",
 			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 				source := fs.String("source", "", "camera `SRC`: /dev/videoN, an index, a video file, gst:PIPELINE or synthetic[:WxH@FPS] (default: --camera)")
 				seconds := fs.Float64("seconds", 5, "how long to stream")
 				size := fs.String("size", "", "resolution to ask the camera for, `WxH` (default: the camera's)")
 				fps := fs.Float64("fps", 0, "frame rate to ask the camera for (default: the camera's)")
+				profile := fs.String("profile", "", "camera profile JSON `FILE`: its source, resolution, rate, controls and thresholds (flags given override it)")
 				asJSON := fs.Bool("json", false, "print the report as JSON")
 				return func(ctx context.Context, env *Env, args []string) error {
 					if len(args) > 0 {
 						return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
 					}
+					// Files loop so that --seconds, not the file's length, sets the run.
+					opts := capture.Options{Loop: true}
+					th := capture.DefaultThresholds()
 					src := *source
+					if *profile != "" {
+						b, err := os.ReadFile(*profile)
+						if err != nil {
+							return fmt.Errorf("reading camera profile: %w", err)
+						}
+						p, err := capture.UnmarshalProfile(b)
+						if err != nil {
+							return fmt.Errorf("%s: %w", *profile, err)
+						}
+						opts = p.Options()
+						opts.Loop = true
+						th = p.Thresholds
+						if src == "" {
+							src = p.Source
+						}
+					}
 					if src == "" {
 						src = env.Camera
 					}
 					if src == "" {
-						return fmt.Errorf("%w: --source is required (or --camera)", ErrUsage)
+						return fmt.Errorf("%w: --source is required (or --camera, or --profile)", ErrUsage)
 					}
 					if !(*seconds > 0 && *seconds <= 3600) {
 						return fmt.Errorf("%w: --seconds must be in (0, 3600]", ErrUsage)
 					}
-					// Files loop so that --seconds, not the file's length, sets the run.
-					opts := capture.Options{FPS: *fps, Loop: true}
+					if *fps > 0 {
+						opts.FPS = *fps
+					}
 					if *size != "" {
 						w, h, ok := parseSize(*size)
 						if !ok {
@@ -75,7 +97,7 @@ func cameraCommands() []Command {
 					if *asJSON {
 						progress = io.Discard
 					}
-					r, err := runCameraTest(ctx, src, opts, time.Duration(*seconds*float64(time.Second)), progress)
+					r, err := runCameraTest(ctx, src, opts, th, time.Duration(*seconds*float64(time.Second)), progress)
 					if err != nil {
 						return err
 					}
@@ -161,7 +183,7 @@ type cameraTestReport struct {
 // CPU at 720p each).
 const measureEvery = 200 * time.Millisecond
 
-func runCameraTest(ctx context.Context, spec string, opts capture.Options, d time.Duration, progress io.Writer) (*cameraTestReport, error) {
+func runCameraTest(ctx context.Context, spec string, opts capture.Options, th capture.Thresholds, d time.Duration, progress io.Writer) (*cameraTestReport, error) {
 	events := make(chan capture.Event, 16)
 	pump, err := capture.StartPump(ctx, capture.SpecOpener(spec, opts), capture.PumpOptions{
 		OnEvent: func(e capture.Event) {
@@ -175,7 +197,7 @@ func runCameraTest(ctx context.Context, spec string, opts capture.Options, d tim
 		return nil, err
 	}
 	defer pump.Stop()
-	r := &cameraTestReport{Source: pump.Info(), Thresholds: capture.DefaultThresholds()}
+	r := &cameraTestReport{Source: pump.Info(), Thresholds: th}
 	fmt.Fprintf(progress, "streaming %s for %v...\n", spec, d)
 
 	// The measures run in their own goroutine, which receives frames only when idle:

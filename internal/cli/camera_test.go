@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -44,11 +46,23 @@ func TestCameraTest(t *testing.T) {
 		t.Errorf("report %+v", r)
 	}
 
+	// A profile's thresholds decide the verdict: an impossible sharpness fails.
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "profile.json")
+	os.WriteFile(prof, []byte(`{"name":"counter 1","source":"synthetic:160x120@30","controls":{},"thresholds":{"min_sharpness_norm":1e9}}`), 0o600)
+	out, errs, code = runCLI(t, "camera", "test", "--profile", prof, "--seconds", "0.5")
+	if code != 1 || !strings.Contains(out, "FAIL  sharpness") || !strings.Contains(out, "160x120") {
+		t.Errorf("profile with impossible threshold: exit %d\n%s%s", code, out, errs)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"name":""}`), 0o600)
+
 	for _, tc := range []struct {
 		args []string
 		code int
 		want string
 	}{
+		{[]string{"camera", "test", "--profile", bad}, 1, "bad camera profile"},
 		{[]string{"camera", "test"}, 2, "--source is required"},
 		{[]string{"camera", "test", "--source", "synthetic", "--seconds", "0"}, 2, "--seconds"},
 		{[]string{"camera", "test", "--source", "synthetic", "--size", "big"}, 2, "--size"},
