@@ -41,7 +41,7 @@ func cameraCommands() []Command {
 		},
 		{
 			Name:    "camera test",
-			Args:    "--source SRC [--seconds N] [--size WxH] [--fps F] [--profile FILE] [--json]",
+			Args:    "--source SRC [--seconds N] [--size WxH] [--fps F] [--fast] [--profile FILE] [--json]",
 			Summary: "stream a camera and report fps, drops, latency and calibration measures (exit 1 when a measure fails)",
 			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 				source := fs.String("source", "", "camera `SRC`: /dev/videoN, an index, a video file, gst:PIPELINE or synthetic[:WxH@FPS] (default: --camera)")
@@ -49,6 +49,7 @@ func cameraCommands() []Command {
 				size := fs.String("size", "", "resolution to ask the camera for, `WxH` (default: the camera's)")
 				fps := fs.Float64("fps", 0, "frame rate to ask the camera for (default: the camera's)")
 				profile := fs.String("profile", "", "camera profile JSON `FILE`: its source, resolution, rate, controls and thresholds (flags given override it)")
+				fast := fs.Bool("fast", false, "read video files and the synthetic source as fast as possible instead of at their frame rate")
 				asJSON := fs.Bool("json", false, "print the report as JSON")
 				return func(ctx context.Context, env *Env, args []string) error {
 					if len(args) > 0 {
@@ -86,6 +87,7 @@ func cameraCommands() []Command {
 					if *fps > 0 {
 						opts.FPS = *fps
 					}
+					opts.Fast = *fast
 					if *size != "" {
 						w, h, ok := parseSize(*size)
 						if !ok {

@@ -46,6 +46,13 @@ func TestCameraTest(t *testing.T) {
 		t.Errorf("report %+v", r)
 	}
 
+	// --fast: the source is opened unpaced.
+	out, errs, code = runCLI(t, "camera", "test", "--source", "synthetic:160x120@30", "--fast", "--seconds", "0.5", "--json")
+	r = cameraTestReport{}
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil || r.Source.Paced || r.Stats.Delivered == 0 {
+		t.Errorf("--fast: exit %d, %v, paced %v, delivered %d\n%s", code, err, r.Source.Paced, r.Stats.Delivered, errs)
+	}
+
 	// A profile's thresholds decide the verdict: an impossible sharpness fails.
 	dir := t.TempDir()
 	prof := filepath.Join(dir, "profile.json")
