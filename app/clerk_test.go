@@ -400,3 +400,26 @@ func TestLanguageSwitch(t *testing.T) {
 		t.Errorf("English login button %q", en.submit.Text)
 	}
 }
+
+// Keyboard-first: Enter on the home screen starts an enrollment, Esc in a details field
+// goes back home, Enter in a field continues (validating).
+func TestClerkKeyboard(t *testing.T) {
+	h := newHarness(t, "synthetic:640x360@10")
+	h.login("clerk", clerkPW)
+	c := h.sh.win.Canvas()
+	c.OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	d := wait[*detailsForm](h, "screen")
+	if c.Focused() != d.entries[workflow.FieldFamilyName] {
+		t.Errorf("focus on %v, want the family name", c.Focused())
+	}
+	test.Type(d.entries[workflow.FieldFamilyName], "陈")
+	d.entries[workflow.FieldFamilyName].TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if !d.errs[workflow.FieldGivenNames].Visible() || h.sh.current != d {
+		t.Error("Enter with missing fields did not validate in place")
+	}
+	if c.Focused() != d.entries[workflow.FieldGivenNames] {
+		t.Errorf("focus on %v, want the first bad field", c.Focused())
+	}
+	d.entries[workflow.FieldGivenNames].TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	wait[*clerkHome](h, "screen")
+}

@@ -16,7 +16,7 @@ import (
 // detailsForm is step 1: the citizen's details with inline validation.
 type detailsForm struct {
 	e       *enrollment
-	entries map[string]*widget.Entry // by workflow field name
+	entries map[string]*escEntry // by workflow field name
 	sex     *widget.RadioGroup
 	errs    map[string]*widget.Label
 	next    *widget.Button
@@ -44,7 +44,7 @@ func detailsFields() [][3]string {
 }
 
 func (e *enrollment) showDetails() {
-	f := &detailsForm{e: e, entries: map[string]*widget.Entry{}, errs: map[string]*widget.Label{}}
+	f := &detailsForm{e: e, entries: map[string]*escEntry{}, errs: map[string]*widget.Label{}}
 	errLabel := func(field string) *widget.Label {
 		l := widget.NewLabel("")
 		l.Importance = widget.DangerImportance
@@ -59,7 +59,7 @@ func (e *enrollment) showDetails() {
 	}
 	var left, right []fyne.CanvasObject
 	for i, fd := range detailsFields() {
-		en := widget.NewEntry()
+		en := newEscEntry(e.cancel)
 		en.SetPlaceHolder(fd[2])
 		en.OnSubmitted = func(string) { f.submit() }
 		en.OnChanged = func(string) { e.sh.touch(); f.revalidate() }
@@ -202,4 +202,26 @@ func (f *detailsForm) submit() {
 		f.e.appNo = no
 	}
 	f.e.showCapture()
+}
+
+// escEntry is an entry on which Esc runs onEsc (going back), as it does where no entry has
+// the focus: Fyne's Entry keeps Esc to itself.
+type escEntry struct {
+	widget.Entry
+	onEsc func()
+}
+
+func newEscEntry(onEsc func()) *escEntry {
+	e := &escEntry{onEsc: onEsc}
+	e.ExtendBaseWidget(e)
+	return e
+}
+
+// TypedKey runs onEsc for Esc and edits as usual otherwise.
+func (e *escEntry) TypedKey(k *fyne.KeyEvent) {
+	if k.Name == fyne.KeyEscape && e.onEsc != nil {
+		e.onEsc()
+		return
+	}
+	e.Entry.TypedKey(k)
 }
