@@ -423,3 +423,31 @@ func TestClerkKeyboard(t *testing.T) {
 	d.entries[workflow.FieldGivenNames].TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
 	wait[*clerkHome](h, "screen")
 }
+
+// Locking during capture stops the camera (nothing captured behind a locked screen) and
+// unlocking restarts the capture step of the same enrollment.
+func TestIdleLockDuringCapture(t *testing.T) {
+	needModels(t)
+	h := newHarness(t, "synthetic:640x360@15")
+	home := h.login("clerk", clerkPW)
+	test.Tap(home.newBtn)
+	d := wait[*detailsForm](h, "screen")
+	fillValid(d)
+	test.Tap(d.next)
+	cv := wait[*captureView](h, "screen")
+	wait[workflow.Live](h, "assessed") // the camera and analysis are running
+	appNo := cv.e.appNo
+
+	h.sh.idle.start(time.Millisecond)
+	lf := wait[*loginForm](h, "screen")
+	if !cv.isDone() {
+		t.Error("capture still running behind the lock screen")
+	}
+	test.Type(lf.pass, clerkPW)
+	test.Tap(lf.submit)
+	again := wait[*captureView](h, "screen")
+	if again == cv || again.e.appNo != appNo {
+		t.Fatalf("resumed into %p (app %s), was %p (app %s)", again, again.e.appNo, cv, appNo)
+	}
+	wait[workflow.Live](h, "assessed") // and it runs again
+}
