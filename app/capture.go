@@ -78,6 +78,7 @@ func chipGroups() []struct {
 		{tr("Size"), []biometrics.MeasureID{biometrics.InterEyeDistance, biometrics.HeadSize}},
 		{tr("Position"), []biometrics.MeasureID{biometrics.LeftwardCropOfTheFaceImage, biometrics.RightwardCropOfTheFaceImage, biometrics.MarginAboveOfTheFaceImage, biometrics.MarginBelowOfTheFaceImage}},
 		{tr("Head pose"), []biometrics.MeasureID{biometrics.HeadPoseYaw, biometrics.HeadPosePitch, biometrics.HeadPoseRoll}},
+		{tr("Eyes open"), []biometrics.MeasureID{biometrics.EyesOpen}},
 		{tr("Sharpness"), []biometrics.MeasureID{biometrics.Sharpness}},
 		{tr("Exposure"), []biometrics.MeasureID{biometrics.LuminanceMean, biometrics.UnderExposurePrevention, biometrics.OverExposurePrevention, biometrics.DynamicRange}},
 		{tr("Even light"), []biometrics.MeasureID{biometrics.IlluminationUniformity}},
