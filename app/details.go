@@ -193,6 +193,7 @@ func (f *detailsForm) submit() {
 		return
 	}
 	f.e.details = d
+	f.load(d) // show the cleaned form (codes in capitals, phone without spaces) on return
 	if f.e.appNo == "" {
 		no, err := workflow.NewApplicationNumber(f.e.sh.now())
 		if err != nil {
