@@ -35,6 +35,7 @@ import (
 
 	"enrollstation/assets"
 	"enrollstation/biometrics"
+	"enrollstation/capture"
 	"enrollstation/internal/cli"
 	"enrollstation/vault"
 )
@@ -91,6 +92,9 @@ type shell struct {
 	// screen is shown through setCurrent, and the capture step's events. Called on the
 	// UI thread.
 	notify func(event string, x any)
+
+	// openCamera, when set (tests), opens cameras instead of capture.SpecOpener.
+	openCamera func(spec string, opts capture.Options) capture.Opener
 
 	// now is the clock (time.Now in the app; tests replace it).
 	now func() time.Time

@@ -93,6 +93,14 @@ var (
 	colUnknown = color.NRGBA{R: 0x75, G: 0x75, B: 0x75, A: 0xff}
 )
 
+// cameraOpener opens a camera spec (tests replace sh.openCamera to inject faults).
+func (sh *shell) cameraOpener(spec string, opts capture.Options) capture.Opener {
+	if sh.openCamera != nil {
+		return sh.openCamera(spec, opts)
+	}
+	return capture.SpecOpener(spec, opts)
+}
+
 // cameraChoices are the cameras the clerk may pick: the configured one first, then the
 // other V4L2 devices.
 func (sh *shell) cameraChoices() []string {
@@ -208,7 +216,7 @@ func (v *captureView) start() {
 		spec, _ := capture.ParseSpec(v.cam)
 		opts := capture.Options{Width: 1280, Height: 720, Loop: spec.Kind == capture.KindFile}
 		cfg := workflow.CaptureConfig{
-			Open:     capture.SpecOpener(v.cam, opts),
+			Open:     sh.cameraOpener(v.cam, opts),
 			Live:     biometrics.NewAssessor(rec, biometrics.LiveConfig()),
 			Final:    biometrics.NewAssessor(rec, biometrics.DefaultConfig()),
 			Camera:   v.cam,
@@ -335,6 +343,7 @@ func (v *captureView) onCamera(ev capture.Event) {
 	case capture.StateReconnected, capture.StateStreaming:
 		v.camState.SetText("")
 	}
+	v.e.sh.emit("camera", ev)
 }
 
 func (v *captureView) onFailed(a workflow.Attempt) {

@@ -4,16 +4,21 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"gocv.io/x/gocv"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
 	"enrollstation/biometrics"
+	"enrollstation/capture"
 	"enrollstation/internal/cli"
 	"enrollstation/internal/testenv"
 	"enrollstation/internal/tpmtest"
@@ -450,4 +455,56 @@ func TestIdleLockDuringCapture(t *testing.T) {
 		t.Fatalf("resumed into %p (app %s), was %p (app %s)", again, again.e.appNo, cv, appNo)
 	}
 	wait[workflow.Live](h, "assessed") // and it runs again
+}
+
+// unplugging fails one read of a real (synthetic) camera, as a pulled cable does.
+type unplugging struct {
+	capture.Source
+	reads *atomic.Int64
+}
+
+func (u *unplugging) Read(ctx context.Context, dst *gocv.Mat) error {
+	if u.reads.Add(1) == 20 {
+		return fmt.Errorf("test unplug: %w", capture.ErrReadFailed)
+	}
+	return u.Source.Read(ctx, dst)
+}
+
+// A camera that disconnects during capture is shown as disconnected and comes back
+// without restarting the station or the enrollment.
+func TestCaptureCameraDisconnect(t *testing.T) {
+	needModels(t)
+	h := newHarness(t, "synthetic:640x360@30")
+	var reads atomic.Int64
+	h.sh.openCamera = func(spec string, opts capture.Options) capture.Opener {
+		return func(ctx context.Context) (capture.Source, error) {
+			s, err := capture.Open(ctx, spec, opts)
+			if err != nil {
+				return nil, err
+			}
+			return &unplugging{Source: s, reads: &reads}, nil
+		}
+	}
+	home := h.login("clerk", clerkPW)
+	test.Tap(home.newBtn)
+	d := wait[*detailsForm](h, "screen")
+	fillValid(d)
+	test.Tap(d.next)
+	cv := wait[*captureView](h, "screen")
+	for ev := wait[capture.Event](h, "camera"); ev.State != capture.StateDisconnected; ev = wait[capture.Event](h, "camera") {
+	}
+	if !strings.Contains(cv.camState.Text, "Camera disconnected") {
+		t.Errorf("camera state %q", cv.camState.Text)
+	}
+	for ev := wait[capture.Event](h, "camera"); ev.State != capture.StateReconnected; ev = wait[capture.Event](h, "camera") {
+	}
+	if cv.camState.Text != "" || h.sh.current != cv {
+		t.Errorf("after reconnecting: state %q, screen %T", cv.camState.Text, h.sh.current)
+	}
+	shown := cv.shown.Load()
+	wait[workflow.Live](h, "assessed")
+	wait[workflow.Live](h, "assessed")
+	if cv.shown.Load() <= shown {
+		t.Error("no preview after reconnecting")
+	}
 }
