@@ -48,7 +48,9 @@ type cameraScreen struct {
 	histogram *canvas.Image
 	trace     *canvas.Image
 	stats     *widget.Label
+	camState  *widget.Label // the camera's state, from the pump's events
 	verdict   *fyne.Container
+	left      *container.Scroll
 	status    *widget.Label
 
 	mu       sync.Mutex
@@ -121,6 +123,8 @@ func newCameraScreen(sh *shell, tech *techState) *cameraScreen {
 	c.trace.ScaleMode = canvas.ImageScalePixels
 	c.trace.SetMinSize(fyne.NewSize(270, 90))
 	c.stats = widget.NewLabel("")
+	c.camState = widget.NewLabel("")
+	c.camState.Truncation = fyne.TextTruncateEllipsis
 	c.verdict = container.NewVBox()
 	c.status = widget.NewLabel("")
 	c.status.Wrapping = fyne.TextWrapWord
@@ -148,8 +152,9 @@ func newCameraScreen(sh *shell, tech *techState) *cameraScreen {
 	graphs := container.NewGridWithColumns(2,
 		container.NewBorder(widget.NewLabel(tr("Luminance histogram")), nil, nil, nil, c.histogram),
 		container.NewBorder(widget.NewLabel(tr("Sharpness trace")), nil, nil, nil, c.trace))
-	right := container.NewBorder(nil, container.NewVBox(graphs, c.stats), nil, nil, c.preview)
-	split := container.NewHSplit(container.NewVScroll(left), right)
+	right := container.NewBorder(c.camState, container.NewVBox(graphs, c.stats), nil, nil, c.preview)
+	c.left = container.NewVScroll(left)
+	split := container.NewHSplit(c.left, right)
 	split.Offset = 0.4
 	c.content = split
 	sh.onLogoutDo(c.stopPreview)
@@ -266,9 +271,9 @@ func (c *cameraScreen) start() error {
 	pump, err := capture.StartPump(ctx, p.Opener(), capture.PumpOptions{MaxRetries: 3, OnEvent: func(ev capture.Event) {
 		ui(func() {
 			if ev.Err != nil {
-				c.status.SetText(tr("Camera %s: %v", ev.State, ev.Err))
+				c.camState.SetText(tr("Camera %s: %v", ev.State, ev.Err))
 			} else {
-				c.status.SetText(tr("Camera %s: %s %dx%d", ev.State, ev.Info.Spec, ev.Info.Width, ev.Info.Height))
+				c.camState.SetText(tr("Camera %s: %s %dx%d", ev.State, ev.Info.Spec, ev.Info.Width, ev.Info.Height))
 			}
 		})
 	}})
@@ -536,7 +541,7 @@ func (c *cameraScreen) showVerdict(v capture.Verdict) {
 	}
 	c.verdict.Add(grid)
 	c.status.SetText("")
-	c.content.Refresh()
+	c.left.Refresh() // the verdict changed the column's height
 }
 
 // save stores the current settings as the station's camera profile.

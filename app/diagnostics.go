@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"fyne.io/fyne/v2"
@@ -32,13 +31,13 @@ func newDiagnostics(checks func() []selftest.Check) *diagnostics {
 	d := &diagnostics{checks: checks}
 	d.summary = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	d.rows = container.NewVBox()
-	d.rerun = widget.NewButtonWithIcon("Run checks again", theme.ViewRefreshIcon(), func() { d.Start(context.Background()) })
+	d.rerun = widget.NewButtonWithIcon(tr("Run checks"), theme.ViewRefreshIcon(), func() { d.Start(context.Background()) })
 	return d
 }
 
 // Content is the screen's widget tree.
 func (d *diagnostics) Content() fyne.CanvasObject {
-	title := widget.NewLabelWithStyle("Station diagnostics", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title := widget.NewLabelWithStyle(tr("Station diagnostics"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	title.SizeName = theme.SizeNameSubHeadingText
 	head := container.NewBorder(nil, nil, nil, d.rerun, container.NewVBox(title, d.summary))
 	return container.NewBorder(head, nil, nil, nil, container.NewVScroll(d.rows))
@@ -59,7 +58,7 @@ func (d *diagnostics) Start(ctx context.Context) {
 	checks := d.checks()
 	d.rows.RemoveAll()
 	d.rerun.Disable()
-	d.summary.SetText(fmt.Sprintf("Running %d checks…", len(checks)))
+	d.summary.SetText(tr("Running %d checks…", len(checks)))
 	go func() {
 		selftest.Run(ctx, checks, func(r selftest.Result) {
 			d.mu.Lock()
@@ -96,9 +95,9 @@ func summaryText(rs []selftest.Result) string {
 		}
 	}
 	if failed == 0 {
-		return fmt.Sprintf("All %d checks passed. The station is ready.", len(rs))
+		return tr("All %d checks passed. The station is ready.", len(rs))
 	}
-	return fmt.Sprintf("%d of %d checks failed. Follow the hints below, then run the checks again.", failed, len(rs))
+	return tr("%d of %d checks failed. Follow the hints below, then run the checks again.", failed, len(rs))
 }
 
 func resultRow(r selftest.Result) fyne.CanvasObject {
@@ -113,7 +112,7 @@ func resultRow(r selftest.Result) fyne.CanvasObject {
 	detail.Wrapping = fyne.TextWrapWord
 	lines := container.NewVBox(name, detail)
 	if r.Hint != "" {
-		hint := widget.NewLabelWithStyle("What to do: "+r.Hint, fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
+		hint := widget.NewLabelWithStyle(tr("What to do: ")+r.Hint, fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
 		hint.Wrapping = fyne.TextWrapWord
 		lines.Add(hint)
 	}

@@ -159,6 +159,7 @@ func TestScreenshotsSupervisor(t *testing.T) {
 	fin := make(chan []selftest.Result, 1)
 	td.diag.onDone = func(rs []selftest.Result) { fin <- rs }
 	tabbed(tom, trs("Cameras", "Diagnostics"), 1, td.content)
+	td.diag.Start(context.Background())
 	<-fin
 	td.showFacts()
 	shot(tom, "technician-diagnostics")

@@ -85,7 +85,9 @@ func newTechDiagnostics(sh *shell, tech *techState) *techDiagnostics {
 	split.Offset = 0.4
 	t.content = split
 	t.showFacts()
-	t.diag.Start(sh.ctx)
+	// The checks load the face models and open the camera for a few seconds, so they run
+	// when the technician asks rather than every time the home screen is built.
+	t.diag.summary.SetText(tr("Press “Run checks” to test the models, face engine, OpenCV, camera, TPM and storage."))
 	sh.current = t
 	return t
 }
