@@ -170,6 +170,10 @@ func (sh *shell) start() {
 		}
 		sh.station = st
 	}
+	// The administrator's station language is the default; the login screen can switch.
+	if l := sh.settings().Language; l != "" && l != currentLanguage() {
+		setLanguage(l)
+	}
 	sh.showLogin()
 }
 
