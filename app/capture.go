@@ -214,11 +214,15 @@ func (v *captureView) start() {
 			return
 		}
 		spec, _ := capture.ParseSpec(v.cam)
-		opts := capture.Options{Width: 1280, Height: 720, Loop: spec.Kind == capture.KindFile}
+		// The technician's camera profile and the administrator's quality limits apply.
+		opts := stationCameraOptions(sh, v.cam, capture.Options{Width: 1280, Height: 720, Loop: spec.Kind == capture.KindFile})
+		live, final := biometrics.LiveConfig(), biometrics.DefaultConfig()
+		live.Thresholds, _ = workflow.QualityThresholds(sh.station, live.Thresholds)
+		final.Thresholds, _ = workflow.QualityThresholds(sh.station, final.Thresholds)
 		cfg := workflow.CaptureConfig{
 			Open:     sh.cameraOpener(v.cam, opts),
-			Live:     biometrics.NewAssessor(rec, biometrics.LiveConfig()),
-			Final:    biometrics.NewAssessor(rec, biometrics.DefaultConfig()),
+			Live:     biometrics.NewAssessor(rec, live),
+			Final:    biometrics.NewAssessor(rec, final),
 			Camera:   v.cam,
 			Attempts: v.e.attempts,
 			Now:      sh.now,
