@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -30,10 +31,14 @@ func FuzzApplyQuality(f *testing.F) {
 	f.Add([]byte(`{"MinInterEye": 120}`))
 	f.Add([]byte(`{"MinInterEy": 120}`))
 	f.Add([]byte(`{"Advisory": ["EyesOpen"]}`))
+	f.Add([]byte(`{"MaxYaw": 3, "MinInterEy": 1}`)) // refused after changing a field
 	f.Fuzz(func(t *testing.T, b []byte) {
 		base := biometrics.DefaultThresholds()
 		th, err := applyQuality(base, b)
 		if err != nil {
+			if !reflect.DeepEqual(th, base) {
+				t.Fatalf("refused overrides %q changed the thresholds", b)
+			}
 			return
 		}
 		var named map[string]json.RawMessage
