@@ -41,6 +41,7 @@ type provisioning struct {
 	admin, pw, pw2 *widget.Entry
 	status         *widget.Label
 	back, next     *widget.Button
+	cont           *widget.Button // "Continue to login" on the summary
 	stepLabel      *widget.Label
 	finished       chan error // receives the outcome of create (tests wait on it)
 }
@@ -85,7 +86,13 @@ func newProvisioning(sh *shell, done func(*vault.Station)) *provisioning {
 	// Keyboard-first: Enter moves on, as the Next button does.
 	sh.win.Canvas().SetOnTypedKey(func(k *fyne.KeyEvent) {
 		sh.touch()
-		if (k.Name == fyne.KeyReturn || k.Name == fyne.KeyEnter) && sh.current == p && !p.next.Disabled() {
+		if (k.Name != fyne.KeyReturn && k.Name != fyne.KeyEnter) || sh.current != p {
+			return
+		}
+		switch {
+		case p.cont != nil:
+			p.cont.OnTapped()
+		case !p.next.Disabled():
 			p.forward()
 		}
 	})
@@ -263,7 +270,7 @@ func (p *provisioning) create() {
 				p.next.Enable()
 				p.back.Enable()
 			} else {
-				p.done(st)
+				p.showCreated(st)
 			}
 		})
 		p.finished <- err
@@ -289,4 +296,44 @@ func demoExtras(dataDir string, st *vault.Station, o workflow.ProvisionOptions) 
 		}
 	}
 	return nil
+}
+
+// showCreated shows what was created (the keys in the TPM, the station ID the issuer
+// registers, the issuer key, the administrator) before handing the station to the shell.
+func (p *provisioning) showCreated(st *vault.Station) {
+	info := p.sh.tpm.Info()
+	seq, _ := st.BundleSeq()
+	issuer := tr("not imported yet (Station settings)")
+	if k, err := workflow.IssuerKey(st); err == nil {
+		issuer = k.Fingerprint()
+	}
+	title := widget.NewLabelWithStyle(tr("The station is ready"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title.SizeName = theme.SizeNameHeadingText
+	facts := widget.NewForm(
+		widget.NewFormItem(tr("Station ID"), widget.NewLabel(groupHex(st.ID()))),
+		widget.NewFormItem(tr("TPM"), widget.NewLabel(fmt.Sprintf("%s (%s, firmware %s)", info.Kind, info.Manufacturer, info.Firmware))),
+		widget.NewFormItem(tr("Keys created"), widget.NewLabel(tr("station signing key (ECDSA P-256) and store key, sealed in the TPM; bundle counter at %d", seq))),
+		widget.NewFormItem(tr("Issuer key"), widget.NewLabel(issuer)),
+		widget.NewFormItem(tr("Administrator"), widget.NewLabel(strings.TrimSpace(p.admin.Text))),
+	)
+	next := widget.NewLabel(tr("Give the issuer this station's public key: enrollstation station pubkey --out station.pem"))
+	next.Wrapping = fyne.TextWrapWord
+	p.cont = widget.NewButtonWithIcon(tr("Continue to login"), theme.LoginIcon(), func() { p.done(st) })
+	p.cont.Importance = widget.HighImportance
+	body := container.NewVBox(title, widget.NewSeparator(), facts, next)
+	p.content.Objects = []fyne.CanvasObject{container.NewPadded(container.NewBorder(nil, container.NewHBox(layout.NewSpacer(), p.cont), nil, nil,
+		container.NewCenter(container.NewGridWrap(fyne.NewSize(860, 480), body))))}
+	p.content.Refresh()
+}
+
+// groupHex splits a long hex ID into groups of eight for reading aloud.
+func groupHex(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i += 8 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(s[i:min(i+8, len(s))])
+	}
+	return b.String()
 }

@@ -99,6 +99,13 @@ func TestScreenshotsSupervisor(t *testing.T) {
 	p.goTo(3)
 	p.admin.SetText("admin")
 	shot(sh, "provision-4-admin")
+	p.pw.SetText("admin-password")
+	p.pw2.SetText("admin-password")
+	p.forward()
+	if err := <-p.finished; err != nil {
+		t.Fatal(err)
+	}
+	shot(sh, "provision-5-ready")
 
 	// Supervisor screens on a station with a few enrollments.
 	s := s0

@@ -215,6 +215,10 @@ func TestProvisioningWizardOnFreshDataDir(t *testing.T) {
 	if err := <-p.finished; err != nil {
 		t.Fatal(err)
 	}
+	if m := markup(sh); !strings.Contains(m, "The station is ready") || !strings.Contains(m, issuer.Public().Fingerprint()) || !strings.Contains(m, "ECDSA P-256") {
+		t.Fatalf("summary after provisioning:\n%s", m)
+	}
+	test.Tap(p.cont)
 	if sh.station == nil || !vault.Initialized(data) {
 		t.Fatal("no station after the wizard")
 	}
@@ -536,6 +540,7 @@ func TestDemoWalkThrough(t *testing.T) {
 		if err := <-p.finished; err != nil {
 			t.Fatal(err)
 		}
+		test.Tap(p.cont)
 	}
 	if sh.station == nil {
 		t.Fatalf("demo station not provisioned:\n%s", markup(sh))
