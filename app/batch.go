@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -108,6 +109,14 @@ func newBatchScreen(sh *shell) *batchScreen {
 		}
 	})
 	b.cancelBtn.Disable()
+	if sh.demo {
+		// A demo exports to a folder of its own, so a new user can press Export at once.
+		// (DirTarget wants an existing directory: a missing one means unmounted media.)
+		dir := filepath.Join(sh.env.Data, "demo-export")
+		if err := os.MkdirAll(dir, 0o700); err == nil {
+			b.target.SetText(dir)
+		}
+	}
 	b.progress = widget.NewProgressBar()
 	b.stage = widget.NewLabel("")
 
@@ -252,7 +261,12 @@ func (b *batchScreen) startExport() {
 			case err == nil:
 				b.progress.SetValue(1)
 				b.stage.SetText(tr("Delivered and confirmed."))
-				b.status.SetText(tr("Batch %s exported to %s", id, loc))
+				msg := tr("Batch %s exported to %s", id, loc)
+				if b.sh.demo {
+					msg += "\n" + tr("Check it as the issuer would: enrollstation station pubkey --out station.pem --data %s --tpm swtpm, then enrollstation verify --issuer-key %s --station-key station.pem %s",
+						b.sh.env.Data, filepath.Join(b.sh.env.Data, "demo-issuer", "issuer.key"), loc)
+				}
+				b.status.SetText(msg)
 			case errors.Is(err, context.Canceled):
 				b.stage.SetText(tr("Cancelled. The bundle stays queued; export again to finish."))
 			case errors.Is(err, workflow.ErrNoIssuerKey):

@@ -591,10 +591,15 @@ func TestDemoWalkThrough(t *testing.T) {
 	if err := bs.closeBatch(); err != nil {
 		t.Fatal(err)
 	}
-	bs.target.SetText(t.TempDir())
+	if want := filepath.Join(data, "demo-export"); bs.target.Text != want {
+		t.Fatalf("demo export target %q, want %q", bs.target.Text, want)
+	}
 	bs.startExport()
 	if err := <-bs.done; err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(bs.status.Text, "enrollstation verify --issuer-key") {
+		t.Fatalf("demo export does not say how to verify: %q", bs.status.Text)
 	}
 	f, _ := os.Open(bs.batches[0].Location)
 	defer f.Close()
