@@ -115,6 +115,9 @@ func newBatchScreen(sh *shell) *batchScreen {
 		dir := filepath.Join(sh.env.Data, "demo-export")
 		if err := os.MkdirAll(dir, 0o700); err == nil {
 			b.target.SetText(dir)
+			// The station key beside the bundles, for verify (the running station holds
+			// its store, so `station pubkey` cannot open it meanwhile).
+			_ = os.WriteFile(filepath.Join(dir, "station.pem"), sh.station.PublicKeyPEM(), 0o644)
 		}
 	}
 	b.progress = widget.NewProgressBar()
@@ -263,8 +266,8 @@ func (b *batchScreen) startExport() {
 				b.stage.SetText(tr("Delivered and confirmed."))
 				msg := tr("Batch %s exported to %s", id, loc)
 				if b.sh.demo {
-					msg += "\n" + tr("Check it as the issuer would: enrollstation station pubkey --out station.pem --data %s --tpm swtpm, then enrollstation verify --issuer-key %s --station-key station.pem %s",
-						b.sh.env.Data, filepath.Join(b.sh.env.Data, "demo-issuer", "issuer.key"), loc)
+					msg += "\n" + tr("Check it as the issuer would: enrollstation verify --issuer-key %s --station-key %s %s",
+						filepath.Join(b.sh.env.Data, "demo-issuer", "issuer.key"), filepath.Join(b.sh.env.Data, "demo-export", "station.pem"), loc)
 				}
 				b.status.SetText(msg)
 			case errors.Is(err, context.Canceled):

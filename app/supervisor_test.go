@@ -601,6 +601,13 @@ func TestDemoWalkThrough(t *testing.T) {
 	if !strings.Contains(bs.status.Text, "enrollstation verify --issuer-key") {
 		t.Fatalf("demo export does not say how to verify: %q", bs.status.Text)
 	}
+	// What the message says works: the CLI's verify with the files it names.
+	var vout, verr bytes.Buffer
+	if code := cli.Main(context.Background(), []string{"verify", "--issuer-key", filepath.Join(data, "demo-issuer", "issuer.key"),
+		"--station-key", filepath.Join(data, "demo-export", "station.pem"), bs.batches[0].Location},
+		strings.NewReader(""), &vout, &verr, cli.Commands(), nil); code != 0 {
+		t.Fatalf("verify as the demo says: exit %d\n%s%s", code, vout.String(), verr.String())
+	}
 	f, _ := os.Open(bs.batches[0].Location)
 	defer f.Close()
 	bundle, err := exporter.Open(f, priv, sh.station.PublicKey(), exporter.OpenOptions{})
