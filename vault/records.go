@@ -94,8 +94,8 @@ type Approval struct {
 	PublicKey []byte `json:"public_key"` // supervisor's key, PKIX DER
 }
 
-// Enrollment is one citizen's enrollment. Portrait and Template are stored apart from the
-// rest of the record so that listing does not read them and purging removes them.
+// Enrollment is one citizen's enrollment. Portrait, Template and Frame are stored apart
+// from the rest of the record so that listing does not read them and purging removes them.
 type Enrollment struct {
 	V            int             `json:"v"`
 	ID           string          `json:"id"`
@@ -103,6 +103,7 @@ type Enrollment struct {
 	Demographics Demographics    `json:"demographics"`
 	Portrait     []byte          `json:"-"`                 // ICAO portrait, JPEG
 	Template     []byte          `json:"-"`                 // face template (biometrics format)
+	Frame        []byte          `json:"-"`                 // captured camera frame, downscaled JPEG; station only, read by Tx.EnrollmentFrame
 	Quality      json.RawMessage `json:"quality,omitempty"` // quality report, as JSON
 	Capture      CaptureMeta     `json:"capture"`
 	BatchID      string          `json:"batch_id,omitempty"`
@@ -114,7 +115,10 @@ type Enrollment struct {
 	BundleSeq    uint64    `json:"bundle_seq,omitempty"` // TPM counter value of the bundle
 	ExportedAt   time.Time `json:"exported_at,omitempty"`
 	IssuerAckAt  time.Time `json:"issuer_ack_at,omitempty"`
-	PurgedAt     time.Time `json:"purged_at,omitempty"`
+	// IssuerRefusal is the issuer's reason for refusing the record; its biometrics stay
+	// (until retention) so the supervisor can see what was refused.
+	IssuerRefusal string    `json:"issuer_refusal,omitempty"`
+	PurgedAt      time.Time `json:"purged_at,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -149,6 +153,8 @@ type Batch struct {
 	Location      string    `json:"location,omitempty"`       // where the target says it now is
 	DeliveryError string    `json:"delivery_error,omitempty"` // last failed delivery attempt
 	IssuerAckAt   time.Time `json:"issuer_ack_at,omitempty"`  // issuer acknowledgement imported
+	AckAccepted   int       `json:"ack_accepted,omitempty"`   // records the issuer took over
+	AckRefused    int       `json:"ack_refused,omitempty"`    // records the issuer refused
 }
 
 // Role is what an operator may do; an operator may hold several.

@@ -71,6 +71,7 @@ func testEnrollment(t *testing.T, surname string, portrait []byte) *Enrollment {
 		Demographics: Demographics{GivenNames: "Zenobia Quintessa", Surname: surname, DateOfBirth: "1980-02-29", Nationality: "UTO"},
 		Portrait:     portrait,
 		Template:     tmpl,
+		Frame:        append([]byte("\xff\xd8\xff\xe0frame of "), surname...),
 		Quality:      json.RawMessage(`{"score":0.93,"checks":{"eyes_open":true}}`),
 		Capture:      CaptureMeta{Camera: "/dev/video0", Width: 1280, Height: 720},
 	}
@@ -161,9 +162,20 @@ func TestNothingInClearOnDisk(t *testing.T) {
 		}
 		surname := []string{"Xylophonides", "Quackenbush", "Wolfeschlegel"}[i]
 		e := testEnrollment(t, surname, jpg)
+		// The kept camera frame: a different real JPEG, so its own bytes are looked for.
+		frame, err := os.ReadFile(testenv.Face(t, []string{"chaeyoung.jpg", "luda.jpg", "bona3.jpg"}[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Frame = frame
 		if err := st.SaveEnrollment(clerk, e); err != nil {
 			t.Fatal(err)
 		}
+		if got, err := st.EnrollmentFrame(e.ID); err != nil || !bytes.Equal(got, frame) {
+			t.Fatalf("frame read back: %d bytes, %v", len(got), err)
+		}
+		needles["frame header "+f] = frame[:4]
+		needles["frame body "+f] = frame[len(frame)/2 : len(frame)/2+32]
 		if i == 0 {
 			if _, err := st.Approve(sup, e.ID); err != nil {
 				t.Fatal(err)
@@ -283,35 +295,97 @@ func TestRetentionPurge(t *testing.T) {
 		if e.Status != StatusPurged || e.Portrait != nil || e.Template != nil || e.Quality != nil || e.Demographics.Surname != "Doe" {
 			t.Fatalf("after purge: %+v", e)
 		}
+		if f, err := st.EnrollmentFrame(id); err != nil || f != nil {
+			t.Fatalf("frame after purge: %d bytes, %v", len(f), err)
+		}
 	}
 	if _, err := st.VerifyAudit(); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func TestIssuerAckPurges(t *testing.T) {
+// An acknowledgement purges only what the issuer accepted; refused records keep their
+// biometrics and carry the issuer's reason.
+func TestIssuerAckPerRecord(t *testing.T) {
 	sim := tpmtest.Start(t)
 	st := initStation(t, sim, t.TempDir(), Config{})
 	clerk, sup, _ := people(t, st)
-	e := testEnrollment(t, "Doe", []byte("\xff\xd8\xff\xe0jpeg"))
-	if err := st.SaveEnrollment(clerk, e); err != nil {
-		t.Fatal(err)
+	var ids []string
+	for _, name := range []string{"Doe", "Roe", "Poe"} {
+		e := testEnrollment(t, name, []byte("\xff\xd8\xff\xe0jpeg "+name))
+		if err := st.SaveEnrollment(clerk, e); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Approve(sup, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
 	}
-	if _, err := st.Approve(sup, e.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.MarkExported(sup, "b1", []string{e.ID}, 1, nil); err != nil {
+	if err := st.MarkExported(sup, "b1", ids, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.MarkExported(sup, "b1", nil, 2, nil); !errors.Is(err, ErrNotInWorkflow) {
 		t.Fatalf("exporting a batch twice: %v", err)
 	}
-	if n, err := st.AckIssuer(sup, "b1"); err != nil || n != 1 {
-		t.Fatalf("AckIssuer = %d, %v", n, err)
+	accepted, refused := ids[0], ids[1] // ids[2] is not mentioned: left as it is
+	ack := IssuerAck{
+		Accepted: []string{accepted, "20260101T000000Z-000000000000"},
+		Refused:  map[string]string{refused: "portrait: eyes closed"},
+		At:       time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC),
 	}
-	got, _ := st.Enrollment(e.ID)
-	if got.Status != StatusPurged || got.Portrait != nil || got.IssuerAckAt.IsZero() {
-		t.Fatalf("after ack: %+v", got)
+	if _, err := st.AckIssuer(clerk, "b1", ack); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("ack by a clerk: %v", err)
+	}
+	bad := IssuerAck{Accepted: []string{refused}, Refused: map[string]string{refused: "x"}}
+	if _, err := st.AckIssuer(sup, "b1", bad); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("ack accepting and refusing the same record: %v", err)
+	}
+	for round := 0; round < 2; round++ { // importing it again changes nothing
+		out, err := st.AckIssuer(sup, "b1", ack)
+		if err != nil || out != (AckOutcome{Accepted: 1, Refused: 1, Unknown: 1}) {
+			t.Fatalf("round %d: AckIssuer = %+v, %v", round, out, err)
+		}
+		got, _ := st.Enrollment(accepted)
+		if got.Status != StatusPurged || got.Portrait != nil || got.Template != nil || !got.IssuerAckAt.Equal(ack.At) {
+			t.Fatalf("accepted after ack: %+v", got)
+		}
+		if f, _ := st.EnrollmentFrame(accepted); f != nil {
+			t.Fatal("accepted record's frame not purged")
+		}
+		got, _ = st.Enrollment(refused)
+		if got.Status != StatusExported || got.Portrait == nil || got.Template == nil || !got.IssuerAckAt.IsZero() || got.IssuerRefusal != "portrait: eyes closed" {
+			t.Fatalf("refused after ack: %+v", got)
+		}
+		if f, _ := st.EnrollmentFrame(refused); f == nil {
+			t.Fatal("refused record's frame purged")
+		}
+		got, _ = st.Enrollment(ids[2])
+		if got.Status != StatusExported || got.Portrait == nil || got.IssuerRefusal != "" {
+			t.Fatalf("unmentioned record after ack: %+v", got)
+		}
+		var b *Batch
+		if err := st.Store().View(func(tx *Tx) (err error) { b, err = tx.Batch("b1"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if !b.IssuerAckAt.Equal(ack.At) || b.AckAccepted != 1 || b.AckRefused != 1 {
+			t.Fatalf("batch after ack: %+v", b)
+		}
+	}
+	var refusals int
+	var entries []AuditEntry
+	if err := st.Store().View(func(tx *Tx) (err error) { entries, err = tx.AuditEntries(0, 0); return err }); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range entries {
+		if a.Action == "enrollment.issuer-refused" && a.Object == refused && a.Detail == "portrait: eyes closed" {
+			refusals++
+		}
+	}
+	if refusals != 1 {
+		t.Fatalf("%d refusal audit entries, want 1", refusals)
+	}
+	if _, err := st.VerifyAudit(); err != nil {
+		t.Fatal(err)
 	}
 }
 

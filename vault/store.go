@@ -130,6 +130,7 @@ const (
 	pEnrollment = "e/"
 	pPortrait   = "p/"
 	pTemplate   = "t/"
+	pFrame      = "f/"
 	pIdxStatus  = "x/s/"
 	pIdxBatch   = "x/b/"
 	pIdxDay     = "x/d/"
@@ -251,6 +252,15 @@ func (tx *Tx) Enrollment(id string) (*Enrollment, error) {
 	return e, nil
 }
 
+// EnrollmentFrame reads an enrollment's captured frame (JPEG); nil when none was kept or
+// it was purged.
+func (tx *Tx) EnrollmentFrame(id string) ([]byte, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("%w: enrollment ID %q", ErrInvalid, id)
+	}
+	return tx.getBytes(pFrame + id)
+}
+
 // EnrollmentMeta reads an enrollment without its portrait and template.
 func (tx *Tx) EnrollmentMeta(id string) (*Enrollment, error) {
 	var e Enrollment
@@ -264,7 +274,7 @@ func (tx *Tx) EnrollmentMeta(id string) (*Enrollment, error) {
 }
 
 // PutEnrollment writes an enrollment and its indexes. The status change from the stored
-// version must be one the workflow allows. Portrait and template are written when non-nil
+// version must be one the workflow allows. Portrait, template and frame are written when non-nil
 // and kept otherwise (purging clears them with PurgeBiometrics).
 func (tx *Tx) PutEnrollment(e *Enrollment) error {
 	if !validID(e.ID) {
@@ -315,6 +325,11 @@ func (tx *Tx) PutEnrollment(e *Enrollment) error {
 			return err
 		}
 	}
+	if e.Frame != nil {
+		if err := tx.set(pFrame+e.ID, e.Frame); err != nil {
+			return err
+		}
+	}
 	if err := tx.set(pIdxStatus+string(e.Status)+"/"+e.ID, nil); err != nil {
 		return err
 	}
@@ -333,12 +348,15 @@ func orNew(s Status) Status {
 	return s
 }
 
-// PurgeBiometrics deletes an enrollment's portrait and template (metadata stays).
+// PurgeBiometrics deletes an enrollment's portrait, template and captured frame
+// (metadata stays).
 func (tx *Tx) PurgeBiometrics(id string) error {
-	if err := tx.del(pPortrait + id); err != nil {
-		return err
+	for _, p := range []string{pPortrait, pTemplate, pFrame} {
+		if err := tx.del(p + id); err != nil {
+			return err
+		}
 	}
-	return tx.del(pTemplate + id)
+	return nil
 }
 
 // EnrollmentsByStatus lists the IDs of enrollments in a status, oldest first.

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/gowebpki/jcs"
@@ -45,7 +47,14 @@ func (st *Station) SaveEnrollment(clerk *Session, e *Enrollment) error {
 	})
 }
 
-// Enrollment reads an enrollment with its portrait and template.
+// EnrollmentFrame reads an enrollment's captured camera frame (JPEG); nil when none was
+// kept or it was purged.
+func (st *Station) EnrollmentFrame(id string) (f []byte, err error) {
+	err = st.store.View(func(tx *Tx) error { f, err = tx.EnrollmentFrame(id); return err })
+	return f, err
+}
+
+// Enrollment reads an enrollment with its portrait and template (not the frame).
 func (st *Station) Enrollment(id string) (e *Enrollment, err error) {
 	err = st.store.View(func(tx *Tx) error { e, err = tx.Enrollment(id); return err })
 	return e, err
@@ -251,36 +260,108 @@ func (st *Station) MarkExported(sup *Session, batchID string, ids []string, seq 
 	})
 }
 
-// AckIssuer records the issuer's acknowledgement of a batch; its biometrics are purged
-// at once.
-func (st *Station) AckIssuer(actor *Session, batchID string) (int, error) {
+// IssuerAck is the issuer's answer to one exported batch: the enrollments it took over
+// and those it refused, with its reasons.
+type IssuerAck struct {
+	Accepted []string
+	Refused  map[string]string // enrollment ID → the issuer's reason
+	At       time.Time         // when the issuer made it (zero: now)
+}
+
+// AckOutcome is what AckIssuer did.
+type AckOutcome struct {
+	Accepted int // enrollments acknowledged and purged (this import or an earlier one)
+	Refused  int // enrollments marked refused; their biometrics stay
+	Unknown  int // IDs the acknowledgement names that are not exported members of the batch
+}
+
+// AckIssuer records the issuer's acknowledgement of a batch, record by record: accepted
+// enrollments get IssuerAckAt and their biometrics are purged at once (the issuer holds
+// them now); refused ones keep their biometrics, carry the issuer's reason in
+// IssuerRefusal and are audited. The batch records the acknowledgement and its counts.
+// Importing the same acknowledgement again changes nothing.
+func (st *Station) AckIssuer(actor *Session, batchID string, ack IssuerAck) (AckOutcome, error) {
 	if err := actor.require(RoleSupervisor); err != nil {
-		return 0, err
+		return AckOutcome{}, err
+	}
+	for id := range ack.Refused {
+		if slices.Contains(ack.Accepted, id) {
+			return AckOutcome{}, fmt.Errorf("%w: the acknowledgement both accepts and refuses enrollment %s", ErrInvalid, id)
+		}
 	}
 	now := st.cfg.now()
-	n := 0
+	at := ack.At
+	if at.IsZero() {
+		at = now
+	}
+	var out AckOutcome
 	err := st.store.Update(func(tx *Tx) error {
-		n = 0
-		if _, err := tx.Batch(batchID); err != nil {
+		out = AckOutcome{}
+		b, err := tx.Batch(batchID)
+		if err != nil {
 			return err
 		}
+		members := map[string]bool{}
 		for _, id := range tx.EnrollmentsByBatch(batchID) {
+			members[id] = true
+		}
+		member := func(id string) (*Enrollment, error) {
+			if !members[id] {
+				return nil, nil
+			}
 			e, err := tx.EnrollmentMeta(id)
+			if err != nil || (e.Status != StatusExported && e.Status != StatusPurged) {
+				return nil, err
+			}
+			return e, nil
+		}
+		for _, id := range ack.Accepted {
+			e, err := member(id)
 			if err != nil {
 				return err
 			}
-			if e.Status != StatusExported {
+			switch {
+			case e == nil:
+				out.Unknown++
 				continue
+			case e.Status == StatusExported:
+				e.IssuerAckAt, e.IssuerRefusal = at, ""
+				if err := purge(tx, e, now); err != nil {
+					return err
+				}
 			}
-			e.IssuerAckAt = now
-			if err := purge(tx, e, now); err != nil {
+			out.Accepted++ // already purged: by an earlier import or by retention
+		}
+		for _, id := range slices.Sorted(maps.Keys(ack.Refused)) {
+			reason := ack.Refused[id]
+			e, err := member(id)
+			if err != nil {
 				return err
 			}
-			n++
+			if e == nil {
+				out.Unknown++
+				continue
+			}
+			out.Refused++
+			if e.IssuerRefusal == reason || e.Status != StatusExported {
+				continue // imported before, or purged by retention meanwhile
+			}
+			e.IssuerRefusal, e.UpdatedAt = reason, now
+			if err := tx.PutEnrollment(e); err != nil {
+				return err
+			}
+			if err := tx.Audit(actor.Name, "enrollment.issuer-refused", id, reason); err != nil {
+				return err
+			}
 		}
-		return tx.Audit(actor.Name, "batch.issuer-ack", batchID, fmt.Sprintf("%d enrollments purged", n))
+		b.IssuerAckAt, b.AckAccepted, b.AckRefused = at, out.Accepted, out.Refused
+		if err := tx.PutBatch(b); err != nil {
+			return err
+		}
+		return tx.Audit(actor.Name, "batch.issuer-ack", batchID,
+			fmt.Sprintf("%d accepted and purged, %d refused, %d unknown", out.Accepted, out.Refused, out.Unknown))
 	})
-	return n, err
+	return out, err
 }
 
 func purge(tx *Tx, e *Enrollment, now time.Time) error {

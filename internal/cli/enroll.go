@@ -102,7 +102,7 @@ func enroll(env *Env, a enrollArgs) error {
 			return fmt.Errorf("%s: %w", a.as, vault.ErrForbidden)
 		}
 		c, err := workflow.Finalize(m, biometrics.NewAssessor(rec, biometrics.DefaultConfig()), biometrics.PortraitConfig{},
-			workflow.FinalizeInfo{Forced: a.force, Reason: a.reason, Camera: "file:" + a.photo, At: time.Now()})
+			workflow.FinalizeInfo{Forced: a.force, Reason: a.reason, Camera: workflow.FileCameraPrefix + a.photo, At: time.Now()})
 		if errors.Is(err, workflow.ErrNoTemplate) || errors.Is(err, biometrics.ErrNoFace) {
 			fmt.Fprintf(env.Stderr, "enroll: %s: no usable face in the photo; it cannot be enrolled, even with --force\n", a.photo)
 			return ExitError{Code: 1}

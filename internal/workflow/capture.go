@@ -118,7 +118,7 @@ type Attempt struct {
 
 // Capture is a finished capture: what review shows and what is stored.
 type Capture struct {
-	Frame    []byte // the kept camera frame, JPEG
+	Frame    []byte // the kept camera frame, JPEG (FrameJPEG)
 	Portrait []byte // the ICAO portrait, JPEG
 	Geometry biometrics.PortraitGeometry
 	Report   *biometrics.Report // full-quality assessment of the kept frame
@@ -492,7 +492,7 @@ func Finalize(m gocv.Mat, final Assessor, pc biometrics.PortraitConfig, info Fin
 	if err != nil {
 		return nil, fmt.Errorf("workflow: encoding the portrait: %w", err)
 	}
-	fj, err := biometrics.EncodeJPEG(m, 90)
+	fj, err := FrameJPEG(m)
 	if err != nil {
 		return nil, fmt.Errorf("workflow: encoding the frame: %w", err)
 	}
@@ -501,6 +501,28 @@ func Finalize(m gocv.Mat, final Assessor, pc biometrics.PortraitConfig, info Fin
 		Forced: info.Forced && !rep.Pass, Reason: reasonIf(info.Forced && !rep.Pass, info.Reason),
 		Attempts: info.Attempts, Camera: info.Camera, At: info.At, Width: m.Cols(), Height: m.Rows(),
 	}, nil
+}
+
+// Limits of the captured frame kept with an enrollment for the supervisor's review: a
+// downscaled JPEG keeps the store small while the face stays recognisable.
+const (
+	FrameMaxSide = 1280
+	FrameQuality = 85
+)
+
+// FrameJPEG encodes a captured frame for keeping: its long side scaled down to at most
+// FrameMaxSide pixels, JPEG quality FrameQuality.
+func FrameJPEG(m gocv.Mat) ([]byte, error) {
+	w, h := m.Cols(), m.Rows()
+	if long := max(w, h); long > FrameMaxSide {
+		f := float64(FrameMaxSide) / float64(long)
+		size := image.Pt(max(1, int(float64(w)*f+0.5)), max(1, int(float64(h)*f+0.5)))
+		small := gocv.NewMat()
+		defer small.Close()
+		gocv.Resize(m, &small, size, 0, 0, gocv.InterpolationArea)
+		return biometrics.EncodeJPEG(small, FrameQuality)
+	}
+	return biometrics.EncodeJPEG(m, FrameQuality)
 }
 
 func reasonIf(ok bool, s string) string {

@@ -177,14 +177,15 @@ func (x *Exporter) updateBatch(id string, f func(*vault.Batch)) error {
 // AckResult is what importing an issuer acknowledgement did.
 type AckResult struct {
 	BatchID  string
-	Purged   int                  // enrollments whose biometrics were deleted
-	Rejected []exporter.Rejection // records the issuer refused, with its reasons
+	Purged   int                  // enrollments the issuer accepted: their biometrics are deleted
+	Rejected []exporter.Rejection // records the issuer refused, with its reasons (biometrics kept)
 }
 
 // ImportAck reads an issuer acknowledgement, checks it is signed by the station's issuer
-// key and names a bundle this station exported, and marks the batch acknowledged, which
-// purges its biometrics (the issuer holds them now; records it refused must be enrolled
-// again, and their reasons are returned and written to the audit log).
+// key and names a bundle this station exported, and records it record by record: the
+// enrollments the issuer accepted are acknowledged and their biometrics purged (the
+// issuer holds them now); those it refused keep their biometrics, carry its reason and
+// are audited (the citizen must be enrolled again).
 func (x *Exporter) ImportAck(sup *vault.Session, ack []byte) (AckResult, error) {
 	issuer, err := IssuerKey(x.st)
 	if err != nil {
@@ -212,27 +213,15 @@ func (x *Exporter) ImportAck(sup *vault.Session, ack []byte) (AckResult, error) 
 		if b.Status != vault.BatchExported {
 			return AckResult{}, fmt.Errorf("%w: batch %s is not confirmed as delivered yet", ErrAckMismatch, b.ID)
 		}
-		n, err := x.st.AckIssuer(sup, b.ID)
-		if err != nil {
-			return AckResult{}, err
+		refused := make(map[string]string, len(a.Rejected))
+		for _, r := range a.Rejected {
+			refused[r.EnrollmentID] = r.Reason
 		}
-		err = x.st.Store().Update(func(tx *vault.Tx) error {
-			nb, err := tx.Batch(b.ID)
-			if err != nil {
-				return err
-			}
-			nb.IssuerAckAt = a.Created.UTC()
-			if err := tx.PutBatch(nb); err != nil {
-				return err
-			}
-			for _, r := range a.Rejected {
-				if err := tx.Audit(sup.Name, "enrollment.issuer-rejected", r.EnrollmentID, r.Reason); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		return AckResult{BatchID: b.ID, Purged: n, Rejected: a.Rejected}, err
+		out, err := x.st.AckIssuer(sup, b.ID, vault.IssuerAck{Accepted: a.Accepted, Refused: refused, At: a.Created.UTC()})
+		if err != nil {
+			return AckResult{}, fmt.Errorf("workflow: recording the acknowledgement: %w", err)
+		}
+		return AckResult{BatchID: b.ID, Purged: out.Accepted, Rejected: a.Rejected}, nil
 	}
 	return AckResult{}, fmt.Errorf("%w: bundle %s", ErrAckMismatch, a.BundleID)
 }

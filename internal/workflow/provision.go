@@ -195,8 +195,12 @@ func SaveCameraProfile(st *vault.Station, tech *vault.Session, p capture.CameraP
 // ActiveCameraProfile returns the station's active camera profile and its record ID,
 // or ErrNoProfile.
 func ActiveCameraProfile(st *vault.Station) (capture.CameraProfile, string, error) {
+	return activeCameraProfile(st.Store())
+}
+
+func activeCameraProfile(s *vault.Store) (capture.CameraProfile, string, error) {
 	var rec *vault.CameraProfile
-	err := st.Store().View(func(tx *vault.Tx) error {
+	err := s.View(func(tx *vault.Tx) error {
 		s, err := tx.Settings()
 		if err != nil {
 			return err

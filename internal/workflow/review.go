@@ -19,6 +19,10 @@ const (
 	ExtraQualityScore = "quality_score"     // the report's overall score, 0..100
 )
 
+// FileCameraPrefix starts the Capture.Camera of an image imported from a file (the
+// scripted enroll command) rather than taken by the station's camera.
+const FileCameraPrefix = "file:"
+
 // ErrNoConsent is returned by Submit without the citizen's consent.
 var ErrNoConsent = errors.New("workflow: the citizen's consent is required before submitting")
 
@@ -110,8 +114,9 @@ func NewReview(st Store, g *biometrics.Gallery, c *Capture, k int) (*Review, err
 	return r, err
 }
 
-// Submit stores the enrollment as pending (the supervisor's queue). consent must be
-// true. The write is durable when it returns.
+// Submit stores the enrollment as pending (the supervisor's queue), with the captured
+// frame (kept on the station) and the name of the active camera profile in its capture
+// metadata. consent must be true. The write is durable when it returns.
 func Submit(st Store, clerk *vault.Session, d Details, appNo string, r *Review, consent bool) (*vault.Enrollment, error) {
 	if !consent {
 		return nil, ErrNoConsent
@@ -150,14 +155,27 @@ func Submit(st Store, clerk *vault.Session, d Details, appNo string, r *Review, 
 	if len(dups) > 0 {
 		extra[ExtraDuplicates] = strings.Join(dups, ",")
 	}
+	// The calibrated profile the camera ran with goes into the capture metadata (and so
+	// into the exported record). An imported photo was not taken by it.
+	var profile string
+	if !strings.HasPrefix(c.Camera, FileCameraPrefix) {
+		p, _, err := activeCameraProfile(st.Store())
+		switch {
+		case err == nil:
+			profile = p.Name
+		case !errors.Is(err, ErrNoProfile):
+			return nil, fmt.Errorf("workflow: reading the active camera profile: %w", err)
+		}
+	}
 	e := &vault.Enrollment{
 		Status:       vault.StatusPending,
 		Demographics: d.Demographics(appNo),
 		Portrait:     c.Portrait,
 		Template:     tmpl,
+		Frame:        c.Frame,
 		Quality:      q,
 		Capture: vault.CaptureMeta{
-			Camera: c.Camera, CapturedAt: c.At.UTC(), Width: c.Width, Height: c.Height,
+			Camera: c.Camera, ProfileID: profile, CapturedAt: c.At.UTC(), Width: c.Width, Height: c.Height,
 			Attempts: c.Attempts, Extra: extra,
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image/jpeg"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -12,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"gocv.io/x/gocv"
+
 	"enrollstation/biometrics"
+	"enrollstation/capture"
 	"enrollstation/exporter"
 	"enrollstation/internal/testenv"
 	"enrollstation/internal/tpmtest"
@@ -120,8 +124,17 @@ func (f *supFixture) enroll(t *testing.T, clerk *vault.Session, photo, family st
 	if rep.Template == nil {
 		t.Fatalf("%s: no face template", photo)
 	}
+	m, err := gocv.IMDecode(img, gocv.IMReadColor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame, err := FrameJPEG(m)
+	m.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
-	c := &Capture{Frame: img, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
+	c := &Capture{Frame: frame, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
 		Width: rep.Width, Height: rep.Height, Forced: !rep.Pass}
 	if c.Forced {
 		c.Reason = "test photo is not an ICAO portrait"
@@ -142,7 +155,26 @@ func (f *supFixture) enroll(t *testing.T, clerk *vault.Session, photo, family st
 func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 	f := newSupFixture(t)
 	ctx := context.Background()
+	// The technician's calibrated profile is active: every capture records its name.
+	if err := f.st.AddUser(f.admin, "tina", []vault.Role{vault.RoleTechnician}, "tina-password"); err != nil {
+		t.Fatal(err)
+	}
+	const profile = "counter 1 webcam"
+	if err := SaveCameraProfile(f.st, f.login(t, "tina"), capture.CameraProfile{Name: profile, Source: "synthetic:64x48"}); err != nil {
+		t.Fatal(err)
+	}
 	e1 := f.enroll(t, f.clerk, "bona.jpg", "BONA")
+	// The captured frame is kept on the station beside the portrait, downscaled.
+	frame, err := f.st.EnrollmentFrame(e1.ID)
+	if err != nil || len(frame) < 4 || frame[0] != 0xff || frame[1] != 0xd8 {
+		t.Fatalf("stored frame: %d bytes, %v", len(frame), err)
+	}
+	if cfg, err := jpeg.DecodeConfig(bytes.NewReader(frame)); err != nil || max(cfg.Width, cfg.Height) > FrameMaxSide {
+		t.Fatalf("stored frame %dx%d, %v", cfg.Width, cfg.Height, err)
+	}
+	if e1.Capture.ProfileID != profile {
+		t.Fatalf("capture profile %q, want %q", e1.Capture.ProfileID, profile)
+	}
 	e2 := f.enroll(t, f.clerk, "bona3.jpg", "BONA")     // same person: duplicate suspect
 	e3 := f.enroll(t, f.supClerk, "pristin.jpg", "SUE") // captured by a supervisor
 
@@ -257,6 +289,9 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 		if !bytes.Equal(r.Portrait, e.Portrait) || !bytes.Equal(r.Template, e.Template) || r.Identity.FamilyName != e.Demographics.Surname || len(r.Quality) == 0 {
 			t.Fatalf("record %s differs from the store", r.EnrollmentID)
 		}
+		if r.Capture.CameraProfile != profile {
+			t.Fatalf("record %s camera profile %q, want %q", r.EnrollmentID, r.Capture.CameraProfile, profile)
+		}
 		if r.EnrollmentID == e3.ID && r.Capture.ForcedReason == "" {
 			t.Fatal("the group photo's forced reason was not carried")
 		}
@@ -309,7 +344,8 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 		t.Fatal("uploaded bundle does not chain to the second")
 	}
 
-	// The issuer's acknowledgement purges the first batch's biometrics.
+	// The issuer's acknowledgement purges the biometrics of the records it accepted; the
+	// one it refused keeps them and carries its reason.
 	ack, err := exporter.MakeAck(f.issuer, bundle, map[string]string{e3.ID: "photo unusable"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +356,7 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 		t.Fatal("ack signed by another issuer accepted")
 	}
 	ackRes, err := x.ImportAck(f.sup, ack)
-	if err != nil || ackRes.BatchID != b.ID || ackRes.Purged != 2 || len(ackRes.Rejected) != 1 || ackRes.Rejected[0].EnrollmentID != e3.ID {
+	if err != nil || ackRes.BatchID != b.ID || ackRes.Purged != 1 || len(ackRes.Rejected) != 1 || ackRes.Rejected[0].EnrollmentID != e3.ID {
 		t.Fatalf("import ack: %+v %v", ackRes, err)
 	}
 	if _, err := x.ImportAck(f.sup, ack); err != nil {
@@ -329,8 +365,17 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 	if got, _ := Batch(f.st, b.ID); StateOf(got) != ExportAcknowledged {
 		t.Fatalf("state after ack: %s", StateOf(got))
 	}
-	if e, _ := f.st.Enrollment(e1.ID); e.Status != vault.StatusPurged || e.Portrait != nil {
-		t.Fatalf("after ack: %s, portrait %d bytes", e.Status, len(e.Portrait))
+	if e, _ := f.st.Enrollment(e1.ID); e.Status != vault.StatusPurged || e.Portrait != nil || e.IssuerAckAt.IsZero() {
+		t.Fatalf("accepted after ack: %s, portrait %d bytes", e.Status, len(e.Portrait))
+	}
+	if fr, _ := f.st.EnrollmentFrame(e1.ID); fr != nil {
+		t.Fatal("accepted record's frame not purged")
+	}
+	if e, _ := f.st.Enrollment(e3.ID); e.Status != vault.StatusExported || e.Portrait == nil || e.Template == nil || e.IssuerRefusal != "photo unusable" || !e.IssuerAckAt.IsZero() {
+		t.Fatalf("refused after ack: %s, portrait %d bytes, refusal %q", e.Status, len(e.Portrait), e.IssuerRefusal)
+	}
+	if got, _ := Batch(f.st, b.ID); got.AckAccepted != 1 || got.AckRefused != 1 {
+		t.Fatalf("batch ack counts: %d accepted, %d refused", got.AckAccepted, got.AckRefused)
 	}
 	if rep, err := f.st.VerifyAudit(); err != nil || !rep.OK() {
 		t.Fatalf("audit after export: %+v %v", rep, err)
