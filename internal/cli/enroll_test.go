@@ -113,6 +113,16 @@ func TestEnroll(t *testing.T) {
 				got.Demographics.ApplicationNumber != r.ApplicationNumber || len(got.Portrait) == 0 || len(got.Template) == 0 {
 				t.Errorf("%s stored as %+v", r.ID, got.Demographics)
 			}
+			// The photo is kept as the captured frame (downscaled) for the supervisor; an
+			// imported photo names no camera profile.
+			frame, err := st.EnrollmentFrame(r.ID)
+			if err != nil {
+				return err
+			}
+			fc, _, err := image.DecodeConfig(bytes.NewReader(frame))
+			if err != nil || max(fc.Width, fc.Height) > workflow.FrameMaxSide || got.Capture.ProfileID != "" {
+				t.Errorf("%s: frame %dx%d (%v), profile %q", r.ID, fc.Width, fc.Height, err, got.Capture.ProfileID)
+			}
 			if r.Forced != (got.Capture.Extra[workflow.ExtraForcedReason] == "migrated from the old register") {
 				t.Errorf("%s: forced %v, extra %v", r.ID, r.Forced, got.Capture.Extra)
 			}
