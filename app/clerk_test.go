@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -250,7 +252,14 @@ func TestClerkEnrollmentFlow(t *testing.T) {
 	if b, err := os.ReadFile(e.receipt); err != nil || !bytes.HasPrefix(b, []byte("%PDF-")) {
 		t.Errorf("receipt %s: %v", e.receipt, err)
 	}
+	if strings.HasPrefix(e.receipt, h.sh.env.Data) {
+		t.Errorf("receipt %s written into the data dir, outside the encrypted store", e.receipt)
+	}
 	test.Tap(e.stepView.(*receiptView).done)
+	if _, err := os.Stat(e.receipt); !os.IsNotExist(err) {
+		t.Errorf("receipt %s still on disk after leaving the receipt screen (%v)", e.receipt, err)
+	}
+	assertNothingInClear(t, h.sh.env.Data, []byte("Chen2"), []byte("%PDF-1."), got.Portrait[:64], got.Template[:32])
 	home = wait[*clerkHome](h, "screen")
 	if len(home.rows) != 1 || home.rows[0].Status != vault.StatusPending {
 		t.Errorf("home lists %d enrollments", len(home.rows))
@@ -506,5 +515,30 @@ func TestCaptureCameraDisconnect(t *testing.T) {
 	wait[workflow.Live](h, "assessed")
 	if cv.shown.Load() <= shown {
 		t.Error("no preview after reconnecting")
+	}
+}
+
+// assertNothingInClear fails if any file under dir holds one of the needles in clear:
+// everything about a citizen belongs inside the encrypted store. Needles are long enough
+// (5+ bytes) not to turn up by chance in megabytes of ciphertext.
+func assertNothingInClear(t *testing.T, dir string, needles ...[]byte) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, n := range needles {
+			if bytes.Contains(b, n) {
+				t.Errorf("%s holds %.20q in clear", p, n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -26,13 +26,15 @@ type receiptView struct {
 	next *widget.Button
 }
 
-// writeReceipt saves the receipt PDF under the data directory (receipts/, owner-only:
-// it carries the citizen's name and portrait) and returns its path. Safe from any
-// goroutine.
+// writeReceipt makes the receipt PDF for printing and returns its path. It carries the
+// citizen's name and portrait, so it is never kept with the station's data (which is
+// encrypted at rest): it goes to the shell's private receipts folder in the runtime
+// directory (a RAM disk on most systems), is deleted when the clerk leaves the receipt
+// screen, and the folder is removed when the window closes. Safe from any goroutine.
 func (sh *shell) writeReceipt(e *vault.Enrollment, c *workflow.Capture) (string, error) {
-	font, err := os.ReadFile(CJKFontPath)
+	fonts, err := receipt.LoadFonts()
 	if err != nil {
-		return "", fmt.Errorf("%w (%s)", receipt.ErrNoFont, CJKFontPath)
+		return "", err
 	}
 	set := sh.settings()
 	r := receipt.Receipt{
@@ -49,11 +51,11 @@ func (sh *shell) writeReceipt(e *vault.Enrollment, c *workflow.Capture) (string,
 		},
 	}
 	var b bytes.Buffer
-	if err := receipt.Write(&b, r, font); err != nil {
+	if err := receipt.Write(&b, r, fonts); err != nil {
 		return "", err
 	}
-	dir := filepath.Join(sh.env.Data, "receipts")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir, err := sh.receiptsDir()
+	if err != nil {
 		return "", fmt.Errorf("saving the receipt: %w", err)
 	}
 	path := filepath.Join(dir, e.Demographics.ApplicationNumber+".pdf")
@@ -61,6 +63,36 @@ func (sh *shell) writeReceipt(e *vault.Enrollment, c *workflow.Capture) (string,
 		return "", fmt.Errorf("saving the receipt: %w", err)
 	}
 	return path, nil
+}
+
+// receiptsDir is the shell's private folder for receipts being printed, made on first
+// use under $XDG_RUNTIME_DIR (else the temp dir) and removed by shell.close.
+func (sh *shell) receiptsDir() (string, error) {
+	sh.receiptMu.Lock()
+	defer sh.receiptMu.Unlock()
+	if sh.receipts != "" {
+		return sh.receipts, nil
+	}
+	base := os.Getenv("XDG_RUNTIME_DIR")
+	if base == "" {
+		base = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "enrollstation-receipts-")
+	if err != nil {
+		return "", err
+	}
+	sh.receipts = dir
+	return dir, nil
+}
+
+// removeReceipts deletes the receipts folder (at close).
+func (sh *shell) removeReceipts() {
+	sh.receiptMu.Lock()
+	defer sh.receiptMu.Unlock()
+	if sh.receipts != "" {
+		os.RemoveAll(sh.receipts)
+		sh.receipts = ""
+	}
 }
 
 func (e *enrollment) showReceipt(receiptErr error) {
@@ -94,16 +126,27 @@ func (e *enrollment) showReceipt(receiptErr error) {
 				fyne.LogError("opening receipt", err)
 			}
 		})
-		pdf = container.NewVBox(widget.NewLabel(tr("Receipt saved: %s", e.receipt)), open)
+		note := widget.NewLabel(tr("Print the receipt now: it is deleted when you leave this screen."))
+		note.Wrapping = fyne.TextWrapWord
+		pdf = container.NewVBox(note, open)
 	}
-	v.next = widget.NewButtonWithIcon(tr("Next citizen"), theme.ContentAddIcon(), func() { e.sh.startEnrollment() })
+	// The printable copy goes as soon as the clerk moves on (see writeReceipt).
+	leave := func(next func()) func() {
+		return func() {
+			if e.receipt != "" {
+				os.Remove(e.receipt)
+			}
+			next()
+		}
+	}
+	v.next = widget.NewButtonWithIcon(tr("Next citizen"), theme.ContentAddIcon(), leave(func() { e.sh.startEnrollment() }))
 	v.next.Importance = widget.HighImportance
-	v.done = widget.NewButtonWithIcon(tr("Done"), theme.HomeIcon(), e.sh.home)
+	v.done = widget.NewButtonWithIcon(tr("Done"), theme.HomeIcon(), leave(e.sh.home))
 	info := container.NewVBox(head, widget.NewLabel(tr("Application number")), no, name, pdf)
 	body := container.NewBorder(nil, container.NewHBox(layout.NewSpacer(), v.done, v.next), nil, nil,
 		container.NewCenter(container.NewHBox(jpegImage(e.result.Portrait, 240, 320), info, qr)))
 	e.stepView = v
 	e.sh.setCurrent(v)
 	e.sh.show(e.frame(4, body))
-	e.setKeys(func() { e.sh.startEnrollment() }, e.sh.home)
+	e.setKeys(v.next.OnTapped, v.done.OnTapped)
 }

@@ -13,14 +13,12 @@ import (
 	"enrollstation/internal/testenv"
 )
 
-const cjkFont = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
-
 // The receipt is a PDF whose text (read back with Ghostscript) holds the Chinese name and
 // the application number.
 func TestWrite(t *testing.T) {
-	font, err := os.ReadFile(cjkFont)
+	fonts, err := LoadFonts()
 	if err != nil {
-		t.Skipf("CJK font missing (scripts/setup installs fonts-droid-fallback): %v", err)
+		t.Fatalf("%v (run scripts/setup)", err)
 	}
 	portrait, err := os.ReadFile(testenv.Face(t, "bona.jpg"))
 	if err != nil {
@@ -32,7 +30,7 @@ func TestWrite(t *testing.T) {
 		Portrait: portrait, Note: "请保留此回执。",
 	}
 	var b bytes.Buffer
-	if err := Write(&b, r, font); err != nil {
+	if err := Write(&b, r, fonts); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.HasPrefix(b.Bytes(), []byte("%PDF-")) || b.Len() < 10_000 {
@@ -40,7 +38,7 @@ func TestWrite(t *testing.T) {
 	}
 	gs, err := exec.LookPath("gs")
 	if err != nil {
-		t.Skip("ghostscript not installed: text not checked")
+		t.Fatal("ghostscript not installed (run scripts/setup): the receipt's text cannot be checked")
 	}
 	p := filepath.Join(t.TempDir(), "r.pdf")
 	if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
@@ -58,7 +56,7 @@ func TestWrite(t *testing.T) {
 }
 
 func TestWriteNoFont(t *testing.T) {
-	if err := Write(&bytes.Buffer{}, Receipt{ApplicationNumber: "x"}, nil); !errors.Is(err, ErrNoFont) {
+	if err := Write(&bytes.Buffer{}, Receipt{ApplicationNumber: "x"}, Fonts{}); !errors.Is(err, ErrNoFont) {
 		t.Errorf("got %v, want ErrNoFont", err)
 	}
 }
@@ -70,5 +68,42 @@ func TestQR(t *testing.T) {
 	}
 	if b := img.Bounds(); b.Dx() != 200 || b.Dy() != 200 {
 		t.Errorf("bounds %v", b)
+	}
+}
+
+// Every character a receipt prints must be set in a font that has its glyph: text
+// extraction alone would pass a PDF that shows boxes (as one did, with Latin text set in
+// a CJK fallback font that has no Latin letters).
+func TestEveryGlyphCovered(t *testing.T) {
+	fonts, err := LoadFonts()
+	if err != nil {
+		t.Fatalf("%v (run scripts/setup)", err)
+	}
+	fs, err := newFontSet(fonts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"Enrollment receipt", "登记回执", "陈 美玲", "Chen Mei Ling · 1990-02-03", "261125-123456-X",
+		"Keep this receipt. Quote the application number when you collect your card.",
+		"请保留此回执。领取证件时请出示申请编号。", "Zoë Ñúñez-Łukasz", "Counter 1, Town Hall",
+	}
+	used := map[string]bool{}
+	for _, s := range texts {
+		for _, r := range fs.runs(s) {
+			used[r.font] = true
+			f := fs.text
+			if r.font == fontCJK {
+				f = fs.cjk
+			}
+			for _, c := range r.text {
+				if !fs.has(f, c) {
+					t.Errorf("%q: %q is set in %s, which has no glyph for it", s, c, r.font)
+				}
+			}
+		}
+	}
+	if !used[fontText] || !used[fontCJK] {
+		t.Errorf("fonts used %v, want both", used)
 	}
 }
