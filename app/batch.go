@@ -16,6 +16,7 @@ import (
 
 	"enrollstation/exporter"
 	"enrollstation/internal/workflow"
+	"enrollstation/vault"
 )
 
 // batchScreen closes batches, exports them with progress and cancel, shows the export
@@ -47,7 +48,7 @@ func newBatchScreen(sh *shell) *batchScreen {
 	b.status.Wrapping = fyne.TextWrapWord
 	b.closeBtn = widget.NewButtonWithIcon(tr("Close a batch of approved enrollments"), theme.ContentAddIcon(), func() { b.closeBatch() })
 
-	cols := []string{tr("Batch"), tr("Enrollments"), tr("State"), tr("Bundle #"), tr("Where")}
+	cols := []string{tr("Batch"), tr("Enrollments"), tr("State"), tr("Bundle #"), tr("Issuer"), tr("Where")}
 	b.table = widget.NewTable(
 		func() (int, int) { return len(b.batches) + 1, len(cols) },
 		func() fyne.CanvasObject { return widget.NewLabel("") },
@@ -75,13 +76,15 @@ func newBatchScreen(sh *shell) *batchScreen {
 					l.SetText("—")
 				}
 			case 4:
+				l.SetText(ackText(bi.Batch))
+			case 5:
 				l.SetText(bi.Location)
 				if bi.DeliveryError != "" {
 					l.SetText(bi.DeliveryError)
 				}
 			}
 		})
-	for i, w := range []float32{300, 110, 140, 90, 420} {
+	for i, w := range []float32{290, 100, 130, 80, 190, 350} {
 		b.table.SetColumnWidth(i, w)
 	}
 	b.table.OnSelected = func(id widget.TableCellID) {
@@ -288,6 +291,14 @@ func (b *batchScreen) startExport() {
 	}()
 }
 
+// ackText is the issuer's answer to a batch: how many records it accepted and refused.
+func ackText(b vault.Batch) string {
+	if b.IssuerAckAt.IsZero() {
+		return "—"
+	}
+	return tr("%d accepted, %d refused", b.AckAccepted, b.AckRefused)
+}
+
 // importAck imports an issuer acknowledgement file.
 func (b *batchScreen) importAck(path string) error {
 	if path == "" {
@@ -312,6 +323,9 @@ func (b *batchScreen) importAck(path string) error {
 	msg := tr("The issuer acknowledged batch %s; biometrics of %d enrollment(s) deleted from this station.", res.BatchID, res.Purged)
 	for _, r := range res.Rejected {
 		msg += "\n" + tr("Refused by the issuer: %s (%s) — enrol this citizen again.", r.EnrollmentID, r.Reason)
+	}
+	if len(res.Rejected) > 0 {
+		msg += "\n" + tr("Refused records keep their biometrics on this station until the retention period ends.")
 	}
 	b.status.SetText(msg)
 	b.reload()

@@ -194,11 +194,21 @@ func (q *reviewQueue) showDetail(id string) {
 	facts := widget.NewLabel(fmt.Sprintf("%s %s\n%s %s · %s · %s\n%s %s · %s %s",
 		tr("Application"), d.ApplicationNumber, tr("Born"), d.DateOfBirth, d.Sex, d.Nationality,
 		tr("Captured by"), e.CapturedBy, tr("at"), e.CreatedAt.Local().Format("2006-01-02 15:04")))
+	facts.Wrapping = fyne.TextWrapWord
 
-	portrait := portraitImage(e.Portrait, 180, 230)
-	frameNote := widget.NewLabel(tr("The full camera frame is not kept after capture; the portrait is what the issuer receives."))
-	frameNote.Wrapping = fyne.TextWrapWord
-	frameNote.Importance = widget.LowImportance
+	frame, err := q.sh.station.EnrollmentFrame(id)
+	if err != nil {
+		q.status.SetText(errText(err))
+	}
+	caption := func(s string) *widget.Label {
+		return widget.NewLabelWithStyle(s, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	}
+	// The portrait (what the issuer receives) beside the frame it was cropped from (kept
+	// on this station only), so the supervisor can judge the crop, background and pose.
+	images := container.NewHBox(
+		container.NewVBox(caption(tr("ICAO portrait")), portraitImage(e.Portrait, 165, 210)),
+		container.NewVBox(caption(tr("Captured frame")), jpegView(frame, 280, 210, tr("no frame kept"))),
+	)
 
 	quality := qualityList(qs, e.Capture.Extra[workflow.ExtraForcedReason])
 
@@ -244,10 +254,8 @@ func (q *reviewQueue) showDetail(id string) {
 		reject.Disable()
 	}
 
-	left := container.NewVBox(portrait, frameNote)
-	right := container.NewVBox(head, facts, widget.NewSeparator(),
+	top := container.NewVBox(head, container.NewBorder(nil, nil, images, nil, facts), widget.NewSeparator(),
 		widget.NewLabelWithStyle(tr("Possible duplicates on this station"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), dupBox)
-	top := container.NewBorder(nil, nil, container.NewGridWrap(fyne.NewSize(190, 330), left), nil, right)
 	body := container.NewBorder(top, actions, nil, nil, container.NewVScroll(quality))
 	q.detail.Objects = []fyne.CanvasObject{body}
 	q.detail.Refresh()
@@ -255,6 +263,12 @@ func (q *reviewQueue) showDetail(id string) {
 
 // portraitImage decodes a JPEG for display; a missing or purged portrait shows a frame.
 func portraitImage(b []byte, w, h float32) fyne.CanvasObject {
+	return jpegView(b, w, h, tr("no portrait"))
+}
+
+// jpegView decodes a JPEG for display at a minimum size; missing or undecodable bytes
+// show an empty box saying missing.
+func jpegView(b []byte, w, h float32, missing string) fyne.CanvasObject {
 	if len(b) > 0 {
 		if img, _, err := image.Decode(bytes.NewReader(b)); err == nil {
 			ci := canvas.NewImageFromImage(img)
@@ -265,7 +279,7 @@ func portraitImage(b []byte, w, h float32) fyne.CanvasObject {
 	}
 	r := canvas.NewRectangle(theme.Color(theme.ColorNameInputBackground))
 	r.SetMinSize(fyne.NewSize(w, h))
-	return container.NewStack(r, container.NewCenter(widget.NewLabel(tr("no portrait"))))
+	return container.NewStack(r, container.NewCenter(widget.NewLabel(missing)))
 }
 
 // qualityList shows the quality report: score, failed measures first, then the rest.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image/color"
+	"image/jpeg"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -13,8 +15,10 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+	"gocv.io/x/gocv"
 
 	"enrollstation/biometrics"
 	"enrollstation/capture"
@@ -110,8 +114,22 @@ func (s *supStation) enroll(clerk, photo, family string) string {
 	if err != nil || rep.Template == nil {
 		t.Fatalf("assess %s: %v", photo, err)
 	}
+	// The camera frame is wider than the portrait: the photo with a margin around it,
+	// downscaled as the capture keeps it.
+	m, err := gocv.IMDecode(img, gocv.IMReadColor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide := gocv.NewMat()
+	gocv.CopyMakeBorder(m, &wide, 0, 0, m.Cols()/3, m.Cols()/3, gocv.BorderReplicate, color.RGBA{})
+	m.Close()
+	frame, err := workflow.FrameJPEG(wide)
+	wide.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := time.Now()
-	c := &workflow.Capture{Frame: img, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
+	c := &workflow.Capture{Frame: frame, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
 		Width: rep.Width, Height: rep.Height, Forced: !rep.Pass, Reason: "test photo, not an ICAO portrait"}
 	b, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json"))
 	if err != nil {
@@ -130,6 +148,21 @@ func (s *supStation) enroll(clerk, photo, family string) string {
 	}
 	s.ids[photo] = e.ID
 	return e.ID
+}
+
+// detailImages lists the images in a tree of containers, in tree order.
+func detailImages(o fyne.CanvasObject) []*canvas.Image {
+	switch v := o.(type) {
+	case *canvas.Image:
+		return []*canvas.Image{v}
+	case *fyne.Container:
+		var out []*canvas.Image
+		for _, c := range v.Objects {
+			out = append(out, detailImages(c)...)
+		}
+		return out
+	}
+	return nil // widgets (scrolls of duplicates, labels) are not looked into
 }
 
 // shellFor opens a headless window with the shell on this station, logged in as user.
@@ -273,10 +306,35 @@ func TestSupervisorReviewApproveRejectExportVerify(t *testing.T) {
 	sam.win.SetContent(q.content)
 	q.showDetail(bona)
 	m := markup(sam)
-	for _, want := range []string{"BONA", "LIKELY SAME PERSON", "Forced capture", "Approve"} {
+	for _, want := range []string{"BONA", "LIKELY SAME PERSON", "Forced capture", "Approve", "ICAO portrait", "Captured frame"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("detail lacks %q", want)
 		}
+	}
+	if strings.Contains(m, "no frame kept") || strings.Contains(m, "not kept") {
+		t.Errorf("detail says the frame is missing:\n%s", m)
+	}
+	// The stored frame and the portrait are both shown as images, side by side.
+	frame, err := s.st.EnrollmentFrame(bona)
+	if err != nil || len(frame) == 0 {
+		t.Fatalf("stored frame: %d bytes, %v", len(frame), err)
+	}
+	fc, _ := jpeg.DecodeConfig(bytes.NewReader(frame))
+	var frameImg, portraitImg *canvas.Image
+	for _, ci := range detailImages(q.detail) {
+		switch b := ci.Image.Bounds(); {
+		case b.Dx() == fc.Width && b.Dy() == fc.Height:
+			frameImg = ci
+		case portraitImg == nil:
+			portraitImg = ci
+		}
+	}
+	if frameImg == nil || portraitImg == nil {
+		t.Fatalf("detail shows no frame (%dx%d) beside the portrait", fc.Width, fc.Height)
+	}
+	drv := sam.app.Driver()
+	if fp, pp := drv.AbsolutePositionForObject(frameImg), drv.AbsolutePositionForObject(portraitImg); fp.Y != pp.Y || fp.X <= pp.X {
+		t.Errorf("frame at %v is not beside the portrait at %v", fp, pp)
 	}
 	test.Type(q.filter, "LUDA")
 	if len(q.rows) != 1 || q.rows[0].ID != own {
@@ -338,7 +396,8 @@ func TestSupervisorReviewApproveRejectExportVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ack, _ := exporter.MakeAck(s.issuer, bundle, nil, time.Now())
+	// The issuer accepts bona and refuses luda: only bona's biometrics go.
+	ack, _ := exporter.MakeAck(s.issuer, bundle, map[string]string{own: "photo unusable"}, time.Now())
 	ackFile := filepath.Join(s.keys, "ack.json")
 	os.WriteFile(ackFile, ack, 0o644)
 	if err := b.importAck(ackFile); err != nil {
@@ -346,6 +405,15 @@ func TestSupervisorReviewApproveRejectExportVerify(t *testing.T) {
 	}
 	if b.batches[0].State != workflow.ExportAcknowledged {
 		t.Fatalf("state after ack: %s", b.batches[0].State)
+	}
+	if !strings.Contains(b.status.Text, "photo unusable") || !strings.Contains(markup(sam), "1 accepted, 1 refused") {
+		t.Fatalf("ack outcome not shown: %q\n%s", b.status.Text, markup(sam))
+	}
+	if e, _ := s.st.Enrollment(bona); e.Status != vault.StatusPurged || e.Portrait != nil {
+		t.Fatalf("accepted record after ack: %s, portrait %d bytes", e.Status, len(e.Portrait))
+	}
+	if e, _ := s.st.Enrollment(own); e.Status != vault.StatusExported || e.Portrait == nil || e.IssuerRefusal != "photo unusable" {
+		t.Fatalf("refused record after ack: %s, portrait %d bytes, refusal %q", e.Status, len(e.Portrait), e.IssuerRefusal)
 	}
 
 	// Dashboard charts are real PNGs; the audit chain verifies.
