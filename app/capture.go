@@ -90,8 +90,17 @@ func chipGroups() []struct {
 var (
 	colPass    = color.NRGBA{R: 0x1b, G: 0x8a, B: 0x3c, A: 0xff}
 	colFail    = color.NRGBA{R: 0xc6, G: 0x28, B: 0x28, A: 0xff}
+	colAdvice  = color.NRGBA{R: 0xb8, G: 0x6e, B: 0x00, A: 0xff}
 	colUnknown = color.NRGBA{R: 0x75, G: 0x75, B: 0x75, A: 0xff}
 )
+
+// legend explains the chip colours in one line.
+func legend() fyne.CanvasObject {
+	l := widget.NewLabel(tr("Green passes · red blocks capture · amber is advice only"))
+	l.Importance = widget.LowImportance
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
 
 // cameraOpener opens a camera spec (tests replace sh.openCamera to inject faults).
 func (sh *shell) cameraOpener(spec string, opts capture.Options) capture.Opener {
@@ -171,6 +180,7 @@ func (e *enrollment) showCapture() {
 	side := container.NewVBox(
 		widget.NewLabelWithStyle(tr("Checks"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		container.NewGridWithColumns(2, chipObjs...),
+		legend(),
 		v.attempts,
 		v.captureB, v.retakeB,
 		v.forceBox,
@@ -309,10 +319,16 @@ func (v *captureView) onLive(l workflow.Live) {
 		c := v.chips[g.Label]
 		col := colUnknown
 		if l.Report != nil {
+			// Red only for what blocks a capture; an advisory measure that fails (e.g.
+			// a busy background) is amber, so the clerk does not chase it.
 			col = colPass
 			for _, id := range g.IDs {
 				if m, ok := l.Report.Measure(id); ok && !m.Pass {
-					col = colFail
+					if m.Mandatory {
+						col = colFail
+					} else if col == colPass {
+						col = colAdvice
+					}
 				}
 			}
 			if l.Report.Face == nil && g.IDs[0] != biometrics.SingleFacePresent {
