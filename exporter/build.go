@@ -22,10 +22,10 @@ import (
 )
 
 // RecordSource yields the records of a bundle by index. Build reads every record twice
-// (once to hash it for the manifest, once to stream it into the payload), so a source can
-// load records one at a time from storage and keep memory flat; both reads must return the
-// same content (Build checks, and fails rather than export a mismatch). Build calls Len
-// and Record from a single goroutine.
+// (once to check it and hash it for the manifest, once to stream it into the payload), so
+// a source can load records one at a time from storage and keep memory flat; both reads
+// must return the same content (Build hashes the streamed bytes again, and fails rather
+// than export a mismatch). Build calls Len and Record from a single goroutine.
 type RecordSource interface {
 	Len() int
 	Record(i int) (Record, error)
@@ -117,7 +117,8 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	if m.Batch.EnrollmentIDs == nil {
 		m.Batch.EnrollmentIDs = []string{}
 	}
-	checked, err := checkRecords(p, n)
+	_, inMemory := p.Records.(Records) // in-memory records cannot change between the passes
+	checked, err := checkRecords(p, n, inMemory)
 	if err != nil {
 		return Result{}, err
 	}
@@ -178,9 +179,13 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	}
 	headerHash := sha256.Sum256(signedHeader)
 
-	// Pass 2: stream. This goroutine encodes and seals; a writer goroutine hashes the file
-	// and writes it, so AES-GCM and SHA-256 run on two cores.
+	// Pass 2: stream. This goroutine encodes and seals; a hashing goroutine computes the
+	// bundle hash and hands the chunks to a writing goroutine, and a verifying goroutine
+	// hashes the members whose manifest hash pass 1 did not compute from these very bytes,
+	// so AES-GCM, the two SHA-256 streams and the file writes share both cores.
 	pw := newPipeWriter(w)
+	ver := newVerifier()
+	defer ver.finish() // on early returns; a no-op after the check below
 	pre := make([]byte, preambleSize)
 	copy(pre, magic)
 	binary.BigEndian.PutUint16(pre[8:], formatVersion)
@@ -188,33 +193,41 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	pw.send(pre)
 	pw.send(signedHeader)
 	cw := &chunkWriter{sender: sender, headerHash: headerHash, out: pw, buf: make([]byte, 0, chunkSize)}
-	_, recheck := p.Records.(Records) // in-memory records cannot change between the passes
-	recheck = !recheck
 	var lenb [4]byte
 	binary.BigEndian.PutUint32(lenb[:], uint32(len(signedManifest)))
 	cw.Write(lenb[:])
 	cw.Write(signedManifest)
 	for _, i := range included {
-		if cw.err != nil || pw.failed() {
+		if cw.err != nil || pw.failed() || ver.failed() {
 			break
 		}
-		r, err := p.Records.Record(i)
-		if err != nil {
-			pw.abort()
-			return Result{}, fmt.Errorf("exporter: build: reading record %d: %w", i, err)
-		}
-		mem, err := encodeMembers(r)
-		if err != nil {
-			pw.abort()
-			return Result{}, err
+		c := &checked[i]
+		mem := c.mem // in-memory records: the very bytes pass 1 encoded
+		recheck := !inMemory
+		if recheck {
+			r, err := p.Records.Record(i)
+			if err != nil {
+				pw.abort()
+				return Result{}, fmt.Errorf("exporter: build: reading record %d: %w", i, err)
+			}
+			if mem, err = encodeMembers(r); err != nil {
+				pw.abort()
+				return Result{}, err
+			}
 		}
 		for j, b := range mem {
-			if recheck && sha256.Sum256(b) != checked[i].hashes[j] {
-				pw.abort()
-				return Result{}, fmt.Errorf("exporter: build: record %s changed while exporting (%s)", r.EnrollmentID, memberNames[j])
+			if recheck || c.lazy[j] {
+				ver.check(memberCheck{b: b, want: c.hashes[j], id: c.rec.EnrollmentID, member: j, fromStatement: c.lazy[j]})
 			}
 			cw.Write(b)
 		}
+		c.mem = [len(memberNames)][]byte{} // let the record go once streamed
+	}
+	// Every member must match its manifest hash before the final chunk and the trailer
+	// make the bundle complete.
+	if err := ver.finish(); err != nil {
+		pw.abort()
+		return Result{}, err
 	}
 	cw.Close()
 	bodyHash, written, err := pw.finish()
@@ -254,13 +267,19 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 type checkedRecord struct {
 	rec    manifestRecord
 	hashes [len(memberNames)][32]byte
-	size   int64
-	err    error
+	// lazy marks hashes taken from the supervisor's signed approval statement rather than
+	// computed in pass 1: pass 2 hashes those members as it streams them and fails the
+	// build if they differ, so the manifest still names exactly the bytes written.
+	lazy [len(memberNames)]bool
+	mem  [len(memberNames)][]byte // encoded members, kept for in-memory records only
+	size int64
+	err  error
 }
 
 // checkRecords reads every record in order and, on one worker per CPU, encodes, hashes and
-// checks it (ID, identity schema, approval signature).
-func checkRecords(p BuildParams, n int) ([]checkedRecord, error) {
+// checks it (ID, identity schema, approval signature). keep keeps the encoded members for
+// pass 2, which then need not encode them again.
+func checkRecords(p BuildParams, n int, keep bool) ([]checkedRecord, error) {
 	out := make([]checkedRecord, n)
 	type job struct {
 		i int
@@ -273,7 +292,7 @@ func checkRecords(p BuildParams, n int) ([]checkedRecord, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				out[j.i] = checkRecord(p, j.i, j.r)
+				out[j.i] = checkRecord(p, j.i, j.r, keep)
 			}
 		}()
 	}
@@ -299,7 +318,7 @@ func checkRecords(p BuildParams, n int) ([]checkedRecord, error) {
 	return out, nil
 }
 
-func checkRecord(p BuildParams, i int, r Record) checkedRecord {
+func checkRecord(p BuildParams, i int, r Record, keep bool) checkedRecord {
 	var c checkedRecord
 	if !validID.MatchString(r.EnrollmentID) {
 		c.err = fmt.Errorf("exporter: build: record %d: enrollment ID %q: use letters, digits, '.', '_' or '-'", i, r.EnrollmentID)
@@ -311,10 +330,22 @@ func checkRecord(p BuildParams, i int, r Record) checkedRecord {
 		c.err = err
 		return c
 	}
+	// A statement approval already names the portrait and template hashes, and the
+	// supervisor's signature over it is checked below: pass 2 verifies them against the
+	// streamed bytes instead of hashing the two large members once more here.
+	pre, havePre := statementHashes(r.Approval.Statement)
+	havePre = havePre && !p.skipRecordChecks
 	for j, b := range mem {
-		c.hashes[j] = sha256.Sum256(b)
+		if havePre && (j == 1 || j == 2) {
+			c.hashes[j], c.lazy[j] = pre[j], true
+		} else {
+			c.hashes[j] = sha256.Sum256(b)
+		}
 		c.rec.Members = append(c.rec.Members, manifestMember{Name: memberNames[j], Size: int64(len(b)), SHA256: hex.EncodeToString(c.hashes[j][:])})
 		c.size += int64(len(b))
+	}
+	if keep {
+		c.mem = mem
 	}
 	if p.skipRecordChecks {
 		return c
@@ -329,25 +360,35 @@ func checkRecord(p BuildParams, i int, r Record) checkedRecord {
 	return c
 }
 
-// pipeWriter hands buffers to a goroutine that hashes and writes them in order.
+// pipeWriter hands buffers to a goroutine that hashes them in order and passes them on
+// to a goroutine that writes them, so hashing and writing overlap.
 type pipeWriter struct {
 	ch   chan []byte
 	done chan struct{}
 	hash hash.Hash
 	n    int64
-	err  error // set by the goroutine; read after done or through failed
+	err  error // set by the writing goroutine; read after done or through failed
 	bad  atomic.Bool
 }
 
 func newPipeWriter(w io.Writer) *pipeWriter {
 	p := &pipeWriter{ch: make(chan []byte, 8), done: make(chan struct{}), hash: sha256.New()}
+	toWrite := make(chan []byte, 8)
+	go func() {
+		defer close(toWrite)
+		for b := range p.ch {
+			if !p.bad.Load() {
+				p.hash.Write(b)
+				toWrite <- b
+			}
+		}
+	}()
 	go func() {
 		defer close(p.done)
-		for b := range p.ch {
+		for b := range toWrite {
 			if p.err != nil {
 				continue // drain
 			}
-			p.hash.Write(b)
 			n, err := w.Write(b)
 			p.n += int64(n)
 			if err != nil {
@@ -378,6 +419,57 @@ func (p *pipeWriter) finish() ([]byte, int64, error) {
 
 func (p *pipeWriter) abort() { p.finish() }
 
+// memberCheck is a member streamed in pass 2 whose bytes must hash to want.
+type memberCheck struct {
+	b             []byte
+	want          [32]byte
+	id            string
+	member        int
+	fromStatement bool // want is the approval statement's hash, not pass 1's
+}
+
+// verifier hashes streamed members on its own goroutine and keeps the first mismatch.
+type verifier struct {
+	ch   chan memberCheck
+	done chan struct{}
+	once sync.Once
+	err  error // set by the goroutine; read after done
+	bad  atomic.Bool
+}
+
+func newVerifier() *verifier {
+	v := &verifier{ch: make(chan memberCheck, 16), done: make(chan struct{})}
+	go func() {
+		defer close(v.done)
+		for c := range v.ch {
+			if v.err != nil || sha256.Sum256(c.b) == c.want {
+				continue
+			}
+			if c.fromStatement {
+				v.err = &SignatureError{What: "approval of record " + c.id,
+					Err: fmt.Errorf("the signed statement names another %s than the one being exported", memberNames[c.member])}
+			} else {
+				v.err = fmt.Errorf("exporter: build: record %s changed while exporting (%s)", c.id, memberNames[c.member])
+			}
+			v.bad.Store(true)
+		}
+	}()
+	return v
+}
+
+// check queues c; c.b must not change until finish returns.
+func (v *verifier) check(c memberCheck) { v.ch <- c }
+
+func (v *verifier) failed() bool { return v.bad.Load() }
+
+// finish waits for every queued check and returns the first mismatch. It may be called
+// more than once.
+func (v *verifier) finish() error {
+	v.once.Do(func() { close(v.ch) })
+	<-v.done
+	return v.err
+}
+
 // checkBatch reports batch IDs with no record, and records outside the batch.
 func checkBatch(batchIDs []string, have map[string]bool) error {
 	inBatch := make(map[string]bool, len(batchIDs))
@@ -397,6 +489,29 @@ func checkBatch(batchIDs []string, have map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// statementHashes returns the portrait (index 1) and template (index 2) hashes an
+// approval statement names, if it names both in the form verifyApproval accepts.
+func statementHashes(stmt []byte) (h [len(memberNames)][32]byte, ok bool) {
+	if len(stmt) == 0 {
+		return h, false
+	}
+	var st struct {
+		Portrait string `json:"portrait_sha256"`
+		Template string `json:"template_sha256"`
+	}
+	if json.Unmarshal(stmt, &st) != nil {
+		return h, false
+	}
+	for j, s := range map[int]string{1: st.Portrait, 2: st.Template} {
+		b, err := hex.DecodeString(s)
+		if err != nil || len(b) != sha256.Size || hex.EncodeToString(b) != s {
+			return h, false
+		}
+		copy(h[j][:], b)
+	}
+	return h, true
 }
 
 // verifyApproval checks a supervisor's signature over the record's approval digest, or

@@ -359,8 +359,79 @@ func TestBuildDetectsSourceChangingBetweenPasses(t *testing.T) {
 	}
 }
 
+// secondReadSource applies edit to record 1 from its second read on.
+type secondReadSource struct {
+	recs  []Record
+	reads map[int]int
+	edit  func(*Record)
+}
+
+func (s *secondReadSource) Len() int { return len(s.recs) }
+func (s *secondReadSource) Record(i int) (Record, error) {
+	s.reads[i]++
+	r := s.recs[i]
+	if i == 1 && s.reads[i] > 1 {
+		s.edit(&r)
+	}
+	return r, nil
+}
+
+// With statement approvals pass 1 takes the portrait and template hashes from the signed
+// statement and pass 2 hashes the streamed bytes: a source that changes in between, or an
+// in-memory record whose portrait no longer matches its statement, must fail the build
+// before the bundle is complete, never produce a bundle naming other bytes.
+func TestBuildVerifiesStatementHashesWhileStreaming(t *testing.T) {
+	f := newFixture(t)
+	recs := f.synthRecords(t, 3, 16)
+	for i := range recs {
+		recs[i] = f.statementApproval(t, recs[i], recs[i].EnrollmentID)
+	}
+	for _, tc := range []struct {
+		name   string
+		edit   func(*Record)
+		wantIs error  // nil: want the "changed while exporting" error
+		member string // named in the error
+	}{
+		{"portrait", func(r *Record) { r.Portrait = append(slices.Clone(r.Portrait), 0xff) }, ErrBadSignature, MemberPortrait},
+		{"template", func(r *Record) { r.Template = slices.Clone(r.Template); r.Template[0] ^= 1 }, ErrBadSignature, MemberTemplate},
+		{"identity", func(r *Record) { r.Identity.FamilyName += "X" }, nil, MemberIdentity},
+		{"quality", func(r *Record) { r.Quality = slices.Clone(r.Quality); r.Quality[0].Scalar++ }, nil, MemberQuality},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := f.params(recs, 1, nil)
+			p.Records = &secondReadSource{recs: recs, reads: map[int]int{}, edit: tc.edit}
+			var out bytes.Buffer
+			_, err := Build(&out, p)
+			switch {
+			case err == nil:
+				t.Fatal("Build succeeded with a record that changed between the passes")
+			case tc.wantIs != nil && !errors.Is(err, tc.wantIs):
+				t.Fatalf("got %v, want %v", err, tc.wantIs)
+			case tc.wantIs == nil && !strings.Contains(err.Error(), "changed while exporting"):
+				t.Fatalf("got %v, want a changed-record error", err)
+			case !strings.Contains(err.Error(), tc.member):
+				t.Fatalf("error %q does not name %s", err, tc.member)
+			}
+			if _, err := f.open(out.Bytes(), OpenOptions{}); err == nil {
+				t.Fatal("the partial output of a failed build opens as a bundle")
+			}
+		})
+	}
+	// The same records, unchanged, stream from a source and round-trip.
+	p := f.params(recs, 1, nil)
+	p.Records = &secondReadSource{recs: recs, reads: map[int]int{}, edit: func(*Record) {}}
+	data, _ := f.build(t, p)
+	b, err := f.open(data, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(b.Records, recs) {
+		t.Fatal("records differ after the round trip")
+	}
+}
+
 // statementApproval signs a vault-style approval statement over r's portrait and template.
-func (f fixture) statementApproval(t *testing.T, r Record, id string) Record {
+func (f fixture) statementApproval(t testing.TB, r Record, id string) Record {
 	t.Helper()
 	hx := func(b []byte) string { s := sha256.Sum256(b); return hexs(s[:]) }
 	st, err := canonicalJSON(map[string]any{
