@@ -84,7 +84,7 @@ func newBatchScreen(sh *shell) *batchScreen {
 				}
 			}
 		})
-	for i, w := range []float32{290, 100, 130, 80, 190, 350} {
+	for i, w := range []float32{290, 125, 130, 100, 170, 390} {
 		b.table.SetColumnWidth(i, w)
 	}
 	b.table.OnSelected = func(id widget.TableCellID) {
@@ -143,7 +143,7 @@ func newBatchScreen(sh *shell) *batchScreen {
 		container.NewBorder(nil, nil, nil, browse, b.target),
 		container.NewBorder(nil, nil, nil, container.NewHBox(b.exportBtn, b.cancelBtn), b.progress),
 		b.stage))
-	ackBox := widget.NewCard(tr("Issuer acknowledgement"), tr("Acknowledged batches have their biometrics deleted from this station."),
+	ackBox := widget.NewCard(tr("Issuer acknowledgement"), tr("Records the issuer accepts have their biometrics deleted from this station; refused ones keep them."),
 		container.NewBorder(nil, nil, nil, container.NewHBox(ackBrowse, ackBtn), b.ackPath))
 	bottom := container.NewVBox(container.NewGridWithColumns(2, exportBox, ackBox), b.status)
 	top := container.NewHBox(title, layout.NewSpacer(), b.closeBtn)
