@@ -376,7 +376,7 @@ func purge(tx *Tx, e *Enrollment, now time.Time) error {
 	return tx.Audit("station", "enrollment.purge", e.ID, "biometrics deleted")
 }
 
-// PurgeExpired deletes the portrait, template and quality report of enrollments
+// PurgeExpired deletes the portrait, template, frame and quality report of enrollments
 // exported more than Settings.RetentionDays ago; metadata and audit stay. It returns
 // how many were purged. Work is split into transactions of purgeChunk enrollments so
 // that a large backlog stays within badger's transaction size.

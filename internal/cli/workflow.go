@@ -120,15 +120,21 @@ func workflowCommands() []Command {
 								Seq         uint64               `json:"bundle_seq,omitempty"`
 								Location    string               `json:"location,omitempty"`
 								Error       string               `json:"delivery_error,omitempty"`
+								Accepted    int                  `json:"issuer_accepted,omitempty"`
+								Refused     int                  `json:"issuer_refused,omitempty"`
 							}
 							rows := []row{}
 							for _, b := range bs {
-								rows = append(rows, row{b.ID, b.State, len(b.EnrollmentIDs), b.BundleSeq, b.Location, b.DeliveryError})
+								rows = append(rows, row{b.ID, b.State, len(b.EnrollmentIDs), b.BundleSeq, b.Location, b.DeliveryError, b.AckAccepted, b.AckRefused})
 							}
 							return stationJSON(env.Stdout, rows)
 						}
 						for _, b := range bs {
-							fmt.Fprintf(env.Stdout, "%s  %-12s %3d enrollment(s)  %s\n", b.ID, b.State, len(b.EnrollmentIDs), b.Location)
+							ack := ""
+							if b.State == workflow.ExportAcknowledged {
+								ack = fmt.Sprintf("  (issuer: %d accepted, %d refused)", b.AckAccepted, b.AckRefused)
+							}
+							fmt.Fprintf(env.Stdout, "%s  %-12s %3d enrollment(s)  %s%s\n", b.ID, b.State, len(b.EnrollmentIDs), b.Location, ack)
 						}
 						return nil
 					})
@@ -199,7 +205,7 @@ func workflowCommands() []Command {
 						}
 						fmt.Fprintf(env.Stdout, "batch %s acknowledged by the issuer; biometrics of %d enrollment(s) purged\n", res.BatchID, res.Purged)
 						for _, r := range res.Rejected {
-							fmt.Fprintf(env.Stdout, "refused by the issuer: %s (%s): enrol again\n", r.EnrollmentID, r.Reason)
+							fmt.Fprintf(env.Stdout, "refused by the issuer: %s (%s): biometrics kept; enrol again\n", r.EnrollmentID, r.Reason)
 						}
 						return nil
 					})

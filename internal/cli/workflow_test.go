@@ -144,13 +144,20 @@ func TestScriptedApproveRejectExportVerify(t *testing.T) {
 		t.Fatalf("verify report does not list exactly the approved records:\n%s", out)
 	}
 
-	// The issuer's acknowledgement, imported, purges the batch's biometrics.
+	// The issuer's acknowledgement, imported, purges the biometrics of the record it
+	// accepted; the one it refused keeps them.
 	ackFile := filepath.Join(keys, "ack.json")
-	if out, errs, code := run("", "issuer", "ack", "--issuer-key", filepath.Join(keys, "issuer.key"), "--station-key", stationPEM, "--out", ackFile, loc); code != 0 {
+	if out, errs, code := run("", "issuer", "ack", "--issuer-key", filepath.Join(keys, "issuer.key"), "--station-key", stationPEM, "--reject", e3+"=photo unusable", "--out", ackFile, loc); code != 0 {
 		t.Fatalf("issuer ack: exit %d: %s%s", code, out, errs)
 	}
-	if out := must("sam-password\n", "batch", "ack", ackFile, "--as", "sam"); !strings.Contains(out, "2 enrollment(s) purged") {
+	if out := must("sam-password\n", "batch", "ack", ackFile, "--as", "sam"); !strings.Contains(out, "1 enrollment(s) purged") || !strings.Contains(out, e3+" (photo unusable): biometrics kept") {
 		t.Fatalf("batch ack: %q", out)
+	}
+	if out := must("", "batch", "list"); !strings.Contains(out, "issuer: 1 accepted, 1 refused") {
+		t.Fatalf("batch list after ack: %q", out)
+	}
+	if out := must("", "batch", "list", "--json"); !strings.Contains(out, `"issuer_refused": 1`) {
+		t.Fatalf("batch list --json after ack: %q", out)
 	}
 	must("", "audit", "verify")
 
