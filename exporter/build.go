@@ -101,7 +101,8 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	bundleID := hex.EncodeToString(idb[:])
 
 	// Pass 1: check and hash every record for the manifest. Records are read in order here
-	// and hashed by one worker per CPU: SHA-256 of the portraits is most of the work.
+	// and hashed by one worker per CPU: SHA-256 of the portraits is most of the work, except
+	// for statement approvals, whose portrait and template hashes pass 2 verifies instead.
 	n := p.Records.Len()
 	m := manifest{
 		Format: manifestFormat, BundleID: bundleID, StationID: hex.EncodeToString(stationID[:]),
