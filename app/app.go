@@ -69,6 +69,7 @@ type shell struct {
 	sess    *vault.Session // nil when nobody is logged in
 
 	idle *idleLock
+	act  *instrumenter // chains activity into the widgets' handlers (activity.go)
 
 	// locked holds the screen that was showing when the idle lock fired, so that the
 	// same operator unlocks back into it (an enrollment in progress is not lost).
@@ -136,6 +137,8 @@ func newShell(ctx context.Context, a fyne.App, w fyne.Window, env *cli.Env, demo
 	initLanguage()
 	sh := &shell{ctx: ctx, app: a, win: w, env: env, demo: demo, now: time.Now}
 	sh.idle = newIdleLock(func() { ui(sh.lock) })
+	sh.idle.now = func() time.Time { return sh.now() }
+	sh.act = &instrumenter{touch: sh.touch, now: func() time.Time { return sh.now() }, canvas: w.Canvas}
 	sh.installActivityHooks()
 	return sh
 }
@@ -254,7 +257,8 @@ func (sh *shell) setContent(c fyne.CanvasObject) {
 	if sh.demo {
 		c = container.NewBorder(demoBanner(), nil, nil, nil, c)
 	}
-	sh.win.SetContent(c)
+	sh.win.SetContent(newActivityRoot(c, sh.uiActivity))
+	sh.act.walk(sh.win.Canvas())
 	sh.emit("screen", sh.current)
 }
 
@@ -352,6 +356,7 @@ func (sh *shell) unlocked(s *vault.Session) {
 	}
 	sh.current = cur
 	sh.win.SetContent(prev)
+	sh.act.walk(sh.win.Canvas())
 	sh.emit("screen", cur)
 }
 
@@ -378,8 +383,15 @@ func (sh *shell) startIdle() {
 // touch records operator activity (postpones the idle lock). Safe from any goroutine.
 func (sh *shell) touch() { sh.idle.touch() }
 
-// installActivityHooks makes key presses and typing anywhere count as activity. Taps
-// are counted by the screens (they call touch through show and their handlers).
+// uiActivity records pointer activity seen by the content root (UI thread) and
+// instruments widgets a screen may have added since the last walk (activity.go).
+func (sh *shell) uiActivity() {
+	sh.touch()
+	sh.act.walkSoon(sh.win.Canvas())
+}
+
+// installActivityHooks makes key presses and typing with no focused widget count as
+// activity; pointer input and focused widgets are observed by activity.go.
 func (sh *shell) installActivityHooks() {
 	c := sh.win.Canvas()
 	c.SetOnTypedKey(func(*fyne.KeyEvent) { sh.touch() })

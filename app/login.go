@@ -162,13 +162,22 @@ const defaultIdleLockMinutes = 5
 // idleLock fires once after a period without activity. Safe from any goroutine.
 type idleLock struct {
 	fire func()
+	now  func() time.Time // the clock of lastActivity (tests replace it)
 	mu   sync.Mutex
 	d    time.Duration
 	t    *time.Timer
+	last time.Time // when the lock was last armed or postponed
 }
 
 func newIdleLock(fire func()) *idleLock {
-	return &idleLock{fire: fire}
+	return &idleLock{fire: fire, now: time.Now}
+}
+
+// lastActivity is when the lock was last armed or postponed by activity.
+func (l *idleLock) lastActivity() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last
 }
 
 // start arms the lock to fire after d without touch.
@@ -179,6 +188,7 @@ func (l *idleLock) start(d time.Duration) {
 		l.t.Stop()
 	}
 	l.d = d
+	l.last = l.now()
 	l.t = time.AfterFunc(d, l.fire)
 }
 
@@ -188,6 +198,7 @@ func (l *idleLock) touch() {
 	defer l.mu.Unlock()
 	if l.t != nil {
 		l.t.Reset(l.d)
+		l.last = l.now()
 	}
 }
 
