@@ -48,7 +48,6 @@ func (e *enrollment) showDetails() {
 	errLabel := func(field string) *widget.Label {
 		l := widget.NewLabel("")
 		l.Importance = widget.DangerImportance
-		l.SizeName = theme.SizeNameCaptionText
 		l.Hide()
 		f.errs[field] = l
 		return l
@@ -90,7 +89,7 @@ func (e *enrollment) showDetails() {
 	f.summary = widget.NewLabel("")
 	f.summary.Importance = widget.DangerImportance
 	hint := widget.NewLabel(tr("Tab moves between fields; Enter continues; Esc cancels."))
-	hint.Importance = widget.LowImportance
+	hint.TextStyle.Italic = true // the disabled-grey low importance was unreadable on the dark theme
 	cols := container.NewGridWithColumns(2, container.NewVBox(left...), container.NewVBox(right...))
 	bottom := container.NewHBox(back, hint, layout.NewSpacer(), f.summary, f.next)
 	f.body = container.NewBorder(nil, bottom, nil, nil, container.NewVScroll(cols))

@@ -92,7 +92,7 @@ func newReviewQueue(sh *shell) *reviewQueue {
 			l.TextStyle = fyne.TextStyle{}
 			l.SetText(queueCell(q.rows[id.Row-1], id.Col))
 		})
-	for i, w := range []float32{150, 160, 70, 60, 55, 150} {
+	for i, w := range []float32{150, 160, 70, 60, 70, 150} { // "Score" needs 70 not to be clipped
 		q.table.SetColumnWidth(i, w)
 	}
 	q.table.OnSelected = func(id widget.TableCellID) {
