@@ -31,6 +31,16 @@ func newStationTheme() (*stationTheme, error) {
 }
 
 func (t *stationTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
+	// Fyne draws low-importance text (hints, captions, inactive steps) and disabled
+	// widgets in the disabled colour, which is nearly the background colour in both
+	// variants (contrast about 1.6:1): unreadable at a counter. These greys keep disabled
+	// things visibly dimmer than normal text while still readable (about 5:1).
+	if n == theme.ColorNameDisabled {
+		if v == theme.VariantLight {
+			return color.NRGBA{R: 0x76, G: 0x76, B: 0x76, A: 0xff}
+		}
+		return color.NRGBA{R: 0x8a, G: 0x8a, B: 0x8a, A: 0xff}
+	}
 	return theme.DefaultTheme().Color(n, v)
 }
 
