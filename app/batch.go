@@ -143,8 +143,11 @@ func newBatchScreen(sh *shell) *batchScreen {
 		container.NewBorder(nil, nil, nil, browse, b.target),
 		container.NewBorder(nil, nil, nil, container.NewHBox(b.exportBtn, b.cancelBtn), b.progress),
 		b.stage))
-	ackBox := widget.NewCard(tr("Issuer acknowledgement"), tr("Records the issuer accepts have their biometrics deleted from this station; refused ones keep them."),
-		container.NewBorder(nil, nil, nil, container.NewHBox(ackBrowse, ackBtn), b.ackPath))
+	// A card subtitle does not wrap and would widen the window past the screen.
+	ackNote := widget.NewLabel(tr("Records the issuer accepts have their biometrics deleted from this station; refused ones keep them."))
+	ackNote.Wrapping = fyne.TextWrapWord
+	ackBox := widget.NewCard(tr("Issuer acknowledgement"), "",
+		container.NewVBox(ackNote, container.NewBorder(nil, nil, nil, container.NewHBox(ackBrowse, ackBtn), b.ackPath)))
 	bottom := container.NewVBox(container.NewGridWithColumns(2, exportBox, ackBox), b.status)
 	top := container.NewHBox(title, layout.NewSpacer(), b.closeBtn)
 	b.content = container.NewBorder(top, bottom, nil, nil, b.table)

@@ -105,7 +105,9 @@ func newReviewQueue(sh *shell) *reviewQueue {
 
 	tools := container.NewBorder(nil, nil, nil, container.NewHBox(q.flagged, q.sortBy, refresh), q.filter)
 	left := container.NewBorder(container.NewVBox(tools, container.NewHBox(q.summary, layout.NewSpacer(), q.cleanBtn)), nil, nil, nil, q.table)
-	split := container.NewHSplit(left, container.NewBorder(nil, q.status, nil, nil, q.detail))
+	// The detail scrolls rather than widening the window past a 1366-pixel screen (the
+	// portrait, frame and two-column quality list are wider than half of it).
+	split := container.NewHSplit(left, container.NewBorder(nil, q.status, nil, nil, container.NewScroll(q.detail)))
 	split.Offset = 0.5
 	q.content = split
 	q.reload()
