@@ -45,7 +45,7 @@ type captureView struct {
 	latest  atomic.Pointer[image.RGBA]
 	pending atomic.Bool
 
-	// Figures for docs/perf: frames shown, since when, and when the step opened.
+	// Figures for docs/PERFORMANCE.md: frames shown, since when, and when the step opened.
 	opened    time.Time
 	shown     atomic.Int64
 	firstShow atomic.Int64 // unix nanos of the first frame shown

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Benchmarks for docs/perf/exporter.md. Run each in its own process so that peak-RSS (the
+// Benchmarks for docs/PERFORMANCE.md (exporter section). Run each in its own process so that peak-RSS (the
 // process's VmHWM) belongs to that benchmark alone:
 //
 //	go test ./exporter -run '^$' -bench 'Export500$' -benchtime 3x -count 5
