@@ -68,41 +68,31 @@ func newUserAdmin(sh *shell) *userAdmin {
 	u.status = widget.NewLabel("")
 	u.status.Wrapping = fyne.TextWrapWord
 	cols := []string{tr("Name"), tr("Roles"), tr("State"), tr("Last login")}
-	u.table = widget.NewTable(
-		func() (int, int) { return len(u.users) + 1, len(cols) },
-		func() fyne.CanvasObject { return widget.NewLabel("") },
-		func(id widget.TableCellID, o fyne.CanvasObject) {
-			l := o.(*widget.Label)
-			if id.Row == 0 {
-				l.TextStyle = fyne.TextStyle{Bold: true}
-				l.SetText(cols[id.Col])
-				return
+	u.table = headedTable(cols, func() int { return len(u.users) }, func(l *widget.Label, id widget.TableCellID) {
+		o2 := u.users[id.Row]
+		switch id.Col {
+		case 0:
+			l.SetText(o2.Name)
+		case 1:
+			rs := make([]string, len(o2.Roles))
+			for i, r := range o2.Roles {
+				rs[i] = string(r)
 			}
-			l.TextStyle = fyne.TextStyle{}
-			o2 := u.users[id.Row-1]
-			switch id.Col {
-			case 0:
-				l.SetText(o2.Name)
-			case 1:
-				rs := make([]string, len(o2.Roles))
-				for i, r := range o2.Roles {
-					rs[i] = string(r)
-				}
-				l.SetText(strings.Join(rs, ", "))
-			case 2:
-				if o2.Locked {
-					l.SetText(tr("locked"))
-				} else {
-					l.SetText(tr("active"))
-				}
-			case 3:
-				if o2.LastLoginAt.IsZero() {
-					l.SetText("—")
-				} else {
-					l.SetText(o2.LastLoginAt.Local().Format("2006-01-02 15:04"))
-				}
+			l.SetText(strings.Join(rs, ", "))
+		case 2:
+			if o2.Locked {
+				l.SetText(tr("locked"))
+			} else {
+				l.SetText(tr("active"))
 			}
-		})
+		case 3:
+			if o2.LastLoginAt.IsZero() {
+				l.SetText("—")
+			} else {
+				l.SetText(o2.LastLoginAt.Local().Format("2006-01-02 15:04"))
+			}
+		}
+	})
 	for i, w := range []float32{160, 260, 90, 170} {
 		u.table.SetColumnWidth(i, w)
 	}

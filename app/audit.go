@@ -46,21 +46,10 @@ func newAuditScreen(sh *shell) *auditScreen {
 	verify.Importance = widget.HighImportance
 
 	cols := []string{"#", tr("Time"), tr("Operator"), tr("Action"), tr("Record"), tr("Detail")}
-	a.table = widget.NewTable(
-		func() (int, int) { return len(a.rows) + 1, len(cols) },
-		func() fyne.CanvasObject { return widget.NewLabel("") },
-		func(id widget.TableCellID, o fyne.CanvasObject) {
-			l := o.(*widget.Label)
-			l.Truncation = fyne.TextTruncateEllipsis
-			if id.Row == 0 {
-				l.TextStyle = fyne.TextStyle{Bold: true}
-				l.SetText(cols[id.Col])
-				return
-			}
-			l.TextStyle = fyne.TextStyle{}
-			e := a.rows[id.Row-1]
-			l.SetText([]string{fmt.Sprint(e.Seq), e.Time.Local().Format("2006-01-02 15:04:05"), e.Actor, e.Action, e.Object, e.Detail}[id.Col])
-		})
+	a.table = headedTable(cols, func() int { return len(a.rows) }, func(l *widget.Label, id widget.TableCellID) {
+		e := a.rows[id.Row]
+		l.SetText([]string{fmt.Sprint(e.Seq), e.Time.Local().Format("2006-01-02 15:04:05"), e.Actor, e.Action, e.Object, e.Detail}[id.Col])
+	})
 	for i, w := range []float32{60, 170, 120, 180, 260, 480} {
 		a.table.SetColumnWidth(i, w)
 	}

@@ -49,41 +49,30 @@ func newBatchScreen(sh *shell) *batchScreen {
 	b.closeBtn = widget.NewButtonWithIcon(tr("Close a batch of approved enrollments"), theme.ContentAddIcon(), func() { b.closeBatch() })
 
 	cols := []string{tr("Batch"), tr("Enrollments"), tr("State"), tr("Bundle #"), tr("Issuer"), tr("Where")}
-	b.table = widget.NewTable(
-		func() (int, int) { return len(b.batches) + 1, len(cols) },
-		func() fyne.CanvasObject { return widget.NewLabel("") },
-		func(id widget.TableCellID, o fyne.CanvasObject) {
-			l := o.(*widget.Label)
-			l.Truncation = fyne.TextTruncateEllipsis
-			if id.Row == 0 {
-				l.TextStyle = fyne.TextStyle{Bold: true}
-				l.SetText(cols[id.Col])
-				return
+	b.table = headedTable(cols, func() int { return len(b.batches) }, func(l *widget.Label, id widget.TableCellID) {
+		bi := b.batches[id.Row]
+		switch id.Col {
+		case 0:
+			l.SetText(bi.ID)
+		case 1:
+			l.SetText(fmt.Sprint(len(bi.EnrollmentIDs)))
+		case 2:
+			l.SetText(stateText(bi.State))
+		case 3:
+			if bi.BundleSeq > 0 {
+				l.SetText(fmt.Sprint(bi.BundleSeq))
+			} else {
+				l.SetText("—")
 			}
-			l.TextStyle = fyne.TextStyle{}
-			bi := b.batches[id.Row-1]
-			switch id.Col {
-			case 0:
-				l.SetText(bi.ID)
-			case 1:
-				l.SetText(fmt.Sprint(len(bi.EnrollmentIDs)))
-			case 2:
-				l.SetText(stateText(bi.State))
-			case 3:
-				if bi.BundleSeq > 0 {
-					l.SetText(fmt.Sprint(bi.BundleSeq))
-				} else {
-					l.SetText("—")
-				}
-			case 4:
-				l.SetText(ackText(bi.Batch))
-			case 5:
-				l.SetText(bi.Location)
-				if bi.DeliveryError != "" {
-					l.SetText(bi.DeliveryError)
-				}
+		case 4:
+			l.SetText(ackText(bi.Batch))
+		case 5:
+			l.SetText(bi.Location)
+			if bi.DeliveryError != "" {
+				l.SetText(bi.DeliveryError)
 			}
-		})
+		}
+	})
 	for i, w := range []float32{290, 125, 130, 100, 170, 390} {
 		b.table.SetColumnWidth(i, w)
 	}

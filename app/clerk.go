@@ -38,29 +38,19 @@ func newClerkHome(sh *shell) *clerkHome {
 	head := widget.NewLabelWithStyle(tr("Today's enrollments"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	count := widget.NewLabel(tr("%d today", len(h.rows)))
 
-	list := widget.NewTable(
-		func() (int, int) { return len(h.rows) + 1, 4 },
-		func() fyne.CanvasObject { return widget.NewLabel("") },
-		func(id widget.TableCellID, o fyne.CanvasObject) {
-			l := o.(*widget.Label)
-			if id.Row == 0 {
-				l.TextStyle = fyne.TextStyle{Bold: true}
-				l.SetText([]string{tr("Time"), tr("Application number"), tr("Name"), tr("Status")}[id.Col])
-				return
-			}
-			e := h.rows[id.Row-1]
-			l.TextStyle = fyne.TextStyle{}
-			switch id.Col {
-			case 0:
-				l.SetText(e.CreatedAt.Local().Format("15:04"))
-			case 1:
-				l.SetText(e.Demographics.ApplicationNumber)
-			case 2:
-				l.SetText(displayName(e.Demographics))
-			case 3:
-				l.SetText(statusText(e.Status))
-			}
-		})
+	list := headedTable([]string{tr("Time"), tr("Application number"), tr("Name"), tr("Status")}, func() int { return len(h.rows) }, func(l *widget.Label, id widget.TableCellID) {
+		e := h.rows[id.Row]
+		switch id.Col {
+		case 0:
+			l.SetText(e.CreatedAt.Local().Format("15:04"))
+		case 1:
+			l.SetText(e.Demographics.ApplicationNumber)
+		case 2:
+			l.SetText(displayName(e.Demographics))
+		case 3:
+			l.SetText(statusText(e.Status))
+		}
+	})
 	for i, w := range []float32{90, 240, 420, 200} {
 		list.SetColumnWidth(i, w)
 	}

@@ -114,40 +114,29 @@ func qualityTable(r *biometrics.Report) fyne.CanvasObject {
 	ms := append([]biometrics.Measure(nil), r.Measures...)
 	sort.SliceStable(ms, func(i, j int) bool { return ms[i].Mandatory && !ms[j].Mandatory })
 	heads := []string{tr("Measure"), tr("Value"), tr("Limit"), tr("Result")}
-	t := widget.NewTable(
-		func() (int, int) { return len(ms) + 1, 4 },
-		func() fyne.CanvasObject { return widget.NewLabel("") },
-		func(id widget.TableCellID, o fyne.CanvasObject) {
-			l := o.(*widget.Label)
-			l.Importance = widget.MediumImportance
-			l.TextStyle = fyne.TextStyle{}
-			if id.Row == 0 {
-				l.TextStyle = fyne.TextStyle{Bold: true}
-				l.SetText(heads[id.Col])
-				return
+	t := headedTable(heads, func() int { return len(ms) }, func(l *widget.Label, id widget.TableCellID) {
+		m := ms[id.Row]
+		switch id.Col {
+		case 0:
+			l.SetText(string(m.ID))
+		case 1:
+			l.SetText(fmt.Sprintf("%.3g %s", m.Raw, m.Unit))
+		case 2:
+			l.SetText(m.Limit)
+		case 3:
+			switch {
+			case m.Pass:
+				l.Importance = widget.SuccessImportance
+				l.SetText(tr("pass"))
+			case m.Mandatory:
+				l.Importance = widget.DangerImportance
+				l.SetText(tr("FAIL"))
+			default:
+				l.Importance = widget.WarningImportance
+				l.SetText(tr("advice"))
 			}
-			m := ms[id.Row-1]
-			switch id.Col {
-			case 0:
-				l.SetText(string(m.ID))
-			case 1:
-				l.SetText(fmt.Sprintf("%.3g %s", m.Raw, m.Unit))
-			case 2:
-				l.SetText(m.Limit)
-			case 3:
-				switch {
-				case m.Pass:
-					l.Importance = widget.SuccessImportance
-					l.SetText(tr("pass"))
-				case m.Mandatory:
-					l.Importance = widget.DangerImportance
-					l.SetText(tr("FAIL"))
-				default:
-					l.Importance = widget.WarningImportance
-					l.SetText(tr("advice"))
-				}
-			}
-		})
+		}
+	})
 	for i, w := range []float32{270, 190, 110, 70} {
 		t.SetColumnWidth(i, w)
 	}

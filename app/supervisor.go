@@ -78,20 +78,9 @@ func newReviewQueue(sh *shell) *reviewQueue {
 	refresh := widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), q.reload)
 
 	cols := []string{tr("Application"), tr("Name"), tr("Clerk"), tr("Time"), tr("Score"), tr("Flags")}
-	q.table = widget.NewTable(
-		func() (int, int) { return len(q.rows) + 1, len(cols) },
-		func() fyne.CanvasObject { return widget.NewLabel("") },
-		func(id widget.TableCellID, o fyne.CanvasObject) {
-			l := o.(*widget.Label)
-			l.Truncation = fyne.TextTruncateEllipsis
-			if id.Row == 0 {
-				l.TextStyle = fyne.TextStyle{Bold: true}
-				l.SetText(cols[id.Col])
-				return
-			}
-			l.TextStyle = fyne.TextStyle{}
-			l.SetText(queueCell(q.rows[id.Row-1], id.Col))
-		})
+	q.table = headedTable(cols, func() int { return len(q.rows) }, func(l *widget.Label, id widget.TableCellID) {
+		l.SetText(queueCell(q.rows[id.Row], id.Col))
+	})
 	for i, w := range []float32{150, 160, 70, 60, 70, 150} { // "Score" needs 70 not to be clipped
 		q.table.SetColumnWidth(i, w)
 	}
