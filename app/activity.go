@@ -148,106 +148,53 @@ func (in *instrumenter) visit(o fyne.CanvasObject, seen map[any]bool) {
 	}
 }
 
-// hook chains touch in front of the handler of one interactive widget.
+// hook chains touch in front of the handler of one interactive widget, once per widget.
 func (in *instrumenter) hook(o any, seen map[any]bool) {
-	already := in.done[o]
-	mark := func() { seen[o] = true }
+	switch o.(type) {
+	case *widget.Button, *widget.Entry, *widget.Check, *widget.Select, *widget.RadioGroup,
+		*widget.Slider, *widget.Table, *widget.List:
+		seen[o] = true
+	default:
+		return
+	}
+	if in.done[o] {
+		return
+	}
 	switch w := o.(type) {
 	case *widget.Button:
-		mark()
-		if !already {
-			prev := w.OnTapped
-			w.OnTapped = func() {
-				in.around(func() {
-					if prev != nil {
-						prev()
-					}
-				})
-			}
+		prev := w.OnTapped
+		w.OnTapped = func() {
+			in.around(func() {
+				if prev != nil {
+					prev()
+				}
+			})
 		}
 	case *widget.Entry:
-		mark()
-		if !already {
-			prev := w.OnChanged
-			w.OnChanged = func(s string) {
-				in.around(func() {
-					if prev != nil {
-						prev(s)
-					}
-				})
-			}
-		}
+		w.OnChanged = observed(in, w.OnChanged)
 	case *widget.Check:
-		mark()
-		if !already {
-			prev := w.OnChanged
-			w.OnChanged = func(b bool) {
-				in.around(func() {
-					if prev != nil {
-						prev(b)
-					}
-				})
-			}
-		}
+		w.OnChanged = observed(in, w.OnChanged)
 	case *widget.Select:
-		mark()
-		if !already {
-			prev := w.OnChanged
-			w.OnChanged = func(s string) {
-				in.around(func() {
-					if prev != nil {
-						prev(s)
-					}
-				})
-			}
-		}
+		w.OnChanged = observed(in, w.OnChanged)
 	case *widget.RadioGroup:
-		mark()
-		if !already {
-			prev := w.OnChanged
-			w.OnChanged = func(s string) {
-				in.around(func() {
-					if prev != nil {
-						prev(s)
-					}
-				})
-			}
-		}
+		w.OnChanged = observed(in, w.OnChanged)
 	case *widget.Slider:
-		mark()
-		if !already {
-			prev := w.OnChanged
-			w.OnChanged = func(f float64) {
-				in.around(func() {
-					if prev != nil {
-						prev(f)
-					}
-				})
-			}
-		}
+		w.OnChanged = observed(in, w.OnChanged)
 	case *widget.Table:
-		mark()
-		if !already {
-			prev := w.OnSelected
-			w.OnSelected = func(id widget.TableCellID) {
-				in.around(func() {
-					if prev != nil {
-						prev(id)
-					}
-				})
-			}
-		}
+		w.OnSelected = observed(in, w.OnSelected)
 	case *widget.List:
-		mark()
-		if !already {
-			prev := w.OnSelected
-			w.OnSelected = func(id widget.ListItemID) {
-				in.around(func() {
-					if prev != nil {
-						prev(id)
-					}
-				})
+		w.OnSelected = observed(in, w.OnSelected)
+	}
+}
+
+// observed wraps a one-argument handler so that it counts as activity first; a nil
+// handler stays a no-op.
+func observed[T any](in *instrumenter, prev func(T)) func(T) {
+	return func(v T) {
+		in.around(func() {
+			if prev != nil {
+				prev(v)
 			}
-		}
+		})
 	}
 }
