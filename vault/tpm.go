@@ -227,6 +227,25 @@ func pcrSelection(pcrs []int) tpm2.TPMLPCRSelection {
 	}}}
 }
 
+// withKey holds the connection, loads b under the freshly derived SRK and runs fn; the
+// key and the SRK are flushed when fn returns, whatever it returns.
+func withKey[T any](tp *TPM, b *KeyBlob, fn func(srk srkHandle, key tpm2.NamedHandle) (T, error)) (T, error) {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	var zero T
+	srk, done, err := tp.srk()
+	if err != nil {
+		return zero, err
+	}
+	defer done()
+	key, unload, err := tp.load(srk, b)
+	if err != nil {
+		return zero, err
+	}
+	defer unload()
+	return fn(srk, key)
+}
+
 // pcrPolicy runs PolicyPCR over the current values of pcrs in session sess.
 func (tp *TPM) pcrPolicy(sess tpm2.Session, pcrs []int) error {
 	_, err := tpm2.PolicyPCR{PolicySession: sess.Handle(), Pcrs: pcrSelection(pcrs)}.Execute(tp.t)
@@ -296,40 +315,30 @@ func (tp *TPM) Seal(secret []byte, pcrs []int) (*KeyBlob, error) {
 // Unseal recovers a secret sealed by Seal on this TPM. It fails with ErrWrongTPM for a
 // blob from another TPM and ErrPCRPolicy when the PCRs changed.
 func (tp *TPM) Unseal(b *KeyBlob) ([]byte, error) {
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	srk, done, err := tp.srk()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	obj, unload, err := tp.load(srk, b)
-	if err != nil {
-		return nil, err
-	}
-	defer unload()
+	return withKey(tp, b, func(srk srkHandle, obj tpm2.NamedHandle) ([]byte, error) {
 
-	// The response (the secret) is encrypted on the bus.
-	sess := srk.session(nil, encryptOut())
-	if len(b.PCRs) > 0 {
-		s, closeSess, err := tpm2.PolicySession(tp.t, tpm2.TPMAlgSHA256, 16, tpm2.Salted(srk.Handle, srk.pub), encryptOut())
-		if err != nil {
-			return nil, fmt.Errorf("vault: unsealing: starting policy session: %w", tpmErr(err))
+		// The response (the secret) is encrypted on the bus.
+		sess := srk.session(nil, encryptOut())
+		if len(b.PCRs) > 0 {
+			s, closeSess, err := tpm2.PolicySession(tp.t, tpm2.TPMAlgSHA256, 16, tpm2.Salted(srk.Handle, srk.pub), encryptOut())
+			if err != nil {
+				return nil, fmt.Errorf("vault: unsealing: starting policy session: %w", tpmErr(err))
+			}
+			defer closeSess()
+			if err := tp.pcrPolicy(s, b.PCRs); err != nil {
+				return nil, fmt.Errorf("vault: unsealing: %w", tpmErr(err))
+			}
+			sess = s
 		}
-		defer closeSess()
-		if err := tp.pcrPolicy(s, b.PCRs); err != nil {
+		rsp, err := tpm2.Unseal{ItemHandle: tpm2.AuthHandle{Handle: obj.Handle, Name: obj.Name, Auth: sess}}.Execute(tp.t)
+		if err != nil {
+			if len(b.PCRs) > 0 && errors.Is(err, tpm2.TPMRCPolicyFail) {
+				return nil, fmt.Errorf("vault: unsealing: %w", ErrPCRPolicy)
+			}
 			return nil, fmt.Errorf("vault: unsealing: %w", tpmErr(err))
 		}
-		sess = s
-	}
-	rsp, err := tpm2.Unseal{ItemHandle: tpm2.AuthHandle{Handle: obj.Handle, Name: obj.Name, Auth: sess}}.Execute(tp.t)
-	if err != nil {
-		if len(b.PCRs) > 0 && errors.Is(err, tpm2.TPMRCPolicyFail) {
-			return nil, fmt.Errorf("vault: unsealing: %w", ErrPCRPolicy)
-		}
-		return nil, fmt.Errorf("vault: unsealing: %w", tpmErr(err))
-	}
-	return rsp.OutData.Buffer, nil
+		return rsp.OutData.Buffer, nil
+	})
 }
 
 // eccSigningTemplate is an ECDSA P-256 / SHA-256 key that never leaves the TPM.
@@ -382,27 +391,17 @@ func (tp *TPM) CreateSigningKey(auth []byte) (*KeyBlob, error) {
 // ChangeKeyAuth re-wraps a key blob with a new authorization value (the old one must be
 // right). The old blob stays usable with the old value: callers replace it.
 func (tp *TPM) ChangeKeyAuth(b *KeyBlob, oldAuth, newAuth []byte) (*KeyBlob, error) {
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	srk, done, err := tp.srk()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	obj, unload, err := tp.load(srk, b)
-	if err != nil {
-		return nil, err
-	}
-	defer unload()
-	rsp, err := tpm2.ObjectChangeAuth{
-		ObjectHandle: tpm2.AuthHandle{Handle: obj.Handle, Name: obj.Name, Auth: srk.session(oldAuth, encryptIn())},
-		ParentHandle: srk.NamedHandle,
-		NewAuth:      tpm2.TPM2BAuth{Buffer: newAuth},
-	}.Execute(tp.t)
-	if err != nil {
-		return nil, fmt.Errorf("vault: changing key authorization: %w", tpmErr(err))
-	}
-	return &KeyBlob{Public: b.Public, Private: tpm2.Marshal(rsp.OutPrivate)}, nil
+	return withKey(tp, b, func(srk srkHandle, obj tpm2.NamedHandle) (*KeyBlob, error) {
+		rsp, err := tpm2.ObjectChangeAuth{
+			ObjectHandle: tpm2.AuthHandle{Handle: obj.Handle, Name: obj.Name, Auth: srk.session(oldAuth, encryptIn())},
+			ParentHandle: srk.NamedHandle,
+			NewAuth:      tpm2.TPM2BAuth{Buffer: newAuth},
+		}.Execute(tp.t)
+		if err != nil {
+			return nil, fmt.Errorf("vault: changing key authorization: %w", tpmErr(err))
+		}
+		return &KeyBlob{Public: b.Public, Private: tpm2.Marshal(rsp.OutPrivate)}, nil
+	})
 }
 
 // Signer is a TPM-resident ECDSA P-256 key as a crypto.Signer.
@@ -446,38 +445,27 @@ func (s *Signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 	if opts == nil || opts.HashFunc() != crypto.SHA256 || len(digest) != sha256.Size {
 		return nil, errors.New("vault: the TPM key signs SHA-256 digests only")
 	}
-	tp := s.tp
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	srk, done, err := tp.srk()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	key, unload, err := tp.load(srk, s.blob)
-	if err != nil {
-		return nil, err
-	}
-	defer unload()
-	rsp, err := tpm2.Sign{
-		KeyHandle: tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: srk.session(s.auth)},
-		Digest:    tpm2.TPM2BDigest{Buffer: digest},
-		InScheme: tpm2.TPMTSigScheme{
-			Scheme:  tpm2.TPMAlgECDSA,
-			Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256}),
-		},
-		Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
-	}.Execute(tp.t)
-	if err != nil {
-		return nil, fmt.Errorf("vault: signing: %w", tpmErr(err))
-	}
-	sig, err := rsp.Signature.Signature.ECDSA()
-	if err != nil {
-		return nil, fmt.Errorf("vault: signing: %w", err)
-	}
-	return asn1.Marshal(struct{ R, S *big.Int }{
-		new(big.Int).SetBytes(sig.SignatureR.Buffer),
-		new(big.Int).SetBytes(sig.SignatureS.Buffer),
+	return withKey(s.tp, s.blob, func(srk srkHandle, key tpm2.NamedHandle) ([]byte, error) {
+		rsp, err := tpm2.Sign{
+			KeyHandle: tpm2.AuthHandle{Handle: key.Handle, Name: key.Name, Auth: srk.session(s.auth)},
+			Digest:    tpm2.TPM2BDigest{Buffer: digest},
+			InScheme: tpm2.TPMTSigScheme{
+				Scheme:  tpm2.TPMAlgECDSA,
+				Details: tpm2.NewTPMUSigScheme(tpm2.TPMAlgECDSA, &tpm2.TPMSSchemeHash{HashAlg: tpm2.TPMAlgSHA256}),
+			},
+			Validation: tpm2.TPMTTKHashCheck{Tag: tpm2.TPMSTHashCheck, Hierarchy: tpm2.TPMRHNull},
+		}.Execute(s.tp.t)
+		if err != nil {
+			return nil, fmt.Errorf("vault: signing: %w", tpmErr(err))
+		}
+		sig, err := rsp.Signature.Signature.ECDSA()
+		if err != nil {
+			return nil, fmt.Errorf("vault: signing: %w", err)
+		}
+		return asn1.Marshal(struct{ R, S *big.Int }{
+			new(big.Int).SetBytes(sig.SignatureR.Buffer),
+			new(big.Int).SetBytes(sig.SignatureS.Buffer),
+		})
 	})
 }
 
