@@ -355,7 +355,7 @@ func checkRecord(p BuildParams, i int, r Record, keep bool) checkedRecord {
 		c.err = fmt.Errorf("exporter: build: %w", err)
 		return c
 	}
-	if err := verifyApproval(r.EnrollmentID, r.ModelID, r.TemplateVersion, c.hashes, r.Approval); err != nil {
+	if err := verifyApproval(r, c.hashes); err != nil {
 		c.err = fmt.Errorf("exporter: build: %w", err)
 	}
 	return c
@@ -516,28 +516,22 @@ func statementHashes(stmt []byte) (h [len(memberNames)][32]byte, ok bool) {
 }
 
 // verifyApproval checks a supervisor's signature over the record's approval digest, or
-// over its statement, which must then name this record and its biometric members.
-func verifyApproval(id, model, version string, hashes [len(memberNames)][32]byte, a Approval) error {
-	what := "approval of record " + id
+// over its statement, which must then name this record: its ID, portrait and template
+// hashes, identity and capture metadata (checkStatement). hashes are the members' SHA-256.
+func verifyApproval(r Record, hashes [len(memberNames)][32]byte) error {
+	a := r.Approval
+	what := "approval of record " + r.EnrollmentID
 	pub, err := parseP256(a.SupervisorPublicKey)
 	if err != nil {
 		return &SignatureError{What: what, Err: err}
 	}
 	var d [32]byte
 	if len(a.Statement) > 0 {
-		var st struct {
-			EnrollmentID string `json:"enrollment_id"`
-			Portrait     string `json:"portrait_sha256"`
-			Template     string `json:"template_sha256"`
-		}
-		if err := json.Unmarshal(a.Statement, &st); err != nil {
-			return &SignatureError{What: what, Err: fmt.Errorf("statement is not a JSON object: %v", err)}
-		}
-		if st.EnrollmentID != id || st.Portrait != hex.EncodeToString(hashes[1][:]) || st.Template != hex.EncodeToString(hashes[2][:]) {
-			return &SignatureError{What: what, Err: errors.New("the signed statement names another enrollment, portrait or template")}
+		if err := checkStatement(a.Statement, r, hashes); err != nil {
+			return &SignatureError{What: what, Err: err}
 		}
 		d = sha256.Sum256(a.Statement)
-	} else if d, err = approvalDigest(id, model, version, hashes); err != nil {
+	} else if d, err = approvalDigest(r.EnrollmentID, r.ModelID, r.TemplateVersion, hashes); err != nil {
 		return err
 	}
 	if !ecdsa.VerifyASN1(pub, d[:], a.Signature) {

@@ -434,10 +434,24 @@ func TestBuildVerifiesStatementHashesWhileStreaming(t *testing.T) {
 func (f fixture) statementApproval(t testing.TB, r Record, id string) Record {
 	t.Helper()
 	hx := func(b []byte) string { s := sha256.Sum256(b); return hexs(s[:]) }
+	idt := r.Identity
 	st, err := canonicalJSON(map[string]any{
 		"type": "enrollstation-approval-v1", "enrollment_id": id, "supervisor": "sup-1",
 		"portrait_sha256": hx(r.Portrait), "template_sha256": hx(r.Template),
-		"demographics": map[string]string{"surname": r.Identity.FamilyName},
+		"captured_by": r.Capture.Operator, "created_at": "2026-11-25T08:59:00Z",
+		"demographics": map[string]any{
+			"surname": idt.FamilyName, "given_names": idt.GivenNames, "date_of_birth": idt.DateOfBirth,
+			"sex": idt.Sex, "nationality": idt.Nationality, "place_of_birth": idt.PlaceOfBirth,
+			"address": "free text, not compared", "address_lines": idt.Address.Lines,
+			"locality": idt.Address.Locality, "postal_code": idt.Address.PostalCode,
+			"country": idt.Address.Country, "document_number": idt.PreviousIDNumber, "phone": idt.Phone,
+			"application_number": "A-1",
+		},
+		"capture": map[string]any{
+			"camera": "/dev/video0", "profile_id": r.Capture.CameraProfile, "attempts": r.Capture.Retries,
+			"captured_at": r.Capture.CapturedAt.In(time.FixedZone("HKT", 8*3600)).Format(time.RFC3339Nano),
+			"extra":       map[string]string{"forced_reason": r.Capture.ForcedReason},
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -467,26 +481,47 @@ func TestStatementApprovals(t *testing.T) {
 	if !reflect.DeepEqual(b.Records, recs) {
 		t.Fatal("records with statement approvals differ after the round trip")
 	}
-	for name, edit := range map[string]func(r []Record){
-		"statement for another record":   func(r []Record) { r[1] = f.statementApproval(t, r[1], r[0].EnrollmentID) },
-		"portrait changed after signing": func(r []Record) { r[2].Portrait = append(slices.Clone(r[2].Portrait), 1) },
-		"statement edited": func(r []Record) {
+	for _, tc := range []struct {
+		name string
+		edit func(r []Record)
+		want string // in the error
+	}{
+		{"statement for another record", func(r []Record) { r[1] = f.statementApproval(t, r[1], r[0].EnrollmentID) }, "names enrollment"},
+		{"portrait changed after signing", func(r []Record) { r[2].Portrait = append(slices.Clone(r[2].Portrait), 1) }, "another portrait.jpg"},
+		{"statement edited", func(r []Record) {
 			r[0].Approval.Statement = bytes.Replace(r[0].Approval.Statement, []byte("sup-1"), []byte("sup-2"), 1)
-		},
+		}, "approval of record " + recs[0].EnrollmentID},
+		// The supervisor approved these identity and capture values: a station that
+		// changes them afterwards must not get them past the issuer.
+		{"identity changed after signing", func(r []Record) { r[1].Identity.FamilyName = "MALLORY" }, "identity.json family_name"},
+		{"address changed after signing", func(r []Record) {
+			r[1].Identity.Address.Lines = append(slices.Clone(r[1].Identity.Address.Lines), "Flat 9")
+		}, "identity.json address.lines"},
+		{"operator changed after signing", func(r []Record) { r[2].Capture.Operator = "clerk9" }, "capture.json operator"},
+		{"capture time moved after signing", func(r []Record) { r[2].Capture.CapturedAt = r[2].Capture.CapturedAt.Add(time.Second) }, "capture.json captured_at"},
+		{"forced reason dropped after signing", func(r []Record) {
+			r[0] = f.statementApproval(t, withForcedReason(r[0], "applicant wears a medical eye patch"), r[0].EnrollmentID)
+			r[0].Capture.ForcedReason = ""
+		}, "capture.json forced_reason"},
 	} {
 		bad := slices.Clone(recs)
-		edit(bad)
+		tc.edit(bad)
 		var out bytes.Buffer
-		if _, err := Build(&out, f.params(bad, 1, nil)); !errors.Is(err, ErrBadSignature) {
-			t.Errorf("%s: Build: %v, want ErrBadSignature", name, err)
+		if _, err := Build(&out, f.params(bad, 1, nil)); !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Build: %v, want ErrBadSignature naming %q", tc.name, err, tc.want)
 		}
 		p := f.params(bad, 1, nil)
 		p.skipRecordChecks = true
 		data, _ := f.build(t, p)
-		if _, err := f.open(data, OpenOptions{}); !errors.Is(err, ErrBadSignature) {
-			t.Errorf("%s: Open: %v, want ErrBadSignature", name, err)
+		if _, err := f.open(data, OpenOptions{}); !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Open: %v, want ErrBadSignature naming %q", tc.name, err, tc.want)
 		}
 	}
+}
+
+func withForcedReason(r Record, reason string) Record {
+	r.Capture.ForcedReason = reason
+	return r
 }
 
 // strictSigner behaves like a TPM-backed key: it signs SHA-256 digests only and refuses

@@ -462,7 +462,7 @@ func checkRecordMembers(w recordWork, onRecord func(Record) error, records *[]Re
 	if err != nil {
 		return err
 	}
-	if err := verifyApproval(rec.EnrollmentID, rec.ModelID, rec.TemplateVersion, hashes, rec.Approval); err != nil {
+	if err := verifyApproval(rec, hashes); err != nil {
 		return err
 	}
 	if err := validateIdentityJSON(rec.EnrollmentID, w.mem[0]); err != nil {

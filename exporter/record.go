@@ -70,10 +70,10 @@ type Capture struct {
 
 // Approval is a supervisor's signature over the record: an ASN.1 DER ECDSA signature by
 // SupervisorPublicKey (PKIX DER, P-256), either over the SHA-256 digest from
-// [ApprovalDigest], or, when Statement is set, over SHA-256(Statement): a canonical JSON
-// object the station's own approval workflow signed, which must name the record's
-// "enrollment_id" and its members' hashes as "portrait_sha256" and "template_sha256"
-// (other fields are carried as they are).
+// [ApprovalDigest], or, when Statement is set, over SHA-256(Statement): the canonical JSON
+// statement the station's own approval workflow signed, which must name the record's ID,
+// portrait and template hashes, identity and capture metadata (docs/bundle-format.md,
+// "Statement approvals", lists the fields).
 type Approval struct {
 	SupervisorID        string
 	SupervisorPublicKey []byte
@@ -286,5 +286,5 @@ func VerifyApproval(r Record) error {
 	for i := range m {
 		hashes[i] = sha256.Sum256(m[i])
 	}
-	return verifyApproval(r.EnrollmentID, r.ModelID, r.TemplateVersion, hashes, r.Approval)
+	return verifyApproval(r, hashes)
 }

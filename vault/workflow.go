@@ -69,7 +69,9 @@ func (st *Station) Enrollment(id string) (e *Enrollment, err error) {
 //
 // where the *_sha256 fields are lowercase hex SHA-256 of the exact stored bytes (the
 // quality report's JSON as stored) and times are RFC 3339 UTC. The signature is ECDSA
-// P-256 (ASN.1 DER) over SHA-256 of these bytes.
+// P-256 (ASN.1 DER) over SHA-256 of these bytes. Issuers check the demographics and
+// capture fields by these names against the bundle (docs/bundle-format.md, "Statement
+// approvals"), so renaming one breaks the verification of exported bundles.
 func ApprovalStatement(e *Enrollment, supervisor string, at time.Time) ([]byte, error) {
 	hx := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 	v := struct {
