@@ -65,29 +65,39 @@ func sealRaw(t testing.TB, f fixture, manifestJSON, members []byte) []byte {
 // members are arbitrary: the payload parser must not panic nor allocate beyond its limits.
 func FuzzOpenPayload(f *testing.F) {
 	fx := vectorFixture(f)
-	recs := fx.synthRecords(f, 2, 16)
-	data, _ := fx.build(f, fx.params(recs, 1, nil))
-	b, err := fx.open(data, OpenOptions{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	var m manifest
-	if err := decodeStrict(b.Manifest, &m); err != nil {
-		f.Fatal(err)
-	}
 	stationID, _ := StationID(&fx.station.PublicKey)
-	seed := bytes.ReplaceAll(bytes.ReplaceAll(b.Manifest, []byte(b.ID), []byte("BUNDLEID")), []byte(hex.EncodeToString(stationID[:])), []byte("STATIONID"))
-	var members []byte
-	for _, r := range recs {
-		mem, _ := encodeMembers(r)
-		for _, x := range mem {
-			members = append(members, x...)
+	// addSeed adds the manifest and members of a valid bundle of recs.
+	addSeed := func(recs []Record) {
+		data, _ := fx.build(f, fx.params(recs, 1, nil))
+		b, err := fx.open(data, OpenOptions{})
+		if err != nil {
+			f.Fatal(err)
 		}
+		var m manifest
+		if err := decodeStrict(b.Manifest, &m); err != nil {
+			f.Fatal(err)
+		}
+		seed := bytes.ReplaceAll(bytes.ReplaceAll(b.Manifest, []byte(b.ID), []byte("BUNDLEID")), []byte(hex.EncodeToString(stationID[:])), []byte("STATIONID"))
+		var members []byte
+		for _, r := range recs {
+			mem, _ := encodeMembers(r)
+			for _, x := range mem {
+				members = append(members, x...)
+			}
+		}
+		if _, err := fx.open(sealRaw(f, fx, seed, members), OpenOptions{}); err != nil {
+			f.Fatalf("the seed does not open: %v", err) // the fuzzer must start from a valid payload
+		}
+		f.Add(seed, members)
 	}
-	if _, err := fx.open(sealRaw(f, fx, seed, members), OpenOptions{}); err != nil {
-		f.Fatalf("the seed does not open: %v", err) // the fuzzer must start from a valid payload
+	recs := fx.synthRecords(f, 2, 16)
+	addSeed(recs)
+	// The same records approved with station statements, so that statement parsing and
+	// checking (checkStatement) is fuzzed too.
+	for i := range recs {
+		recs[i] = fx.statementApproval(f, recs[i], recs[i].EnrollmentID)
 	}
-	f.Add(seed, members)
+	addSeed(recs)
 	f.Add([]byte(`{"format":"enrollstation-bundle-manifest/1","bundle_id":"BUNDLEID","station_id":"STATIONID","seq":"1","prev_bundle_sha256":"","created":"2026-01-01T00:00:00Z","batch":{"id":"","closed_at":"","enrollment_ids":[]},"audit_checkpoint":{"seq":"0","hash":null,"signature":null},"records":[{"enrollment_id":"E1","template_model":"m","template_version":"1","members":[{"name":"identity.json","size":1099511627776,"sha256":""}]}]}`), []byte("x"))
 	f.Fuzz(func(t *testing.T, manifestJSON, members []byte) {
 		if len(manifestJSON)+len(members) > 1<<20 {
