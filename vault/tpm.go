@@ -510,10 +510,9 @@ func (tp *TPM) Counter(index uint32) (*Counter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: defining NV counter %#x: %w", index, tpmErr(err))
 	}
-	// A counter cannot be read before its first increment.
-	if _, err := c.incrementLocked(); err != nil {
-		return nil, err
-	}
+	// Not incremented here: Read reports 0 until the first Increment, so the first bundle
+	// is sequence 1 (on a TPM that never had a counter; otherwise the TPM starts it above
+	// every counter it has had, which keeps a redefined counter from going back).
 	return c, nil
 }
 
@@ -563,6 +562,9 @@ func (c *Counter) readLocked() (uint64, error) {
 		NVIndex:    h,
 		Size:       8,
 	}.Execute(c.tp.t)
+	if errors.Is(err, tpm2.TPMRCNVUninitialized) {
+		return 0, nil // defined, never incremented
+	}
 	if err != nil {
 		return 0, fmt.Errorf("vault: reading NV counter: %w", tpmErr(err))
 	}
