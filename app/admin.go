@@ -55,10 +55,34 @@ type userAdmin struct {
 	lockBtn, resetBtn, rolesBtn *widget.Button
 }
 
+// roleLabel is a role as operators read it, in the screen language.
+func roleLabel(r vault.Role) string {
+	switch r {
+	case vault.RoleClerk:
+		return tr("Clerk")
+	case vault.RoleSupervisor:
+		return tr("Supervisor")
+	case vault.RoleTechnician:
+		return tr("Technician")
+	case vault.RoleAdmin:
+		return tr("Administrator")
+	}
+	return string(r)
+}
+
+// roleNames are the choices of the role check groups: every role's label.
 func roleNames() []string {
 	out := make([]string, len(vault.AllRoles))
 	for i, r := range vault.AllRoles {
-		out[i] = string(r)
+		out[i] = roleLabel(r)
+	}
+	return out
+}
+
+func roleLabels(rs []vault.Role) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = roleLabel(r)
 	}
 	return out
 }
@@ -74,10 +98,7 @@ func newUserAdmin(sh *shell) *userAdmin {
 		case 0:
 			l.SetText(o2.Name)
 		case 1:
-			rs := make([]string, len(o2.Roles))
-			for i, r := range o2.Roles {
-				rs[i] = string(r)
-			}
+			rs := roleLabels(o2.Roles)
 			l.SetText(strings.Join(rs, ", "))
 		case 2:
 			if o2.Locked {
@@ -156,11 +177,15 @@ func (u *userAdmin) updateButtons() {
 	}
 }
 
+// parseRoles maps the check groups' labels (or role names) back to roles.
 func parseRoles(names []string) []vault.Role {
 	var rs []vault.Role
 	for _, n := range names {
-		if r, err := vault.ParseRole(n); err == nil {
-			rs = append(rs, r)
+		for _, r := range vault.AllRoles {
+			if n == roleLabel(r) || n == string(r) {
+				rs = append(rs, r)
+				break
+			}
 		}
 	}
 	return rs
@@ -230,11 +255,7 @@ func (u *userAdmin) askRoles() {
 	}
 	o := u.users[u.selected]
 	cg := widget.NewCheckGroup(roleNames(), nil)
-	var cur []string
-	for _, r := range o.Roles {
-		cur = append(cur, string(r))
-	}
-	cg.SetSelected(cur)
+	cg.SetSelected(roleLabels(o.Roles))
 	pw := widget.NewPasswordEntry()
 	pw.SetPlaceHolder(tr("only when making someone a supervisor"))
 	dialog.ShowForm(tr("Roles of %s", o.Name), tr("Save"), tr("Cancel"),

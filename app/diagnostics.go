@@ -100,14 +100,36 @@ func summaryText(rs []selftest.Result) string {
 	return tr("%d of %d checks failed. Follow the hints below, then run the checks again.", failed, len(rs))
 }
 
+// checkTitle is a selftest check's name as the technician reads it on screen (the CLI
+// prints the short names).
+func checkTitle(name string) string {
+	switch name {
+	case "models":
+		return tr("Face models")
+	case "face engine":
+		return tr("Face engine")
+	case "opencv":
+		return "OpenCV"
+	case "camera":
+		return tr("Camera")
+	case "tpm":
+		return "TPM"
+	case "data dir":
+		return tr("Data folder")
+	case "store":
+		return tr("Encrypted store")
+	}
+	return name
+}
+
 func resultRow(r selftest.Result) fyne.CanvasObject {
 	icon := widget.NewIcon(theme.NewSuccessThemedResource(theme.ConfirmIcon()))
-	status := "PASS"
+	status := tr("PASS")
 	if !r.OK {
 		icon = widget.NewIcon(theme.NewErrorThemedResource(theme.CancelIcon()))
-		status = "FAIL"
+		status = tr("FAIL")
 	}
-	name := widget.NewLabelWithStyle(status+"  "+r.Name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	name := widget.NewLabelWithStyle(status+"  "+checkTitle(r.Name), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	detail := widget.NewLabel(r.Detail)
 	detail.Wrapping = fyne.TextWrapWord
 	lines := container.NewVBox(name, detail)

@@ -64,7 +64,7 @@ func TestDiagnosticsStationChecks(t *testing.T) {
 		if !r.OK {
 			t.Errorf("check %s failed: %s (hint: %s)", r.Name, r.Detail, r.Hint)
 		}
-		if !strings.Contains(markup, "PASS  "+r.Name) {
+		if !strings.Contains(markup, "PASS  "+checkTitle(r.Name)) {
 			t.Errorf("screen does not list %q as passed", r.Name)
 		}
 	}

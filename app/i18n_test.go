@@ -1,0 +1,76 @@
+package app
+
+import (
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"enrollstation/assets"
+)
+
+// TestEveryMessageIsTranslated reads the app's sources for tr("…") calls with a literal
+// message and checks that each has a Simplified Chinese translation with the same
+// formatting verbs in the same order: a message added without one shows English on a
+// Chinese station, and a translation with other verbs prints %!d(string=…).
+func TestEveryMessageIsTranslated(t *testing.T) {
+	data, err := assets.Translations.ReadFile("translations/" + translationFile("zh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zh map[string]string
+	if err := json.Unmarshal(data, &zh); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("*.go")
+	fset := token.NewFileSet()
+	seen := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok || len(call.Args) == 0 {
+				return true
+			}
+			if id, ok := call.Fun.(*ast.Ident); !ok || id.Name != "tr" {
+				return true
+			}
+			lit, ok := call.Args[0].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			msg, err := strconv.Unquote(lit.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen++
+			got, ok := zh[msg]
+			switch {
+			case !ok:
+				t.Errorf("%s: no zh-Hans translation for %q", fset.Position(lit.Pos()), msg)
+			case !slices.Equal(verbs(msg), verbs(got)):
+				t.Errorf("%s: zh-Hans translation of %q has verbs %v, want %v", fset.Position(lit.Pos()), msg, verbs(got), verbs(msg))
+			}
+			return true
+		})
+	}
+	if seen < 100 {
+		t.Fatalf("found only %d tr calls: is the scan still reading the app's sources?", seen)
+	}
+}
+
+var verbRE = regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z%]`)
+
+func verbs(s string) []string { return verbRE.FindAllString(s, -1) }
