@@ -193,6 +193,10 @@ func parseRoles(names []string) []vault.Role {
 
 // add creates an operator.
 func (u *userAdmin) add(name, pw string, roles []string) error {
+	if len(parseRoles(roles)) == 0 {
+		u.status.SetText(tr("Choose at least one role."))
+		return vault.ErrInvalid
+	}
 	err := u.sh.station.AddUser(u.sh.sess, strings.TrimSpace(name), parseRoles(roles), pw)
 	if err != nil {
 		u.status.SetText(errText(err))
@@ -267,6 +271,10 @@ func (u *userAdmin) askRoles() {
 }
 
 func (u *userAdmin) setRoles(name string, roles []string, pw string) error {
+	if len(parseRoles(roles)) == 0 {
+		u.status.SetText(tr("Choose at least one role."))
+		return vault.ErrInvalid
+	}
 	if err := u.sh.station.SetRoles(u.sh.sess, name, parseRoles(roles), pw); err != nil {
 		u.status.SetText(errText(err))
 		return err

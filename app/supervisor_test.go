@@ -534,7 +534,11 @@ func TestAdminUsersAndSettings(t *testing.T) {
 	if err := u.add("tina", "short", []string{"technician"}); !errors.Is(err, vault.ErrWeakPassword) {
 		t.Fatalf("weak password: %v", err)
 	}
-	if err := u.add("tina", "tina-password", []string{"technician"}); err != nil {
+	if err := u.add("tina", "tina-password", nil); !errors.Is(err, vault.ErrInvalid) || u.status.Text != "Choose at least one role." {
+		t.Fatalf("no role: %v, status %q", err, u.status.Text)
+	}
+	// The check group offers labels; they map back to roles.
+	if err := u.add("tina", "tina-password", []string{roleLabel(vault.RoleTechnician)}); err != nil {
 		t.Fatal(err)
 	}
 	for i, o := range u.users {
