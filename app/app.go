@@ -37,6 +37,7 @@ import (
 	"enrollstation/biometrics"
 	"enrollstation/capture"
 	"enrollstation/internal/cli"
+	"enrollstation/internal/workflow"
 	"enrollstation/vault"
 )
 
@@ -417,7 +418,8 @@ func (sh *shell) showError(title string, err error) {
 	sh.setContent(container.NewPadded(container.NewVBox(head, detail)))
 }
 
-// errText is the message shown for err: vault's errors already read as plain language.
+// errText is the message shown for err: the workflow's everyday refusals in the screen
+// language and without package prefixes, anything else as the error reads.
 func errText(err error) string {
 	var inUse *vault.InUseError
 	switch {
@@ -425,6 +427,26 @@ func errText(err error) string {
 		return tr("Another program is using this station's data. Close it and start again.") + "\n" + err.Error()
 	case errors.Is(err, vault.ErrNoTPM):
 		return tr("No TPM was found. Check the station's security chip or start with --tpm swtpm for a test station.") + "\n" + err.Error()
+	case errors.Is(err, vault.ErrWeakPassword):
+		return tr("Passwords must be at least 8 characters.")
+	case errors.Is(err, vault.ErrUserExists):
+		return tr("An operator with that name already exists. Choose another name.")
+	case errors.Is(err, vault.ErrForbidden):
+		return tr("Your account does not have the role needed for that.")
+	case errors.Is(err, vault.ErrSelfApproval):
+		return tr("You captured this enrollment yourself; another supervisor must approve it.")
+	case errors.Is(err, vault.ErrNotInWorkflow):
+		return tr("This enrollment is no longer in a state that allows this (someone may have handled it meanwhile). Refresh the list and try again.")
+	case errors.Is(err, vault.ErrAccountLocked):
+		return tr("This account is locked after too many failed logins. An administrator must unlock it.")
+	case errors.Is(err, vault.ErrTPMLockout):
+		return tr("The TPM is locked after repeated wrong passwords. Wait for it to recover, or ask a technician to reset it.")
+	case errors.Is(err, workflow.ErrNothingToBatch):
+		return tr("No approved enrollments are waiting for a batch.")
+	case errors.Is(err, workflow.ErrNoIssuerKey):
+		return tr("This station has no issuer key yet. An administrator must import it under Station settings.")
+	case errors.Is(err, workflow.ErrAckMismatch):
+		return tr("This acknowledgement is not for a bundle this station exported. Check that you chose the right file.")
 	}
 	return err.Error()
 }

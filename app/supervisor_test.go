@@ -531,8 +531,8 @@ func TestAdminUsersAndSettings(t *testing.T) {
 	s := newSupStation(t)
 	sh := s.shellFor("root", "")
 	u := newUserAdmin(sh)
-	if err := u.add("tina", "short", []string{"technician"}); !errors.Is(err, vault.ErrWeakPassword) {
-		t.Fatalf("weak password: %v", err)
+	if err := u.add("tina", "short", []string{"technician"}); !errors.Is(err, vault.ErrWeakPassword) || u.status.Text != "Passwords must be at least 8 characters." {
+		t.Fatalf("weak password: %v, status %q", err, u.status.Text)
 	}
 	if err := u.add("tina", "tina-password", nil); !errors.Is(err, vault.ErrInvalid) || u.status.Text != "Choose at least one role." {
 		t.Fatalf("no role: %v, status %q", err, u.status.Text)
@@ -540,6 +540,9 @@ func TestAdminUsersAndSettings(t *testing.T) {
 	// The check group offers labels; they map back to roles.
 	if err := u.add("tina", "tina-password", []string{roleLabel(vault.RoleTechnician)}); err != nil {
 		t.Fatal(err)
+	}
+	if err := u.add("tina", "tina-password", []string{"clerk"}); !errors.Is(err, vault.ErrUserExists) || !strings.HasPrefix(u.status.Text, "An operator with that name already exists.") {
+		t.Fatalf("second tina: %v, status %q", err, u.status.Text)
 	}
 	for i, o := range u.users {
 		if o.Name == "tina" {
