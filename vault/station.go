@@ -33,6 +33,8 @@ type Config struct {
 	KDF KDFParams
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Store tunes the encrypted store (free-space reserves; the zero value is right).
+	Store StoreOptions
 }
 
 // DefaultKDF is the argon2id cost for passwords: 64 MiB, 2 passes, 2 lanes.
@@ -173,7 +175,7 @@ func Open(dataDir string, tp *TPM, cfg Config) (*Station, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := OpenStore(filepath.Join(dataDir, "store"), key)
+	store, err := OpenStoreWith(filepath.Join(dataDir, "store"), key, cfg.Store)
 	clear(key)
 	if err != nil {
 		var inUse *InUseError

@@ -38,14 +38,19 @@ type StoreOptions struct {
 	BlockCacheSize int64 // bytes; 64 MiB if zero
 	NoSync         bool  // benchmarks only: do not fsync commits
 	NoEncryption   bool  // benchmarks only: the baseline of unencrypted badger
+	// MinFree is the free disk space every write needs (DefaultMinFree if zero), and
+	// RecordFree what an enrollment write needs (DefaultRecordFree if zero); below them
+	// writes fail with a *LowDiskError and nothing is written.
+	MinFree, RecordFree uint64
 }
 
 // Store is the encrypted record store (badger) of one station. Every Update is written
 // to disk (fsync) before it returns, so anything acknowledged survives a power cut.
 // Methods are safe for concurrent use.
 type Store struct {
-	db  *badger.DB
-	dir string
+	db                  *badger.DB
+	dir                 string
+	minFree, recordFree uint64
 }
 
 // OpenStore opens or creates the store in dir, encrypted with key (32 bytes, AES-256).
@@ -63,6 +68,12 @@ func OpenStoreWith(dir string, key []byte, o StoreOptions) (*Store, error) {
 	}
 	if o.BlockCacheSize == 0 {
 		o.BlockCacheSize = 64 << 20
+	}
+	if o.MinFree == 0 {
+		o.MinFree = DefaultMinFree
+	}
+	if o.RecordFree == 0 {
+		o.RecordFree = DefaultRecordFree
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("vault: creating store directory: %w", err)
@@ -87,7 +98,7 @@ func OpenStoreWith(dir string, key []byte, o StoreOptions) (*Store, error) {
 		}
 		return nil, fmt.Errorf("vault: opening store %s: %w", dir, err)
 	}
-	return &Store{db: db, dir: dir}, nil
+	return &Store{db: db, dir: dir, minFree: o.MinFree, recordFree: o.RecordFree}, nil
 }
 
 // Close closes the store.
@@ -104,7 +115,28 @@ func (s *Store) Dir() string { return s.dir }
 // Update runs fn in a read-write transaction and commits it durably. fn may run more
 // than once when it conflicts with a concurrent transaction, so it must not have side
 // effects outside tx.
+//
+// It fails with a *LowDiskError (ErrLowDisk), writing nothing, when the disk has less
+// than StoreOptions.MinFree free.
 func (s *Store) Update(fn func(tx *Tx) error) error {
+	return s.update(s.minFree, fn)
+}
+
+// UpdateRecord is Update for writes that add enrollment data (portraits, frames): it
+// needs StoreOptions.RecordFree free, so that clerks stop before the disk is full while
+// the smaller writes that free space (export, acknowledgement, purge) still go through.
+func (s *Store) UpdateRecord(fn func(tx *Tx) error) error {
+	return s.update(s.recordFree, fn)
+}
+
+// RoomForRecord reports, as UpdateRecord would, whether there is room for enrollment
+// data now (nil) or a *LowDiskError.
+func (s *Store) RoomForRecord() error { return ensureFree(s.dir, s.recordFree) }
+
+func (s *Store) update(need uint64, fn func(tx *Tx) error) error {
+	if err := ensureFree(s.dir, need); err != nil {
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		err := s.db.Update(func(txn *badger.Txn) error { return fn(&Tx{txn: txn}) })
 		if errors.Is(err, badger.ErrConflict) && attempt < 100 {

@@ -36,7 +36,7 @@ func (st *Station) SaveEnrollment(clerk *Session, e *Enrollment) error {
 	}
 	e.UpdatedAt = now
 	e.Approval = nil
-	return st.store.Update(func(tx *Tx) error {
+	return st.store.UpdateRecord(func(tx *Tx) error {
 		if old, err := tx.EnrollmentMeta(e.ID); err == nil && old.CapturedBy != e.CapturedBy {
 			return fmt.Errorf("%w: captured by %s", ErrInvalid, old.CapturedBy)
 		}
@@ -46,6 +46,10 @@ func (st *Station) SaveEnrollment(clerk *Session, e *Enrollment) error {
 		return tx.Audit(clerk.Name, "enrollment.save", e.ID, string(e.Status))
 	})
 }
+
+// RoomForEnrollment is nil when the data disk has room for a new enrollment, else the
+// *LowDiskError that SaveEnrollment would return: check it before a citizen sits down.
+func (st *Station) RoomForEnrollment() error { return st.store.RoomForRecord() }
 
 // EnrollmentFrame reads an enrollment's captured camera frame (JPEG); nil when none was
 // kept or it was purged.

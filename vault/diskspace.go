@@ -1,0 +1,56 @@
+package vault
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrLowDisk means the data directory's disk is too full to write safely.
+var ErrLowDisk = errors.New("vault: not enough free disk space")
+
+// Free space the store keeps in hand (StoreOptions). badger writes its write-ahead log and
+// value log through memory maps of sparse files: on a full disk such a write does not
+// return an error, the process dies of SIGBUS. So writes are refused while there is still
+// room for badger to finish what it has started (a memtable flush, a compaction).
+const (
+	DefaultMinFree    = 128 << 20 // every write: a memtable flush (64 MB) can land between check and write
+	DefaultRecordFree = 256 << 20 // a new or updated enrollment (portrait, frame, template)
+)
+
+// LowDiskError says how much space there is and how much a write needs. It matches
+// ErrLowDisk with errors.Is.
+type LowDiskError struct {
+	Dir        string
+	Free, Need uint64 // bytes
+}
+
+func (e *LowDiskError) Error() string {
+	return fmt.Sprintf("the station's data disk (%s) has %d MB free and at least %d MB must stay free to store data safely: "+
+		"export batches and import the issuer's acknowledgements (acknowledged biometrics are deleted), or ask a technician to free disk space",
+		e.Dir, e.Free>>20, e.Need>>20)
+}
+
+func (e *LowDiskError) Is(target error) bool { return target == ErrLowDisk }
+
+// DiskFree is the space available to this process on dir's file system, in bytes.
+func DiskFree(dir string) (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, fmt.Errorf("vault: free space of %s: %w", dir, err)
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
+// ensureFree returns a *LowDiskError when dir's disk has less than need bytes free.
+func ensureFree(dir string, need uint64) error {
+	free, err := DiskFree(dir)
+	if err != nil {
+		return err
+	}
+	if free < need {
+		return &LowDiskError{Dir: dir, Free: free, Need: need}
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package vault
+
+import (
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"enrollstation/internal/testenv"
+	"enrollstation/internal/tpmtest"
+)
+
+// A station whose disk runs low refuses new enrollments with a clear error before badger
+// could die of SIGBUS on a full disk, still does the small writes that free space, loses
+// nothing, and takes enrollments again once there is room.
+func TestLowDiskRefusesWritesAndKeepsData(t *testing.T) {
+	disk := testenv.SmallDisk(t, 160)
+	sim := tpmtest.Start(t)
+	data := filepath.Join(disk, "data")
+	cfg := Config{Store: StoreOptions{MinFree: 16 << 20, RecordFree: 48 << 20, IndexCacheSize: 8 << 20, BlockCacheSize: 8 << 20}}
+	st := initStation(t, sim, data, cfg)
+	clerk, _, _ := people(t, st)
+
+	portrait := make([]byte, 300<<10)
+	rand.Read(portrait)
+	var saved []string
+	for i := range 3 {
+		e := testEnrollment(t, "BEFORE"+strconv.Itoa(i), portrait)
+		if err := st.SaveEnrollment(clerk, e); err != nil {
+			t.Fatal(err)
+		}
+		saved = append(saved, e.ID)
+	}
+
+	// Between the two reserves: no new enrollment, but logins (a small write) still work.
+	ballast := testenv.FillDisk(t, disk, 32<<20)
+	err := st.SaveEnrollment(clerk, testEnrollment(t, "REFUSED", portrait))
+	var low *LowDiskError
+	if !errors.As(err, &low) || !errors.Is(err, ErrLowDisk) || low.Need != 48<<20 || low.Free >= 48<<20 {
+		t.Fatalf("save on a low disk: %v", err)
+	}
+	for _, want := range []string{data, "MB free", "export batches"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if _, err := st.Login("clara", "clara-password"); err != nil {
+		t.Fatalf("login with 32 MB free: %v", err)
+	}
+
+	// Below the floor every write is refused, and nothing already stored is harmed.
+	os.Remove(ballast)
+	testenv.FillDisk(t, disk, 8<<20)
+	if err := st.Checkpoint(); !errors.Is(err, ErrLowDisk) {
+		t.Fatalf("write with 8 MB free: %v", err)
+	}
+	for _, id := range saved {
+		if e, err := st.Enrollment(id); err != nil || len(e.Portrait) != len(portrait) {
+			t.Fatalf("reading %s on a full disk: %v", id, err)
+		}
+	}
+
+	// Room again: the clerk carries on, and everything survives a restart.
+	os.Remove(ballast)
+	e := testEnrollment(t, "AFTER", portrait)
+	if err := st.SaveEnrollment(clerk, e); err != nil {
+		t.Fatalf("save after freeing space: %v", err)
+	}
+	saved = append(saved, e.ID)
+	st.Close()
+	st2, err := Open(data, newTestTPM(t, sim), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	for _, id := range saved {
+		if e, err := st2.Enrollment(id); err != nil || len(e.Portrait) != len(portrait) {
+			t.Fatalf("after restart %s: %v", id, err)
+		}
+	}
+	if _, err := st2.VerifyAudit(); err != nil {
+		t.Fatalf("audit after the low-disk episode: %v", err)
+	}
+}
