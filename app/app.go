@@ -422,11 +422,14 @@ func (sh *shell) showError(title string, err error) {
 // language and without package prefixes, anything else as the error reads.
 func errText(err error) string {
 	var inUse *vault.InUseError
+	var low *vault.LowDiskError
 	switch {
 	case errors.As(err, &inUse):
 		return tr("Another program is using this station's data. Close it and start again.") + "\n" + err.Error()
 	case errors.Is(err, vault.ErrNoTPM):
 		return tr("No TPM was found. Check the station's security chip or start with --tpm swtpm for a test station.") + "\n" + err.Error()
+	case errors.As(err, &low):
+		return tr("The station's disk is almost full: %d MB free, and %d MB must stay free. Ask a supervisor to export batches and import the issuer's acknowledgements (that deletes their biometrics), or a technician to free disk space.", low.Free>>20, low.Need>>20)
 	case errors.Is(err, vault.ErrWeakPassword):
 		return tr("Passwords must be at least 8 characters.")
 	case errors.Is(err, vault.ErrUserExists):

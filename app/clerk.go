@@ -27,7 +27,22 @@ func clerkScreens() []roleScreen {
 type clerkHome struct {
 	content fyne.CanvasObject
 	newBtn  *widget.Button
+	space   *widget.Label // shown when the disk is too full for new enrollments
 	rows    []*vault.Enrollment
+}
+
+// checkSpace shows why no enrollment can start when the disk is too full, and reports
+// whether one can. The button stays enabled: every press checks again, so the clerk
+// carries on as soon as a supervisor's export has freed space.
+func (h *clerkHome) checkSpace(sh *shell) bool {
+	err := sh.station.RoomForEnrollment()
+	if err == nil {
+		h.space.Hide()
+		return true
+	}
+	h.space.SetText(errText(err))
+	h.space.Show()
+	return false
 }
 
 func newClerkHome(sh *shell) *clerkHome {
@@ -59,7 +74,11 @@ func newClerkHome(sh *shell) *clerkHome {
 	if len(h.rows) == 0 {
 		body = container.NewCenter(empty)
 	}
-	top := container.NewHBox(head, count, layout.NewSpacer(), h.newBtn)
+	h.space = widget.NewLabel("")
+	h.space.Importance = widget.DangerImportance
+	h.space.Wrapping = fyne.TextWrapWord
+	h.checkSpace(sh)
+	top := container.NewVBox(container.NewHBox(head, count, layout.NewSpacer(), h.newBtn), h.space)
 	h.content = container.NewBorder(top, nil, nil, nil, body)
 	sh.setCurrent(h)
 	// Enter starts a new enrollment (keyboard-first counter work).

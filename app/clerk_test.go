@@ -64,9 +64,14 @@ const (
 
 func newHarness(t *testing.T, camera string) *harness {
 	t.Helper()
+	return newHarnessAt(t, camera, t.TempDir())
+}
+
+// newHarnessAt is newHarness with the station's data in dir.
+func newHarnessAt(t *testing.T, camera, dir string) *harness {
+	t.Helper()
 	a := test.NewTempApp(t)
 	sim := tpmtest.Start(t)
-	dir := t.TempDir()
 	tp, err := vault.NewTPM(sim.TPM(), "software")
 	if err != nil {
 		t.Fatal(err)
@@ -436,6 +441,28 @@ func TestClerkKeyboard(t *testing.T) {
 	}
 	d.entries[workflow.FieldGivenNames].TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
 	wait[*clerkHome](h, "screen")
+}
+
+// On a nearly full disk the clerk's home says so and no enrollment starts (by button or
+// Enter), before any citizen's details are typed; with room again, work goes on.
+func TestClerkLowDisk(t *testing.T) {
+	disk := testenv.SmallDisk(t, 400)
+	h := newHarnessAt(t, "synthetic:640x360@10", filepath.Join(disk, "data"))
+	// Between the store's two reserves (128 MB for any write, 256 MB for enrollments):
+	// logging in works, enrolling does not.
+	ballast := testenv.FillDisk(t, disk, 200<<20)
+	home := h.login("clerk", clerkPW)
+	if !home.space.Visible() || !strings.Contains(home.space.Text, "disk is almost full") {
+		t.Fatalf("low disk: warning %q (visible %v)", home.space.Text, home.space.Visible())
+	}
+	test.Tap(home.newBtn)
+	h.sh.win.Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if h.sh.current != home {
+		t.Fatalf("an enrollment started on a full disk: %T", h.sh.current)
+	}
+	os.Remove(ballast)
+	test.Tap(home.newBtn)
+	wait[*detailsForm](h, "screen")
 }
 
 // Locking during capture stops the camera (nothing captured behind a locked screen) and

@@ -34,6 +34,16 @@ func wizardSteps() []string {
 
 // startEnrollment opens the wizard on a new enrollment.
 func (sh *shell) startEnrollment() {
+	// Refuse before the citizen's details are typed, not when the enrollment is saved:
+	// the clerk's home says why ("Next citizen" on the receipt goes back to it).
+	if sh.station.RoomForEnrollment() != nil {
+		if h, ok := sh.current.(*clerkHome); ok {
+			h.checkSpace(sh)
+		} else {
+			sh.home()
+		}
+		return
+	}
 	e := &enrollment{sh: sh}
 	e.showDetails()
 }
