@@ -24,6 +24,20 @@ var (
 	ErrNotDelivered  = errors.New("bundle not delivered")
 )
 
+// NoSpaceError means a target medium has too little free space for a bundle. It wraps
+// ErrNotDelivered.
+type NoSpaceError struct {
+	Dir        string
+	Free, Need uint64 // bytes
+}
+
+func (e *NoSpaceError) Error() string {
+	return fmt.Sprintf("exporter: %s has %.1f MB free but the bundle needs %.1f MB: use a larger medium or free space on it: %v",
+		e.Dir, float64(e.Free)/1e6, float64(e.Need)/1e6, ErrNotDelivered)
+}
+
+func (e *NoSpaceError) Unwrap() error { return ErrNotDelivered }
+
 // SignatureError says which signature did not verify. It wraps ErrBadSignature.
 type SignatureError struct {
 	What string // "outer header", "trailer", "manifest", "approval of record ID", ...

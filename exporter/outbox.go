@@ -289,6 +289,9 @@ func hashFile(path string) ([32]byte, int64, error) {
 	return sum, n, nil
 }
 
+// spaceMargin is room kept on a target beyond the bundle itself (file system metadata).
+const spaceMargin = 1 << 20
+
 // DirTarget delivers bundles into a directory, e.g. a mounted USB stick.
 type DirTarget struct {
 	Dir  string
@@ -313,6 +316,16 @@ func (d *DirTarget) Deliver(ctx context.Context, b BundleFile) (string, error) {
 	if st, err := os.Stat(d.Dir); err != nil || !st.IsDir() {
 		return "", fmt.Errorf("exporter: target directory %s is not available (is the medium mounted?): %w", d.Dir, ErrNotDelivered)
 	}
+	// Say so before copying rather than fill the medium and fail (a stale partial copy from
+	// an earlier attempt is replaced, so its space counts as free).
+	if free, ok := diskFree(d.Dir); ok {
+		if st, err := os.Stat(filepath.Join(d.Dir, "."+name+partialSuffix)); err == nil {
+			free += uint64(st.Size())
+		}
+		if need := uint64(b.Size) + spaceMargin; free < need {
+			return "", &NoSpaceError{Dir: d.Dir, Free: free, Need: need}
+		}
+	}
 	src, err := os.Open(b.Path)
 	if err != nil {
 		return "", fmt.Errorf("exporter: %w", err)
@@ -322,6 +335,10 @@ func (d *DirTarget) Deliver(ctx context.Context, b BundleFile) (string, error) {
 		_, err := io.Copy(w, src)
 		return err
 	}, d.hook); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			free, _ := diskFree(d.Dir)
+			return "", &NoSpaceError{Dir: d.Dir, Free: free, Need: uint64(b.Size) + spaceMargin}
+		}
 		return "", fmt.Errorf("exporter: copying %s to %s: %v: %w", b.ID, d.Dir, err, ErrNotDelivered)
 	}
 	sum, size, err := hashFile(final)

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"enrollstation/internal/testenv"
 )
 
 // esbFiles lists the bundle files (not dot-files) in dir.
@@ -477,5 +479,52 @@ func TestDirTargetRejectsCorruptCopy(t *testing.T) {
 	// The next attempt, on a sound medium, completes.
 	if _, err := ob.Deliver(context.Background(), &DirTarget{Dir: usb}, bf.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A USB medium too small for the bundle is refused before copying, with how much space
+// there is and how much is needed, and nothing is left on it; a larger medium then takes
+// the same bundle. The medium is a real 2 MB tmpfs.
+func TestDirTargetFullMedium(t *testing.T) {
+	f := newFixture(t)
+	ob, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf, err := ob.Build(f.params(f.photoRecords(t, 10), 1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bf.Size < 3<<20 || bf.Size > 7<<20 {
+		t.Fatalf("bundle of %d bytes: too small for this test", bf.Size)
+	}
+	usb := testenv.SmallDisk(t, 2)
+	_, err = ob.Deliver(context.Background(), &DirTarget{Dir: usb}, bf.ID)
+	var full *NoSpaceError
+	if !errors.As(err, &full) || !errors.Is(err, ErrNotDelivered) || full.Need <= uint64(bf.Size) || full.Free > 2<<20 {
+		t.Fatalf("delivery to a full medium: %v", err)
+	}
+	if !strings.Contains(err.Error(), "MB free but the bundle needs") {
+		t.Errorf("error %q does not say the sizes", err)
+	}
+	if ents, _ := os.ReadDir(usb); len(ents) != 0 {
+		t.Errorf("left on the medium: %v", ents)
+	}
+	if pend, _ := ob.Pending(); len(pend) != 1 {
+		t.Fatalf("the bundle is no longer pending: %v", pend)
+	}
+	if err := syscall.Mount("tmpfs", usb, "tmpfs", syscall.MS_REMOUNT, "size=8m"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := ob.Deliver(context.Background(), &DirTarget{Dir: usb}, bf.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(r.Location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.open(data, OpenOptions{}); err != nil {
+		t.Fatalf("delivered copy does not verify: %v", err)
 	}
 }
