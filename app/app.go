@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -36,6 +37,7 @@ import (
 	"enrollstation/assets"
 	"enrollstation/biometrics"
 	"enrollstation/capture"
+	"enrollstation/exporter"
 	"enrollstation/internal/cli"
 	"enrollstation/internal/workflow"
 	"enrollstation/vault"
@@ -423,6 +425,7 @@ func (sh *shell) showError(title string, err error) {
 func errText(err error) string {
 	var inUse *vault.InUseError
 	var low *vault.LowDiskError
+	var medium *exporter.NoSpaceError
 	switch {
 	case errors.As(err, &inUse):
 		return tr("Another program is using this station's data. Close it and start again.") + "\n" + err.Error()
@@ -430,6 +433,10 @@ func errText(err error) string {
 		return tr("No TPM was found. Check the station's security chip or start with --tpm swtpm for a test station.") + "\n" + err.Error()
 	case errors.As(err, &low):
 		return tr("The station's disk is almost full: %d MB free, and %d MB must stay free. Ask a supervisor to export batches and import the issuer's acknowledgements (that deletes their biometrics), or a technician to free disk space.", low.Free>>20, low.Need>>20)
+	case errors.As(err, &medium):
+		return tr("The export medium %s is too full: %.1f MB free, the bundle needs %.1f MB. Use a larger USB drive or free space on it, then export again.", medium.Dir, float64(medium.Free)/1e6, float64(medium.Need)/1e6)
+	case errors.Is(err, syscall.ENOSPC):
+		return tr("A disk is full (no space left on device). Free space, then try again.") + "\n" + err.Error()
 	case errors.Is(err, vault.ErrWeakPassword):
 		return tr("Passwords must be at least 8 characters.")
 	case errors.Is(err, vault.ErrUserExists):

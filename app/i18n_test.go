@@ -2,17 +2,22 @@ package app
 
 import (
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"enrollstation/assets"
+	"enrollstation/exporter"
+	"enrollstation/vault"
 )
 
 // TestEveryMessageIsTranslated reads the app's sources for tr("…") calls with a literal
@@ -74,3 +79,19 @@ func TestEveryMessageIsTranslated(t *testing.T) {
 var verbRE = regexp.MustCompile(`%[-+# 0-9.]*[a-zA-Z%]`)
 
 func verbs(s string) []string { return verbRE.FindAllString(s, -1) }
+
+// errText turns the disk-space errors into sentences with the sizes in MB.
+func TestErrTextDiskSpace(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("saving: %w", &vault.LowDiskError{Dir: "/var/lib/es", Free: 200 << 20, Need: 256 << 20}), "disk is almost full: 200 MB free, and 256 MB must stay free"},
+		{fmt.Errorf("export: %w", &exporter.NoSpaceError{Dir: "/media/usb", Free: 2e6, Need: 3.5e6}), "medium /media/usb is too full: 2.0 MB free, the bundle needs 3.5 MB"},
+		{&os.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}, "A disk is full"},
+	} {
+		if got := errText(c.err); !strings.Contains(got, c.want) {
+			t.Errorf("errText(%v) = %q, want it to contain %q", c.err, got, c.want)
+		}
+	}
+}
