@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"enrollstation/internal/testenv"
 )
 
 func TestRunReportsEachCheck(t *testing.T) {
@@ -75,5 +77,21 @@ func TestStationChecksFailClearly(t *testing.T) {
 		if !r.OK && r.Hint == "" {
 			t.Errorf("%s failed without a hint: %s", r.Name, r.Detail)
 		}
+	}
+}
+
+// The data dir check fails, with a hint, when the disk is below the level at which the
+// station stops taking enrollments, and says how much is free otherwise.
+func TestDataDirCheckReportsFreeSpace(t *testing.T) {
+	disk := testenv.SmallDisk(t, 400)
+	detail, err := checkDataDir(disk)
+	if err != nil || !strings.Contains(detail, "GB free") {
+		t.Fatalf("with 400 MB free: %q, %v", detail, err)
+	}
+	testenv.FillDisk(t, disk, 100<<20)
+	_, err = checkDataDir(disk)
+	var h *HintError
+	if !errors.As(err, &h) || !strings.Contains(err.Error(), "stops taking enrollments") || !strings.Contains(h.Hint, "export batches") {
+		t.Fatalf("with 100 MB free: %v", err)
 	}
 }

@@ -186,7 +186,15 @@ func checkDataDir(dir string) (string, error) {
 	if err := f.Close(); err != nil {
 		return "", Hint(err, "check the disk")
 	}
-	return dir + " is writable", nil
+	free, err := vault.DiskFree(dir)
+	if err != nil {
+		return "", Hint(err, "check the disk")
+	}
+	if free < vault.DefaultRecordFree {
+		return "", Hint(fmt.Errorf("%s has only %d MB free; the station stops taking enrollments below %d MB", dir, free>>20, vault.DefaultRecordFree>>20),
+			"export batches and import the issuer's acknowledgements (acknowledged biometrics are deleted), or free disk space")
+	}
+	return fmt.Sprintf("%s is writable, %.1f GB free", dir, float64(free)/1e9), nil
 }
 
 func checkStore(dataDir string) (string, error) {
