@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,7 +55,13 @@ func supAssessor(t *testing.T) *biometrics.Assessor {
 
 func newSupFixture(t *testing.T) *supFixture {
 	t.Helper()
-	f := &supFixture{dir: t.TempDir()}
+	return newSupFixtureAt(t, t.TempDir(), vault.StoreOptions{})
+}
+
+// newSupFixtureAt is newSupFixture with the station's data in dir and store options.
+func newSupFixtureAt(t *testing.T, dir string, store vault.StoreOptions) *supFixture {
+	t.Helper()
+	f := &supFixture{dir: dir}
 	tp, err := vault.NewTPM(tpmtest.Start(t).TPM(), "software")
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +72,7 @@ func newSupFixture(t *testing.T) *supFixture {
 	if f.issuerPub, err = f.issuer.Public().MarshalText(); err != nil {
 		t.Fatal(err)
 	}
-	cfg := vault.Config{KDF: vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}}
+	cfg := vault.Config{KDF: vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}, Store: store}
 	if _, err := Provision(f.dir, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: []byte("junk")}); err == nil {
 		t.Fatal("provisioning with a junk issuer key succeeded")
 	}
@@ -436,5 +443,56 @@ func TestSettingsAndCameraProfile(t *testing.T) {
 	}
 	if _, _, err := ActiveCameraProfile(f.st); !errors.Is(err, ErrNoProfile) {
 		t.Fatalf("profile before saving: %v", err)
+	}
+}
+
+// An export whose bundle does not fit on the station's disk fails with the disk's error,
+// leaves no partial bundle in the outbox and no batch marked, and succeeds once there is
+// room: a full disk costs a sequence number (a gap the issuer accepts), never data.
+func TestExportOnFullDisk(t *testing.T) {
+	disk := testenv.SmallDisk(t, 400)
+	// Small reserves, so that the disk can be too full for the bundle while the store's
+	// own small writes (the audit checkpoint) still have room.
+	f := newSupFixtureAt(t, filepath.Join(disk, "data"), vault.StoreOptions{MinFree: 1 << 20, RecordFree: 2 << 20})
+	var ids []string
+	for _, p := range []string{"bona.jpg", "pristin.jpg", "chaeyoung.jpg"} {
+		ids = append(ids, f.enroll(t, f.clerk, p, "FULL").ID)
+	}
+	for _, id := range ids {
+		if _, err := f.st.Approve(f.sup, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := CloseBatch(f.st, f.sup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := NewExporter(f.st, f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	usb := t.TempDir()
+	ballast := testenv.FillDisk(t, disk, 1536<<10)
+	if _, err := x.Export(context.Background(), f.sup, b.ID, &exporter.DirTarget{Dir: usb}, nil); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("export on a full disk: %v", err)
+	}
+	if ents, _ := os.ReadDir(x.outbox.Dir()); len(ents) != 0 {
+		t.Fatalf("left in the outbox: %v", ents)
+	}
+	if got, _ := Batch(f.st, b.ID); got.BundleID != "" || got.Status == vault.BatchExported {
+		t.Fatalf("batch after the failed export: %+v", got)
+	}
+	os.Remove(ballast)
+	loc, err := x.Export(context.Background(), f.sup, b.ID, &exporter.DirTarget{Dir: usb}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bundle := openBundle(t, loc, f, 0); len(bundle.Records) != len(ids) {
+		t.Fatalf("bundle after freeing space: %d records", len(bundle.Records))
+	}
+	for _, id := range ids {
+		if e, err := f.st.Enrollment(id); err != nil || e.Status != vault.StatusExported || len(e.Portrait) == 0 {
+			t.Fatalf("%s after the export: %v", id, err)
+		}
 	}
 }
