@@ -324,6 +324,9 @@ type analyser struct {
 	attempts int
 	captured bool // a capture was delivered; wait for Retake before auto-capturing again
 	last     *biometrics.Report
+	// bestFailed is the highest-scoring capture that failed the checks: what Force
+	// accepts when the new window has no frame yet (the clerk forces right after a failure).
+	bestFailed *Capture
 }
 
 func (a *analyser) run() {
@@ -424,6 +427,16 @@ func (a *analyser) finish(force bool, reason string) {
 // deliver judges the window's best frame at full quality and hands out the capture.
 func (a *analyser) deliver(auto, force bool, reason string) {
 	rep, m, ok := a.sel.Best()
+	if (!ok || rep == nil) && force && a.bestFailed != nil {
+		c := a.bestFailed
+		c.Forced, c.Reason, c.Attempts, c.Auto = true, reason, a.attempts, false
+		a.captured, a.bestFailed = true, nil
+		a.reset()
+		if a.s.ev.Captured != nil {
+			a.s.ev.Captured(c)
+		}
+		return
+	}
 	if !ok || rep == nil {
 		a.fail(nil, ErrNothingToCapture, false) // nothing was tried: not an attempt
 		return
@@ -435,10 +448,13 @@ func (a *analyser) deliver(auto, force bool, reason string) {
 	}
 	c.Auto = auto
 	if !c.Report.Pass && !force {
+		if a.bestFailed == nil || c.Report.Score > a.bestFailed.Report.Score {
+			a.bestFailed = c
+		}
 		a.fail(c.Report, nil, true)
 		return
 	}
-	a.captured = true
+	a.captured, a.bestFailed = true, nil
 	a.reset()
 	if a.s.ev.Captured != nil {
 		a.s.ev.Captured(c)

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"gocv.io/x/gocv"
 
 	"enrollstation/biometrics"
 	"enrollstation/capture"
@@ -181,11 +185,8 @@ func TestForcedCapture(t *testing.T) {
 					t.Fatalf("attempt %d: %+v", i, a)
 				}
 			}
-			for l := range lives {
-				if l.Report != nil && l.Report.Face != nil {
-					break
-				}
-			}
+			// Forcing right after the last failure, before the new window has a frame,
+			// accepts the best failed capture (it used to fail: nothing to capture yet).
 			s.Force("")
 			if a := (<-results).(Attempt); !errors.Is(a.Err, ErrForceNotAllowed) {
 				t.Fatalf("force without reason: %+v", a)
@@ -197,6 +198,68 @@ func TestForcedCapture(t *testing.T) {
 			}
 		})
 	_ = out
+}
+
+// gatedSource stops delivering frames while paused is set, as a camera whose subject
+// stepped away, so a test can know that no new frame reaches the analyser.
+type gatedSource struct {
+	capture.Source
+	paused *atomic.Bool
+}
+
+func (g gatedSource) Read(ctx context.Context, dst *gocv.Mat) error {
+	for g.paused.Load() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return g.Source.Read(ctx, dst)
+}
+
+// A clerk who forces right after a failed attempt, before the camera has delivered
+// another frame, gets the failed capture accepted, not "no face seen yet".
+func TestForceRightAfterFailure(t *testing.T) {
+	r := needRec(t)
+	video := videotest.Make(t, r, t.TempDir(), videotest.Blur, 2, testenv.Face(t, "sejeong.jpg"))
+	var paused atomic.Bool
+	open := func(ctx context.Context) (capture.Source, error) {
+		src, err := fileOpener(video, true)(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return gatedSource{src, &paused}, nil
+	}
+	runSession(t, video, CaptureConfig{Open: open, ForceAfter: 1}, func(s *CaptureSession, lives <-chan Live, results <-chan any) {
+		for l := range lives {
+			if l.Report != nil && l.Report.Face != nil {
+				break
+			}
+		}
+		paused.Store(true)
+		for quiet := false; !quiet; { // let the frames already on their way be assessed
+			select {
+			case <-lives:
+			case <-time.After(time.Second):
+				quiet = true
+			}
+		}
+		s.CaptureNow()
+		a, ok := (<-results).(Attempt)
+		if !ok || a.Report == nil || a.Report.Pass || !a.CanForce {
+			t.Fatalf("failed attempt: %+v", a)
+		}
+		s.Force("citizen has a medical condition") // the new window is empty
+		c, ok := (<-results).(*Capture)
+		if !ok {
+			t.Fatal("force right after a failure did not capture")
+		}
+		if !c.Forced || c.Attempts != 1 || c.Report.Score != a.Report.Score || len(c.Portrait) == 0 {
+			t.Fatalf("forced capture: forced %v, attempts %d, score %d (failed attempt %d)", c.Forced, c.Attempts, c.Report.Score, a.Report.Score)
+		}
+		paused.Store(false)
+	})
 }
 
 // Submitting stores a pending enrollment in the real encrypted store, and a second
