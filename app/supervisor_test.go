@@ -522,7 +522,8 @@ func TestTechnicianCameraProfileReappliedOnNextStart(t *testing.T) {
 	if err := td.writeReport(&rep); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(rep.String(), `"station_id"`) || !strings.Contains(rep.String(), `"pending": 1`) || strings.Contains(rep.String(), "ZYXWVU") {
+	if !strings.Contains(rep.String(), `"station_id"`) || !strings.Contains(rep.String(), `"pending": 1`) || strings.Contains(rep.String(), "ZYXWVU") ||
+		!strings.Contains(rep.String(), `"disk_free_bytes": `) || strings.Contains(rep.String(), `"disk_free_bytes": 0,`) {
 		t.Fatalf("diagnostics report:\n%s", rep.String())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -50,7 +51,8 @@ type stationFacts struct {
 	BundleSeq    uint64         `json:"bundle_counter"`
 	Enrollments  map[string]int `json:"enrollments_by_status"`
 	AuditEntries uint64         `json:"audit_entries"`
-	StorageBytes int64          `json:"storage_bytes"`
+	StorageBytes int64          `json:"storage_bytes"`   // allocated on disk (badger's files are sparse)
+	DiskFree     uint64         `json:"disk_free_bytes"` // available on the data directory's disk
 	ModelsOK     bool           `json:"models_ok"`
 	ModelsDetail string         `json:"models_detail"`
 	Camera       *capture.Stats `json:"camera,omitempty"`
@@ -104,11 +106,16 @@ func (t *techDiagnostics) gather() stationFacts {
 	_ = filepath.WalkDir(t.sh.env.Data, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			if info, err := d.Info(); err == nil {
-				f.StorageBytes += info.Size()
+				if st, ok := info.Sys().(*syscall.Stat_t); ok {
+					f.StorageBytes += st.Blocks * 512 // what the file occupies, not its sparse length
+				} else {
+					f.StorageBytes += info.Size()
+				}
 			}
 		}
 		return nil
 	})
+	f.DiskFree, _ = vault.DiskFree(t.sh.env.Data)
 	if err := biometrics.VerifyModels(t.sh.env.Models); err != nil {
 		f.ModelsDetail = err.Error()
 	} else {
@@ -134,8 +141,9 @@ func (t *techDiagnostics) showFacts() {
 	if f.TPM.Kind == "software" {
 		tpm += "\n    " + tr("software TPM: demos and tests only")
 	}
-	t.facts.SetText(fmt.Sprintf("%s: %s\n%s: %d\n%s: %.1f MB\n%s: %s\n%s: %s\n%s: %d",
+	t.facts.SetText(fmt.Sprintf("%s: %s\n%s: %d\n%s: %.1f MB\n%s: %.1f GB\n%s: %s\n%s: %s\n%s: %d",
 		tr("TPM"), tpm, tr("Bundle counter"), f.BundleSeq, tr("Storage used"), float64(f.StorageBytes)/1e6,
+		tr("Disk free"), float64(f.DiskFree)/1e9,
 		tr("Models"), models, tr("Camera"), cam, tr("Audit entries"), f.AuditEntries))
 }
 
