@@ -85,3 +85,35 @@ func TestLowDiskRefusesWritesAndKeepsData(t *testing.T) {
 		t.Fatalf("audit after the low-disk episode: %v", err)
 	}
 }
+
+// A disk with no space at all: the station does not open (badger cannot even write its
+// lock file) and says why, without crashing; with space back it opens with everything.
+func TestOpenOnFullDisk(t *testing.T) {
+	disk := testenv.SmallDisk(t, 160)
+	sim := tpmtest.Start(t)
+	data := filepath.Join(disk, "data")
+	cfg := Config{Store: StoreOptions{MinFree: 16 << 20, RecordFree: 48 << 20, IndexCacheSize: 8 << 20, BlockCacheSize: 8 << 20}}
+	st := initStation(t, sim, data, cfg)
+	clerk, _, _ := people(t, st)
+	e := testEnrollment(t, "FULL", make([]byte, 200<<10))
+	if err := st.SaveEnrollment(clerk, e); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	ballast := testenv.FillDisk(t, disk, 0)
+	if st2, err := Open(data, newTestTPM(t, sim), cfg); !errors.Is(err, ErrLowDisk) {
+		if st2 != nil {
+			st2.Close()
+		}
+		t.Fatalf("open on a full disk: %v", err)
+	}
+	os.Remove(ballast)
+	st2, err := Open(data, newTestTPM(t, sim), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	if got, err := st2.Enrollment(e.ID); err != nil || got.Demographics.Surname != "FULL" {
+		t.Fatalf("after the full disk: %v", err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -95,6 +96,11 @@ func OpenStoreWith(dir string, key []byte, o StoreOptions) (*Store, error) {
 		}
 		if strings.Contains(err.Error(), "Encryption key mismatch") {
 			return nil, fmt.Errorf("%w: %s", ErrWrongStoreKey, dir)
+		}
+		// badger writes its lock file and manifest at open, and formats some errors with %v
+		if errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), syscall.ENOSPC.Error()) {
+			free, _ := DiskFree(dir)
+			return nil, &LowDiskError{Dir: dir, Free: free, Need: o.MinFree}
 		}
 		return nil, fmt.Errorf("vault: opening store %s: %w", dir, err)
 	}
