@@ -77,7 +77,9 @@ func newClerkHome(sh *shell) *clerkHome {
 	h.space = widget.NewLabel("")
 	h.space.Importance = widget.DangerImportance
 	h.space.Wrapping = fyne.TextWrapWord
-	h.checkSpace(sh)
+	if !h.checkSpace(sh) {
+		empty.SetText(tr("No enrollments yet today."))
+	}
 	top := container.NewVBox(container.NewHBox(head, count, layout.NewSpacer(), h.newBtn), h.space)
 	h.content = container.NewBorder(top, nil, nil, nil, body)
 	sh.setCurrent(h)
