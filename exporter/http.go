@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -235,6 +236,11 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			http.Error(w, "bundle too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		if errors.Is(err, syscall.ENOSPC) {
+			// 507: a server-side condition, so the station retries; nothing was kept.
+			http.Error(w, "the receiver's disk is full; nothing was stored", http.StatusInsufficientStorage)
 			return
 		}
 		http.Error(w, "could not store the bundle", http.StatusInternalServerError)

@@ -528,3 +528,37 @@ func TestDirTargetFullMedium(t *testing.T) {
 		t.Fatalf("delivered copy does not verify: %v", err)
 	}
 }
+
+// A receiver whose disk is full answers 507, keeps nothing (no partial file), and the
+// station keeps the bundle pending, naming the status; with room again the upload succeeds.
+func TestUploadToFullReceiver(t *testing.T) {
+	f := newFixture(t)
+	ob, err := OpenOutbox(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf, err := ob.Build(f.params(f.photoRecords(t, 10), 1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := testenv.SmallDisk(t, 2)
+	srv := httptest.NewTLSServer(NewReceiver(store))
+	defer srv.Close()
+	target := &HTTPTarget{URL: srv.URL, Client: srv.Client(), Attempts: 2, Backoff: time.Millisecond}
+	_, err = ob.Deliver(context.Background(), target, bf.ID)
+	if !errors.Is(err, ErrNotDelivered) || !strings.Contains(err.Error(), "507") {
+		t.Fatalf("upload to a full receiver: %v", err)
+	}
+	if ents, _ := os.ReadDir(store); len(ents) != 0 {
+		t.Errorf("the receiver kept %v", ents)
+	}
+	if pend, _ := ob.Pending(); len(pend) != 1 {
+		t.Fatalf("pending after the refusal: %v", pend)
+	}
+	if err := syscall.Mount("tmpfs", store, "tmpfs", syscall.MS_REMOUNT, "size=8m"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ob.Deliver(context.Background(), target, bf.ID); err != nil {
+		t.Fatal(err)
+	}
+}
