@@ -13,16 +13,32 @@ import (
 	"enrollstation/internal/tpmtest"
 )
 
+// smallDiskStation is a station whose data lives on a 160 MiB tmpfs, with small reserves
+// (16 MiB for any write, 48 MiB for enrollments) so that tests fill it quickly.
+type smallDiskStation struct {
+	disk, data string
+	sim        *tpmtest.Sim
+	cfg        Config
+	st         *Station
+	clerk      *Session
+}
+
+func newSmallDiskStation(t *testing.T) smallDiskStation {
+	t.Helper()
+	d := smallDiskStation{disk: testenv.SmallDisk(t, 160), sim: tpmtest.Start(t)}
+	d.data = filepath.Join(d.disk, "data")
+	d.cfg = Config{Store: StoreOptions{MinFree: 16 << 20, RecordFree: 48 << 20, IndexCacheSize: 8 << 20, BlockCacheSize: 8 << 20}}
+	d.st = initStation(t, d.sim, d.data, d.cfg)
+	d.clerk, _, _ = people(t, d.st)
+	return d
+}
+
 // A station whose disk runs low refuses new enrollments with a clear error before badger
 // could die of SIGBUS on a full disk, still does the small writes that free space, loses
 // nothing, and takes enrollments again once there is room.
 func TestLowDiskRefusesWritesAndKeepsData(t *testing.T) {
-	disk := testenv.SmallDisk(t, 160)
-	sim := tpmtest.Start(t)
-	data := filepath.Join(disk, "data")
-	cfg := Config{Store: StoreOptions{MinFree: 16 << 20, RecordFree: 48 << 20, IndexCacheSize: 8 << 20, BlockCacheSize: 8 << 20}}
-	st := initStation(t, sim, data, cfg)
-	clerk, _, _ := people(t, st)
+	d := newSmallDiskStation(t)
+	disk, sim, data, cfg, st, clerk := d.disk, d.sim, d.data, d.cfg, d.st, d.clerk
 
 	portrait := make([]byte, 300<<10)
 	rand.Read(portrait)
@@ -89,12 +105,8 @@ func TestLowDiskRefusesWritesAndKeepsData(t *testing.T) {
 // A disk with no space at all: the station does not open (badger cannot even write its
 // lock file) and says why, without crashing; with space back it opens with everything.
 func TestOpenOnFullDisk(t *testing.T) {
-	disk := testenv.SmallDisk(t, 160)
-	sim := tpmtest.Start(t)
-	data := filepath.Join(disk, "data")
-	cfg := Config{Store: StoreOptions{MinFree: 16 << 20, RecordFree: 48 << 20, IndexCacheSize: 8 << 20, BlockCacheSize: 8 << 20}}
-	st := initStation(t, sim, data, cfg)
-	clerk, _, _ := people(t, st)
+	d := newSmallDiskStation(t)
+	disk, sim, data, cfg, st, clerk := d.disk, d.sim, d.data, d.cfg, d.st, d.clerk
 	e := testEnrollment(t, "FULL", make([]byte, 200<<10))
 	if err := st.SaveEnrollment(clerk, e); err != nil {
 		t.Fatal(err)
