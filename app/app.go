@@ -431,6 +431,8 @@ func errText(err error) string {
 		return tr("Another program is using this station's data. Close it and start again.") + "\n" + err.Error()
 	case errors.Is(err, vault.ErrNoTPM):
 		return tr("No TPM was found. Check the station's security chip or start with --tpm swtpm for a test station.") + "\n" + err.Error()
+	case errors.As(err, &low) && low.AtOpen:
+		return tr("The station cannot start: its disk is full (%d MB free). A technician must free disk space on this computer, then start the station again.", low.Free>>20)
 	case errors.As(err, &low):
 		return tr("The station's disk is almost full: %d MB free, and %d MB must stay free. Ask a supervisor to export batches and import the issuer's acknowledgements (that deletes their biometrics), or a technician to free disk space.", low.Free>>20, low.Need>>20)
 	case errors.As(err, &medium):

@@ -89,6 +89,7 @@ func TestErrTextDiskSpace(t *testing.T) {
 		{fmt.Errorf("saving: %w", &vault.LowDiskError{Dir: "/var/lib/es", Free: 200 << 20, Need: 256 << 20}), "disk is almost full: 200 MB free, and 256 MB must stay free"},
 		{fmt.Errorf("export: %w", &exporter.NoSpaceError{Dir: "/media/usb", Free: 2e6, Need: 3.5e6}), "medium /media/usb is too full: 2.0 MB free, the bundle needs 3.5 MB"},
 		{&os.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}, "A disk is full"},
+		{&vault.LowDiskError{Dir: "/var/lib/es", Free: 0, Need: 128 << 20, AtOpen: true}, "cannot start: its disk is full (0 MB free)"},
 	} {
 		if got := errText(c.err); !strings.Contains(got, c.want) {
 			t.Errorf("errText(%v) = %q, want it to contain %q", c.err, got, c.want)

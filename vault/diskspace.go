@@ -24,9 +24,14 @@ const (
 type LowDiskError struct {
 	Dir        string
 	Free, Need uint64 // bytes
+	AtOpen     bool   // the store could not even open: nothing in the station can free space
 }
 
 func (e *LowDiskError) Error() string {
+	if e.AtOpen {
+		return fmt.Sprintf("the station's data disk (%s) is full (%d MB free): the store cannot open; free disk space on this computer (a technician's job), then start again",
+			e.Dir, e.Free>>20)
+	}
 	return fmt.Sprintf("the station's data disk (%s) has %d MB free and at least %d MB must stay free to store data safely: "+
 		"export batches and import the issuer's acknowledgements (acknowledged biometrics are deleted), or ask a technician to free disk space",
 		e.Dir, e.Free>>20, e.Need>>20)

@@ -100,7 +100,7 @@ func OpenStoreWith(dir string, key []byte, o StoreOptions) (*Store, error) {
 		// badger writes its lock file and manifest at open, and formats some errors with %v
 		if errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), syscall.ENOSPC.Error()) {
 			free, _ := DiskFree(dir)
-			return nil, &LowDiskError{Dir: dir, Free: free, Need: o.MinFree}
+			return nil, &LowDiskError{Dir: dir, Free: free, Need: o.MinFree, AtOpen: true}
 		}
 		return nil, fmt.Errorf("vault: opening store %s: %w", dir, err)
 	}
