@@ -150,7 +150,7 @@ func newShell(ctx context.Context, a fyne.App, w fyne.Window, env *cli.Env, demo
 func (sh *shell) start() {
 	tp, err := vault.OpenTPM(sh.env.TPM, sh.env.Data)
 	if err != nil {
-		sh.showError(tr("TPM not available"), err)
+		sh.showError(tr("TPM not available"), vault.ExplainLowDisk(sh.env.Data, err))
 		return
 	}
 	sh.tpm = tp
@@ -167,14 +167,14 @@ func (sh *shell) start() {
 		// Without a provisioning wizard a demo station provisions itself with documented
 		// demo accounts, so a new user can still try a complete enrollment.
 		if err := sh.demoProvision(); err != nil {
-			sh.showError(tr("Could not set up the demo station"), err)
+			sh.showError(tr("Could not set up the demo station"), vault.ExplainLowDisk(sh.env.Data, err))
 			return
 		}
 	}
 	if sh.station == nil {
 		st, err := vault.Open(sh.env.Data, sh.tpm, vault.Config{})
 		if err != nil {
-			sh.showError(tr("Could not open the station"), err)
+			sh.showError(tr("Could not open the station"), vault.ExplainLowDisk(sh.env.Data, err))
 			return
 		}
 		sh.station = st
@@ -432,7 +432,7 @@ func errText(err error) string {
 	case errors.Is(err, vault.ErrNoTPM):
 		return tr("No TPM was found. Check the station's security chip or start with --tpm swtpm for a test station.") + "\n" + err.Error()
 	case errors.As(err, &low) && low.AtOpen:
-		return tr("The station cannot start: its disk is full (%d MB free). A technician must free disk space on this computer, then start the station again.", low.Free>>20)
+		return tr("The station cannot start: its disk is full (%d MB free). A technician must free disk space on this computer, then start the station again.", low.Free>>20) + "\n" + err.Error()
 	case errors.As(err, &low):
 		return tr("The station's disk is almost full: %d MB free, and %d MB must stay free. Ask a supervisor to export batches and import the issuer's acknowledgements (that deletes their biometrics), or a technician to free disk space.", low.Free>>20, low.Need>>20)
 	case errors.As(err, &medium):

@@ -59,3 +59,19 @@ func ensureFree(dir string, need uint64) error {
 	}
 	return nil
 }
+
+// ExplainLowDisk returns err unchanged unless dataDir's disk is (nearly) full, which makes
+// everything that writes there fail in its own words (a software TPM's state file, badger's
+// lock file): then it returns a *LowDiskError (AtOpen) that names the disk as the cause and
+// keeps err's text.
+func ExplainLowDisk(dataDir string, err error) error {
+	var low *LowDiskError
+	if err == nil || errors.As(err, &low) {
+		return err
+	}
+	free, ferr := DiskFree(dataDir)
+	if ferr != nil || free >= DefaultMinFree {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", &LowDiskError{Dir: dataDir, Free: free, Need: DefaultMinFree, AtOpen: true}, err)
+}

@@ -129,3 +129,22 @@ func TestOpenOnFullDisk(t *testing.T) {
 		t.Fatalf("after the full disk: %v", err)
 	}
 }
+
+// ExplainLowDisk names a full data disk as the cause of whatever failed at start, and
+// leaves errors alone when there is space.
+func TestExplainLowDisk(t *testing.T) {
+	disk := testenv.SmallDisk(t, 200) // above DefaultMinFree
+	cause := errors.New("creating storage root key: TPM_RC_FAILURE")
+	if err := ExplainLowDisk(disk, cause); err != cause {
+		t.Fatalf("with space: %v", err)
+	}
+	testenv.FillDisk(t, disk, 0)
+	err := ExplainLowDisk(disk, cause)
+	var low *LowDiskError
+	if !errors.As(err, &low) || !low.AtOpen || !strings.Contains(err.Error(), "TPM_RC_FAILURE") {
+		t.Fatalf("on a full disk: %v", err)
+	}
+	if again := ExplainLowDisk(disk, err); again != err {
+		t.Fatalf("explained twice: %v", again)
+	}
+}

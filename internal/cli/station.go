@@ -364,12 +364,12 @@ func stationCommands() []Command {
 func withStation(env *Env, fn func(*vault.Station) error) error {
 	tp, err := vault.OpenTPM(env.TPM, env.Data)
 	if err != nil {
-		return err
+		return vault.ExplainLowDisk(env.Data, err)
 	}
 	defer tp.Close()
 	st, err := vault.Open(env.Data, tp, vault.Config{})
 	if err != nil {
-		return err
+		return vault.ExplainLowDisk(env.Data, err)
 	}
 	defer st.Close()
 	return fn(st)
