@@ -93,11 +93,7 @@ func enroll(env *Env, a enrollArgs) error {
 	}
 	defer rec.Close()
 
-	return withStation(env, func(st *vault.Station) error {
-		clerk, err := loginAs(env, st, a.as)
-		if err != nil {
-			return err
-		}
+	return withSession(env, a.as, func(st *vault.Station, clerk *vault.Session) error {
 		if !clerk.Has(vault.RoleClerk) {
 			return fmt.Errorf("%s: %w", a.as, vault.ErrForbidden)
 		}

@@ -197,11 +197,7 @@ func stationCommands() []Command {
 						}
 						rs = append(rs, role)
 					}
-					return withStation(env, func(st *vault.Station) error {
-						admin, err := loginAs(env, st, *as)
-						if err != nil {
-							return err
-						}
+					return withSession(env, *as, func(st *vault.Station, admin *vault.Session) error {
 						pw, err := newPassword(env, args[0])
 						if err != nil {
 							return err
@@ -272,11 +268,7 @@ func stationCommands() []Command {
 					if len(args) != 1 || *as == "" {
 						return fmt.Errorf("%w: one user NAME and --as ADMIN expected", ErrUsage)
 					}
-					return withStation(env, func(st *vault.Station) error {
-						admin, err := loginAs(env, st, *as)
-						if err != nil {
-							return err
-						}
+					return withSession(env, *as, func(st *vault.Station, admin *vault.Session) error {
 						if err := st.SetLocked(admin, args[0], !*unlock); err != nil {
 							return err
 						}
@@ -373,6 +365,18 @@ func withStation(env *Env, fn func(*vault.Station) error) error {
 	}
 	defer st.Close()
 	return fn(st)
+}
+
+// withSession is withStation with the operator name logged in (password prompted or
+// from --password-stdin) for fn.
+func withSession(env *Env, name string, fn func(*vault.Station, *vault.Session) error) error {
+	return withStation(env, func(st *vault.Station) error {
+		s, err := loginAs(env, st, name)
+		if err != nil {
+			return err
+		}
+		return fn(st, s)
+	})
 }
 
 func loginAs(env *Env, st *vault.Station, name string) (*vault.Session, error) {

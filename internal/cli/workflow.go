@@ -27,11 +27,7 @@ func workflowCommands() []Command {
 					if len(args) == 0 || *as == "" {
 						return fmt.Errorf("%w: one or more enrollment IDs and --as SUPERVISOR expected", ErrUsage)
 					}
-					return withStation(env, func(st *vault.Station) error {
-						sup, err := loginAs(env, st, *as)
-						if err != nil {
-							return err
-						}
+					return withSession(env, *as, func(st *vault.Station, sup *vault.Session) error {
 						for _, id := range args {
 							if _, err := st.Approve(sup, id); err != nil {
 								return fmt.Errorf("approving %s: %w", id, err)
@@ -54,11 +50,7 @@ func workflowCommands() []Command {
 					if len(args) != 1 || *as == "" || *reason == "" {
 						return fmt.Errorf("%w: one enrollment ID, --reason CODE and --as SUPERVISOR expected", ErrUsage)
 					}
-					return withStation(env, func(st *vault.Station) error {
-						sup, err := loginAs(env, st, *as)
-						if err != nil {
-							return err
-						}
+					return withSession(env, *as, func(st *vault.Station, sup *vault.Session) error {
 						if err := workflow.Reject(st, sup, args[0], *reason); err != nil {
 							if errors.Is(err, workflow.ErrUnknownReason) {
 								return fmt.Errorf("%w: %v", ErrUsage, err)
@@ -81,11 +73,7 @@ func workflowCommands() []Command {
 					if len(args) != 0 || *as == "" {
 						return fmt.Errorf("%w: --as SUPERVISOR expected, no arguments", ErrUsage)
 					}
-					return withStation(env, func(st *vault.Station) error {
-						sup, err := loginAs(env, st, *as)
-						if err != nil {
-							return err
-						}
+					return withSession(env, *as, func(st *vault.Station, sup *vault.Session) error {
 						b, err := workflow.CloseBatch(st, sup)
 						if err != nil {
 							return err
@@ -157,11 +145,7 @@ func workflowCommands() []Command {
 					if err != nil {
 						return fmt.Errorf("%w: --to: %v", ErrUsage, err)
 					}
-					return withStation(env, func(st *vault.Station) error {
-						sup, err := loginAs(env, st, *as)
-						if err != nil {
-							return err
-						}
+					return withSession(env, *as, func(st *vault.Station, sup *vault.Session) error {
 						x, err := workflow.NewExporter(st, env.Data)
 						if err != nil {
 							return err
@@ -190,11 +174,7 @@ func workflowCommands() []Command {
 					if err != nil {
 						return err
 					}
-					return withStation(env, func(st *vault.Station) error {
-						sup, err := loginAs(env, st, *as)
-						if err != nil {
-							return err
-						}
+					return withSession(env, *as, func(st *vault.Station, sup *vault.Session) error {
 						x, err := workflow.NewExporter(st, env.Data)
 						if err != nil {
 							return err
@@ -229,11 +209,7 @@ func workflowCommands() []Command {
 					if _, err := workflow.CheckIssuerKey(key); err != nil {
 						return err
 					}
-					return withStation(env, func(st *vault.Station) error {
-						admin, err := loginAs(env, st, *as)
-						if err != nil {
-							return err
-						}
+					return withSession(env, *as, func(st *vault.Station, admin *vault.Session) error {
 						fp, err := workflow.SetIssuerKey(st, admin, key)
 						if err != nil {
 							return err
