@@ -21,6 +21,20 @@ import (
 	"enrollstation/internal/testenv"
 )
 
+// builtOutbox is a new outbox holding one bundle of recs.
+func builtOutbox(t *testing.T, f fixture, recs []Record) (*Outbox, BundleFile) {
+	t.Helper()
+	ob, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bf, err := ob.Build(f.params(recs, 1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ob, bf
+}
+
 // esbFiles lists the bundle files (not dot-files) in dir.
 func esbFiles(t *testing.T, dir string) []string {
 	t.Helper()
@@ -33,14 +47,7 @@ func esbFiles(t *testing.T, dir string) []string {
 
 func TestOutboxDirTarget(t *testing.T) {
 	f := newFixture(t)
-	ob, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bf, err := ob.Build(f.params(f.synthRecords(t, 3, 64), 1, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ob, bf := builtOutbox(t, f, f.synthRecords(t, 3, 64))
 	pend, err := ob.Pending()
 	if err != nil || len(pend) != 1 || pend[0] != bf {
 		t.Fatalf("pending = %+v, %v; want [%+v]", pend, err, bf)
@@ -163,14 +170,7 @@ func runKilled(t *testing.T, env ...string) {
 
 func TestKilledDeliveryLeavesNothingPartial(t *testing.T) {
 	f := newFixture(t)
-	ob, err := OpenOutbox(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bf, err := ob.Build(f.params(f.synthRecords(t, 3, 200), 1, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ob, bf := builtOutbox(t, f, f.synthRecords(t, 3, 200))
 	for _, step := range []string{"partial-written", "renamed"} {
 		t.Run(step, func(t *testing.T) {
 			usb := t.TempDir()
@@ -285,14 +285,7 @@ func (f *flakyFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func TestUploadExactlyOnce(t *testing.T) {
 	f := newFixture(t)
-	ob, err := OpenOutbox(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bf, err := ob.Build(f.params(f.synthRecords(t, 3, 200), 1, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ob, bf := builtOutbox(t, f, f.synthRecords(t, 3, 200))
 	store := t.TempDir()
 	front := &flakyFront{next: NewReceiver(store)}
 	srv := httptest.NewTLSServer(front)
@@ -331,14 +324,7 @@ func TestUploadExactlyOnce(t *testing.T) {
 
 func TestUploadFailures(t *testing.T) {
 	f := newFixture(t)
-	ob, err := OpenOutbox(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bf, err := ob.Build(f.params(f.synthRecords(t, 1, 32), 1, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ob, bf := builtOutbox(t, f, f.synthRecords(t, 1, 32))
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc
@@ -449,14 +435,7 @@ func TestParseTarget(t *testing.T) {
 
 func TestDirTargetRejectsCorruptCopy(t *testing.T) {
 	f := newFixture(t)
-	ob, err := OpenOutbox(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bf, err := ob.Build(f.params(f.synthRecords(t, 1, 32), 1, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ob, bf := builtOutbox(t, f, f.synthRecords(t, 1, 32))
 	usb := t.TempDir()
 	// The medium corrupts the file after it is written: the re-read must catch it.
 	d := &DirTarget{Dir: usb, hook: func(step string) {
@@ -487,19 +466,12 @@ func TestDirTargetRejectsCorruptCopy(t *testing.T) {
 // the same bundle. The medium is a real 2 MB tmpfs.
 func TestDirTargetFullMedium(t *testing.T) {
 	f := newFixture(t)
-	ob, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bf, err := ob.Build(f.params(f.photoRecords(t, 10), 1, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ob, bf := builtOutbox(t, f, f.photoRecords(t, 10))
 	if bf.Size < 3<<20 || bf.Size > 7<<20 {
 		t.Fatalf("bundle of %d bytes: too small for this test", bf.Size)
 	}
 	usb := testenv.SmallDisk(t, 2)
-	_, err = ob.Deliver(context.Background(), &DirTarget{Dir: usb}, bf.ID)
+	_, err := ob.Deliver(context.Background(), &DirTarget{Dir: usb}, bf.ID)
 	var full *NoSpaceError
 	if !errors.As(err, &full) || !errors.Is(err, ErrNotDelivered) || full.Need <= uint64(bf.Size) || full.Free > 2<<20 {
 		t.Fatalf("delivery to a full medium: %v", err)
@@ -533,19 +505,12 @@ func TestDirTargetFullMedium(t *testing.T) {
 // station keeps the bundle pending, naming the status; with room again the upload succeeds.
 func TestUploadToFullReceiver(t *testing.T) {
 	f := newFixture(t)
-	ob, err := OpenOutbox(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bf, err := ob.Build(f.params(f.photoRecords(t, 10), 1, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ob, bf := builtOutbox(t, f, f.photoRecords(t, 10))
 	store := testenv.SmallDisk(t, 2)
 	srv := httptest.NewTLSServer(NewReceiver(store))
 	defer srv.Close()
 	target := &HTTPTarget{URL: srv.URL, Client: srv.Client(), Attempts: 2, Backoff: time.Millisecond}
-	_, err = ob.Deliver(context.Background(), target, bf.ID)
+	_, err := ob.Deliver(context.Background(), target, bf.ID)
 	if !errors.Is(err, ErrNotDelivered) || !strings.Contains(err.Error(), "507") {
 		t.Fatalf("upload to a full receiver: %v", err)
 	}
