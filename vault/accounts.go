@@ -246,24 +246,38 @@ func (st *Station) SetLocked(admin *Session, name string, locked bool) error {
 	if locked && name == admin.Name {
 		return fmt.Errorf("%w: an administrator cannot lock their own account", ErrForbidden)
 	}
+	action := "user.unlock"
+	if locked {
+		action = "user.lock"
+	}
+	return st.updateOperator(admin.Name, action, name, "", func(o *Operator) {
+		o.Locked = locked
+		if !locked {
+			o.Failures = 0
+		}
+	})
+}
+
+// updateOperator applies edit to the stored operator name and audits it as actor's action,
+// in one durable transaction.
+func (st *Station) updateOperator(actor, action, name, detail string, edit func(*Operator)) error {
 	return st.store.Update(func(tx *Tx) error {
 		o, err := tx.Operator(name)
 		if err != nil {
 			return err
 		}
-		o.Locked = locked
-		if !locked {
-			o.Failures = 0
-		}
+		edit(o)
 		if err := tx.PutOperator(o); err != nil {
 			return err
 		}
-		action := "user.unlock"
-		if locked {
-			action = "user.lock"
-		}
-		return tx.Audit(admin.Name, action, name, "")
+		return tx.Audit(actor, action, name, detail)
 	})
+}
+
+// takeCredentials copies the password and approval-key material newCredentials (and a
+// new or re-wrapped approval key) set on from.
+func (o *Operator) takeCredentials(from *Operator) {
+	o.KDF, o.Salt, o.Verifier, o.ApprovalKey, o.PasswordChangedAt = from.KDF, from.Salt, from.Verifier, from.ApprovalKey, from.PasswordChangedAt
 }
 
 // ChangePassword changes an operator's password, re-wrapping a supervisor's approval
@@ -289,15 +303,5 @@ func (st *Station) ChangePassword(name, oldPW, newPW string) error {
 			return err
 		}
 	}
-	return st.store.Update(func(tx *Tx) error {
-		cur, err := tx.Operator(name)
-		if err != nil {
-			return err
-		}
-		cur.KDF, cur.Salt, cur.Verifier, cur.ApprovalKey, cur.PasswordChangedAt = o.KDF, o.Salt, o.Verifier, o.ApprovalKey, o.PasswordChangedAt
-		if err := tx.PutOperator(cur); err != nil {
-			return err
-		}
-		return tx.Audit(name, "user.passwd", name, "")
-	})
+	return st.updateOperator(name, "user.passwd", name, "", func(cur *Operator) { cur.takeCredentials(o) })
 }

@@ -26,17 +26,9 @@ func (st *Station) ResetPassword(admin *Session, name, newPW string) error {
 			return err
 		}
 	}
-	return st.store.Update(func(tx *Tx) error {
-		cur, err := tx.Operator(name)
-		if err != nil {
-			return err
-		}
-		cur.KDF, cur.Salt, cur.Verifier, cur.ApprovalKey, cur.PasswordChangedAt = o.KDF, o.Salt, o.Verifier, o.ApprovalKey, o.PasswordChangedAt
+	return st.updateOperator(admin.Name, "user.reset-password", name, "", func(cur *Operator) {
+		cur.takeCredentials(o)
 		cur.Locked, cur.Failures = false, 0
-		if err := tx.PutOperator(cur); err != nil {
-			return err
-		}
-		return tx.Audit(admin.Name, "user.reset-password", name, "")
 	})
 }
 
@@ -72,17 +64,9 @@ func (st *Station) SetRoles(admin *Session, name string, roles []Role, newPW str
 			return err
 		}
 	}
-	return st.store.Update(func(tx *Tx) error {
-		cur, err := tx.Operator(name)
-		if err != nil {
-			return err
-		}
+	return st.updateOperator(admin.Name, "user.roles", name, fmt.Sprintf("roles %v", roles), func(cur *Operator) {
 		cur.Roles = o.Roles
-		cur.KDF, cur.Salt, cur.Verifier, cur.ApprovalKey, cur.PasswordChangedAt = o.KDF, o.Salt, o.Verifier, o.ApprovalKey, o.PasswordChangedAt
-		if err := tx.PutOperator(cur); err != nil {
-			return err
-		}
-		return tx.Audit(admin.Name, "user.roles", name, fmt.Sprintf("roles %v", roles))
+		cur.takeCredentials(o)
 	})
 }
 
