@@ -71,13 +71,7 @@ func roleLabel(r vault.Role) string {
 }
 
 // roleNames are the choices of the role check groups: every role's label.
-func roleNames() []string {
-	out := make([]string, len(vault.AllRoles))
-	for i, r := range vault.AllRoles {
-		out[i] = roleLabel(r)
-	}
-	return out
-}
+func roleNames() []string { return roleLabels(vault.AllRoles) }
 
 func roleLabels(rs []vault.Role) []string {
 	out := make([]string, len(rs))
