@@ -528,10 +528,6 @@ func (c *Counter) named() (tpm2.NamedHandle, error) {
 func (c *Counter) Increment() (uint64, error) {
 	c.tp.mu.Lock()
 	defer c.tp.mu.Unlock()
-	return c.incrementLocked()
-}
-
-func (c *Counter) incrementLocked() (uint64, error) {
 	h, err := c.named()
 	if err != nil {
 		return 0, err
