@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"enrollstation/internal/diskfree"
 )
 
 // BundleFile is a complete bundle on disk.
@@ -318,7 +320,7 @@ func (d *DirTarget) Deliver(ctx context.Context, b BundleFile) (string, error) {
 	}
 	// Say so before copying rather than fill the medium and fail (a stale partial copy from
 	// an earlier attempt is replaced, so its space counts as free).
-	if free, ok := diskFree(d.Dir); ok {
+	if free, err := diskfree.Free(d.Dir); err == nil {
 		if st, err := os.Stat(filepath.Join(d.Dir, "."+name+partialSuffix)); err == nil {
 			free += uint64(st.Size())
 		}
@@ -336,7 +338,7 @@ func (d *DirTarget) Deliver(ctx context.Context, b BundleFile) (string, error) {
 		return err
 	}, d.hook); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
-			free, _ := diskFree(d.Dir)
+			free, _ := diskfree.Free(d.Dir)
 			return "", &NoSpaceError{Dir: d.Dir, Free: free, Need: uint64(b.Size) + spaceMargin}
 		}
 		return "", fmt.Errorf("exporter: copying %s to %s: %v: %w", b.ID, d.Dir, err, ErrNotDelivered)

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"golang.org/x/sys/unix"
+	"enrollstation/internal/diskfree"
 )
 
 // ErrLowDisk means the data directory's disk is too full to write safely.
@@ -41,11 +41,11 @@ func (e *LowDiskError) Is(target error) bool { return target == ErrLowDisk }
 
 // DiskFree is the space available to this process on dir's file system, in bytes.
 func DiskFree(dir string) (uint64, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
+	free, err := diskfree.Free(dir)
+	if err != nil {
 		return 0, fmt.Errorf("vault: free space of %s: %w", dir, err)
 	}
-	return st.Bavail * uint64(st.Bsize), nil
+	return free, nil
 }
 
 // ensureFree returns a *LowDiskError when dir's disk has less than need bytes free.

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"enrollstation/internal/diskfree"
 )
 
 // SmallDisk mounts a tmpfs of mib MiB for the test and returns its directory: a real file
@@ -27,11 +27,10 @@ func SmallDisk(t testing.TB, mib int) string {
 // free, and returns the ballast's path (remove it to give the space back).
 func FillDisk(t testing.TB, dir string, left uint64) string {
 	t.Helper()
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
+	free, err := diskfree.Free(dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	free := st.Bavail * uint64(st.Bsize)
 	path := filepath.Join(dir, "ballast")
 	if free > left {
 		if err := os.WriteFile(path, make([]byte, free-left), 0o600); err != nil {
