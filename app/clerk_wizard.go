@@ -36,12 +36,12 @@ func wizardSteps() []string {
 func (sh *shell) startEnrollment() {
 	// Refuse before the citizen's details are typed, not when the enrollment is saved:
 	// the clerk's home says why ("Next citizen" on the receipt goes back to it).
-	if sh.station.RoomForEnrollment() != nil {
-		if h, ok := sh.current.(*clerkHome); ok {
-			h.checkSpace(sh)
-		} else {
-			sh.home()
+	if h, ok := sh.current.(*clerkHome); ok {
+		if !h.checkSpace(sh) {
+			return
 		}
+	} else if sh.station.RoomForEnrollment() != nil {
+		sh.home()
 		return
 	}
 	e := &enrollment{sh: sh}
