@@ -498,10 +498,7 @@ func statementHashes(stmt []byte) (h [len(memberNames)][32]byte, ok bool) {
 	if len(stmt) == 0 {
 		return h, false
 	}
-	var st struct {
-		Portrait string `json:"portrait_sha256"`
-		Template string `json:"template_sha256"`
-	}
+	var st stationStatement
 	if json.Unmarshal(stmt, &st) != nil {
 		return h, false
 	}
