@@ -9,7 +9,7 @@ import (
 	"syscall"
 
 	"enrollstation/app"
-	"enrollstation/internal/cli"
+	"enrollstation/cli"
 	_ "enrollstation/internal/clocale" // before Fyne reads the locale
 )
 

@@ -16,8 +16,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"enrollstation/enroll"
 	"enrollstation/exporter"
-	"enrollstation/internal/workflow"
 	"enrollstation/vault"
 )
 
@@ -293,7 +293,7 @@ type settingsScreen struct {
 
 func newSettingsScreen(sh *shell) *settingsScreen {
 	s := &settingsScreen{sh: sh}
-	set, _ := workflow.Settings(sh.station)
+	set, _ := enroll.Settings(sh.station)
 	s.retention = widget.NewEntry()
 	s.retention.SetText(strconv.Itoa(set.RetentionDays))
 	s.lockout = widget.NewEntry()
@@ -359,7 +359,7 @@ func (s *settingsScreen) showKey(key []byte) {
 		s.keyInfo.Importance = widget.WarningImportance
 		return
 	}
-	fp, err := workflow.CheckIssuerKey(key)
+	fp, err := enroll.CheckIssuerKey(key)
 	if err != nil {
 		s.keyInfo.SetText(errText(err))
 		s.keyInfo.Importance = widget.DangerImportance
@@ -372,12 +372,12 @@ func (s *settingsScreen) showKey(key []byte) {
 
 func (s *settingsScreen) save() error {
 	atoi := func(e *widget.Entry) int { n, _ := strconv.Atoi(strings.TrimSpace(e.Text)); return n }
-	c := workflow.SettingsChange{RetentionDays: atoi(s.retention), LockoutThreshold: atoi(s.lockout),
+	c := enroll.SettingsChange{RetentionDays: atoi(s.retention), LockoutThreshold: atoi(s.lockout),
 		IdleLockMinutes: atoi(s.idle), Language: s.language.Selected}
 	if q := strings.TrimSpace(s.quality.Text); q != "" {
 		c.Quality = json.RawMessage(q)
 	}
-	if err := workflow.UpdateSettings(s.sh.station, s.sh.sess, c); err != nil {
+	if err := enroll.UpdateSettings(s.sh.station, s.sh.sess, c); err != nil {
 		s.status.SetText(errText(err))
 		return err
 	}
@@ -397,7 +397,7 @@ func (s *settingsScreen) askImportKey(path string) {
 		s.status.SetText(errText(err))
 		return
 	}
-	fp, err := workflow.CheckIssuerKey(key)
+	fp, err := enroll.CheckIssuerKey(key)
 	if err != nil {
 		s.status.SetText(errText(err))
 		return
@@ -410,7 +410,7 @@ func (s *settingsScreen) askImportKey(path string) {
 }
 
 func (s *settingsScreen) importKey(key []byte) error {
-	if _, err := workflow.SetIssuerKey(s.sh.station, s.sh.sess, key); err != nil {
+	if _, err := enroll.SetIssuerKey(s.sh.station, s.sh.sess, key); err != nil {
 		s.status.SetText(errText(err))
 		return err
 	}
@@ -427,7 +427,7 @@ func (s *settingsScreen) demoIssuerKey() error {
 		s.status.SetText(errText(err))
 		return err
 	}
-	set, _ := workflow.Settings(s.sh.station)
+	set, _ := enroll.Settings(s.sh.station)
 	s.showKey(set.IssuerKey)
 	s.status.SetText(tr("Demo issuer key made in %s and imported.", dir))
 	return nil
@@ -459,7 +459,7 @@ func makeDemoIssuerKey(dataDir string, st *vault.Station, admin *vault.Session) 
 	if err := os.WriteFile(filepath.Join(dir, "issuer.pub"), pub, 0o644); err != nil {
 		return "", err
 	}
-	if _, err := workflow.SetIssuerKey(st, admin, pub); err != nil {
+	if _, err := enroll.SetIssuerKey(st, admin, pub); err != nil {
 		return "", err
 	}
 	return dir, nil

@@ -1,6 +1,6 @@
 // Package app is the station's window: the Fyne screens for clerks, supervisors and
 // technicians. It holds no business rules; those live in capture, biometrics, vault,
-// exporter and internal/workflow, which the screens call.
+// exporter and enroll, which the screens call.
 //
 // # Extension points (the shell)
 //
@@ -37,9 +37,9 @@ import (
 	"enrollstation/assets"
 	"enrollstation/biometrics"
 	"enrollstation/capture"
+	"enrollstation/cli"
+	"enrollstation/enroll"
 	"enrollstation/exporter"
-	"enrollstation/internal/cli"
-	"enrollstation/internal/workflow"
 	"enrollstation/vault"
 )
 
@@ -453,11 +453,11 @@ func errText(err error) string {
 		return tr("This account is locked after too many failed logins. An administrator must unlock it.")
 	case errors.Is(err, vault.ErrTPMLockout):
 		return tr("The TPM is locked after repeated wrong passwords. Wait for it to recover, or ask a technician to reset it.")
-	case errors.Is(err, workflow.ErrNothingToBatch):
+	case errors.Is(err, enroll.ErrNothingToBatch):
 		return tr("No approved enrollments are waiting for a batch.")
-	case errors.Is(err, workflow.ErrNoIssuerKey):
+	case errors.Is(err, enroll.ErrNoIssuerKey):
 		return tr("This station has no issuer key yet. An administrator must import it under Station settings.")
-	case errors.Is(err, workflow.ErrAckMismatch):
+	case errors.Is(err, enroll.ErrAckMismatch):
 		return tr("This acknowledgement is not for a bundle this station exported. Check that you chose the right file.")
 	}
 	return err.Error()

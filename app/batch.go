@@ -14,8 +14,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"enrollstation/enroll"
 	"enrollstation/exporter"
-	"enrollstation/internal/workflow"
 	"enrollstation/vault"
 )
 
@@ -25,7 +25,7 @@ type batchScreen struct {
 	sh      *shell
 	content fyne.CanvasObject
 
-	batches  []workflow.BatchInfo
+	batches  []enroll.BatchInfo
 	table    *widget.Table
 	selected int // index into batches, -1 none
 
@@ -145,24 +145,24 @@ func newBatchScreen(sh *shell) *batchScreen {
 	return b
 }
 
-func stateText(s workflow.ExportState) string {
+func stateText(s enroll.ExportState) string {
 	switch s {
-	case workflow.ExportClosed:
+	case enroll.ExportClosed:
 		return tr("closed")
-	case workflow.ExportQueued:
+	case enroll.ExportQueued:
 		return tr("queued")
-	case workflow.ExportSent:
+	case enroll.ExportSent:
 		return tr("sent (retry)")
-	case workflow.ExportConfirmed:
+	case enroll.ExportConfirmed:
 		return tr("confirmed")
-	case workflow.ExportAcknowledged:
+	case enroll.ExportAcknowledged:
 		return tr("acknowledged")
 	}
 	return string(s)
 }
 
 func (b *batchScreen) reload() {
-	bs, err := workflow.Batches(b.sh.station)
+	bs, err := enroll.Batches(b.sh.station)
 	if err != nil {
 		b.status.SetText(errText(err))
 	}
@@ -173,7 +173,7 @@ func (b *batchScreen) reload() {
 	// Select the newest batch still to export, the usual next step.
 	if b.selected < 0 {
 		for i, bi := range bs {
-			if bi.State != workflow.ExportConfirmed && bi.State != workflow.ExportAcknowledged {
+			if bi.State != enroll.ExportConfirmed && bi.State != enroll.ExportAcknowledged {
 				b.selected = i
 				break
 			}
@@ -187,7 +187,7 @@ func (b *batchScreen) reload() {
 }
 
 func (b *batchScreen) updateButtons() {
-	if b.cancel == nil && b.selected >= 0 && b.batches[b.selected].State != workflow.ExportConfirmed && b.batches[b.selected].State != workflow.ExportAcknowledged {
+	if b.cancel == nil && b.selected >= 0 && b.batches[b.selected].State != enroll.ExportConfirmed && b.batches[b.selected].State != enroll.ExportAcknowledged {
 		b.exportBtn.Enable()
 	} else {
 		b.exportBtn.Disable()
@@ -196,8 +196,8 @@ func (b *batchScreen) updateButtons() {
 
 // closeBatch closes a batch of the approved enrollments not yet in one.
 func (b *batchScreen) closeBatch() error {
-	bt, err := workflow.CloseBatch(b.sh.station, b.sh.sess)
-	if errors.Is(err, workflow.ErrNothingToBatch) {
+	bt, err := enroll.CloseBatch(b.sh.station, b.sh.sess)
+	if errors.Is(err, enroll.ErrNothingToBatch) {
 		b.status.SetText(tr("There are no approved enrollments waiting for a batch."))
 		return err
 	}
@@ -223,7 +223,7 @@ func (b *batchScreen) startExport() {
 		b.status.SetText(tr("Enter a folder or the issuer's https:// address first."))
 		return
 	}
-	x, err := workflow.NewExporter(b.sh.station, b.sh.env.Data)
+	x, err := enroll.NewExporter(b.sh.station, b.sh.env.Data)
 	if err != nil {
 		b.status.SetText(errText(err))
 		return
@@ -238,7 +238,7 @@ func (b *batchScreen) startExport() {
 	b.status.SetText("")
 	sess := b.sh.sess
 	go func() {
-		loc, err := x.Export(ctx, sess, id, target, func(p workflow.Progress) {
+		loc, err := x.Export(ctx, sess, id, target, func(p enroll.Progress) {
 			ui(func() {
 				switch p.Stage {
 				case "building":
@@ -267,7 +267,7 @@ func (b *batchScreen) startExport() {
 				b.status.SetText(msg)
 			case errors.Is(err, context.Canceled):
 				b.stage.SetText(tr("Cancelled. The bundle stays queued; export again to finish."))
-			case errors.Is(err, workflow.ErrNoIssuerKey):
+			case errors.Is(err, enroll.ErrNoIssuerKey):
 				b.stage.SetText("")
 				b.status.SetText(tr("This station has no issuer key yet. An administrator must import it (Station settings)."))
 			default:
@@ -302,7 +302,7 @@ func (b *batchScreen) importAck(path string) error {
 		b.status.SetText(errText(err))
 		return err
 	}
-	x, err := workflow.NewExporter(b.sh.station, b.sh.env.Data)
+	x, err := enroll.NewExporter(b.sh.station, b.sh.env.Data)
 	if err != nil {
 		b.status.SetText(errText(err))
 		return err

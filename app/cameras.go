@@ -19,8 +19,8 @@ import (
 	"gocv.io/x/gocv"
 
 	"enrollstation/capture"
-	"enrollstation/internal/cli"
-	"enrollstation/internal/workflow"
+	"enrollstation/cli"
+	"enrollstation/enroll"
 )
 
 // cameraScreen is the technician's camera bench: pick a source, watch it live with its
@@ -176,8 +176,8 @@ func dedupe(s []string) []string {
 
 // loadProfile fills the controls from the station's active camera profile.
 func (c *cameraScreen) loadProfile() {
-	p, id, err := workflow.ActiveCameraProfile(c.sh.station)
-	if errors.Is(err, workflow.ErrNoProfile) {
+	p, id, err := enroll.ActiveCameraProfile(c.sh.station)
+	if errors.Is(err, enroll.ErrNoProfile) {
 		yes, exp, gain, wb, focus := true, 300.0, 32.0, 4500.0, 64.0
 		p = capture.CameraProfile{Name: "station", Source: c.defaultSource(), Width: 1280, Height: 720, FPS: 30,
 			Controls: capture.Controls{AutoExposure: &yes, Exposure: &exp, Gain: &gain, AutoWhiteBalance: &yes, WBTemperature: &wb, AutoFocus: &yes, Focus: &focus}}
@@ -547,7 +547,7 @@ func (c *cameraScreen) showVerdict(v capture.Verdict) {
 // save stores the current settings as the station's camera profile.
 func (c *cameraScreen) save() error {
 	p := c.readProfile()
-	if err := workflow.SaveCameraProfile(c.sh.station, c.sh.sess, p); err != nil {
+	if err := enroll.SaveCameraProfile(c.sh.station, c.sh.sess, p); err != nil {
 		c.status.SetText(errText(err))
 		return err
 	}
@@ -561,7 +561,7 @@ func (c *cameraScreen) save() error {
 // camera, else def. The clerk's capture step opens its camera with these, so the
 // technician's calibration is re-applied whenever the camera opens.
 func stationCameraOptions(sh *shell, cam string, def capture.Options) capture.Options {
-	p, _, err := workflow.ActiveCameraProfile(sh.station)
+	p, _, err := enroll.ActiveCameraProfile(sh.station)
 	if err != nil || p.Source != cam {
 		return def
 	}

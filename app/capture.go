@@ -17,13 +17,13 @@ import (
 
 	"enrollstation/biometrics"
 	"enrollstation/capture"
-	"enrollstation/internal/workflow"
+	"enrollstation/enroll"
 )
 
 // captureView is step 2: live preview, guidance, chips and the capture controls.
 type captureView struct {
 	e    *enrollment
-	sess *workflow.CaptureSession
+	sess *enroll.CaptureSession
 	cam  string
 
 	preview  *canvas.Image
@@ -227,9 +227,9 @@ func (v *captureView) start() {
 		// The technician's camera profile and the administrator's quality limits apply.
 		opts := stationCameraOptions(sh, v.cam, capture.Options{Width: 1280, Height: 720, Loop: spec.Kind == capture.KindFile})
 		live, final := biometrics.LiveConfig(), biometrics.DefaultConfig()
-		live.Thresholds, _ = workflow.QualityThresholds(sh.station, live.Thresholds)
-		final.Thresholds, _ = workflow.QualityThresholds(sh.station, final.Thresholds)
-		cfg := workflow.CaptureConfig{
+		live.Thresholds, _ = enroll.QualityThresholds(sh.station, live.Thresholds)
+		final.Thresholds, _ = enroll.QualityThresholds(sh.station, final.Thresholds)
+		cfg := enroll.CaptureConfig{
 			Open:     sh.cameraOpener(v.cam, opts),
 			Live:     biometrics.NewAssessor(rec, live),
 			Final:    biometrics.NewAssessor(rec, final),
@@ -237,12 +237,12 @@ func (v *captureView) start() {
 			Attempts: v.e.attempts,
 			Now:      sh.now,
 		}
-		s, err := workflow.StartCapture(sh.ctx, cfg, workflow.CaptureEvents{
+		s, err := enroll.StartCapture(sh.ctx, cfg, enroll.CaptureEvents{
 			Preview:  v.onPreview,
-			Assessed: func(l workflow.Live) { ui(func() { v.onLive(l) }) },
+			Assessed: func(l enroll.Live) { ui(func() { v.onLive(l) }) },
 			Camera:   func(ev capture.Event) { ui(func() { v.onCamera(ev) }) },
-			Captured: func(c *workflow.Capture) { ui(func() { v.onCaptured(c) }) },
-			Failed:   func(a workflow.Attempt) { ui(func() { v.onFailed(a) }) },
+			Captured: func(c *enroll.Capture) { ui(func() { v.onCaptured(c) }) },
+			Failed:   func(a enroll.Attempt) { ui(func() { v.onFailed(a) }) },
 			Ended:    func(err error) { ui(func() { v.onEnded(err) }) },
 		})
 		if err != nil {
@@ -262,7 +262,7 @@ func (v *captureView) start() {
 
 // onPreview runs on the session's goroutine: keep the newest frame and queue one UI
 // update unless one is already queued, so the UI thread never falls behind the camera.
-func (v *captureView) onPreview(p workflow.Preview) {
+func (v *captureView) onPreview(p enroll.Preview) {
 	v.latest.Store(p.Image)
 	if !v.pending.CompareAndSwap(false, true) {
 		return
@@ -295,7 +295,7 @@ func (v *captureView) displayedFPS() float64 {
 	return float64(n-1) / d.Seconds()
 }
 
-func (v *captureView) onLive(l workflow.Live) {
+func (v *captureView) onLive(l enroll.Live) {
 	if v.isDone() {
 		return
 	}
@@ -366,14 +366,14 @@ func (v *captureView) onCamera(ev capture.Event) {
 	v.e.sh.emit("camera", ev)
 }
 
-func (v *captureView) onFailed(a workflow.Attempt) {
+func (v *captureView) onFailed(a enroll.Attempt) {
 	if v.isDone() {
 		return
 	}
 	switch {
-	case a.Err == workflow.ErrForceNotAllowed:
+	case a.Err == enroll.ErrForceNotAllowed:
 		v.msg.SetText(tr("A forced capture needs a reason."))
-	case a.Err == workflow.ErrNothingToCapture:
+	case a.Err == enroll.ErrNothingToCapture:
 		v.msg.SetText(tr("No face seen yet. Ask the citizen to look into the camera."))
 	case a.Err != nil:
 		v.msg.SetText(errText(a.Err))
@@ -403,7 +403,7 @@ func (v *captureView) showProblem(title string, err error) {
 	v.retakeB.OnTapped = func() { v.leave(); v.e.showCapture() }
 }
 
-func (v *captureView) onCaptured(c *workflow.Capture) {
+func (v *captureView) onCaptured(c *enroll.Capture) {
 	if v.isDone() {
 		return
 	}
@@ -443,7 +443,7 @@ func (v *captureView) leave() {
 	}
 }
 
-func (v *captureView) session() *workflow.CaptureSession {
+func (v *captureView) session() *enroll.CaptureSession {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.sess

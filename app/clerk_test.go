@@ -21,11 +21,11 @@ import (
 
 	"enrollstation/biometrics"
 	"enrollstation/capture"
-	"enrollstation/internal/cli"
+	"enrollstation/cli"
+	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
 	"enrollstation/internal/tpmtest"
-	"enrollstation/internal/workflow"
-	"enrollstation/internal/workflow/videotest"
+	"enrollstation/internal/videotest"
 	"enrollstation/vault"
 )
 
@@ -149,10 +149,10 @@ func (h *harness) login(user, pw string) *clerkHome {
 // fillValid types a valid Chinese citizen's details.
 func fillValid(f *detailsForm) {
 	set := map[string]string{
-		workflow.FieldFamilyName: "陈", workflow.FieldGivenNames: "美玲", workflow.FieldDateOfBirth: "1988-04-17",
-		workflow.FieldNationality: "chn", workflow.FieldPlaceOfBirth: "广州", workflow.FieldPhone: "+852 9123 4567",
-		workflow.FieldAddressLines + ".0": "德辅道中 88 号", workflow.FieldLocality: "中環, 香港",
-		workflow.FieldPostalCode: "999077", workflow.FieldCountry: "HKG",
+		enroll.FieldFamilyName: "陈", enroll.FieldGivenNames: "美玲", enroll.FieldDateOfBirth: "1988-04-17",
+		enroll.FieldNationality: "chn", enroll.FieldPlaceOfBirth: "广州", enroll.FieldPhone: "+852 9123 4567",
+		enroll.FieldAddressLines + ".0": "德辅道中 88 号", enroll.FieldLocality: "中環, 香港",
+		enroll.FieldPostalCode: "999077", enroll.FieldCountry: "HKG",
 	}
 	for k, v := range set {
 		f.entries[k].SetText(v)
@@ -204,26 +204,26 @@ func TestClerkEnrollmentFlow(t *testing.T) {
 	test.Tap(home.newBtn)
 	d := wait[*detailsForm](h, "screen")
 	fillValid(d)
-	d.entries[workflow.FieldFamilyName].SetText("Chen2")
-	d.entries[workflow.FieldDateOfBirth].SetText("1988-13-01")
+	d.entries[enroll.FieldFamilyName].SetText("Chen2")
+	d.entries[enroll.FieldDateOfBirth].SetText("1988-13-01")
 	test.Tap(d.next)
 	if h.sh.current != d {
 		t.Fatal("invalid details accepted")
 	}
-	for field, msg := range map[string]string{workflow.FieldFamilyName: workflow.MsgNameChars, workflow.FieldDateOfBirth: workflow.MsgDate} {
+	for field, msg := range map[string]string{enroll.FieldFamilyName: enroll.MsgNameChars, enroll.FieldDateOfBirth: enroll.MsgDate} {
 		if l := d.errs[field]; !l.Visible() || l.Text != msg {
 			t.Errorf("%s: message %q (visible %v), want %q", field, l.Text, l.Visible(), msg)
 		}
 	}
-	d.entries[workflow.FieldFamilyName].SetText("陈")
-	if d.errs[workflow.FieldFamilyName].Visible() {
+	d.entries[enroll.FieldFamilyName].SetText("陈")
+	if d.errs[enroll.FieldFamilyName].Visible() {
 		t.Error("fixed field still marked")
 	}
-	d.entries[workflow.FieldDateOfBirth].SetText("1988-04-17")
+	d.entries[enroll.FieldDateOfBirth].SetText("1988-04-17")
 	test.Tap(d.next)
 
 	cv := wait[*captureView](h, "screen")
-	c := wait[*workflow.Capture](h, "captured")
+	c := wait[*enroll.Capture](h, "captured")
 	if !c.Auto || !c.Report.Pass {
 		t.Errorf("capture auto %v pass %v", c.Auto, c.Report.Pass)
 	}
@@ -251,7 +251,7 @@ func TestClerkEnrollmentFlow(t *testing.T) {
 		got.Demographics.Surname != "陈" || got.Demographics.Nationality != "CHN" || len(got.Portrait) == 0 || len(got.Template) == 0 {
 		t.Errorf("stored enrollment %+v", got.Demographics)
 	}
-	if _, err := workflow.ParseApplicationNumber(e.appNo); err != nil {
+	if _, err := enroll.ParseApplicationNumber(e.appNo); err != nil {
 		t.Errorf("application number %q: %v", e.appNo, err)
 	}
 	if b, err := os.ReadFile(e.receipt); err != nil || !bytes.HasPrefix(b, []byte("%PDF-")) {
@@ -299,7 +299,7 @@ func TestCaptureRefusesAndForces(t *testing.T) {
 					case "captured":
 						t.Fatalf("auto-capture fired (guidance so far %v)", seen)
 					case "assessed":
-						l := ev.x.(workflow.Live)
+						l := ev.x.(enroll.Live)
 						seen = append(seen, l.Guidance.Key)
 						n++
 					}
@@ -317,10 +317,10 @@ func TestCaptureRefusesAndForces(t *testing.T) {
 				t.Fatal("force offered before any failed attempt")
 			}
 			for i := 1; i <= 3; i++ {
-				for l := wait[workflow.Live](h, "assessed"); l.Report == nil || l.Report.Face == nil; l = wait[workflow.Live](h, "assessed") {
+				for l := wait[enroll.Live](h, "assessed"); l.Report == nil || l.Report.Face == nil; l = wait[enroll.Live](h, "assessed") {
 				}
 				test.Tap(cv.captureB)
-				a := wait[workflow.Attempt](h, "failed")
+				a := wait[enroll.Attempt](h, "failed")
 				if a.Attempts != i || a.Report == nil {
 					t.Fatalf("attempt %d: %+v", i, a)
 				}
@@ -334,7 +334,7 @@ func TestCaptureRefusesAndForces(t *testing.T) {
 			}
 			test.Type(cv.reason, "camera focus fault reported")
 			test.Tap(cv.forceB)
-			c := wait[*workflow.Capture](h, "captured")
+			c := wait[*enroll.Capture](h, "captured")
 			if !c.Forced || c.Reason != "camera focus fault reported" || c.Attempts != 3 {
 				t.Errorf("forced capture %+v", c)
 			}
@@ -347,7 +347,7 @@ func TestCaptureRefusesAndForces(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Status != vault.StatusPending || got.Capture.Extra[workflow.ExtraForcedReason] != "camera focus fault reported" || got.Capture.Attempts != 3 {
+			if got.Status != vault.StatusPending || got.Capture.Extra[enroll.ExtraForcedReason] != "camera focus fault reported" || got.Capture.Attempts != 3 {
 				t.Errorf("stored capture meta %+v", got.Capture)
 			}
 		})
@@ -370,8 +370,8 @@ func TestIdleLockAndResume(t *testing.T) {
 	home := h.login("clerk", clerkPW)
 	test.Tap(home.newBtn)
 	d := wait[*detailsForm](h, "screen")
-	test.Type(d.entries[workflow.FieldFamilyName], "陈")
-	d.entries[workflow.FieldGivenNames].SetText("美玲")
+	test.Type(d.entries[enroll.FieldFamilyName], "陈")
+	d.entries[enroll.FieldGivenNames].SetText("美玲")
 
 	h.sh.idle.start(time.Millisecond) // the configured idle time, shortened
 	lf := wait[*loginForm](h, "screen")
@@ -386,8 +386,8 @@ func TestIdleLockAndResume(t *testing.T) {
 	test.Type(lf.pass, clerkPW)
 	test.Tap(lf.submit)
 	back := wait[*detailsForm](h, "screen")
-	if back != d || d.entries[workflow.FieldFamilyName].Text != "陈" || d.entries[workflow.FieldGivenNames].Text != "美玲" {
-		t.Fatalf("resumed into %p (was %p) with %q", back, d, d.entries[workflow.FieldFamilyName].Text)
+	if back != d || d.entries[enroll.FieldFamilyName].Text != "陈" || d.entries[enroll.FieldGivenNames].Text != "美玲" {
+		t.Fatalf("resumed into %p (was %p) with %q", back, d, d.entries[enroll.FieldFamilyName].Text)
 	}
 
 	h.sh.idle.start(time.Millisecond)
@@ -428,18 +428,18 @@ func TestClerkKeyboard(t *testing.T) {
 	c := h.sh.win.Canvas()
 	c.OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyReturn})
 	d := wait[*detailsForm](h, "screen")
-	if c.Focused() != d.entries[workflow.FieldFamilyName] {
+	if c.Focused() != d.entries[enroll.FieldFamilyName] {
 		t.Errorf("focus on %v, want the family name", c.Focused())
 	}
-	test.Type(d.entries[workflow.FieldFamilyName], "陈")
-	d.entries[workflow.FieldFamilyName].TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
-	if !d.errs[workflow.FieldGivenNames].Visible() || h.sh.current != d {
+	test.Type(d.entries[enroll.FieldFamilyName], "陈")
+	d.entries[enroll.FieldFamilyName].TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if !d.errs[enroll.FieldGivenNames].Visible() || h.sh.current != d {
 		t.Error("Enter with missing fields did not validate in place")
 	}
-	if c.Focused() != d.entries[workflow.FieldGivenNames] {
+	if c.Focused() != d.entries[enroll.FieldGivenNames] {
 		t.Errorf("focus on %v, want the first bad field", c.Focused())
 	}
-	d.entries[workflow.FieldGivenNames].TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	d.entries[enroll.FieldGivenNames].TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
 	wait[*clerkHome](h, "screen")
 }
 
@@ -476,7 +476,7 @@ func TestIdleLockDuringCapture(t *testing.T) {
 	fillValid(d)
 	test.Tap(d.next)
 	cv := wait[*captureView](h, "screen")
-	wait[workflow.Live](h, "assessed") // the camera and analysis are running
+	wait[enroll.Live](h, "assessed") // the camera and analysis are running
 	appNo := cv.e.appNo
 
 	h.sh.idle.start(time.Millisecond)
@@ -490,7 +490,7 @@ func TestIdleLockDuringCapture(t *testing.T) {
 	if again == cv || again.e.appNo != appNo {
 		t.Fatalf("resumed into %p (app %s), was %p (app %s)", again, again.e.appNo, cv, appNo)
 	}
-	wait[workflow.Live](h, "assessed") // and it runs again
+	wait[enroll.Live](h, "assessed") // and it runs again
 }
 
 // unplugging fails one read of a real (synthetic) camera, as a pulled cable does.
@@ -538,8 +538,8 @@ func TestCaptureCameraDisconnect(t *testing.T) {
 		t.Errorf("after reconnecting: state %q, screen %T", cv.camState.Text, h.sh.current)
 	}
 	shown := cv.shown.Load()
-	wait[workflow.Live](h, "assessed")
-	wait[workflow.Live](h, "assessed")
+	wait[enroll.Live](h, "assessed")
+	wait[enroll.Live](h, "assessed")
 	if cv.shown.Load() <= shown {
 		t.Error("no preview after reconnecting")
 	}

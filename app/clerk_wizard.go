@@ -5,19 +5,19 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
-	"enrollstation/internal/workflow"
+	"enrollstation/enroll"
 )
 
 // enrollment is one enrollment in progress: the wizard's state across its four steps.
 // It lives on the shell's screen, so an idle lock (which keeps the screen) keeps it.
 type enrollment struct {
 	sh      *shell
-	details workflow.Details
+	details enroll.Details
 	appNo   string
-	result  *workflow.Capture // set when a capture is accepted
-	review  *workflow.Review  // built from result
-	savedID string            // vault enrollment ID once submitted
-	receipt string            // path of the receipt PDF
+	result  *enroll.Capture // set when a capture is accepted
+	review  *enroll.Review  // built from result
+	savedID string          // vault enrollment ID once submitted
+	receipt string          // path of the receipt PDF
 
 	camera   string // camera spec in use
 	attempts int    // failed capture attempts so far

@@ -16,14 +16,14 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
-	"enrollstation/internal/workflow"
+	"enrollstation/enroll"
 )
 
 // dashboard shows the station's figures as four charts rendered with gonum/plot.
 type dashboard struct {
 	sh      *shell
 	content fyne.CanvasObject
-	stats   *workflow.Stats
+	stats   *enroll.Stats
 	charts  map[string][]byte // chart title → PNG, for tests
 }
 
@@ -32,7 +32,7 @@ const dashboardDays = 14
 
 func newDashboard(sh *shell) *dashboard {
 	d := &dashboard{sh: sh, charts: map[string][]byte{}}
-	st, err := workflow.Dashboard(sh.station, sh.now(), dashboardDays)
+	st, err := enroll.Dashboard(sh.station, sh.now(), dashboardDays)
 	if err != nil {
 		d.content = widget.NewLabel(errText(err))
 		return d

@@ -10,7 +10,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"enrollstation/internal/workflow"
+	"enrollstation/enroll"
 )
 
 // detailsForm is step 1: the citizen's details with inline validation.
@@ -28,18 +28,18 @@ type detailsForm struct {
 // detailsFields are the form's entries in tab order: field, label, placeholder.
 func detailsFields() [][3]string {
 	return [][3]string{
-		{workflow.FieldFamilyName, tr("Family name"), tr("e.g. 陈 or Chen")},
-		{workflow.FieldGivenNames, tr("Given names"), tr("e.g. 美玲 or Mei Ling")},
-		{workflow.FieldDateOfBirth, tr("Date of birth"), "YYYY-MM-DD"},
-		{workflow.FieldNationality, tr("Nationality"), tr("ICAO code, e.g. CHN")},
-		{workflow.FieldPlaceOfBirth, tr("Place of birth"), ""},
-		{workflow.FieldPreviousID, tr("Previous ID number"), tr("optional")},
-		{workflow.FieldPhone, tr("Phone"), tr("optional, e.g. +85291234567")},
-		{workflow.FieldAddressLines + ".0", tr("Address line 1"), ""},
-		{workflow.FieldAddressLines + ".1", tr("Address line 2"), tr("optional")},
-		{workflow.FieldLocality, tr("Town or city"), ""},
-		{workflow.FieldPostalCode, tr("Postal code"), tr("optional")},
-		{workflow.FieldCountry, tr("Country"), tr("ICAO code, e.g. HKG")},
+		{enroll.FieldFamilyName, tr("Family name"), tr("e.g. 陈 or Chen")},
+		{enroll.FieldGivenNames, tr("Given names"), tr("e.g. 美玲 or Mei Ling")},
+		{enroll.FieldDateOfBirth, tr("Date of birth"), "YYYY-MM-DD"},
+		{enroll.FieldNationality, tr("Nationality"), tr("ICAO code, e.g. CHN")},
+		{enroll.FieldPlaceOfBirth, tr("Place of birth"), ""},
+		{enroll.FieldPreviousID, tr("Previous ID number"), tr("optional")},
+		{enroll.FieldPhone, tr("Phone"), tr("optional, e.g. +85291234567")},
+		{enroll.FieldAddressLines + ".0", tr("Address line 1"), ""},
+		{enroll.FieldAddressLines + ".1", tr("Address line 2"), tr("optional")},
+		{enroll.FieldLocality, tr("Town or city"), ""},
+		{enroll.FieldPostalCode, tr("Postal code"), tr("optional")},
+		{enroll.FieldCountry, tr("Country"), tr("ICAO code, e.g. HKG")},
 	}
 }
 
@@ -64,10 +64,10 @@ func (e *enrollment) showDetails() {
 		en.OnChanged = func(string) { e.sh.touch(); f.revalidate() }
 		f.entries[fd[0]] = en
 		field := fd[0]
-		if strings.HasPrefix(field, workflow.FieldAddressLines) {
-			field = workflow.FieldAddressLines
+		if strings.HasPrefix(field, enroll.FieldAddressLines) {
+			field = enroll.FieldAddressLines
 			if strings.HasSuffix(fd[0], ".1") {
-				field = workflow.FieldAddressLines + ".extra" // errors show under line 1
+				field = enroll.FieldAddressLines + ".extra" // errors show under line 1
 			}
 		}
 		r := row(fd[1], en, field)
@@ -76,10 +76,10 @@ func (e *enrollment) showDetails() {
 		} else {
 			right = append(right, r)
 		}
-		if fd[0] == workflow.FieldDateOfBirth {
+		if fd[0] == enroll.FieldDateOfBirth {
 			f.sex = widget.NewRadioGroup([]string{"F", "M", "X"}, func(string) { e.sh.touch(); f.revalidate() })
 			f.sex.Horizontal = true
-			left = append(left, row(tr("Sex"), f.sex, workflow.FieldSex))
+			left = append(left, row(tr("Sex"), f.sex, enroll.FieldSex))
 		}
 	}
 	f.load(e.details)
@@ -97,49 +97,49 @@ func (e *enrollment) showDetails() {
 	e.sh.setCurrent(f)
 	e.sh.show(e.frame(1, f.body))
 	e.setKeys(f.submit, e.cancel)
-	e.sh.win.Canvas().Focus(f.entries[workflow.FieldFamilyName])
+	e.sh.win.Canvas().Focus(f.entries[enroll.FieldFamilyName])
 }
 
 // cancel drops the enrollment in progress and goes home.
 func (e *enrollment) cancel() { e.sh.home() }
 
 // read collects the form.
-func (f *detailsForm) read() workflow.Details {
+func (f *detailsForm) read() enroll.Details {
 	g := func(k string) string { return f.entries[k].Text }
-	return workflow.Details{
-		FamilyName: g(workflow.FieldFamilyName), GivenNames: g(workflow.FieldGivenNames),
-		DateOfBirth: g(workflow.FieldDateOfBirth), Sex: f.sex.Selected,
-		Nationality: g(workflow.FieldNationality), PlaceOfBirth: g(workflow.FieldPlaceOfBirth),
-		AddressLines: []string{g(workflow.FieldAddressLines + ".0"), g(workflow.FieldAddressLines + ".1")},
-		Locality:     g(workflow.FieldLocality), PostalCode: g(workflow.FieldPostalCode),
-		Country: g(workflow.FieldCountry), PreviousID: g(workflow.FieldPreviousID), Phone: g(workflow.FieldPhone),
+	return enroll.Details{
+		FamilyName: g(enroll.FieldFamilyName), GivenNames: g(enroll.FieldGivenNames),
+		DateOfBirth: g(enroll.FieldDateOfBirth), Sex: f.sex.Selected,
+		Nationality: g(enroll.FieldNationality), PlaceOfBirth: g(enroll.FieldPlaceOfBirth),
+		AddressLines: []string{g(enroll.FieldAddressLines + ".0"), g(enroll.FieldAddressLines + ".1")},
+		Locality:     g(enroll.FieldLocality), PostalCode: g(enroll.FieldPostalCode),
+		Country: g(enroll.FieldCountry), PreviousID: g(enroll.FieldPreviousID), Phone: g(enroll.FieldPhone),
 	}.Normalize()
 }
 
 // load fills the form (when coming back from a later step).
-func (f *detailsForm) load(d workflow.Details) {
+func (f *detailsForm) load(d enroll.Details) {
 	set := func(k, v string) { f.entries[k].SetText(v) }
-	set(workflow.FieldFamilyName, d.FamilyName)
-	set(workflow.FieldGivenNames, d.GivenNames)
-	set(workflow.FieldDateOfBirth, d.DateOfBirth)
-	set(workflow.FieldNationality, d.Nationality)
-	set(workflow.FieldPlaceOfBirth, d.PlaceOfBirth)
-	set(workflow.FieldPreviousID, d.PreviousID)
-	set(workflow.FieldPhone, d.Phone)
+	set(enroll.FieldFamilyName, d.FamilyName)
+	set(enroll.FieldGivenNames, d.GivenNames)
+	set(enroll.FieldDateOfBirth, d.DateOfBirth)
+	set(enroll.FieldNationality, d.Nationality)
+	set(enroll.FieldPlaceOfBirth, d.PlaceOfBirth)
+	set(enroll.FieldPreviousID, d.PreviousID)
+	set(enroll.FieldPhone, d.Phone)
 	for i := 0; i < 2 && i < len(d.AddressLines); i++ {
-		set(workflow.FieldAddressLines+"."+string(rune('0'+i)), d.AddressLines[i])
+		set(enroll.FieldAddressLines+"."+string(rune('0'+i)), d.AddressLines[i])
 	}
-	set(workflow.FieldLocality, d.Locality)
-	set(workflow.FieldPostalCode, d.PostalCode)
-	set(workflow.FieldCountry, d.Country)
+	set(enroll.FieldLocality, d.Locality)
+	set(enroll.FieldPostalCode, d.PostalCode)
+	set(enroll.FieldCountry, d.Country)
 	f.sex.SetSelected(d.Sex)
 }
 
 // validate shows the messages of every bad field; it returns the details when all pass.
-func (f *detailsForm) validate() (workflow.Details, bool) {
+func (f *detailsForm) validate() (enroll.Details, bool) {
 	d := f.read()
 	err := d.Validate(f.e.sh.now())
-	var de *workflow.DetailsError
+	var de *enroll.DetailsError
 	bad := map[string]string{}
 	if errors.As(err, &de) {
 		bad = de.Fields
@@ -181,8 +181,8 @@ func (f *detailsForm) submit() {
 	if !ok {
 		for _, fd := range detailsFields() {
 			field := fd[0]
-			if strings.HasPrefix(field, workflow.FieldAddressLines) {
-				field = workflow.FieldAddressLines
+			if strings.HasPrefix(field, enroll.FieldAddressLines) {
+				field = enroll.FieldAddressLines
 			}
 			if l := f.errs[field]; l != nil && l.Visible() {
 				f.e.sh.win.Canvas().Focus(f.entries[fd[0]])
@@ -194,7 +194,7 @@ func (f *detailsForm) submit() {
 	f.e.details = d
 	f.load(d) // show the cleaned form (codes in capitals, phone without spaces) on return
 	if f.e.appNo == "" {
-		no, err := workflow.NewApplicationNumber(f.e.sh.now())
+		no, err := enroll.NewApplicationNumber(f.e.sh.now())
 		if err != nil {
 			f.summary.SetText(err.Error())
 			return

@@ -9,7 +9,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"enrollstation/internal/selftest"
+	"enrollstation/selftest"
 )
 
 // diagnostics is the screen that runs the station's selftest and lists each check with

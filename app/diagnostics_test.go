@@ -8,9 +8,9 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
-	"enrollstation/internal/selftest"
 	"enrollstation/internal/testenv"
 	"enrollstation/internal/tpmtest"
+	"enrollstation/selftest"
 )
 
 // runDiagnostics shows the screen in a test window, runs the checks and returns the

@@ -13,7 +13,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"enrollstation/internal/workflow"
+	"enrollstation/enroll"
 	"enrollstation/vault"
 )
 
@@ -230,7 +230,7 @@ func (p *provisioning) readKey() {
 		p.keyFP.SetText(tr("Cannot read the file: %v", err))
 		return
 	}
-	fp, err := workflow.CheckIssuerKey(b)
+	fp, err := enroll.CheckIssuerKey(b)
 	if err != nil {
 		p.keyFP.SetText(tr("Not an issuer public key."))
 		return
@@ -255,9 +255,9 @@ func (p *provisioning) create() {
 	p.back.Disable()
 	p.status.Importance = widget.MediumImportance
 	p.status.SetText(tr("Creating keys in the TPM and the encrypted store…"))
-	o := workflow.ProvisionOptions{Name: p.name.Text, Site: p.site.Text, Admin: strings.TrimSpace(p.admin.Text), AdminPassword: p.pw.Text, IssuerKey: p.issuerKey}
+	o := enroll.ProvisionOptions{Name: p.name.Text, Site: p.site.Text, Admin: strings.TrimSpace(p.admin.Text), AdminPassword: p.pw.Text, IssuerKey: p.issuerKey}
 	go func() {
-		st, err := workflow.Provision(p.sh.env.Data, p.sh.tpm, vault.Config{}, o)
+		st, err := enroll.Provision(p.sh.env.Data, p.sh.tpm, vault.Config{}, o)
 		if err == nil && p.sh.demo {
 			if err = demoExtras(p.sh.env.Data, st, o); err != nil {
 				st.Close()
@@ -280,7 +280,7 @@ func (p *provisioning) create() {
 // demoExtras completes a demo station made with the wizard: the demo accounts (other
 // than the administrator, made by the wizard) and, unless an issuer key was imported, a
 // demo issuer key whose private half stays in the data directory for verify.
-func demoExtras(dataDir string, st *vault.Station, o workflow.ProvisionOptions) error {
+func demoExtras(dataDir string, st *vault.Station, o enroll.ProvisionOptions) error {
 	admin, err := st.Login(o.Admin, o.AdminPassword)
 	if err != nil {
 		return err
@@ -304,7 +304,7 @@ func (p *provisioning) showCreated(st *vault.Station) {
 	info := p.sh.tpm.Info()
 	seq, _ := st.BundleSeq()
 	issuer := tr("not imported yet (Station settings)")
-	if k, err := workflow.IssuerKey(st); err == nil {
+	if k, err := enroll.IssuerKey(st); err == nil {
 		issuer = k.Fingerprint()
 	}
 	title := widget.NewLabelWithStyle(tr("The station is ready"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})

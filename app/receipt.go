@@ -14,8 +14,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"enrollstation/enroll"
 	"enrollstation/internal/receipt"
-	"enrollstation/internal/workflow"
 	"enrollstation/vault"
 )
 
@@ -31,7 +31,7 @@ type receiptView struct {
 // encrypted at rest): it goes to the shell's private receipts folder in the runtime
 // directory (a RAM disk on most systems), is deleted when the clerk leaves the receipt
 // screen, and the folder is removed when the window closes. Safe from any goroutine.
-func (sh *shell) writeReceipt(e *vault.Enrollment, c *workflow.Capture) (string, error) {
+func (sh *shell) writeReceipt(e *vault.Enrollment, c *enroll.Capture) (string, error) {
 	fonts, err := receipt.LoadFonts()
 	if err != nil {
 		return "", err

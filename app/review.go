@@ -15,7 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"enrollstation/biometrics"
-	"enrollstation/internal/workflow"
+	"enrollstation/enroll"
 )
 
 // reviewView is step 3: portrait beside the frame, quality report, duplicates, consent.
@@ -149,10 +149,10 @@ func (v *reviewView) search() {
 	v.busy = true
 	v.update()
 	go func() {
-		g, err := workflow.LoadGallery(sh.station)
-		var r *workflow.Review
+		g, err := enroll.LoadGallery(sh.station)
+		var r *enroll.Review
 		if err == nil {
-			r, err = workflow.NewReview(sh.station, g, c, 3)
+			r, err = enroll.NewReview(sh.station, g, c, 3)
 		}
 		ui(func() {
 			defer close(v.ready)
@@ -170,7 +170,7 @@ func (v *reviewView) search() {
 	}()
 }
 
-func (v *reviewView) showDuplicates(r *workflow.Review) {
+func (v *reviewView) showDuplicates(r *enroll.Review) {
 	if len(r.Duplicates) == 0 {
 		v.dups.Objects = []fyne.CanvasObject{widget.NewLabel(tr("None: no enrollment on this station looks like this person."))}
 		v.dups.Refresh()
@@ -219,7 +219,7 @@ func (v *reviewView) doSubmit() {
 	sh, d, no, r := e.sh, e.details, e.appNo, e.review
 	sess := sh.sess
 	go func() {
-		saved, err := workflow.Submit(sh.station, sess, d, no, r, true)
+		saved, err := enroll.Submit(sh.station, sess, d, no, r, true)
 		var path string
 		var rerr error
 		if err == nil {

@@ -16,7 +16,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"enrollstation/internal/workflow"
+	"enrollstation/enroll"
 	"enrollstation/vault"
 )
 
@@ -39,8 +39,8 @@ type reviewQueue struct {
 	sh      *shell
 	content fyne.CanvasObject
 
-	all   []workflow.QueueItem // as loaded
-	rows  []workflow.QueueItem // filtered and sorted, as shown
+	all   []enroll.QueueItem // as loaded
+	rows  []enroll.QueueItem // filtered and sorted, as shown
 	table *widget.Table
 
 	filter   *widget.Entry
@@ -104,7 +104,7 @@ func newReviewQueue(sh *shell) *reviewQueue {
 	return q
 }
 
-func queueCell(it workflow.QueueItem, col int) string {
+func queueCell(it enroll.QueueItem, col int) string {
 	switch col {
 	case 0:
 		return it.ApplicationNumber
@@ -135,7 +135,7 @@ func queueCell(it workflow.QueueItem, col int) string {
 
 // reload reads the queue from the vault.
 func (q *reviewQueue) reload() {
-	items, err := workflow.PendingQueue(q.sh.station, q.sh.sess.Name)
+	items, err := enroll.PendingQueue(q.sh.station, q.sh.sess.Name)
 	if err != nil {
 		q.status.SetText(errText(err))
 	}
@@ -145,9 +145,9 @@ func (q *reviewQueue) reload() {
 
 // apply filters and sorts the loaded queue into the table.
 func (q *reviewQueue) apply() {
-	q.rows = workflow.QueueFilter{Text: q.filter.Text, FlaggedOnly: q.flagged.Checked}.Filter(q.all)
+	q.rows = enroll.QueueFilter{Text: q.filter.Text, FlaggedOnly: q.flagged.Checked}.Filter(q.all)
 	if i := q.sortBy.SelectedIndex(); i >= 0 {
-		workflow.SortQueue(q.rows, queueSorts[i].key, false)
+		enroll.SortQueue(q.rows, queueSorts[i].key, false)
 	}
 	clean := 0
 	for _, it := range q.all {
@@ -173,13 +173,13 @@ func (q *reviewQueue) showDetail(id string) {
 		q.status.SetText(errText(err))
 		return
 	}
-	qs, _ := workflow.ParseQuality(e.Quality)
-	dups, err := workflow.Duplicates(q.sh.station, id, 3)
+	qs, _ := enroll.ParseQuality(e.Quality)
+	dups, err := enroll.Duplicates(q.sh.station, id, 3)
 	if err != nil {
 		q.status.SetText(errText(err))
 	}
 
-	head := widget.NewLabelWithStyle(workflow.FullName(e.Demographics), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	head := widget.NewLabelWithStyle(enroll.FullName(e.Demographics), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	head.SizeName = theme.SizeNameSubHeadingText
 	d := e.Demographics
 	facts := widget.NewLabel(fmt.Sprintf("%s %s\n%s %s · %s · %s\n%s %s · %s %s",
@@ -201,7 +201,7 @@ func (q *reviewQueue) showDetail(id string) {
 		container.NewVBox(caption(tr("Captured frame")), jpegView(frame, 280, 210, tr("no frame kept"))),
 	)
 
-	quality := qualityList(qs, e.Capture.Extra[workflow.ExtraForcedReason])
+	quality := qualityList(qs, e.Capture.Extra[enroll.ExtraForcedReason])
 
 	var dupBox fyne.CanvasObject = widget.NewLabel(tr("No similar faces on this station."))
 	if len(dups) > 0 {
@@ -228,7 +228,7 @@ func (q *reviewQueue) showDetail(id string) {
 	own := e.CapturedBy == q.sh.sess.Name
 	approve := widget.NewButtonWithIcon(tr("Approve…"), theme.ConfirmIcon(), func() { q.askApprove([]string{id}) })
 	approve.Importance = widget.HighImportance
-	reasons := widget.NewSelect(workflow.RejectReasons, nil)
+	reasons := widget.NewSelect(enroll.RejectReasons, nil)
 	reasons.PlaceHolder = tr("Reason to reject")
 	reject := widget.NewButtonWithIcon(tr("Reject"), theme.CancelIcon(), func() { q.reject(id, reasons.Selected) })
 	reject.Importance = widget.DangerImportance
@@ -274,7 +274,7 @@ func jpegView(b []byte, w, h float32, missing string) fyne.CanvasObject {
 }
 
 // qualityList shows the quality report: score, failed measures first, then the rest.
-func qualityList(q workflow.QualitySummary, forced string) fyne.CanvasObject {
+func qualityList(q enroll.QualitySummary, forced string) fyne.CanvasObject {
 	box := container.NewVBox()
 	verdict := tr("Quality score %d — all mandatory checks passed", q.Score)
 	imp := widget.SuccessImportance
@@ -366,7 +366,7 @@ func (q *reviewQueue) reject(id, reason string) error {
 		q.status.SetText(tr("Choose a reason before rejecting."))
 		return errors.New("no reason")
 	}
-	if err := workflow.Reject(q.sh.station, q.sh.sess, id, reason); err != nil {
+	if err := enroll.Reject(q.sh.station, q.sh.sess, id, reason); err != nil {
 		q.status.SetText(errText(err))
 		return err
 	}

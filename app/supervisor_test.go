@@ -22,11 +22,11 @@ import (
 
 	"enrollstation/biometrics"
 	"enrollstation/capture"
+	"enrollstation/cli"
+	"enrollstation/enroll"
 	"enrollstation/exporter"
-	"enrollstation/internal/cli"
 	"enrollstation/internal/testenv"
 	"enrollstation/internal/tpmtest"
-	"enrollstation/internal/workflow"
 	"enrollstation/vault"
 )
 
@@ -66,7 +66,7 @@ func newSupStation(t *testing.T) *supStation {
 	pub, _ := s.issuer.Public().MarshalText()
 	os.WriteFile(filepath.Join(s.keys, "issuer.key"), priv, 0o600)
 	os.WriteFile(filepath.Join(s.keys, "issuer.pub"), pub, 0o644)
-	s.st, err = workflow.Provision(s.dir, s.tp, vault.Config{KDF: supKDF}, workflow.ProvisionOptions{
+	s.st, err = enroll.Provision(s.dir, s.tp, vault.Config{KDF: supKDF}, enroll.ProvisionOptions{
 		Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: pub})
 	if err != nil {
 		t.Fatal(err)
@@ -123,13 +123,13 @@ func (s *supStation) enroll(clerk, photo, family string) string {
 	wide := gocv.NewMat()
 	gocv.CopyMakeBorder(m, &wide, 0, 0, m.Cols()/3, m.Cols()/3, gocv.BorderReplicate, color.RGBA{})
 	m.Close()
-	frame, err := workflow.FrameJPEG(wide)
+	frame, err := enroll.FrameJPEG(wide)
 	wide.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	c := &workflow.Capture{Frame: frame, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
+	c := &enroll.Capture{Frame: frame, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
 		Width: rep.Width, Height: rep.Height, Forced: !rep.Pass, Reason: "test photo, not an ICAO portrait"}
 	b, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json"))
 	if err != nil {
@@ -139,10 +139,10 @@ func (s *supStation) enroll(clerk, photo, family string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := workflow.DetailsFromIdentity(id)
+	d := enroll.DetailsFromIdentity(id)
 	d.FamilyName = family
-	appNo, _ := workflow.NewApplicationNumber(now)
-	e, err := workflow.Submit(s.st, s.login(clerk), d, appNo, &workflow.Review{Capture: c}, true)
+	appNo, _ := enroll.NewApplicationNumber(now)
+	e, err := enroll.Submit(s.st, s.login(clerk), d, appNo, &enroll.Review{Capture: c}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestProvisioningWizardOnFreshDataDir(t *testing.T) {
 	if _, ok := sh.current.(*provisioning); ok {
 		t.Fatal("the wizard is still shown after provisioning")
 	}
-	set, _ := workflow.Settings(sh.station)
+	set, _ := enroll.Settings(sh.station)
 	if set.StationName != "Counter 9" || set.Site != "Harbour Office" || len(set.IssuerKey) == 0 {
 		t.Fatalf("settings after provisioning: %+v", set)
 	}
@@ -374,7 +374,7 @@ func TestSupervisorReviewApproveRejectExportVerify(t *testing.T) {
 	if err := <-b.done; err != nil {
 		t.Fatalf("export: %v (%s)", err, b.status.Text)
 	}
-	if len(b.batches) != 1 || b.batches[0].State != workflow.ExportConfirmed || b.progress.Value != 1 {
+	if len(b.batches) != 1 || b.batches[0].State != enroll.ExportConfirmed || b.progress.Value != 1 {
 		t.Fatalf("history after export: %+v progress %v", b.batches, b.progress.Value)
 	}
 	loc := b.batches[0].Location
@@ -403,7 +403,7 @@ func TestSupervisorReviewApproveRejectExportVerify(t *testing.T) {
 	if err := b.importAck(ackFile); err != nil {
 		t.Fatal(err)
 	}
-	if b.batches[0].State != workflow.ExportAcknowledged {
+	if b.batches[0].State != enroll.ExportAcknowledged {
 		t.Fatalf("state after ack: %s", b.batches[0].State)
 	}
 	if !strings.Contains(b.status.Text, "photo unusable") || !strings.Contains(markup(sam), "1 accepted, 1 refused") {
@@ -496,7 +496,7 @@ func TestTechnicianCameraProfileReappliedOnNextStart(t *testing.T) {
 	if o := stationCameraOptions(sh2, "/dev/video9", def); o.Width != 1280 || o.Controls != nil {
 		t.Fatalf("another camera got the profile's options: %+v", o)
 	}
-	p, _, err := workflow.ActiveCameraProfile(st)
+	p, _, err := enroll.ActiveCameraProfile(st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -576,7 +576,7 @@ func TestAdminUsersAndSettings(t *testing.T) {
 	if err := set.save(); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := workflow.Settings(s.st); got.IdleLockMinutes != 7 || got.Language != "zh" {
+	if got, _ := enroll.Settings(s.st); got.IdleLockMinutes != 7 || got.Language != "zh" {
 		t.Fatalf("settings: %+v", got)
 	}
 	if currentLanguage() != "zh" {
@@ -626,7 +626,7 @@ func TestDemoWalkThrough(t *testing.T) {
 			t.Fatalf("demo account %s: %v", a.Name, err)
 		}
 	}
-	k, err := workflow.IssuerKey(sh.station)
+	k, err := enroll.IssuerKey(sh.station)
 	if err != nil {
 		t.Fatal(err)
 	}

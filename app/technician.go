@@ -17,7 +17,7 @@ import (
 
 	"enrollstation/biometrics"
 	"enrollstation/capture"
-	"enrollstation/internal/selftest"
+	"enrollstation/selftest"
 	"enrollstation/vault"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"enrollstation/internal/swtpm"
-	"enrollstation/vault/tpmconn"
+	"enrollstation/internal/tpmconn"
 )
 
 // Errors of the TPM layer. The UI turns them into plain-language messages.

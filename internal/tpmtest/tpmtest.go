@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"enrollstation/internal/swtpm"
-	"enrollstation/vault/tpmconn"
+	"enrollstation/internal/tpmconn"
 )
 
 // Sim is a running swtpm and one connection to it. Its methods are safe for concurrent

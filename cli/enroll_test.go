@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"enrollstation/biometrics"
+	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
-	"enrollstation/internal/workflow"
-	"enrollstation/internal/workflow/videotest"
+	"enrollstation/internal/videotest"
 	"enrollstation/vault"
 	"gocv.io/x/gocv"
 )
@@ -120,10 +120,10 @@ func TestEnroll(t *testing.T) {
 				return err
 			}
 			fc, _, err := image.DecodeConfig(bytes.NewReader(frame))
-			if err != nil || max(fc.Width, fc.Height) > workflow.FrameMaxSide || got.Capture.ProfileID != "" {
+			if err != nil || max(fc.Width, fc.Height) > enroll.FrameMaxSide || got.Capture.ProfileID != "" {
 				t.Errorf("%s: frame %dx%d (%v), profile %q", r.ID, fc.Width, fc.Height, err, got.Capture.ProfileID)
 			}
-			if r.Forced != (got.Capture.Extra[workflow.ExtraForcedReason] == "migrated from the old register") {
+			if r.Forced != (got.Capture.Extra[enroll.ExtraForcedReason] == "migrated from the old register") {
 				t.Errorf("%s: forced %v, extra %v", r.ID, r.Forced, got.Capture.Extra)
 			}
 		}

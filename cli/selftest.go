@@ -6,7 +6,7 @@ import (
 	"flag"
 	"fmt"
 
-	"enrollstation/internal/selftest"
+	"enrollstation/selftest"
 )
 
 func selftestCommands() []Command {

@@ -1,4 +1,4 @@
-package workflow
+package enroll
 
 import (
 	"crypto/rand"

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"enrollstation/biometrics"
+	"enrollstation/enroll"
 	"enrollstation/exporter"
 	"enrollstation/internal/testenv"
-	"enrollstation/internal/workflow"
 	"enrollstation/vault"
 )
 
@@ -47,7 +47,7 @@ func submitForTest(t *testing.T, data, clerk, photo string, seed uint64) string 
 	if err != nil {
 		t.Fatal(err)
 	}
-	appNo, err := workflow.NewApplicationNumber(time.Now())
+	appNo, err := enroll.NewApplicationNumber(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func submitForTest(t *testing.T, data, clerk, photo string, seed uint64) string 
 		if err != nil {
 			return err
 		}
-		e := &vault.Enrollment{Status: vault.StatusPending, Demographics: workflow.DetailsFromIdentity(idn).Demographics(appNo),
+		e := &vault.Enrollment{Status: vault.StatusPending, Demographics: enroll.DetailsFromIdentity(idn).Demographics(appNo),
 			Portrait: img, Template: tmpl, Quality: q, Capture: vault.CaptureMeta{Camera: "test", CapturedAt: time.Now().UTC()}}
 		if err := st.SaveEnrollment(s, e); err != nil {
 			return err

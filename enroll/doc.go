@@ -8,4 +8,4 @@
 // States: details → capture → review → pending (then approved → exported, by the
 // supervisor's side). Events from running work are published through callbacks that
 // may be called from any goroutine; the UI adapts them.
-package workflow
+package enroll

@@ -8,8 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"enrollstation/enroll"
 	"enrollstation/exporter"
-	"enrollstation/internal/workflow"
 	"enrollstation/vault"
 )
 
@@ -42,17 +42,17 @@ func workflowCommands() []Command {
 		{
 			Name:    "reject",
 			Args:    "ID --reason CODE --as SUPERVISOR",
-			Summary: "reject a pending enrollment with a reason code (" + strings.Join(workflow.RejectReasons, ", ") + ")",
+			Summary: "reject a pending enrollment with a reason code (" + strings.Join(enroll.RejectReasons, ", ") + ")",
 			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 				as := fs.String("as", "", "supervisor `NAME` rejecting")
-				reason := fs.String("reason", "", "reason `CODE`: "+strings.Join(workflow.RejectReasons, ", "))
+				reason := fs.String("reason", "", "reason `CODE`: "+strings.Join(enroll.RejectReasons, ", "))
 				return func(ctx context.Context, env *Env, args []string) error {
 					if len(args) != 1 || *as == "" || *reason == "" {
 						return fmt.Errorf("%w: one enrollment ID, --reason CODE and --as SUPERVISOR expected", ErrUsage)
 					}
 					return withSession(env, *as, func(st *vault.Station, sup *vault.Session) error {
-						if err := workflow.Reject(st, sup, args[0], *reason); err != nil {
-							if errors.Is(err, workflow.ErrUnknownReason) {
+						if err := enroll.Reject(st, sup, args[0], *reason); err != nil {
+							if errors.Is(err, enroll.ErrUnknownReason) {
 								return fmt.Errorf("%w: %v", ErrUsage, err)
 							}
 							return err
@@ -74,7 +74,7 @@ func workflowCommands() []Command {
 						return fmt.Errorf("%w: --as SUPERVISOR expected, no arguments", ErrUsage)
 					}
 					return withSession(env, *as, func(st *vault.Station, sup *vault.Session) error {
-						b, err := workflow.CloseBatch(st, sup)
+						b, err := enroll.CloseBatch(st, sup)
 						if err != nil {
 							return err
 						}
@@ -96,20 +96,20 @@ func workflowCommands() []Command {
 						return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
 					}
 					return withStation(env, func(st *vault.Station) error {
-						bs, err := workflow.Batches(st)
+						bs, err := enroll.Batches(st)
 						if err != nil {
 							return err
 						}
 						if *asJSON {
 							type row struct {
-								ID          string               `json:"id"`
-								State       workflow.ExportState `json:"state"`
-								Enrollments int                  `json:"enrollments"`
-								Seq         uint64               `json:"bundle_seq,omitempty"`
-								Location    string               `json:"location,omitempty"`
-								Error       string               `json:"delivery_error,omitempty"`
-								Accepted    int                  `json:"issuer_accepted,omitempty"`
-								Refused     int                  `json:"issuer_refused,omitempty"`
+								ID          string             `json:"id"`
+								State       enroll.ExportState `json:"state"`
+								Enrollments int                `json:"enrollments"`
+								Seq         uint64             `json:"bundle_seq,omitempty"`
+								Location    string             `json:"location,omitempty"`
+								Error       string             `json:"delivery_error,omitempty"`
+								Accepted    int                `json:"issuer_accepted,omitempty"`
+								Refused     int                `json:"issuer_refused,omitempty"`
 							}
 							rows := []row{}
 							for _, b := range bs {
@@ -119,7 +119,7 @@ func workflowCommands() []Command {
 						}
 						for _, b := range bs {
 							ack := ""
-							if b.State == workflow.ExportAcknowledged {
+							if b.State == enroll.ExportAcknowledged {
 								ack = fmt.Sprintf("  (issuer: %d accepted, %d refused)", b.AckAccepted, b.AckRefused)
 							}
 							fmt.Fprintf(env.Stdout, "%s  %-12s %3d enrollment(s)  %s%s\n", b.ID, b.State, len(b.EnrollmentIDs), b.Location, ack)
@@ -146,7 +146,7 @@ func workflowCommands() []Command {
 						return fmt.Errorf("%w: --to: %v", ErrUsage, err)
 					}
 					return withSession(env, *as, func(st *vault.Station, sup *vault.Session) error {
-						x, err := workflow.NewExporter(st, env.Data)
+						x, err := enroll.NewExporter(st, env.Data)
 						if err != nil {
 							return err
 						}
@@ -175,7 +175,7 @@ func workflowCommands() []Command {
 						return err
 					}
 					return withSession(env, *as, func(st *vault.Station, sup *vault.Session) error {
-						x, err := workflow.NewExporter(st, env.Data)
+						x, err := enroll.NewExporter(st, env.Data)
 						if err != nil {
 							return err
 						}
@@ -206,11 +206,11 @@ func workflowCommands() []Command {
 					if err != nil {
 						return err
 					}
-					if _, err := workflow.CheckIssuerKey(key); err != nil {
+					if _, err := enroll.CheckIssuerKey(key); err != nil {
 						return err
 					}
 					return withSession(env, *as, func(st *vault.Station, admin *vault.Session) error {
-						fp, err := workflow.SetIssuerKey(st, admin, key)
+						fp, err := enroll.SetIssuerKey(st, admin, key)
 						if err != nil {
 							return err
 						}

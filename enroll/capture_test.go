@@ -1,4 +1,4 @@
-package workflow
+package enroll
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"enrollstation/capture"
 	"enrollstation/internal/testenv"
 	"enrollstation/internal/tpmtest"
-	"enrollstation/internal/workflow/videotest"
+	"enrollstation/internal/videotest"
 	"enrollstation/vault"
 )
 

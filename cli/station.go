@@ -12,7 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"enrollstation/internal/workflow"
+	"enrollstation/enroll"
 	"enrollstation/vault"
 )
 
@@ -46,7 +46,7 @@ func stationCommands() []Command {
 						if issuer, err = os.ReadFile(*issuerKey); err != nil {
 							return fmt.Errorf("reading issuer key: %w", err)
 						}
-						if issuerFP, err = workflow.CheckIssuerKey(issuer); err != nil {
+						if issuerFP, err = enroll.CheckIssuerKey(issuer); err != nil {
 							return fmt.Errorf("%s: %w", *issuerKey, err)
 						}
 					}

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"enrollstation/biometrics"
+	"enrollstation/enroll"
 	"enrollstation/exporter"
-	"enrollstation/internal/workflow"
 	"enrollstation/vault"
 )
 
@@ -41,7 +41,7 @@ func enrollCommands() []Command {
 				case *reason != "" && !*force:
 					return fmt.Errorf("%w: --reason is only for --force", ErrUsage)
 				}
-				return enroll(env, enrollArgs{details: *details, photo: *photo, as: *as, force: *force, reason: *reason, json: *asJSON})
+				return runEnroll(env, enrollArgs{details: *details, photo: *photo, as: *as, force: *force, reason: *reason, json: *asJSON})
 			}
 		},
 	}}
@@ -65,7 +65,7 @@ type enrollResult struct {
 	Duplicates        []string `json:"duplicate_suspects,omitempty"`
 }
 
-func enroll(env *Env, a enrollArgs) error {
+func runEnroll(env *Env, a enrollArgs) error {
 	raw, err := os.ReadFile(a.details)
 	if err != nil {
 		return fmt.Errorf("reading the details file: %w", err)
@@ -74,7 +74,7 @@ func enroll(env *Env, a enrollArgs) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", a.details, err)
 	}
-	d := workflow.DetailsFromIdentity(id).Normalize()
+	d := enroll.DetailsFromIdentity(id).Normalize()
 	if err := d.Validate(time.Now()); err != nil {
 		return fmt.Errorf("%s: %w", a.details, err)
 	}
@@ -97,9 +97,9 @@ func enroll(env *Env, a enrollArgs) error {
 		if !clerk.Has(vault.RoleClerk) {
 			return fmt.Errorf("%s: %w", a.as, vault.ErrForbidden)
 		}
-		c, err := workflow.Finalize(m, biometrics.NewAssessor(rec, biometrics.DefaultConfig()), biometrics.PortraitConfig{},
-			workflow.FinalizeInfo{Forced: a.force, Reason: a.reason, Camera: workflow.FileCameraPrefix + a.photo, At: time.Now()})
-		if errors.Is(err, workflow.ErrNoTemplate) || errors.Is(err, biometrics.ErrNoFace) {
+		c, err := enroll.Finalize(m, biometrics.NewAssessor(rec, biometrics.DefaultConfig()), biometrics.PortraitConfig{},
+			enroll.FinalizeInfo{Forced: a.force, Reason: a.reason, Camera: enroll.FileCameraPrefix + a.photo, At: time.Now()})
+		if errors.Is(err, enroll.ErrNoTemplate) || errors.Is(err, biometrics.ErrNoFace) {
 			fmt.Fprintf(env.Stderr, "enroll: %s: no usable face in the photo; it cannot be enrolled, even with --force\n", a.photo)
 			return ExitError{Code: 1}
 		}
@@ -111,19 +111,19 @@ func enroll(env *Env, a enrollArgs) error {
 				a.photo, c.Report.Score, c.Report.Failed, c.Report.Guidance.Text)
 			return ExitError{Code: 1}
 		}
-		g, err := workflow.LoadGallery(st)
+		g, err := enroll.LoadGallery(st)
 		if err != nil {
 			return err
 		}
-		rv, err := workflow.NewReview(st, g, c, 3)
+		rv, err := enroll.NewReview(st, g, c, 3)
 		if err != nil {
 			return err
 		}
-		appNo, err := workflow.NewApplicationNumber(time.Now())
+		appNo, err := enroll.NewApplicationNumber(time.Now())
 		if err != nil {
 			return err
 		}
-		e, err := workflow.Submit(st, clerk, d, appNo, rv, true)
+		e, err := enroll.Submit(st, clerk, d, appNo, rv, true)
 		if err != nil {
 			return err
 		}
