@@ -4,13 +4,27 @@ import (
 	"crypto/x509"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"enrollstation/internal/tpmtest"
 )
 
+// fakeClock is an injectable Config.Now: tests move time instead of sleeping.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time       { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// TestLoginLockout: five wrong passwords lock a name for minutes, not for good; the
+// lockouts grow (1, 5, 15, 60 minutes); unknown names get exactly the same answers.
 func TestLoginLockout(t *testing.T) {
-	st := initStation(t, tpmtest.Start(t), t.TempDir(), Config{})
+	clock := &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	st := initStation(t, tpmtest.Start(t), t.TempDir(), Config{Now: clock.Now})
 	people(t, st)
 	for i := 1; i < 5; i++ {
 		if _, err := st.Login("clara", "wrong-password"); !errors.Is(err, ErrBadPassword) || errors.Is(err, ErrAccountLocked) {
@@ -19,21 +33,60 @@ func TestLoginLockout(t *testing.T) {
 	}
 	// A success before the threshold resets the count.
 	login(t, st, "clara", "clara-password")
-	for i := 1; i <= 5; i++ {
-		_, err := st.Login("clara", "wrong-password")
-		if i < 5 && errors.Is(err, ErrAccountLocked) {
-			t.Fatalf("locked after %d failures", i)
+	fail5 := func(name string) *LockedError {
+		t.Helper()
+		var le *LockedError
+		for i := 1; i <= 5; i++ {
+			_, err := st.Login(name, "wrong-password")
+			if i < 5 && errors.Is(err, ErrAccountLocked) {
+				t.Fatalf("%s locked after %d failures", name, i)
+			}
+			if i == 5 && (!errors.As(err, &le) || !errors.Is(err, ErrBadPassword)) {
+				t.Fatalf("%s failure 5: %v, want a LockedError", name, err)
+			}
 		}
-		if i == 5 && !errors.Is(err, ErrAccountLocked) {
-			t.Fatalf("failure 5: %v, want ErrAccountLocked", err)
+		return le
+	}
+	for _, want := range LockoutSteps {
+		le := fail5("clara")
+		if got := le.Until.Sub(clock.Now()); got != want {
+			t.Fatalf("lockout of %v, want %v", got, want)
+		}
+		if _, err := st.Login("clara", "clara-password"); !errors.Is(err, ErrAccountLocked) {
+			t.Fatalf("right password during the lockout: %v", err)
+		}
+		clock.Add(want - time.Second)
+		if _, err := st.Login("clara", "clara-password"); !errors.Is(err, ErrAccountLocked) {
+			t.Fatalf("right password a second before the lockout ends: %v", err)
+		}
+		clock.Add(time.Second)
+	}
+	// The longest lockout repeats; a success afterwards starts again at one minute.
+	if le := fail5("clara"); le.Until.Sub(clock.Now()) != time.Hour {
+		t.Fatalf("fifth lockout until %v", le.Until)
+	}
+	clock.Add(time.Hour)
+	login(t, st, "clara", "clara-password")
+	if le := fail5("clara"); le.Until.Sub(clock.Now()) != time.Minute {
+		t.Fatalf("lockout after a success: until %v", le.Until)
+	}
+
+	// A name nobody has: the same errors, the same lockout.
+	for i := 1; i < 5; i++ {
+		if _, err := st.Login("nobody", "whatever-pw"); !errors.Is(err, ErrBadPassword) || errors.Is(err, ErrAccountLocked) {
+			t.Fatalf("unknown user, failure %d: %v", i, err)
 		}
 	}
-	if _, err := st.Login("clara", "clara-password"); !errors.Is(err, ErrAccountLocked) {
-		t.Fatalf("right password on a locked account: %v", err)
+	if _, err := st.Login("nobody", "whatever-pw"); !errors.Is(err, ErrAccountLocked) || !errors.Is(err, ErrBadPassword) {
+		t.Fatalf("unknown user, failure 5: %v", err)
 	}
-	if _, err := st.Login("nobody", "whatever-pw"); !errors.Is(err, ErrBadPassword) {
-		t.Fatalf("unknown user: %v", err)
+	_, e1 := st.Login("clara", "wrong-password")
+	_, e2 := st.Login("nobody", "wrong-password")
+	if e1.Error() != e2.Error() {
+		t.Fatalf("locked known and unknown names answer differently:\n%v\n%v", e1, e2)
 	}
+
+	// An administrator can end a lockout at once.
 	admin := login(t, st, "root", adminPW)
 	if err := st.SetLocked(admin, "clara", false); err != nil {
 		t.Fatal(err)
@@ -71,7 +124,7 @@ func TestRoles(t *testing.T) {
 	if err := st.AddUser(admin, "clara", []Role{RoleClerk}, "another-password"); !errors.Is(err, ErrUserExists) {
 		t.Fatalf("duplicate user: %v", err)
 	}
-	if err := st.AddUser(admin, "bad/name", []Role{RoleClerk}, "another-password"); !errors.Is(err, ErrInvalid) {
+	if err := st.AddUser(admin, "bad/name", []Role{RoleClerk}, "another-password"); !errors.Is(err, ErrBadName) {
 		t.Fatalf("bad name: %v", err)
 	}
 
@@ -172,13 +225,13 @@ func TestApprovalSignedAndNoSelfApproval(t *testing.T) {
 	if _, err := st.Approve(sam, e2.ID); err != nil {
 		t.Fatalf("approving after password change: %v", err)
 	}
-	// A stale session (old password) can no longer use the key in the TPM.
+	// A stale session (old password) can no longer approve: refused before the TPM.
 	e3 := testEnrollment(t, "Moe", []byte("jpeg-moe"))
 	if err := st.SaveEnrollment(clerk, e3); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Approve(sup, e3.ID); !errors.Is(err, ErrTPMAuth) {
-		t.Fatalf("approving with a stale session: %v, want ErrTPMAuth", err)
+	if _, err := st.Approve(sup, e3.ID); !errors.Is(err, ErrSessionExpired) {
+		t.Fatalf("approving with a stale session: %v, want ErrSessionExpired", err)
 	}
 
 	// The audit log records the approvals but no demographics.

@@ -19,9 +19,15 @@ import (
 // SaveEnrollment creates or updates an enrollment as a clerk: new enrollments and
 // drafts may be saved as draft or pending (submitted for approval). A new enrollment
 // gets an ID and CapturedBy = the clerk. The write is durable when it returns.
+//
+// A clerk edits only their own records: saving over an enrollment captured by someone
+// else is refused with ErrForbidden, whatever CapturedBy says.
 func (st *Station) SaveEnrollment(clerk *Session, e *Enrollment) error {
-	if err := clerk.require(RoleClerk); err != nil {
+	if err := st.Authorize(clerk, RoleClerk); err != nil {
 		return err
+	}
+	if e.CapturedBy != "" && e.CapturedBy != clerk.Name {
+		return fmt.Errorf("%w: %s cannot save a record as captured by someone else", ErrForbidden, clerk.Name)
 	}
 	if e.Status != StatusDraft && e.Status != StatusPending {
 		return fmt.Errorf("%w: a clerk saves drafts or submits (pending), not %s", ErrNotInWorkflow, e.Status)
@@ -31,14 +37,19 @@ func (st *Station) SaveEnrollment(clerk *Session, e *Enrollment) error {
 		e.ID = NewID(now)
 		e.CreatedAt = now
 	}
-	if e.CapturedBy == "" {
-		e.CapturedBy = clerk.Name
-	}
+	e.CapturedBy = clerk.Name
 	e.UpdatedAt = now
 	e.Approval = nil
 	return st.store.UpdateRecord(func(tx *Tx) error {
-		if old, err := tx.EnrollmentMeta(e.ID); err == nil && old.CapturedBy != e.CapturedBy {
-			return fmt.Errorf("%w: captured by %s", ErrInvalid, old.CapturedBy)
+		if _, err := authorizeTx(tx, clerk, RoleClerk); err != nil {
+			return err
+		}
+		old, err := tx.EnrollmentMeta(e.ID)
+		switch {
+		case err == nil && old.CapturedBy != clerk.Name:
+			return fmt.Errorf("%w: enrollment %s is another clerk's (%s); clerks edit only their own drafts", ErrForbidden, e.ID, old.CapturedBy)
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return err
 		}
 		if err := tx.PutEnrollment(e); err != nil {
 			return err
@@ -144,7 +155,7 @@ func (st *Station) SupervisorKey(name string) (*ecdsa.PublicKey, error) {
 // Approve approves a pending enrollment, signing ApprovalStatement with the supervisor's
 // TPM key. A supervisor cannot approve what they captured (ErrSelfApproval).
 func (st *Station) Approve(sup *Session, id string) (*Enrollment, error) {
-	if err := sup.require(RoleSupervisor); err != nil {
+	if err := st.Authorize(sup, RoleSupervisor); err != nil {
 		return nil, err
 	}
 	e, err := st.Enrollment(id)
@@ -180,6 +191,15 @@ func (st *Station) Approve(sup *Session, id string) (*Enrollment, error) {
 	}
 	pub, _ := x509.MarshalPKIXPublicKey(signer.PublicKey())
 	err = st.store.Update(func(tx *Tx) error {
+		// Re-checked as the approval commits: a lock, demotion or key change since
+		// the signature was made refuses it.
+		so, err := authorizeTx(tx, sup, RoleSupervisor)
+		if err != nil {
+			return err
+		}
+		if so.ApprovalKey == nil || string(so.ApprovalKey.Public) != string(o.ApprovalKey.Public) {
+			return fmt.Errorf("%w: the approval key of %s was replaced meanwhile", ErrNoApprovalKey, sup.Name)
+		}
 		cur, err := tx.EnrollmentMeta(id)
 		if err != nil {
 			return err
@@ -203,10 +223,10 @@ func (st *Station) Approve(sup *Session, id string) (*Enrollment, error) {
 
 // Reject rejects a pending enrollment with a short reason (no personal data).
 func (st *Station) Reject(sup *Session, id, reason string) error {
-	if err := sup.require(RoleSupervisor); err != nil {
-		return err
-	}
 	return st.store.Update(func(tx *Tx) error {
+		if _, err := authorizeTx(tx, sup, RoleSupervisor); err != nil {
+			return err
+		}
 		e, err := tx.EnrollmentMeta(id)
 		if err != nil {
 			return err
@@ -227,11 +247,11 @@ func (st *Station) Reject(sup *Session, id, reason string) error {
 // NextBundleSeq) with SHA-256 bundleHash, as batch batchID (created if new), and signs
 // an audit checkpoint for the batch.
 func (st *Station) MarkExported(sup *Session, batchID string, ids []string, seq uint64, bundleHash []byte) error {
-	if err := sup.require(RoleSupervisor); err != nil {
-		return err
-	}
 	now := st.cfg.now()
 	return st.store.Update(func(tx *Tx) error {
+		if _, err := authorizeTx(tx, sup, RoleSupervisor); err != nil {
+			return err
+		}
 		b, err := tx.Batch(batchID)
 		if errors.Is(err, ErrNotFound) {
 			b = &Batch{ID: batchID, Status: BatchOpen, CreatedBy: sup.Name, CreatedAt: now}
@@ -287,7 +307,7 @@ type AckOutcome struct {
 // IssuerRefusal and are audited. The batch records the acknowledgement and its counts.
 // Importing the same acknowledgement again changes nothing.
 func (st *Station) AckIssuer(actor *Session, batchID string, ack IssuerAck) (AckOutcome, error) {
-	if err := actor.require(RoleSupervisor); err != nil {
+	if err := st.Authorize(actor, RoleSupervisor); err != nil {
 		return AckOutcome{}, err
 	}
 	for id := range ack.Refused {
@@ -303,6 +323,9 @@ func (st *Station) AckIssuer(actor *Session, batchID string, ack IssuerAck) (Ack
 	var out AckOutcome
 	err := st.store.Update(func(tx *Tx) error {
 		out = AckOutcome{}
+		if _, err := authorizeTx(tx, actor, RoleSupervisor); err != nil {
+			return err
+		}
 		b, err := tx.Batch(batchID)
 		if err != nil {
 			return err

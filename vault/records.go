@@ -207,6 +207,16 @@ type Operator struct {
 	CreatedBy         string    `json:"created_by"`
 	PasswordChangedAt time.Time `json:"password_changed_at"`
 	LastLoginAt       time.Time `json:"last_login_at,omitempty"`
+
+	// Added with the insider limits (optional, so older records still read).
+	// MustChangePassword: the password is a one-time password from a reset, good only
+	// for choosing a new one. KeyHistory: every approval key the supervisor has held,
+	// oldest first; the current one (if any) is last, with ReplacedAt zero.
+	MustChangePassword bool               `json:"must_change_password,omitempty"`
+	KeyHistory         []ApprovalKeyEntry `json:"key_history,omitempty"`
+	// LockedUntil is filled in by Station.Users from the login state (timed lockout
+	// after failed logins); it is not stored with the account.
+	LockedUntil time.Time `json:"-"`
 }
 
 // HasRole reports whether the operator holds r.

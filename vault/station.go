@@ -68,6 +68,8 @@ type Station struct {
 	signer  *Signer
 	counter *Counter
 	file    stationFile
+	// recoveryCode is the recovery code Init made, until TakeRecoveryCode hands it out.
+	recoveryCode string
 }
 
 // InitOptions are the first-run settings.
