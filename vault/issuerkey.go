@@ -13,8 +13,8 @@ var ErrSecondPersonRequired = errors.New("vault: changing the issuer key needs a
 // IssuerKeyChange is one change of the issuer key bundles are encrypted to, as plain
 // data for the next bundle's manifest, so the issuer sees every change.
 type IssuerKeyChange struct {
-	Seq            uint64    `json:"seq"` // 1, 2, … in the order the changes were made
-	At             time.Time `json:"at"`  // UTC
+	Seq            uint64    `json:"seq"`                       // 1, 2, … in the order the changes were made
+	At             time.Time `json:"at"`                        // UTC
 	OldFingerprint string    `json:"old_fingerprint,omitempty"` // "" when the station had no issuer key
 	NewFingerprint string    `json:"new_fingerprint"`
 	By             string    `json:"by"`                        // administrator who made it
