@@ -38,10 +38,33 @@ func CanonicalName(name string) (string, error) {
 			return "", fmt.Errorf("%w (punctuation other than . _ -)", ErrBadName)
 		}
 	}
+	if !plainMarks(n) {
+		return "", fmt.Errorf("%w (stray combining marks)", ErrBadName)
+	}
 	if !singleScript(n) {
 		return "", fmt.Errorf("%w (letters of several scripts mixed)", ErrBadName)
 	}
 	return n, nil
+}
+
+// plainMarks refuses combining marks that draw over or beside letters where nobody's
+// name needs them: after NFC, Latin, Greek and Cyrillic names have precomposed letters,
+// so a mark left there (U+0338 over "a") only disguises; and runs of more than two
+// marks in any script.
+func plainMarks(s string) bool {
+	run := 0
+	var base *unicode.RangeTable
+	for _, r := range s {
+		if !unicode.In(r, unicode.Mn, unicode.Me) {
+			run, base = 0, scriptOf(r)
+			continue
+		}
+		run++
+		if run > 2 || base == nil || base == unicode.Latin || base == unicode.Greek || base == unicode.Cyrillic {
+			return false
+		}
+	}
+	return true
 }
 
 // scriptSets are the combinations of scripts that count as one writing system
