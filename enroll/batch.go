@@ -48,8 +48,8 @@ func StateOf(b *vault.Batch) ExportState {
 // CloseBatch puts every approved enrollment that is not yet in a batch into a new
 // closed batch and returns it. Its members are fixed from then on.
 func CloseBatch(st *vault.Station, sup *vault.Session) (*vault.Batch, error) {
-	if !sup.Has(vault.RoleSupervisor) {
-		return nil, fmt.Errorf("%w (%s is not a supervisor)", vault.ErrForbidden, sup.Name)
+	if err := st.Authorize(sup, vault.RoleSupervisor); err != nil {
+		return nil, err
 	}
 	var b *vault.Batch
 	err := st.Store().Update(func(tx *vault.Tx) error {

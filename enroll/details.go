@@ -10,6 +10,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/secure/precis"
+	"golang.org/x/text/unicode/bidi"
+
 	"enrollstation/exporter"
 	"enrollstation/vault"
 )
@@ -77,6 +80,7 @@ const (
 	MsgTooLong      = "Too long (at most 100 characters)."
 	MsgNameChars    = "Use letters only (any script), spaces, hyphens, apostrophes or the middle dot ·."
 	MsgControl      = "Contains characters that cannot be printed."
+	MsgInvisible    = "Contains invisible or text-direction characters. Retype it without copying and pasting."
 	MsgDate         = "Use the form YYYY-MM-DD, e.g. 1988-04-17."
 	MsgDateFuture   = "The date of birth is in the future."
 	MsgDateTooOld   = "The date of birth is more than 130 years ago."
@@ -132,6 +136,10 @@ func (d Details) Validate(today time.Time) error {
 			bad[field] = MsgRequired
 		case utf8.RuneCountInString(v) > 100:
 			bad[field] = MsgTooLong
+		case strings.IndexFunc(v, unicode.IsControl) >= 0:
+			bad[field] = MsgControl
+		case deceptive(v):
+			bad[field] = MsgInvisible
 		case !nameChars(v):
 			bad[field] = MsgNameChars
 		}
@@ -144,6 +152,8 @@ func (d Details) Validate(today time.Time) error {
 			bad[field] = MsgTooLong
 		case strings.IndexFunc(v, unicode.IsControl) >= 0:
 			bad[field] = MsgControl
+		case deceptive(v):
+			bad[field] = MsgInvisible
 		}
 	}
 	code := func(field, v string) {
@@ -190,10 +200,74 @@ func (d Details) Validate(today time.Time) error {
 	}
 	// The issuer's schema is the final word; the rules above are meant to imply it.
 	if err := exporter.ValidateIdentity(d.Identity()); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidDetails, err)
+		return schemaError(err)
 	}
 	return nil
 }
+
+// schemaError reports an identity-schema failure by field names only: the schema
+// validator's messages quote the values, which are the citizen's (and may hold
+// characters that deceive a terminal).
+func schemaError(err error) error {
+	fields := schemaFieldRe.FindAllStringSubmatch(err.Error(), -1)
+	var names []string
+	for _, f := range fields {
+		names = append(names, f[1])
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%w: the details do not match the issuer's identity schema", ErrInvalidDetails)
+	}
+	return fmt.Errorf("%w: the issuer's identity schema refuses %s", ErrInvalidDetails, strings.Join(names, ", "))
+}
+
+var schemaFieldRe = regexp.MustCompile(`(?:^|: |; )(/[a-z0-9_/]*): `)
+
+// ParseDetails reads a details file (the issuer's identity JSON, as
+// docs/examples/enrollment.json) into normalized details checked as of today. Errors
+// name the fields, never their values.
+func ParseDetails(raw []byte, today time.Time) (Details, error) {
+	id, err := exporter.ParseIdentity(raw)
+	if err != nil {
+		if errors.Is(err, exporter.ErrSchema) {
+			return Details{}, schemaError(err)
+		}
+		return Details{}, fmt.Errorf("%w: not a details file", ErrInvalidDetails)
+	}
+	d := DetailsFromIdentity(id).Normalize()
+	return d, d.Validate(today)
+}
+
+// deceptive reports characters that make text read differently from what it is:
+// those the PRECIS FreeformClass (RFC 8264) disallows (controls, default-ignorable
+// characters such as zero-width spaces, joiners outside their script context, soft
+// hyphens, fillers, variation selectors and the bidi embeddings, overrides, isolates
+// and marks), any other character of an explicit bidi class, and blank characters other
+// than the ASCII and ideographic spaces (no-break spaces, braille blanks, …).
+func deceptive(s string) bool {
+	// PRECIS allows the middle dots only in their script's context (CONTEXTO); names
+	// transcribed from Chinese or Japanese use them between words.
+	plain := strings.Map(func(r rune) rune {
+		if r == '·' || r == '・' {
+			return 'x'
+		}
+		return r
+	}, s)
+	if _, err := freeform.String(plain); err != nil {
+		return true
+	}
+	for _, r := range s {
+		switch p, _ := bidi.LookupRune(r); p.Class() {
+		case bidi.LRE, bidi.RLE, bidi.LRO, bidi.RLO, bidi.PDF, bidi.LRI, bidi.RLI, bidi.FSI, bidi.PDI:
+			return true
+		}
+		if r == '\u2800' || r == '\u3164' || (unicode.In(r, unicode.Zs, unicode.Zl, unicode.Zp) && r != ' ' && r != '\u3000') {
+			return true
+		}
+	}
+	return false
+}
+
+var freeform = precis.NewFreeform()
 
 // nameChars reports whether s holds only letters (any script, with combining marks),
 // spaces, hyphens, apostrophes and the middle dot used in transcribed Chinese names.

@@ -161,3 +161,81 @@ func FuzzDetailsValidate(f *testing.F) {
 		}
 	})
 }
+
+// TestDetailsDeceptiveText: citizen text with direction overrides, invisible or
+// look-blank characters is refused, field by field, and no message repeats the value.
+func TestDetailsDeceptiveText(t *testing.T) {
+	tricks := map[string]string{
+		"RTL override":       "Chen\u202enehC",
+		"LTR embedding":      "\u202aChen",
+		"RTL isolate":        "\u2067Chen\u2069",
+		"RTL mark":           "Chen\u200f",
+		"Arabic letter mark": "Chen\u061c",
+		"zero-width space":   "Ch\u200ben",
+		"zero-width joiner":  "Ch\u200den",
+		"word joiner":        "Ch\u2060en",
+		"BOM":                "\ufeffChen",
+		"soft hyphen":        "Ch\u00aden",
+		"Hangul filler":      "Chen\u3164",
+		"braille blank":      "Chen\u2800Mei",
+		"no-break space":     "Chen\u00a0Mei",
+		"variation selector": "Chen\ufe0f",
+		"tag characters":     "Chen\U000e0041",
+		"escape code":        "Chen\x1b[8m",
+	}
+	fields := map[string]func(*Details, string){
+		FieldFamilyName:   func(d *Details, v string) { d.FamilyName = v },
+		FieldGivenNames:   func(d *Details, v string) { d.GivenNames = v },
+		FieldPlaceOfBirth: func(d *Details, v string) { d.PlaceOfBirth = v },
+		FieldAddressLines: func(d *Details, v string) { d.AddressLines = []string{v} },
+		FieldLocality:     func(d *Details, v string) { d.Locality = v },
+	}
+	for what, v := range tricks {
+		for field, set := range fields {
+			d := validDetails()
+			set(&d, v)
+			if what == "no-break space" && (field == FieldFamilyName || field == FieldGivenNames) {
+				// Names are normalized: a no-break space becomes a space.
+				if n := d.Normalize(); strings.Contains(n.FamilyName+n.GivenNames, "\u00a0") || n.Validate(day) != nil {
+					t.Errorf("no-break space in %s not normalized: %+v", field, n)
+				}
+				continue
+			}
+			err := d.Normalize().Validate(day)
+			var de *DetailsError
+			if !errors.As(err, &de) || de.Fields[field] == "" {
+				t.Errorf("%s in %s: %v, want the field refused", what, field, err)
+				continue
+			}
+			if msg := de.Fields[field]; msg != MsgInvisible && msg != MsgControl && msg != MsgNameChars {
+				t.Errorf("%s in %s: message %q", what, field, msg)
+			}
+			if strings.Contains(err.Error(), "Chen") || strings.Contains(err.Error(), v) {
+				t.Errorf("%s in %s: the error repeats the value: %v", what, field, err)
+			}
+		}
+	}
+	// Ideographic spaces and ordinary accents stay allowed.
+	d := validDetails()
+	d.Locality, d.FamilyName = "中環\u3000香港", "Müller"
+	if err := d.Normalize().Validate(day); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestParseDetailsNoEcho: a details file the schema refuses is reported by field name,
+// without the citizen's value.
+func TestParseDetailsNoEcho(t *testing.T) {
+	raw := `{"family_name":"SECRET\u202eNAME","given_names":"Mei","date_of_birth":"1988-04-17","sex":"F","nationality":"CHN",
+	"place_of_birth":"Guangzhou","address":{"lines":["1 Main St"],"locality":"Hong Kong","country":"HKG"},"phone":"+85291234567-SECRET"}`
+	_, err := ParseDetails([]byte(raw), day)
+	if !errors.Is(err, ErrInvalidDetails) {
+		t.Fatalf("ParseDetails: %v", err)
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("the error repeats the citizen's value: %v", err)
+	}
+	if !strings.Contains(err.Error(), "phone") {
+		t.Fatalf("the error does not name the field: %v", err)
+	}
+}

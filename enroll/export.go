@@ -68,8 +68,8 @@ func (x *Exporter) Export(ctx context.Context, sup *vault.Session, batchID strin
 	if progress == nil {
 		progress = func(Progress) {}
 	}
-	if !sup.Has(vault.RoleSupervisor) {
-		return "", fmt.Errorf("%w (%s is not a supervisor)", vault.ErrForbidden, sup.Name)
+	if err := x.st.Authorize(sup, vault.RoleSupervisor); err != nil {
+		return "", err
 	}
 	b, err := Batch(x.st, batchID)
 	if err != nil {

@@ -49,7 +49,11 @@ func Provision(dataDir string, tp *vault.TPM, cfg vault.Config, o ProvisionOptio
 		return nil, err
 	}
 	if o.IssuerKey != nil {
-		if err := storeIssuerKey(st, o.Admin, o.IssuerKey); err != nil {
+		admin, err := st.Login(o.Admin, o.AdminPassword)
+		if err == nil {
+			_, err = SetIssuerKey(st, admin, nil, o.IssuerKey)
+		}
+		if err != nil {
 			st.Close()
 			return nil, err
 		}
@@ -57,32 +61,17 @@ func Provision(dataDir string, tp *vault.TPM, cfg vault.Config, o ProvisionOptio
 	return st, nil
 }
 
-// SetIssuerKey replaces the station's issuer public key (an administrator's act) and
-// returns the new key's fingerprint.
-func SetIssuerKey(st *vault.Station, admin *vault.Session, key []byte) (string, error) {
-	if !admin.Has(vault.RoleAdmin) {
-		return "", fmt.Errorf("%w (%s is not an administrator)", vault.ErrForbidden, admin.Name)
-	}
-	fp, err := CheckIssuerKey(key)
+// SetIssuerKey replaces the station's issuer public key and returns the new key's
+// fingerprint. admin must be an administrator and second another administrator or a
+// supervisor, both logged in (vault re-checks them now); only the station's first
+// issuer key may be set with second nil. The change is recorded for the next bundle's
+// manifest (vault.Station.IssuerKeyChangesSince).
+func SetIssuerKey(st *vault.Station, admin, second *vault.Session, key []byte) (string, error) {
+	ch, err := st.SetIssuerKey(admin, second, key, CheckIssuerKey)
 	if err != nil {
 		return "", err
 	}
-	return fp, storeIssuerKey(st, admin.Name, key)
-}
-
-func storeIssuerKey(st *vault.Station, actor string, key []byte) error {
-	fp, _ := CheckIssuerKey(key)
-	return st.Store().Update(func(tx *vault.Tx) error {
-		s, err := tx.Settings()
-		if err != nil {
-			return err
-		}
-		s.IssuerKey = append([]byte(nil), key...)
-		if err := tx.PutSettings(s); err != nil {
-			return err
-		}
-		return tx.Audit(actor, "station.issuer-key", "", fp)
-	})
+	return ch.NewFingerprint, nil
 }
 
 // Settings reads the station settings.
@@ -102,8 +91,8 @@ type SettingsChange struct {
 
 // UpdateSettings applies an administrator's settings change after checking it.
 func UpdateSettings(st *vault.Station, admin *vault.Session, c SettingsChange) error {
-	if !admin.Has(vault.RoleAdmin) {
-		return fmt.Errorf("%w (%s is not an administrator)", vault.ErrForbidden, admin.Name)
+	if err := st.Authorize(admin, vault.RoleAdmin); err != nil {
+		return err
 	}
 	switch {
 	case c.RetentionDays < 1 || c.RetentionDays > 3650:
@@ -164,8 +153,8 @@ var ErrNoProfile = errors.New("workflow: no camera profile saved on this station
 // SaveCameraProfile stores a technician's camera profile and makes it the station's
 // active one, re-applied whenever the camera opens.
 func SaveCameraProfile(st *vault.Station, tech *vault.Session, p capture.CameraProfile) error {
-	if !tech.Has(vault.RoleTechnician) {
-		return fmt.Errorf("%w (%s is not a technician)", vault.ErrForbidden, tech.Name)
+	if err := st.Authorize(tech, vault.RoleTechnician); err != nil {
+		return err
 	}
 	if err := p.Validate(); err != nil {
 		return err

@@ -434,12 +434,25 @@ func TestSettingsAndCameraProfile(t *testing.T) {
 	if err != nil || th.MinInterEye != 120 || th.MaxYaw != biometrics.DefaultThresholds().MaxYaw {
 		t.Fatalf("thresholds with overrides: %+v %v", th, err)
 	}
-	fp, err := SetIssuerKey(f.st, f.admin, f.issuerPub)
-	if err != nil || fp != f.issuer.Public().Fingerprint() {
+	other, err := exporter.GenerateIssuerKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPub, _ := other.Public().MarshalText()
+	if _, err := SetIssuerKey(f.st, f.admin, nil, otherPub); !errors.Is(err, vault.ErrSecondPersonRequired) {
+		t.Fatalf("issuer key change by one administrator: %v", err)
+	}
+	fp, err := SetIssuerKey(f.st, f.admin, f.sup, otherPub)
+	if err != nil || fp != other.Public().Fingerprint() {
 		t.Fatalf("issuer key fingerprint %q, %v", fp, err)
 	}
-	if _, err := SetIssuerKey(f.st, f.sup, f.issuerPub); !errors.Is(err, vault.ErrForbidden) {
+	if _, err := SetIssuerKey(f.st, f.sup, f.admin, f.issuerPub); !errors.Is(err, vault.ErrForbidden) {
 		t.Fatalf("issuer key by a supervisor: %v", err)
+	}
+	changes, err := f.st.IssuerKeyChangesSince(0)
+	if err != nil || len(changes) != 2 || changes[0].NewFingerprint != f.issuer.Public().Fingerprint() ||
+		changes[1].OldFingerprint != f.issuer.Public().Fingerprint() || changes[1].NewFingerprint != fp || changes[1].SecondApprover != f.sup.Name {
+		t.Fatalf("issuer key changes: %+v, %v", changes, err)
 	}
 	if _, _, err := ActiveCameraProfile(f.st); !errors.Is(err, ErrNoProfile) {
 		t.Fatalf("profile before saving: %v", err)
