@@ -6,12 +6,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"enrollstation/biometrics"
 	"enrollstation/enroll"
-	"enrollstation/exporter"
 	"enrollstation/vault"
 )
 
@@ -66,21 +67,17 @@ type enrollResult struct {
 }
 
 func runEnroll(env *Env, a enrollArgs) error {
-	raw, err := os.ReadFile(a.details)
+	raw, err := readInputFile(a.details, maxDetailsBytes)
 	if err != nil {
-		return fmt.Errorf("reading the details file: %w", err)
+		return fmt.Errorf("the details file: %w", err)
 	}
-	id, err := exporter.ParseIdentity(raw)
+	d, err := enroll.ParseDetails(raw, time.Now())
 	if err != nil {
 		return fmt.Errorf("%s: %w", a.details, err)
 	}
-	d := enroll.DetailsFromIdentity(id).Normalize()
-	if err := d.Validate(time.Now()); err != nil {
-		return fmt.Errorf("%s: %w", a.details, err)
-	}
-	img, err := os.ReadFile(a.photo)
+	img, err := readInputFile(a.photo, maxPhotoBytes)
 	if err != nil {
-		return fmt.Errorf("reading the photo: %w", err)
+		return fmt.Errorf("the photo: %w", err)
 	}
 	m, err := biometrics.DecodeImage(img)
 	if err != nil {
@@ -152,4 +149,57 @@ func runEnroll(env *Env, a enrollArgs) error {
 		fmt.Fprintln(env.Stderr)
 		return nil
 	})
+}
+
+// Input size limits, checked before reading: a portrait photo is a few megabytes; a
+// details file a few kilobytes.
+const (
+	maxPhotoBytes   = 32 << 20
+	maxDetailsBytes = 1 << 20
+)
+
+// readInputFile reads a regular file of at most max bytes. Devices (/dev/zero), FIFOs
+// and sockets are refused without reading (opened non-blocking, so a FIFO without a
+// writer cannot hang the command), and so is a file larger than max (a 2 GB sparse
+// file is refused from its size, not read).
+func readInputFile(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s); give a file", path, fileKind(fi.Mode()))
+	}
+	if fi.Size() > max {
+		return nil, fmt.Errorf("%s is %d MB; at most %d MB is accepted", path, fi.Size()>>20, max>>20)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if int64(len(b)) > max { // grew while being read
+		return nil, fmt.Errorf("%s is larger than %d MB", path, max>>20)
+	}
+	return b, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeDir != 0:
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }

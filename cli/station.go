@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"enrollstation/enroll"
 	"enrollstation/vault"
@@ -68,18 +69,11 @@ func stationCommands() []Command {
 					}
 					defer st.Close()
 					if issuer != nil {
-						err := st.Store().Update(func(tx *vault.Tx) error {
-							s, err := tx.Settings()
-							if err != nil {
-								return err
-							}
-							s.IssuerKey = issuer
-							if err := tx.PutSettings(s); err != nil {
-								return err
-							}
-							return tx.Audit(*admin, "station.issuer-key", "", "")
-						})
+						admin, err := st.Login(*admin, pw)
 						if err != nil {
+							return err
+						}
+						if _, err := enroll.SetIssuerKey(st, admin, nil, issuer); err != nil {
 							return err
 						}
 					}
@@ -91,22 +85,24 @@ func stationCommands() []Command {
 					if issuerFP != "" {
 						fmt.Fprintf(env.Stdout, "issuer key fingerprint: %s (compare it with the issuer's)\n", issuerFP)
 					}
-					fmt.Fprintln(env.Stdout, "register the station with the issuer: enrollstation station pubkey --out station.pem")
+					fmt.Fprintln(env.Stdout, "register the station with the issuer: enrollstation station pubkey --out station.pem --as "+*admin)
+					printRecoveryCode(env, st.TakeRecoveryCode())
 					return nil
 				}
 			},
 		},
 		{
 			Name:    "station status",
-			Args:    "[--json]",
+			Args:    "--as USER [--json]",
 			Summary: "station ID, TPM, bundle counter and record counts",
 			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 				asJSON := fs.Bool("json", false, "print the status as JSON")
+				as := asFlag(fs)
 				return func(ctx context.Context, env *Env, args []string) error {
 					if len(args) > 0 {
 						return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
 					}
-					return withStation(env, func(st *vault.Station) error {
+					return withRole(env, *as, anyRole, func(st *vault.Station, _ *vault.Session) error {
 						s, err := st.Status()
 						if err != nil {
 							return err
@@ -133,15 +129,16 @@ func stationCommands() []Command {
 		},
 		{
 			Name:    "station pubkey",
-			Args:    "[--out FILE]",
+			Args:    "--as USER [--out FILE]",
 			Summary: "the station signing public key (PEM), to register with the issuer",
 			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 				out := fs.String("out", "", "write the key to `FILE` instead of standard output")
+				as := asFlag(fs)
 				return func(ctx context.Context, env *Env, args []string) error {
 					if len(args) > 0 {
 						return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
 					}
-					return withStation(env, func(st *vault.Station) error {
+					return withRole(env, *as, anyRole, func(st *vault.Station, _ *vault.Session) error {
 						pemKey := st.PublicKeyPEM()
 						if *out == "" {
 							_, err := env.Stdout.Write(pemKey)
@@ -158,14 +155,15 @@ func stationCommands() []Command {
 		},
 		{
 			Name:    "station purge",
-			Args:    "",
+			Args:    "--as SUPERVISOR|ADMIN",
 			Summary: "delete biometrics of enrollments exported longer ago than the retention period",
 			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				as := asFlag(fs)
 				return func(ctx context.Context, env *Env, args []string) error {
 					if len(args) > 0 {
 						return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
 					}
-					return withStation(env, func(st *vault.Station) error {
+					return withRole(env, *as, []vault.Role{vault.RoleSupervisor, vault.RoleAdmin}, func(st *vault.Station, _ *vault.Session) error {
 						n, err := st.PurgeExpired()
 						if err == nil {
 							fmt.Fprintf(env.Stdout, "purged biometrics of %d enrollment(s)\n", n)
@@ -213,28 +211,36 @@ func stationCommands() []Command {
 		},
 		{
 			Name:    "user list",
-			Args:    "[--json]",
+			Args:    "--as ADMIN [--json]",
 			Summary: "list operators with their roles and lock state",
 			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 				asJSON := fs.Bool("json", false, "print as JSON")
+				as := asFlag(fs)
 				return func(ctx context.Context, env *Env, args []string) error {
 					if len(args) > 0 {
 						return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
 					}
-					return withStation(env, func(st *vault.Station) error {
+					return withRole(env, *as, []vault.Role{vault.RoleAdmin}, func(st *vault.Station, _ *vault.Session) error {
 						users, err := st.Users()
 						if err != nil {
 							return err
 						}
 						type row struct {
-							Name     string       `json:"name"`
-							Roles    []vault.Role `json:"roles"`
-							Locked   bool         `json:"locked"`
-							Failures int          `json:"failed_logins"`
+							Name        string       `json:"name"`
+							Roles       []vault.Role `json:"roles"`
+							Locked      bool         `json:"locked"`
+							LockedUntil *time.Time   `json:"locked_until,omitempty"` // timed lockout after failed logins
+							Failures    int          `json:"failed_logins"`
+							MustChange  bool         `json:"must_change_password,omitempty"`
 						}
 						rows := []row{}
 						for _, u := range users {
-							rows = append(rows, row{u.Name, u.Roles, u.Locked, u.Failures})
+							r := row{Name: u.Name, Roles: u.Roles, Locked: u.Locked, Failures: u.Failures, MustChange: u.MustChangePassword}
+							if !u.LockedUntil.IsZero() {
+								t := u.LockedUntil
+								r.LockedUntil = &t
+							}
+							rows = append(rows, r)
 						}
 						if *asJSON {
 							return stationJSON(env.Stdout, rows)
@@ -243,8 +249,13 @@ func stationCommands() []Command {
 						fmt.Fprintln(w, "NAME\tROLES\tSTATE")
 						for _, r := range rows {
 							state := "active"
-							if r.Locked {
+							switch {
+							case r.Locked:
 								state = "locked"
+							case r.LockedUntil != nil:
+								state = "locked until " + r.LockedUntil.UTC().Format("15:04:05") + " UTC"
+							case r.MustChange:
+								state = "one-time password"
 							}
 							roles := make([]string, len(r.Roles))
 							for i, x := range r.Roles {
@@ -310,16 +321,117 @@ func stationCommands() []Command {
 			},
 		},
 		{
+			Name:    "user reset",
+			Args:    "NAME --as ADMIN",
+			Summary: "give an operator a one-time password (they must choose a new one; a supervisor's approval key is replaced)",
+			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				as := fs.String("as", "", "administrator `NAME` authorising this")
+				return func(ctx context.Context, env *Env, args []string) error {
+					if len(args) != 1 || *as == "" {
+						return fmt.Errorf("%w: one user NAME and --as ADMIN expected", ErrUsage)
+					}
+					return withSession(env, *as, func(st *vault.Station, admin *vault.Session) error {
+						otp, err := st.ResetPassword(admin, args[0])
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(env.Stdout, "one-time password for %s: %s\n", args[0], otp)
+						fmt.Fprintf(env.Stdout, "it only lets them choose a new password: enrollstation user passwd %s\n", args[0])
+						return nil
+					})
+				}
+			},
+		},
+		{
+			Name:    "user roles",
+			Args:    "NAME --roles ROLE[,ROLE] --as ADMIN",
+			Summary: "set an operator's roles (taking supervisor away revokes their approval key)",
+			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				roles := fs.String("roles", "", "comma-separated roles: clerk, supervisor, technician, admin")
+				as := fs.String("as", "", "administrator `NAME` authorising this")
+				return func(ctx context.Context, env *Env, args []string) error {
+					if len(args) != 1 || *as == "" || *roles == "" {
+						return fmt.Errorf("%w: one user NAME, --roles and --as ADMIN expected", ErrUsage)
+					}
+					var rs []vault.Role
+					for _, r := range strings.Split(*roles, ",") {
+						role, err := vault.ParseRole(strings.TrimSpace(r))
+						if err != nil {
+							return fmt.Errorf("%w: %v", ErrUsage, err)
+						}
+						rs = append(rs, role)
+					}
+					return withSession(env, *as, func(st *vault.Station, admin *vault.Session) error {
+						if err := st.SetRoles(admin, args[0], rs); err != nil {
+							return err
+						}
+						fmt.Fprintf(env.Stdout, "roles of %s: %s\n", args[0], *roles)
+						return nil
+					})
+				}
+			},
+		},
+		{
+			Name:    "user recover",
+			Args:    "NAME",
+			Summary: "unlock an administrator with the station recovery code (once) and set their new password",
+			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				return func(ctx context.Context, env *Env, args []string) error {
+					if len(args) != 1 {
+						return fmt.Errorf("%w: one administrator NAME expected", ErrUsage)
+					}
+					return withStation(env, func(st *vault.Station) error {
+						code, err := env.Password("station recovery code: ")
+						if err != nil {
+							return err
+						}
+						pw, err := newPassword(env, args[0])
+						if err != nil {
+							return err
+						}
+						if err := st.RecoverAdmin(args[0], code, pw); err != nil {
+							return err
+						}
+						fmt.Fprintf(env.Stdout, "%s is unlocked with a new password; the recovery code is used up\n", args[0])
+						fmt.Fprintf(env.Stdout, "make a new one: enrollstation station recovery-code --as %s\n", args[0])
+						return nil
+					})
+				}
+			},
+		},
+		{
+			Name:    "station recovery-code",
+			Args:    "--as ADMIN",
+			Summary: "replace the station recovery code with a new one, shown once",
+			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				as := fs.String("as", "", "administrator `NAME` authorising this")
+				return func(ctx context.Context, env *Env, args []string) error {
+					if len(args) != 0 || *as == "" {
+						return fmt.Errorf("%w: --as ADMIN expected, no arguments", ErrUsage)
+					}
+					return withSession(env, *as, func(st *vault.Station, admin *vault.Session) error {
+						code, err := st.NewRecoveryCode(admin)
+						if err != nil {
+							return err
+						}
+						printRecoveryCode(env, code)
+						return nil
+					})
+				}
+			},
+		},
+		{
 			Name:    "audit verify",
-			Args:    "[--json]",
+			Args:    "--as ADMIN|SUPERVISOR [--json]",
 			Summary: "check the audit log's hash chain and signed checkpoints (exit 1 if tampered)",
 			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 				asJSON := fs.Bool("json", false, "print the report as JSON")
+				as := asFlag(fs)
 				return func(ctx context.Context, env *Env, args []string) error {
 					if len(args) > 0 {
 						return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
 					}
-					return withStation(env, func(st *vault.Station) error {
+					return withRole(env, *as, []vault.Role{vault.RoleAdmin, vault.RoleSupervisor}, func(st *vault.Station, _ *vault.Session) error {
 						rep, err := st.VerifyAudit()
 						if rep == nil {
 							return err
@@ -384,7 +496,44 @@ func loginAs(env *Env, st *vault.Station, name string) (*vault.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return st.Login(name, pw)
+	s, err := st.Login(name, pw)
+	if errors.Is(err, vault.ErrPasswordChangeRequired) {
+		return nil, fmt.Errorf("%w: run 'enrollstation user passwd %s' first", err, name)
+	}
+	return s, err
+}
+
+// anyRole, for withRole: any logged-in operator.
+var anyRole []vault.Role
+
+// asFlag registers --as, the operator a command runs as (every command that shows or
+// changes station data needs a login).
+func asFlag(fs *flag.FlagSet) *string {
+	return fs.String("as", "", "operator `NAME` to log in as (password prompted, or from --password-stdin)")
+}
+
+// withRole is withSession for an operator holding one of roles (any operator when
+// roles is empty), checked against the stored account.
+func withRole(env *Env, name string, roles []vault.Role, fn func(*vault.Station, *vault.Session) error) error {
+	if name == "" {
+		return fmt.Errorf("%w: --as NAME is required: this command needs a login", ErrUsage)
+	}
+	return withSession(env, name, func(st *vault.Station, s *vault.Session) error {
+		if err := st.Authorize(s, roles...); err != nil {
+			return err
+		}
+		return fn(st, s)
+	})
+}
+
+// printRecoveryCode shows the station recovery code, the only time it is shown.
+func printRecoveryCode(env *Env, code string) {
+	if code == "" {
+		return
+	}
+	fmt.Fprintf(env.Stdout, "\nSTATION RECOVERY CODE (shown only now; write it down and keep it locked away):\n\n    %s\n\n", code)
+	fmt.Fprintln(env.Stdout, "It unlocks an administrator once, e.g. when every administrator is locked out:")
+	fmt.Fprintln(env.Stdout, "  enrollstation user recover NAME")
 }
 
 // newPassword asks for a new password; at a terminal it asks twice.

@@ -27,7 +27,7 @@ func TestStationCommands(t *testing.T) {
 		return runStation(t, stdin, append(args, common...)...)
 	}
 
-	if _, errs, code := run("", "station", "status"); code != 1 || !strings.Contains(errs, "station init") {
+	if _, errs, code := run("", "station", "status", "--as", "root"); code != 1 || !strings.Contains(errs, "station init") {
 		t.Fatalf("status before init: exit %d, %q", code, errs)
 	}
 	if _, errs, code := run("", "station", "init"); code != 2 || !strings.Contains(errs, "--admin") {
@@ -41,7 +41,7 @@ func TestStationCommands(t *testing.T) {
 		t.Fatalf("re-init: exit %d, %q", code, errs)
 	}
 
-	out, errs, code = run("", "station", "status", "--json")
+	out, errs, code = run("root-password\n", "station", "status", "--json", "--as", "root")
 	if code != 0 {
 		t.Fatalf("status: exit %d %s", code, errs)
 	}
@@ -56,7 +56,7 @@ func TestStationCommands(t *testing.T) {
 	}
 
 	pemFile := filepath.Join(t.TempDir(), "station.pem")
-	if _, errs, code := run("", "station", "pubkey", "--out", pemFile); code != 0 {
+	if _, errs, code := run("root-password\n", "station", "pubkey", "--out", pemFile, "--as", "root"); code != 0 {
 		t.Fatalf("pubkey: exit %d %s", code, errs)
 	}
 	b, _ := os.ReadFile(pemFile)
@@ -85,7 +85,7 @@ func TestStationCommands(t *testing.T) {
 	if _, errs, code := run("root-password\n", "user", "lock", "clara", "--as", "root"); code != 0 {
 		t.Fatalf("user lock: %d %s", code, errs)
 	}
-	out, _, _ = run("", "user", "list", "--json")
+	out, _, _ = run("root-password\n", "user", "list", "--json", "--as", "root")
 	var users []struct {
 		Name   string   `json:"name"`
 		Roles  []string `json:"roles"`
@@ -104,7 +104,7 @@ func TestStationCommands(t *testing.T) {
 		t.Fatalf("passwd: %d %s", code, errs)
 	}
 
-	out, errs, code = run("", "audit", "verify", "--json")
+	out, errs, code = run("root-password\n", "audit", "verify", "--json", "--as", "root")
 	var rep struct {
 		OK      bool `json:"ok"`
 		Entries int  `json:"entries"`
@@ -112,10 +112,10 @@ func TestStationCommands(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || !rep.OK || rep.Entries < 5 {
 		t.Fatalf("audit verify: exit %d %s %s", code, out, errs)
 	}
-	if out, _, code := run("", "audit", "verify"); code != 0 || !strings.Contains(out, "OK") {
+	if out, _, code := run("root-password\n", "audit", "verify", "--as", "root"); code != 0 || !strings.Contains(out, "OK") {
 		t.Fatalf("audit verify (text): exit %d %s", code, out)
 	}
-	if out, _, code := run("", "station", "status"); code != 0 || !strings.Contains(out, status.ID) {
+	if out, _, code := run("root-password\n", "station", "status", "--as", "root"); code != 0 || !strings.Contains(out, status.ID) {
 		t.Fatalf("status (text): exit %d %s", code, out)
 	}
 }
@@ -124,7 +124,7 @@ func TestStationAutoWithoutTPM(t *testing.T) {
 	if _, err := os.Stat("/dev/tpmrm0"); err == nil {
 		t.Skip("this machine has a TPM")
 	}
-	_, errs, code := runStation(t, "", "station", "status", "--data", t.TempDir())
+	_, errs, code := runStation(t, "", "station", "status", "--as", "root", "--data", t.TempDir())
 	if code != 1 || !strings.Contains(errs, "use --tpm swtpm") {
 		t.Fatalf("exit %d, %q", code, errs)
 	}

@@ -87,15 +87,16 @@ func workflowCommands() []Command {
 		},
 		{
 			Name:    "batch list",
-			Args:    "[--json]",
+			Args:    "--as SUPERVISOR|ADMIN [--json]",
 			Summary: "the export history: each batch with its state (closed, queued, sent, confirmed, acknowledged)",
 			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 				asJSON := fs.Bool("json", false, "print as JSON")
+				as := asFlag(fs)
 				return func(ctx context.Context, env *Env, args []string) error {
 					if len(args) != 0 {
 						return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
 					}
-					return withStation(env, func(st *vault.Station) error {
+					return withRole(env, *as, []vault.Role{vault.RoleSupervisor, vault.RoleAdmin}, func(st *vault.Station, _ *vault.Session) error {
 						bs, err := enroll.Batches(st)
 						if err != nil {
 							return err
@@ -194,10 +195,11 @@ func workflowCommands() []Command {
 		},
 		{
 			Name:    "station set-issuer-key",
-			Args:    "FILE --as ADMIN",
-			Summary: "replace the issuer public key bundles are encrypted to; prints its fingerprint",
+			Args:    "FILE --as ADMIN --second ADMIN|SUPERVISOR",
+			Summary: "replace the issuer public key bundles are encrypted to (two people); prints its fingerprint",
 			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
-				as := fs.String("as", "", "administrator `NAME` authorising this")
+				as := fs.String("as", "", "administrator `NAME` making the change")
+				second := fs.String("second", "", "second person `NAME` (another administrator or a supervisor) approving it; their password is asked after the first")
 				return func(ctx context.Context, env *Env, args []string) error {
 					if len(args) != 1 || *as == "" {
 						return fmt.Errorf("%w: one key FILE and --as ADMIN expected", ErrUsage)
@@ -210,7 +212,17 @@ func workflowCommands() []Command {
 						return err
 					}
 					return withSession(env, *as, func(st *vault.Station, admin *vault.Session) error {
-						fp, err := enroll.SetIssuerKey(st, admin, key)
+						var sec *vault.Session
+						if *second != "" {
+							var err error
+							if sec, err = loginAs(env, st, *second); err != nil {
+								return fmt.Errorf("second person %s: %w", *second, err)
+							}
+						}
+						fp, err := enroll.SetIssuerKey(st, admin, sec, key)
+						if errors.Is(err, vault.ErrSecondPersonRequired) && *second == "" {
+							return fmt.Errorf("%w: add --second NAME", err)
+						}
 						if err != nil {
 							return err
 						}

@@ -130,12 +130,12 @@ func TestScriptedApproveRejectExportVerify(t *testing.T) {
 	if again := strings.TrimSpace(must("sam-password\n", "export", "--batch", batch, "--to", usb, "--as", "sam")); again != loc {
 		t.Fatalf("re-export printed %q, want %q", again, loc)
 	}
-	if out := must("", "batch", "list", "--json"); !strings.Contains(out, `"state": "confirmed"`) {
+	if out := must("sam-password\n", "batch", "list", "--json", "--as", "sam"); !strings.Contains(out, `"state": "confirmed"`) {
 		t.Fatalf("batch list: %s", out)
 	}
 
 	stationPEM := filepath.Join(keys, "station.pem")
-	must("", "station", "pubkey", "--out", stationPEM)
+	must("sam-password\n", "station", "pubkey", "--out", stationPEM, "--as", "sam")
 	out, errs, code := run("", "verify", "--issuer-key", filepath.Join(keys, "issuer.key"), "--station-key", stationPEM, loc)
 	if code != 0 {
 		t.Fatalf("verify: exit %d\n%s%s", code, out, errs)
@@ -153,13 +153,13 @@ func TestScriptedApproveRejectExportVerify(t *testing.T) {
 	if out := must("sam-password\n", "batch", "ack", ackFile, "--as", "sam"); !strings.Contains(out, "1 enrollment(s) purged") || !strings.Contains(out, e3+" (photo unusable): biometrics kept") {
 		t.Fatalf("batch ack: %q", out)
 	}
-	if out := must("", "batch", "list"); !strings.Contains(out, "issuer: 1 accepted, 1 refused") {
+	if out := must("sam-password\n", "batch", "list", "--as", "sam"); !strings.Contains(out, "issuer: 1 accepted, 1 refused") {
 		t.Fatalf("batch list after ack: %q", out)
 	}
-	if out := must("", "batch", "list", "--json"); !strings.Contains(out, `"issuer_refused": 1`) {
+	if out := must("root-password\n", "batch", "list", "--json", "--as", "root"); !strings.Contains(out, `"issuer_refused": 1`) {
 		t.Fatalf("batch list --json after ack: %q", out)
 	}
-	must("", "audit", "verify")
+	must("root-password\n", "audit", "verify", "--as", "root")
 
 	// An administrator replaces the issuer key; junk is refused.
 	junk := filepath.Join(keys, "junk.pub")
@@ -167,7 +167,10 @@ func TestScriptedApproveRejectExportVerify(t *testing.T) {
 	if _, _, code := run("root-password\n", append([]string{"station", "set-issuer-key", junk, "--as", "root"}, common...)...); code != 1 {
 		t.Fatalf("junk issuer key: exit %d", code)
 	}
-	if out := must("root-password\n", "station", "set-issuer-key", filepath.Join(keys, "issuer.pub"), "--as", "root"); !strings.Contains(out, "fingerprint") {
+	// A new key needs a second person (TestIssuerKeyChangeCLI has the details).
+	keys2 := t.TempDir()
+	must("", "issuer", "keygen", "--out", keys2)
+	if out := must("root-password\nsam-password\n", "station", "set-issuer-key", filepath.Join(keys2, "issuer.pub"), "--as", "root", "--second", "sam"); !strings.Contains(out, "fingerprint") {
 		t.Fatalf("set-issuer-key: %q", out)
 	}
 }
