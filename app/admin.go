@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -95,9 +96,14 @@ func newUserAdmin(sh *shell) *userAdmin {
 			rs := roleLabels(o2.Roles)
 			l.SetText(strings.Join(rs, ", "))
 		case 2:
-			if o2.Locked {
+			switch {
+			case o2.Locked:
 				l.SetText(tr("locked"))
-			} else {
+			case !o2.LockedUntil.IsZero():
+				l.SetText(tr("locked until %s", o2.LockedUntil.Local().Format("15:04")))
+			case o2.MustChangePassword:
+				l.SetText(tr("one-time password"))
+			default:
 				l.SetText(tr("active"))
 			}
 		case 3:
@@ -227,24 +233,29 @@ func (u *userAdmin) askReset() {
 		return
 	}
 	name := u.users[u.selected].Name
-	pw := widget.NewPasswordEntry()
-	dialog.ShowForm(tr("Reset password of %s", name), tr("Reset"), tr("Cancel"),
-		[]*widget.FormItem{widget.NewFormItem(tr("New password"), pw)}, func(ok bool) {
+	dialog.ShowConfirm(tr("Reset password of %s", name),
+		tr("%s gets a one-time password, good only for choosing a new password at their next login. A supervisor's approval key is replaced; the issuer sees that in the next bundle.", name),
+		func(ok bool) {
 			if ok {
-				u.reset(name, pw.Text)
+				u.reset(name)
 			}
 		}, u.sh.win)
 }
 
-// reset sets a new password (and unlocks the account).
-func (u *userAdmin) reset(name, pw string) error {
-	if err := u.sh.station.ResetPassword(u.sh.sess, name, pw); err != nil {
+// reset gives name a one-time password (and unlocks the account) and shows it once.
+func (u *userAdmin) reset(name string) (string, error) {
+	otp, err := u.sh.station.ResetPassword(u.sh.sess, name)
+	if err != nil {
 		u.status.SetText(errText(err))
-		return err
+		return "", err
 	}
-	u.status.SetText(tr("New password set for %s; the account is unlocked.", name))
+	u.status.SetText(tr("One-time password set for %s; the account is unlocked. They choose their own password when they log in.", name))
+	code := widget.NewLabelWithStyle(otp, fyne.TextAlignCenter, fyne.TextStyle{Monospace: true})
+	note := widget.NewLabel(tr("Give it to %s in person. It is shown only now.", name))
+	note.Wrapping = fyne.TextWrapWord
+	dialog.ShowCustom(tr("One-time password for %s", name), tr("Done"), container.NewVBox(code, note), u.sh.win)
 	u.reload()
-	return nil
+	return otp, nil
 }
 
 func (u *userAdmin) askRoles() {
@@ -254,22 +265,22 @@ func (u *userAdmin) askRoles() {
 	o := u.users[u.selected]
 	cg := widget.NewCheckGroup(roleNames(), nil)
 	cg.SetSelected(roleLabels(o.Roles))
-	pw := widget.NewPasswordEntry()
-	pw.SetPlaceHolder(tr("only when making someone a supervisor"))
+	note := widget.NewLabel(tr("A new supervisor gets an approval key at their next login; taking the role away revokes it."))
+	note.Wrapping = fyne.TextWrapWord
 	dialog.ShowForm(tr("Roles of %s", o.Name), tr("Save"), tr("Cancel"),
-		[]*widget.FormItem{widget.NewFormItem(tr("Roles"), cg), widget.NewFormItem(tr("New password"), pw)}, func(ok bool) {
+		[]*widget.FormItem{widget.NewFormItem(tr("Roles"), cg), widget.NewFormItem("", note)}, func(ok bool) {
 			if ok {
-				u.setRoles(o.Name, cg.Selected, pw.Text)
+				u.setRoles(o.Name, cg.Selected)
 			}
 		}, u.sh.win)
 }
 
-func (u *userAdmin) setRoles(name string, roles []string, pw string) error {
+func (u *userAdmin) setRoles(name string, roles []string) error {
 	if len(parseRoles(roles)) == 0 {
 		u.status.SetText(tr("Choose at least one role."))
 		return vault.ErrInvalid
 	}
-	if err := u.sh.station.SetRoles(u.sh.sess, name, parseRoles(roles), pw); err != nil {
+	if err := u.sh.station.SetRoles(u.sh.sess, name, parseRoles(roles)); err != nil {
 		u.status.SetText(errText(err))
 		return err
 	}
@@ -403,14 +414,52 @@ func (s *settingsScreen) askImportKey(path string) {
 		return
 	}
 	dialog.ShowConfirm(tr("Import issuer key"), tr("Fingerprint:\n%s\n\nDoes it match the fingerprint the issuer gave you?", fp), func(ok bool) {
-		if ok {
-			s.importKey(key)
+		if !ok {
+			return
 		}
+		if set, err := enroll.Settings(s.sh.station); err != nil || len(set.IssuerKey) == 0 {
+			s.importKey(key, nil) // the station's first issuer key: one administrator
+			return
+		}
+		s.askSecondPerson(func(second *vault.Session) { s.importKey(key, second) })
 	}, s.sh.win)
 }
 
-func (s *settingsScreen) importKey(key []byte) error {
-	if _, err := enroll.SetIssuerKey(s.sh.station, s.sh.sess, key); err != nil {
+// askSecondPerson asks another administrator or a supervisor to log in beside the
+// administrator, for a change that needs two people, and hands over their session.
+func (s *settingsScreen) askSecondPerson(then func(*vault.Session)) {
+	name, pw := widget.NewEntry(), widget.NewPasswordEntry()
+	msg := widget.NewLabel(tr("Changing the issuer key needs a second person: another administrator or a supervisor enters their name and password here."))
+	msg.Wrapping = fyne.TextWrapWord
+	items := []*widget.FormItem{widget.NewFormItem("", msg), widget.NewFormItem(tr("Second person"), name), widget.NewFormItem(tr("Password"), pw)}
+	st := s.sh.station
+	d := dialog.NewForm(tr("Second person"), tr("Approve"), tr("Cancel"), items, func(ok bool) {
+		s.sh.touch()
+		if !ok {
+			return
+		}
+		n, p := name.Text, pw.Text
+		go func() {
+			second, err := st.Login(n, p)
+			ui(func() {
+				if err != nil {
+					s.status.SetText(tr("Second person: %s", loginErrText(err)))
+					return
+				}
+				then(second)
+			})
+		}()
+	}, s.sh.win)
+	pw.OnSubmitted = func(string) { d.Submit() }
+	d.Resize(fyne.NewSize(480, 280))
+	d.Show()
+	s.sh.win.Canvas().Focus(name)
+}
+
+// importKey makes key the issuer key, as this administrator with second (nil only for
+// the station's first issuer key).
+func (s *settingsScreen) importKey(key []byte, second *vault.Session) error {
+	if _, err := enroll.SetIssuerKey(s.sh.station, s.sh.sess, second, key); err != nil {
 		s.status.SetText(errText(err))
 		return err
 	}
@@ -459,7 +508,16 @@ func makeDemoIssuerKey(dataDir string, st *vault.Station, admin *vault.Session) 
 	if err := os.WriteFile(filepath.Join(dir, "issuer.pub"), pub, 0o644); err != nil {
 		return "", err
 	}
-	if _, err := enroll.SetIssuerKey(st, admin, pub); err != nil {
+	// A demo station's documented supervisor is the second person when a key exists.
+	var second *vault.Session
+	if set, err := enroll.Settings(st); err == nil && len(set.IssuerKey) > 0 {
+		for _, a := range demoAccounts {
+			if a.Name != admin.Name && slices.Contains(a.Roles, vault.RoleSupervisor) {
+				second, _ = st.Login(a.Name, a.Password)
+			}
+		}
+	}
+	if _, err := enroll.SetIssuerKey(st, admin, second, pub); err != nil {
 		return "", err
 	}
 	return dir, nil

@@ -449,8 +449,14 @@ func errText(err error) string {
 		return tr("You captured this enrollment yourself; another supervisor must approve it.")
 	case errors.Is(err, vault.ErrNotInWorkflow):
 		return tr("This enrollment is no longer in a state that allows this (someone may have handled it meanwhile). Refresh the list and try again.")
-	case errors.Is(err, vault.ErrAccountLocked):
-		return tr("This account is locked after too many failed logins. An administrator must unlock it.")
+	case errors.Is(err, vault.ErrAccountLocked), errors.Is(err, vault.ErrPasswordChangeRequired):
+		return loginErrText(err)
+	case errors.Is(err, vault.ErrSessionExpired):
+		return tr("Your login is no longer valid (your password was changed or reset). Log in again.")
+	case errors.Is(err, vault.ErrSecondPersonRequired):
+		return tr("Changing the issuer key needs a second person: another administrator or a supervisor, with their password.")
+	case errors.Is(err, vault.ErrBadName):
+		return tr("Operator names are letters or digits of one script (with . _ -): no spaces, look-alike letters from another script, invisible or direction characters.")
 	case errors.Is(err, vault.ErrTPMLockout):
 		return tr("The TPM is locked after repeated wrong passwords. Wait for it to recover, or ask a technician to reset it.")
 	case errors.Is(err, enroll.ErrNothingToBatch):

@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/widget"
 
@@ -127,6 +128,11 @@ func (sh *shell) tryLogin(f *loginForm, locked bool) {
 		s, err := st.Login(name, pw)
 		ui(func() {
 			f.submit.Enable()
+			if errors.Is(err, vault.ErrPasswordChangeRequired) {
+				f.pass.SetText("")
+				sh.askNewPassword(f, name, pw, locked)
+				return
+			}
 			if err != nil {
 				f.pass.SetText("")
 				f.msg.SetText(loginErrText(err))
@@ -143,13 +149,62 @@ func (sh *shell) tryLogin(f *loginForm, locked bool) {
 	}()
 }
 
+// askNewPassword asks an operator who logged in with a one-time password (after a
+// reset) for their own new password, sets it and logs them in with it.
+func (sh *shell) askNewPassword(f *loginForm, name, otp string, locked bool) {
+	pw1, pw2 := widget.NewPasswordEntry(), widget.NewPasswordEntry()
+	msg := widget.NewLabel(tr("You logged in with a one-time password. Choose your own password (at least 8 characters); only you will know it."))
+	msg.Wrapping = fyne.TextWrapWord
+	items := []*widget.FormItem{widget.NewFormItem("", msg), widget.NewFormItem(tr("New password"), pw1), widget.NewFormItem(tr("Repeat password"), pw2)}
+	st := sh.station
+	d := dialog.NewForm(tr("Choose a new password"), tr("Save"), tr("Cancel"), items, func(ok bool) {
+		sh.touch()
+		if !ok {
+			return
+		}
+		if pw1.Text != pw2.Text {
+			f.msg.SetText(tr("The two passwords differ. Type them again."))
+			return
+		}
+		newPW := pw1.Text
+		go func() {
+			err := st.ChangePassword(name, otp, newPW)
+			var s *vault.Session
+			if err == nil {
+				s, err = st.Login(name, newPW)
+			}
+			ui(func() {
+				if err != nil {
+					f.msg.SetText(errText(err))
+					return
+				}
+				if locked {
+					sh.unlocked(s)
+				} else {
+					sh.loggedIn(s)
+				}
+			})
+		}()
+	}, sh.win)
+	d.Resize(fyne.NewSize(480, 280))
+	d.Show()
+	sh.win.Canvas().Focus(pw1)
+}
+
 // loginErrText turns vault's login errors into plain language.
 func loginErrText(err error) string {
+	var le *vault.LockedError
 	switch {
+	case errors.As(err, &le) && le.ByAdmin:
+		return tr("This account is locked by an administrator. Ask an administrator to unlock it.")
+	case errors.As(err, &le):
+		return tr("Too many failed logins with this name. Try again after %s, or ask an administrator to unlock it now.", le.Until.Local().Format("15:04:05"))
 	case errors.Is(err, vault.ErrBadPassword):
 		return tr("Wrong user name or password. Check the keyboard language and Caps Lock, then try again.")
 	case errors.Is(err, vault.ErrAccountLocked):
-		return tr("This account is locked after too many failed logins. Ask an administrator to unlock it.")
+		return tr("This account is locked. Ask an administrator to unlock it.")
+	case errors.Is(err, vault.ErrPasswordChangeRequired):
+		return tr("That was a one-time password: log in with it again and choose your own password.")
 	case errors.Is(err, vault.ErrTPMLockout):
 		return tr("The security chip is refusing passwords for a while after repeated failures. Wait, or ask a technician.")
 	}

@@ -44,6 +44,7 @@ type provisioning struct {
 	cont           *widget.Button // "Continue to login" on the summary
 	stepLabel      *widget.Label
 	finished       chan error // receives the outcome of create (tests wait on it)
+	recoveryCode   string     // shown once on the summary
 }
 
 func newProvisioning(sh *shell, done func(*vault.Station)) *provisioning {
@@ -240,7 +241,7 @@ func (p *provisioning) readKey() {
 }
 
 func (p *provisioning) adminStep() fyne.CanvasObject {
-	intro := widget.NewLabel(tr("The first administrator adds the other operators. Keep this password safe: nobody can recover it."))
+	intro := widget.NewLabel(tr("The first administrator adds the other operators. Keep this password safe. The next screen shows a one-time station recovery code for when every administrator is locked out."))
 	intro.Wrapping = fyne.TextWrapWord
 	return container.NewVBox(intro, widget.NewForm(
 		widget.NewFormItem(tr("Administrator"), p.admin),
@@ -321,6 +322,16 @@ func (p *provisioning) showCreated(st *vault.Station) {
 	p.cont = widget.NewButtonWithIcon(tr("Continue to login"), theme.LoginIcon(), func() { p.done(st) })
 	p.cont.Importance = widget.HighImportance
 	body := container.NewVBox(title, widget.NewSeparator(), facts, next)
+	// The recovery code exists in the clear only now (the store keeps its hash).
+	if p.recoveryCode = st.TakeRecoveryCode(); p.recoveryCode != "" {
+		code := widget.NewLabelWithStyle(p.recoveryCode, fyne.TextAlignCenter, fyne.TextStyle{Monospace: true})
+		note := widget.NewLabel(tr("Station recovery code: write it down now and lock it away; it is shown only this once. It unlocks an administrator one time when every administrator is locked out (enrollstation user recover NAME)."))
+		note.Wrapping = fyne.TextWrapWord
+		note.Importance = widget.WarningImportance
+		body.Add(widget.NewSeparator())
+		body.Add(note)
+		body.Add(code)
+	}
 	p.content.Objects = []fyne.CanvasObject{container.NewPadded(container.NewBorder(nil, container.NewHBox(layout.NewSpacer(), p.cont), nil, nil,
 		container.NewCenter(container.NewGridWrap(fyne.NewSize(860, 480), body))))}
 	p.content.Refresh()

@@ -556,14 +556,24 @@ func TestAdminUsersAndSettings(t *testing.T) {
 	if _, err := s.st.Login("tina", "tina-password"); !errors.Is(err, vault.ErrAccountLocked) {
 		t.Fatalf("locked account logs in: %v", err)
 	}
-	if err := u.reset("tina", "tina-new-password"); err != nil {
+	otp, err := u.reset("tina")
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := u.setRoles("tina", []string{"technician", "supervisor"}, "tina-newer-password"); err != nil {
+	if _, err := s.st.Login("tina", otp); !errors.Is(err, vault.ErrPasswordChangeRequired) {
+		t.Fatalf("login with the one-time password: %v", err)
+	}
+	if err := s.st.ChangePassword("tina", otp, "tina-newer-password"); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.setRoles("tina", []string{"technician", "supervisor"}); err != nil {
 		t.Fatal(err)
 	}
 	if sess, err := s.st.Login("tina", "tina-newer-password"); err != nil || !sess.Has(vault.RoleSupervisor) {
 		t.Fatalf("after reset and roles: %v", err)
+	}
+	if _, err := s.st.SupervisorKey("tina"); err != nil {
+		t.Fatalf("promoted supervisor's approval key after login: %v", err)
 	}
 
 	set := newSettingsScreen(sh)
@@ -588,7 +598,14 @@ func TestAdminUsersAndSettings(t *testing.T) {
 	}
 	other, _ := exporter.GenerateIssuerKey()
 	pub, _ := other.Public().MarshalText()
-	if err := set.importKey(pub); err != nil {
+	if err := set.importKey(pub, nil); !errors.Is(err, vault.ErrSecondPersonRequired) {
+		t.Fatalf("issuer key change by one administrator: %v", err)
+	}
+	second, err := s.st.Login("sam", "sam-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.importKey(pub, second); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(set.keyInfo.Text, other.Public().Fingerprint()) {
