@@ -251,6 +251,10 @@ func TestProvisioningWizardOnFreshDataDir(t *testing.T) {
 	if m := markup(sh); !strings.Contains(m, "The station is ready") || !strings.Contains(m, issuer.Public().Fingerprint()) || !strings.Contains(m, "ECDSA P-256") {
 		t.Fatalf("summary after provisioning:\n%s", m)
 	}
+	// The recovery code is shown once, on the summary; the store holds only its hash.
+	if m := markup(sh); len(p.recoveryCode) < 32 || !strings.Contains(m, p.recoveryCode) || sh.station != nil && sh.station.TakeRecoveryCode() != "" {
+		t.Fatalf("recovery code %q on the summary:\n%s", p.recoveryCode, m)
+	}
 	test.Tap(p.cont)
 	if sh.station == nil || !vault.Initialized(data) {
 		t.Fatal("no station after the wizard")
