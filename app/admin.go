@@ -460,6 +460,10 @@ func (s *settingsScreen) askSecondPerson(then func(*vault.Session)) {
 // the station's first issuer key).
 func (s *settingsScreen) importKey(key []byte, second *vault.Session) error {
 	if _, err := enroll.SetIssuerKey(s.sh.station, s.sh.sess, second, key); err != nil {
+		if errors.Is(err, vault.ErrSecondPersonRequired) {
+			s.status.SetText(tr("Changing the issuer key needs a second person: another administrator or a supervisor, with their password."))
+			return err
+		}
 		s.status.SetText(errText(err))
 		return err
 	}

@@ -66,6 +66,9 @@ func (st *Station) SetIssuerKey(admin, second *Session, key []byte, fingerprint 
 				return fmt.Errorf("%w (the second person must be someone else)", ErrSecondPersonRequired)
 			}
 			o, err := authorizeTx(tx, second, RoleAdmin, RoleSupervisor)
+			if errors.Is(err, ErrForbidden) {
+				return fmt.Errorf("%w: %w", ErrSecondPersonRequired, err)
+			}
 			if err != nil {
 				return fmt.Errorf("second person: %w", err)
 			}
