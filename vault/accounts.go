@@ -420,14 +420,14 @@ func (st *Station) Users() ([]Operator, error) {
 // SetLocked locks or unlocks an account (unlocking also ends a timed lockout and
 // clears failed logins). A locked operator's open sessions stop working at once.
 func (st *Station) SetLocked(admin *Session, name string, locked bool) error {
-	if locked && name == admin.Name {
-		return fmt.Errorf("%w: an administrator cannot lock their own account", ErrForbidden)
-	}
 	action := "user.unlock"
 	if locked {
 		action = "user.lock"
 	}
 	return st.updateOperator(admin, action, name, "", func(tx *Tx, o *Operator) error {
+		if locked && o.Name == admin.Name {
+			return fmt.Errorf("%w: an administrator cannot lock their own account", ErrForbidden)
+		}
 		o.Locked = locked
 		if !locked {
 			o.Failures = 0
@@ -444,7 +444,7 @@ func (st *Station) updateOperator(admin *Session, action, name, detail string, e
 		if _, err := authorizeTx(tx, admin, RoleAdmin); err != nil {
 			return err
 		}
-		o, err := tx.Operator(name)
+		_, o, err := tx.loginName(name) // "Sam" finds sam
 		if err != nil {
 			return err
 		}
@@ -454,7 +454,7 @@ func (st *Station) updateOperator(admin *Session, action, name, detail string, e
 		if err := tx.PutOperator(o); err != nil {
 			return err
 		}
-		return tx.Audit(admin.Name, action, name, detail)
+		return tx.Audit(admin.Name, action, o.Name, detail)
 	})
 }
 

@@ -51,9 +51,12 @@ func (st *Station) ResetPassword(admin *Session, name string) (string, error) {
 		if _, err := authorizeTx(tx, admin, RoleAdmin); err != nil {
 			return err
 		}
-		o, err := tx.Operator(name)
+		_, o, err := tx.loginName(name)
 		if err != nil {
 			return err
+		}
+		if o.Name == admin.Name {
+			return fmt.Errorf("%w: change your own password instead of resetting it", ErrForbidden)
 		}
 		if _, err := st.newCredentials(o, otp); err != nil {
 			return err
@@ -72,7 +75,7 @@ func (st *Station) ResetPassword(admin *Session, name string) (string, error) {
 		if err := tx.PutOperator(o); err != nil {
 			return err
 		}
-		return tx.Audit(admin.Name, "user.reset-password", name, detail)
+		return tx.Audit(admin.Name, "user.reset-password", o.Name, detail)
 	})
 	if err != nil {
 		return "", err
@@ -88,10 +91,10 @@ func (st *Station) SetRoles(admin *Session, name string, roles []Role) error {
 	if err := validRoles(roles); err != nil {
 		return err
 	}
-	if name == admin.Name && !slices.Contains(roles, RoleAdmin) {
-		return fmt.Errorf("%w: an administrator cannot remove their own admin role", ErrForbidden)
-	}
 	return st.updateOperator(admin, "user.roles", name, fmt.Sprintf("roles %v", roles), func(tx *Tx, o *Operator) error {
+		if o.Name == admin.Name && !slices.Contains(roles, RoleAdmin) {
+			return fmt.Errorf("%w: an administrator cannot remove their own admin role", ErrForbidden)
+		}
 		o.Roles = append([]Role(nil), roles...)
 		if !o.HasRole(RoleSupervisor) {
 			return st.retireApprovalKey(o, admin.Name, KeyReasonRevoked, st.cfg.now())

@@ -80,6 +80,16 @@ func TestDeceptiveOperatorNames(t *testing.T) {
 	if s.Name != "nina" {
 		t.Fatalf("session name %q, want the canonical nina", s.Name)
 	}
+	// Administrators' commands find accounts as typed, and the self-checks hold.
+	if err := st.SetLocked(admin, "Nina", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetLocked(admin, "ROOT", true); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("admin locking themself as ROOT: %v", err)
+	}
+	if err := st.SetRoles(admin, "Root", []Role{RoleClerk}); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("admin dropping own admin role as Root: %v", err)
+	}
 	if err := st.ChangePassword("sam", "sam-password", "        "); !errors.Is(err, ErrWeakPassword) {
 		t.Fatalf("a password of eight spaces: %v", err)
 	}
@@ -184,7 +194,7 @@ func TestIssuerKeyTwoPeople(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ch.OldFingerprint != "fp-one" || ch.NewFingerprint != "fp-two" || ch.By != "root" || ch.SecondApprover != "sam" || ch.SecondRole != RoleSupervisor || ch.Seq != 2 {
+	if ch.OldFingerprint != "fp-one" || ch.NewFingerprint != "fp-two" || ch.By != "root" || ch.SecondApprover != "sam" || ch.SecondRole != string(RoleSupervisor) || ch.Seq != 2 {
 		t.Fatalf("change %+v", ch)
 	}
 	all, err := st.IssuerKeyChangesSince(0)

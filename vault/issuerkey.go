@@ -19,7 +19,7 @@ type IssuerKeyChange struct {
 	NewFingerprint string    `json:"new_fingerprint"`
 	By             string    `json:"by"`                        // administrator who made it
 	SecondApprover string    `json:"second_approver,omitempty"` // "" only for the first key, set at provisioning
-	SecondRole     Role      `json:"second_role,omitempty"`     // admin or supervisor
+	SecondRole     string    `json:"second_role,omitempty"`     // "admin" or "supervisor"
 	// BundleCounter is the TPM bundle counter when the change was made: bundles
 	// numbered above it were built after the change.
 	BundleCounter uint64 `json:"bundle_counter"`
@@ -72,9 +72,9 @@ func (st *Station) SetIssuerKey(admin, second *Session, key []byte, fingerprint 
 			if err != nil {
 				return fmt.Errorf("second person: %w", err)
 			}
-			c.SecondApprover, c.SecondRole = second.Name, RoleSupervisor
+			c.SecondApprover, c.SecondRole = second.Name, string(RoleSupervisor)
 			if o.HasRole(RoleAdmin) {
-				c.SecondRole = RoleAdmin
+				c.SecondRole = string(RoleAdmin)
 			}
 		} else if len(s.IssuerKey) > 0 {
 			return ErrSecondPersonRequired

@@ -137,8 +137,9 @@ func (tx *Tx) loginName(typed string) (canonical string, o *Operator, err error)
 			return typed, o, err
 		}
 	}
+	notFound := fmt.Errorf("vault: no operator of that name: %w", ErrNotFound)
 	if cerr != nil {
-		return "", nil, ErrNotFound
+		return "", nil, notFound
 	}
-	return canonical, nil, ErrNotFound
+	return canonical, nil, notFound
 }
