@@ -569,3 +569,37 @@ func assertNothingInClear(t *testing.T, dir string, needles ...[]byte) {
 		t.Fatal(err)
 	}
 }
+
+// After a password reset the one-time password opens a dialog for the operator's own
+// password, which then logs them in; the one-time password is used up.
+func TestOneTimePasswordLogin(t *testing.T) {
+	h := newHarness(t, "synthetic:640x360@10")
+	lf := wait[*loginForm](h, "screen")
+	admin, err := h.sh.station.Login("root", "admin-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otp, err := h.sh.station.ResetPassword(admin, "clerk2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf.user.SetText("clerk2")
+	test.Type(lf.pass, otp)
+	test.Tap(lf.submit)
+	nf := wait[*newPasswordForm](h, "new-password")
+	nf.pw1.SetText("my-own-password")
+	nf.pw2.SetText("my-own-passwore")
+	nf.save()
+	if !strings.Contains(lf.msg.Text, "differ") {
+		t.Fatalf("mismatched passwords: %q", lf.msg.Text)
+	}
+	nf.pw2.SetText("my-own-password")
+	nf.save()
+	wait[*clerkHome](h, "screen")
+	if h.sh.sess == nil || h.sh.sess.Name != "clerk2" {
+		t.Fatalf("session %+v", h.sh.sess)
+	}
+	if _, err := h.sh.station.Login("clerk2", otp); !errors.Is(err, vault.ErrBadPassword) {
+		t.Fatalf("the one-time password after use: %v", err)
+	}
+}

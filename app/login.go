@@ -149,24 +149,28 @@ func (sh *shell) tryLogin(f *loginForm, locked bool) {
 	}()
 }
 
+// newPasswordForm is the dialog asking for one's own password after a login with a
+// one-time password (tests drive it through its fields and save).
+type newPasswordForm struct {
+	pw1, pw2 *widget.Entry
+	save     func()
+}
+
 // askNewPassword asks an operator who logged in with a one-time password (after a
 // reset) for their own new password, sets it and logs them in with it.
 func (sh *shell) askNewPassword(f *loginForm, name, otp string, locked bool) {
-	pw1, pw2 := widget.NewPasswordEntry(), widget.NewPasswordEntry()
+	nf := &newPasswordForm{pw1: widget.NewPasswordEntry(), pw2: widget.NewPasswordEntry()}
 	msg := widget.NewLabel(tr("You logged in with a one-time password. Choose your own password (at least 8 characters); only you will know it."))
 	msg.Wrapping = fyne.TextWrapWord
-	items := []*widget.FormItem{widget.NewFormItem("", msg), widget.NewFormItem(tr("New password"), pw1), widget.NewFormItem(tr("Repeat password"), pw2)}
+	items := []*widget.FormItem{widget.NewFormItem("", msg), widget.NewFormItem(tr("New password"), nf.pw1), widget.NewFormItem(tr("Repeat password"), nf.pw2)}
 	st := sh.station
-	d := dialog.NewForm(tr("Choose a new password"), tr("Save"), tr("Cancel"), items, func(ok bool) {
+	nf.save = func() {
 		sh.touch()
-		if !ok {
-			return
-		}
-		if pw1.Text != pw2.Text {
+		if nf.pw1.Text != nf.pw2.Text {
 			f.msg.SetText(tr("The two passwords differ. Type them again."))
 			return
 		}
-		newPW := pw1.Text
+		newPW := nf.pw1.Text
 		go func() {
 			err := st.ChangePassword(name, otp, newPW)
 			var s *vault.Session
@@ -176,6 +180,7 @@ func (sh *shell) askNewPassword(f *loginForm, name, otp string, locked bool) {
 			ui(func() {
 				if err != nil {
 					f.msg.SetText(errText(err))
+					sh.emit("login-failed", err)
 					return
 				}
 				if locked {
@@ -185,10 +190,16 @@ func (sh *shell) askNewPassword(f *loginForm, name, otp string, locked bool) {
 				}
 			})
 		}()
+	}
+	d := dialog.NewForm(tr("Choose a new password"), tr("Save"), tr("Cancel"), items, func(ok bool) {
+		if ok {
+			nf.save()
+		}
 	}, sh.win)
 	d.Resize(fyne.NewSize(480, 280))
 	d.Show()
-	sh.win.Canvas().Focus(pw1)
+	sh.win.Canvas().Focus(nf.pw1)
+	sh.emit("new-password", nf)
 }
 
 // loginErrText turns vault's login errors into plain language.
