@@ -113,26 +113,27 @@ func (st *Station) RecoverAdmin(name, code, newPW string) error {
 	if err := checkPassword(newPW); err != nil {
 		return err
 	}
+	// The code is checked before the name, so the answer says nothing about which
+	// names exist to someone without it.
 	var rec recoveryRecord
 	var key string
 	var o *Operator
+	var nameErr error
 	err := st.store.View(func(tx *Tx) error {
-		var err error
-		if key, o, err = tx.loginName(name); err != nil {
+		if err := tx.getJSON(kRecovery, &rec); err != nil {
 			return err
 		}
-		return tx.getJSON(kRecovery, &rec)
+		key, o, nameErr = tx.loginName(name)
+		if nameErr != nil && !errors.Is(nameErr, ErrNotFound) {
+			return nameErr
+		}
+		return nil
 	})
 	switch {
-	case errors.Is(err, ErrNotFound) && o == nil:
-		return fmt.Errorf("vault: no operator of that name: %w", ErrNotFound)
 	case errors.Is(err, ErrNotFound):
 		return ErrNoRecoveryCode
 	case err != nil:
 		return err
-	}
-	if !o.HasRole(RoleAdmin) {
-		return fmt.Errorf("%w: the recovery code unlocks administrators only", ErrForbidden)
 	}
 	if !rec.UsedAt.IsZero() {
 		return st.auditRecovery(key, "station.recover-refused", "recovery code already used", ErrRecoveryCodeUsed)
@@ -140,6 +141,12 @@ func (st *Station) RecoverAdmin(name, code, newPW string) error {
 	h, _ := derive(normalizeRecoveryCode(code), rec.Salt, rec.KDF)
 	if subtle.ConstantTimeCompare(h, rec.Hash) != 1 {
 		return st.auditRecovery(key, "station.recover-refused", "wrong recovery code", ErrBadRecoveryCode)
+	}
+	if o == nil {
+		return nameErr
+	}
+	if !o.HasRole(RoleAdmin) {
+		return fmt.Errorf("%w: the recovery code unlocks administrators only", ErrForbidden)
 	}
 	now := st.cfg.now()
 	auth, err := st.newCredentials(o, newPW)
@@ -183,7 +190,11 @@ func (st *Station) RecoverAdmin(name, code, newPW string) error {
 }
 
 func (st *Station) auditRecovery(name, action, detail string, result error) error {
-	if err := st.store.Update(func(tx *Tx) error { return tx.Audit(name, action, name, detail) }); err != nil {
+	actor := name
+	if actor == "" {
+		actor = "station" // not a name anyone can have
+	}
+	if err := st.store.Update(func(tx *Tx) error { return tx.Audit(actor, action, name, detail) }); err != nil {
 		return err
 	}
 	return result
