@@ -25,7 +25,7 @@ var (
 	// ErrSessionExpired: the operator's password was reset or changed after this login.
 	ErrSessionExpired = errors.New("this login is no longer valid (the password was changed or reset since); log in again")
 	ErrSelfApproval   = errors.New("a supervisor cannot approve an enrollment they captured")
-	ErrNoApprovalKey  = errors.New("this supervisor has no approval key")
+	ErrNoApprovalKey  = errors.New("this supervisor has no approval key (after a reset or a promotion it is made at the next login: log in again)")
 	ErrNotInWorkflow  = errors.New("the enrollment is not in a state that allows this")
 	ErrBadApprovalSig = errors.New("the approval signature does not verify")
 )
