@@ -152,10 +152,11 @@ func runEnroll(env *Env, a enrollArgs) error {
 }
 
 // Input size limits, checked before reading: a portrait photo is a few megabytes; a
-// details file a few kilobytes.
+// details or key file a few kilobytes.
 const (
 	maxPhotoBytes   = 32 << 20
 	maxDetailsBytes = 1 << 20
+	maxKeyBytes     = 1 << 20 // an issuer public key file
 )
 
 // readInputFile reads a regular file of at most max bytes. Devices (/dev/zero), FIFOs

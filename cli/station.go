@@ -44,7 +44,7 @@ func stationCommands() []Command {
 					var issuer []byte
 					var issuerFP string
 					if *issuerKey != "" {
-						if issuer, err = os.ReadFile(*issuerKey); err != nil {
+						if issuer, err = readInputFile(*issuerKey, maxKeyBytes); err != nil {
 							return fmt.Errorf("reading issuer key: %w", err)
 						}
 						if issuerFP, err = enroll.CheckIssuerKey(issuer); err != nil {

@@ -204,7 +204,7 @@ func workflowCommands() []Command {
 					if len(args) != 1 || *as == "" {
 						return fmt.Errorf("%w: one key FILE and --as ADMIN expected", ErrUsage)
 					}
-					key, err := os.ReadFile(args[0])
+					key, err := readInputFile(args[0], maxKeyBytes)
 					if err != nil {
 						return err
 					}
