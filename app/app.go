@@ -440,7 +440,7 @@ func errText(err error) string {
 	case errors.Is(err, syscall.ENOSPC):
 		return tr("A disk is full (no space left on device). Free space, then try again.") + "\n" + err.Error()
 	case errors.Is(err, vault.ErrWeakPassword):
-		return tr("Passwords must be at least 8 characters.")
+		return tr("Passwords must be at least 8 characters, and not only spaces.")
 	case errors.Is(err, vault.ErrUserExists):
 		return tr("An operator with that name already exists. Choose another name.")
 	case errors.Is(err, vault.ErrForbidden):

@@ -536,7 +536,7 @@ func TestAdminUsersAndSettings(t *testing.T) {
 	s := newSupStation(t)
 	sh := s.shellFor("root", "")
 	u := newUserAdmin(sh)
-	if err := u.add("tina", "short", []string{"technician"}); !errors.Is(err, vault.ErrWeakPassword) || u.status.Text != "Passwords must be at least 8 characters." {
+	if err := u.add("tina", "short", []string{"technician"}); !errors.Is(err, vault.ErrWeakPassword) || u.status.Text != "Passwords must be at least 8 characters, and not only spaces." {
 		t.Fatalf("weak password: %v, status %q", err, u.status.Text)
 	}
 	if err := u.add("tina", "tina-password", nil); !errors.Is(err, vault.ErrInvalid) || u.status.Text != "Choose at least one role." {
