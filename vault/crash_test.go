@@ -68,6 +68,11 @@ func TestKilledWriter(t *testing.T) {
 	rand.Read(key)
 	acked := map[string]string{}
 	dummy, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s, err := CreateStore(dir, key, StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 	for round := 0; round < 20; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, "VAULT_CRASH_KEY="+hex.EncodeToString(key))

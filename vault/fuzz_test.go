@@ -48,7 +48,7 @@ func TestOpenStoreWrongKey(t *testing.T) {
 	k1, k2 := make([]byte, 32), make([]byte, 32)
 	rand.Read(k1)
 	rand.Read(k2)
-	s, err := OpenStore(dir, k1)
+	s, err := CreateStore(dir, k1, StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

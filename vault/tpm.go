@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -49,6 +50,7 @@ type TPM struct {
 	t    transport.TPM
 	info TPMInfo
 	c    io.Closer // closed by Close; nil when the caller owns the connection
+	lock *DirLock  // the data directory's lock, taken by OpenTPM before the TPM is opened
 }
 
 // NewTPM uses an open connection (the caller closes it). kind is "hardware" or
@@ -67,9 +69,22 @@ func NewTPM(t transport.TPM, kind string) (*TPM, error) {
 // OpenTPM opens the TPM named by spec (auto | /dev/tpmrm0 | swtpm | HOST:PORT, see
 // tpmconn.Open); "swtpm" keeps its state in dataDir/swtpm and runs while the TPM is
 // open. Close it when done.
+//
+// It first takes the data directory's lock (LockDataDir), so a second process gets an
+// *InUseError naming the first one's PID instead of waiting for a TPM the first one
+// holds (a TCP simulator serves one connection at a time); Close releases it.
 func OpenTPM(spec, dataDir string) (*TPM, error) {
+	var lock *DirLock
+	if dataDir != "" {
+		l, err := LockDataDir(dataDir)
+		if err != nil {
+			return nil, err
+		}
+		lock = l
+	}
 	c, kind, err := tpmconn.Open(spec, dataDir)
 	if err != nil {
+		lock.Unlock()
 		if errors.Is(err, tpmconn.ErrNoTPM) {
 			return nil, ErrNoTPM
 		}
@@ -81,10 +96,21 @@ func OpenTPM(spec, dataDir string) (*TPM, error) {
 	tp, err := NewTPM(c, string(kind))
 	if err != nil {
 		c.Close()
+		lock.Unlock()
 		return nil, err
 	}
-	tp.c = c
+	tp.c, tp.lock = c, lock
 	return tp, nil
+}
+
+// holdsLock reports whether OpenTPM took dataDir's lock for this TPM.
+func (tp *TPM) holdsLock(dataDir string) bool {
+	if tp.lock == nil {
+		return false
+	}
+	a, err1 := filepath.Abs(tp.lock.dir)
+	b, err2 := filepath.Abs(dataDir)
+	return err1 == nil && err2 == nil && a == b
 }
 
 // Info describes the TPM.
@@ -95,7 +121,9 @@ func (tp *TPM) Close() error {
 	if tp.c == nil {
 		return nil
 	}
-	return tp.c.Close()
+	err := tp.c.Close()
+	tp.lock.Unlock()
+	return err
 }
 
 func readInfo(t transport.TPM) (TPMInfo, error) {
@@ -539,6 +567,19 @@ func (c *Counter) Increment() (uint64, error) {
 		return 0, fmt.Errorf("vault: incrementing NV counter: %w", tpmErr(err))
 	}
 	return c.readLocked()
+}
+
+// initialized reports whether the counter has been incremented at least once (a
+// TPM_NT_COUNTER gets its first value, above every counter the TPM has had, then).
+func (c *Counter) initialized() bool {
+	c.tp.mu.Lock()
+	defer c.tp.mu.Unlock()
+	rsp, err := tpm2.NVReadPublic{NVIndex: c.index}.Execute(c.tp.t)
+	if err != nil {
+		return false
+	}
+	pub, err := rsp.NVPublic.Contents()
+	return err == nil && pub.Attributes.Written
 }
 
 // Read returns the counter's value.
