@@ -321,7 +321,6 @@ func (st *Station) Close() error {
 	return err
 }
 
-
 // Store is the station's record store.
 func (st *Station) Store() *Store { return st.store }
 
