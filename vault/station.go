@@ -95,6 +95,40 @@ func Initialized(dataDir string) bool {
 	return err == nil
 }
 
+// ExistingData is what a data directory already holds, for station init to refuse or
+// to have a wipe confirmed.
+type ExistingData struct {
+	StationFile bool        // station.json is there
+	StationID   string      // its station ID, when station.json is readable
+	StoreDir    string      // the store directory
+	StoreFiles  []StoreFile // files in it
+}
+
+// Empty reports whether there is nothing to lose.
+func (d *ExistingData) Empty() bool { return !d.StationFile && len(d.StoreFiles) == 0 }
+
+// Inspect reports what dataDir holds, without the TPM and without changing anything.
+func Inspect(dataDir string) (*ExistingData, error) {
+	d := &ExistingData{StoreDir: filepath.Join(dataDir, "store")}
+	files, err := StoreFiles(d.StoreDir)
+	if err != nil {
+		return nil, err
+	}
+	d.StoreFiles = files
+	b, err := os.ReadFile(filepath.Join(dataDir, stationFileName))
+	if errors.Is(err, os.ErrNotExist) {
+		return d, nil
+	}
+	d.StationFile = true
+	var f stationFile
+	if err == nil && json.Unmarshal(b, &f) == nil {
+		if pub, err := blobPublicKey(&f.SigningKey); err == nil {
+			d.StationID = KeyID(pub)
+		}
+	}
+	return d, nil
+}
+
 // Init provisions a new station in dataDir: the store key (sealed), the station signing
 // key, the NV counters, the encrypted store, settings, the first administrator and the
 // first TPM-anchored checkpoint. It refuses a directory that holds a station

@@ -442,6 +442,15 @@ type Signer struct {
 
 // Signer returns the key in blob as a crypto.Signer that authorizes with auth.
 func (tp *TPM) Signer(blob *KeyBlob, auth []byte) (*Signer, error) {
+	ek, err := blobPublicKey(blob)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{tp: tp, blob: blob, auth: append([]byte(nil), auth...), pub: ek}, nil
+}
+
+// blobPublicKey reads the ECDSA public key of a key blob (no TPM needed).
+func blobPublicKey(blob *KeyBlob) (*ecdsa.PublicKey, error) {
 	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](blob.Public)
 	if err != nil {
 		return nil, fmt.Errorf("vault: signing key: bad public area: %w", err)
@@ -458,7 +467,7 @@ func (tp *TPM) Signer(blob *KeyBlob, auth []byte) (*Signer, error) {
 	if !ok {
 		return nil, errors.New("vault: signing key is not an ECDSA key")
 	}
-	return &Signer{tp: tp, blob: blob, auth: append([]byte(nil), auth...), pub: ek}, nil
+	return ek, nil
 }
 
 // Public returns the *ecdsa.PublicKey.
