@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"enrollstation/biometrics"
 	"enrollstation/exporter"
@@ -116,13 +118,18 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	if err != nil {
 		return exporter.BundleFile{}, err
 	}
-	seq, err := x.st.NextBundleSeq()
+	// The bundle is built with the counter's next value and the counter advanced only
+	// once it is built, so a failed build (a damaged record, a cancelled export) uses no
+	// sequence number. One process per station (the data directory's lock) keeps the
+	// prediction right; the first bundle on a TPM whose counters were used before gets
+	// its value from the TPM, so that bundle is rebuilt once with it.
+	cur, err := x.st.BundleSeq()
 	if err != nil {
 		return exporter.BundleFile{}, err
 	}
 	src := &vaultRecords{ctx: ctx, st: x.st, ids: b.EnrollmentIDs, progress: progress}
 	p := exporter.BuildParams{
-		Records: src, StationSigner: x.st.Signer(), IssuerKey: issuer, Seq: seq, PrevHash: prev,
+		Records: src, StationSigner: x.st.Signer(), IssuerKey: issuer, Seq: cur + 1, PrevHash: prev,
 		Batch: exporter.Batch{ID: b.ID, ClosedAt: b.ClosedAt, EnrollmentIDs: b.EnrollmentIDs},
 	}
 	if cp != nil {
@@ -130,7 +137,19 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	}
 	bf, err := x.outbox.Build(p)
 	if err != nil {
-		return exporter.BundleFile{}, fmt.Errorf("workflow: building batch %s: %w", b.ID, err)
+		return exporter.BundleFile{}, buildError(b.ID, err)
+	}
+	seq, err := x.st.NextBundleSeq()
+	if err != nil {
+		os.Remove(bf.Path)
+		return exporter.BundleFile{}, err
+	}
+	if seq != p.Seq {
+		os.Remove(bf.Path)
+		src.calls, p.Seq = 0, seq
+		if bf, err = x.outbox.Build(p); err != nil {
+			return exporter.BundleFile{}, buildError(b.ID, err)
+		}
 	}
 	// Remember the bundle at once: its sequence number is spent, and the next bundle
 	// chains to it whether or not this one has been delivered yet.
@@ -142,6 +161,16 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	}
 	b.BundleID, b.BundleSeq, b.BundleHash = bf.ID, seq, bf.SHA256[:]
 	return bf, nil
+}
+
+// buildError explains a failed build; a damaged record names the way out (quarantine).
+func buildError(batchID string, err error) error {
+	var ie *vault.IntegrityError
+	if errors.As(err, &ie) && ie.Key != "" {
+		id := ie.Key[strings.IndexByte(ie.Key, '/')+1:]
+		return fmt.Errorf("workflow: building batch %s: %w; no bundle sequence number was used. A supervisor can take the damaged record out of the batch: enrollstation batch quarantine %s --batch %s --as SUPERVISOR", batchID, err, id, batchID)
+	}
+	return fmt.Errorf("workflow: building batch %s: %w; no bundle sequence number was used", batchID, err)
 }
 
 // lastBundleHash is the hash of the station's most recent bundle (highest sequence

@@ -50,6 +50,7 @@ type Store struct {
 	dir                 string
 	minFree, recordFree uint64
 	aead                cipher.AEAD // nil with NoEncryption
+	damaged             []string    // records whose seal failed at open (see openStore)
 }
 
 // storeFormat is the store's format, kept (sealed) under kFormat: 2 = every value sealed
@@ -136,8 +137,11 @@ func openStore(dir string, key []byte, o StoreOptions) (s *Store, err error) {
 		WithBlockCacheSize(o.BlockCacheSize).
 		WithNumVersionsToKeep(1).
 		WithValueLogFileSize(64 << 20).
-		// A damaged block must be an error, not a silently shorter listing.
-		WithChecksumVerificationMode(options.OnBlockRead).
+		// Uncompressed (portraits are JPEG anyway), so a flipped bit on disk stays one
+		// flipped bit of one value, which its seal then names; and badger's read-time
+		// block checks stay off (its default): they would turn a damaged value into a
+		// silently missing key. Block checksums are verified once at open instead.
+		WithCompression(options.None).
 		WithLogger(nil)
 	s = &Store{dir: dir, minFree: o.MinFree, recordFree: o.RecordFree}
 	if !o.NoEncryption {
@@ -174,14 +178,65 @@ func openStore(dir string, key []byte, o StoreOptions) (s *Store, err error) {
 		return nil, fmt.Errorf("vault: opening store %s: %w", dir, err)
 	}
 	s.db = db
-	// Every block's checksum, once per open: badger's iterators and Get treat an
-	// unreadable block as "no such key", so damage must be found before anything is read.
+	// Every block's checksum, once per open. A damaged block is located record by
+	// record: when the damage lies only in enrollment data (whose seals name it), the
+	// store opens and those records read as *IntegrityError (a supervisor can
+	// quarantine them); damage anywhere else (keys, indexes, accounts, audit, block
+	// structure) means listings cannot be trusted, and the store does not open.
 	if err := db.VerifyChecksum(); err != nil {
-		db.Close()
-		return nil, &IntegrityError{File: tableInError(err), Err: err}
+		damaged, serr := s.scanDamaged()
+		if serr != nil || len(damaged) == 0 || !onlyEnrollmentData(damaged) {
+			db.Close()
+			detail := err
+			if len(damaged) > 0 {
+				detail = fmt.Errorf("%v; damaged records: %s", err, strings.Join(damaged, ", "))
+			}
+			return nil, &IntegrityError{File: tableInError(err), Err: detail}
+		}
+		s.damaged = damaged
 	}
 	return s, nil
 }
+
+// scanDamaged opens every stored value and lists the keys whose seal fails.
+func (s *Store) scanDamaged() (keys []string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("badger: %v", r)
+		}
+	}()
+	err = s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			key := string(it.Item().KeyCopy(nil))
+			verr := it.Item().Value(func(b []byte) error { _, err := s.open(key, b); return err })
+			if errors.Is(verr, ErrIntegrity) {
+				keys = append(keys, key)
+			} else if verr != nil {
+				return verr
+			}
+		}
+		return nil
+	})
+	return keys, err
+}
+
+func onlyEnrollmentData(keys []string) bool {
+	for _, k := range keys {
+		p, id, ok := strings.Cut(k, "/")
+		if !ok || !validID(id) || !strings.Contains("e p t f", p) || len(p) != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// Damaged lists the keys of records found damaged when the store opened (each reads as
+// an *IntegrityError).
+func (s *Store) Damaged() []string { return append([]string(nil), s.damaged...) }
 
 // tableInError picks the table file name out of badger's checksum error.
 func tableInError(err error) string {
