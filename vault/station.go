@@ -77,6 +77,7 @@ type Station struct {
 
 	anchorMu    sync.Mutex // serialises anchored checkpoints with the TPM counter
 	anchoredSeq uint64     // audit entry of the last anchored checkpoint
+	closed      bool
 }
 
 // InitOptions are the first-run settings.
@@ -338,6 +339,10 @@ func Open(dataDir string, tp *TPM, cfg Config) (_ *Station, err error) {
 // checkpoint (so work done in this session cannot be rolled back unseen), then closes
 // the store (not the TPM, which the caller opened) and releases the data directory.
 func (st *Station) Close() error {
+	if st.closed {
+		return nil
+	}
+	st.closed = true
 	var head auditHead
 	err := st.store.View(func(tx *Tx) (err error) { head, err = tx.auditHead(); return err })
 	if err == nil && head.Seq > st.anchoredSeq {

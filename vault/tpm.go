@@ -63,7 +63,33 @@ func NewTPM(t transport.TPM, kind string) (*TPM, error) {
 	}
 	info.Kind = kind
 	tp.info = info
+	if kind != "hardware" {
+		tp.flushStale()
+	}
 	return tp, nil
+}
+
+// flushStale flushes transient objects and sessions left in a TPM without a resource
+// manager (a simulator over TCP, a spawned swtpm) by an earlier process that was killed
+// mid-operation: otherwise a few such kills exhaust its object slots
+// (TPM_RC_OBJECT_MEMORY). The station's lock makes this process the TPM's only user
+// (/dev/tpmrm0 does this itself when a process exits).
+func (tp *TPM) flushStale() {
+	for _, first := range []tpm2.TPMHandle{0x80000000, 0x02000000, 0x03000000} {
+		rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapHandles, Property: uint32(first), PropertyCount: 64}.Execute(tp.t)
+		if err != nil {
+			continue
+		}
+		hs, err := rsp.CapabilityData.Data.Handles()
+		if err != nil {
+			continue
+		}
+		for _, h := range hs.Handle {
+			if h>>24 == first>>24 {
+				tp.flush(h)
+			}
+		}
+	}
 }
 
 // OpenTPM opens the TPM named by spec (auto | /dev/tpmrm0 | swtpm | HOST:PORT, see
