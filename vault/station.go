@@ -21,6 +21,9 @@ import (
 var (
 	ErrNotInitialized     = errors.New("this data directory holds no Enrollment Station; run 'enrollstation station init' first")
 	ErrAlreadyInitialized = errors.New("this data directory already holds an initialised Enrollment Station; refusing to initialise it again")
+	// ErrStationFileMissing: the store is there, its station file (the TPM-wrapped keys)
+	// is not.
+	ErrStationFileMissing = errors.New("the station file is missing")
 )
 
 // Config holds the station's tunables; the zero value gives the defaults.
@@ -267,7 +270,7 @@ func newStation(dataDir string, tp *TPM, cfg Config, f stationFile, store *Store
 // a store (see OpenStore) and refuses a store older than the TPM's anchor (ErrRollback).
 func Open(dataDir string, tp *TPM, cfg Config) (_ *Station, err error) {
 	if _, err := os.Stat(filepath.Join(dataDir, stationFileName)); errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotInitialized
+		return nil, missingStationFile(dataDir)
 	}
 	lock, err := lockUnlessHeld(dataDir, tp)
 	if err != nil {
@@ -280,7 +283,7 @@ func Open(dataDir string, tp *TPM, cfg Config) (_ *Station, err error) {
 	}()
 	b, err := os.ReadFile(filepath.Join(dataDir, stationFileName))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNotInitialized
+		return nil, missingStationFile(dataDir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("vault: reading station file: %w", err)
@@ -333,6 +336,23 @@ func Open(dataDir string, tp *TPM, cfg Config) (_ *Station, err error) {
 	}
 	st.lock = lock
 	return st, nil
+}
+
+// missingStationFile is ErrNotInitialized, or, when a store is there without its
+// station file (deleted), says so: the store cannot be opened without it and station
+// init will not overwrite it.
+func missingStationFile(dataDir string) error {
+	storeDir := filepath.Join(dataDir, "store")
+	files, err := StoreFiles(storeDir)
+	if err != nil || len(files) == 0 {
+		return ErrNotInitialized
+	}
+	var size int64
+	for _, f := range files {
+		size += f.Size
+	}
+	return fmt.Errorf("%w: %s is missing but the store %s holds data (%d files, %s): restore station.json from a backup (the store cannot be opened without it; station init will not overwrite the store)",
+		ErrStationFileMissing, filepath.Join(dataDir, stationFileName), storeDir, len(files), humanSize(size))
 }
 
 // Close anchors the audit log in the TPM when it grew since the last anchored
