@@ -138,6 +138,10 @@ func stationCommands() []Command {
 						fmt.Fprintf(w, "batches\t%d\n", s.Batches)
 						fmt.Fprintf(w, "operators\t%d\n", s.Operators)
 						fmt.Fprintf(w, "audit entries\t%d\n", s.AuditEntries)
+						fmt.Fprintf(w, "audit anchor (TPM)\t%d\n", s.AuditAnchor)
+						for _, k := range s.Damaged {
+							fmt.Fprintf(w, "damaged record\t%s (fails its integrity check)\n", k)
+						}
 						return w.Flush()
 					})
 				}

@@ -472,7 +472,10 @@ type StationStatus struct {
 	Batches      int            `json:"batches"`
 	Operators    int            `json:"operators"`
 	AuditEntries uint64         `json:"audit_entries"`
-	CreatedAt    time.Time      `json:"created_at"`
+	// Damaged lists records found damaged when the store opened (their reads fail with
+	// an *IntegrityError; a supervisor can quarantine them out of their batch).
+	Damaged   []string  `json:"damaged_records,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // Status gathers the station's status.
@@ -485,7 +488,7 @@ func (st *Station) Status() (*StationStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &StationStatus{ID: st.ID(), TPM: st.tpm.Info(), Counter: c, AuditAnchor: anchor, CreatedAt: st.file.CreatedAt}
+	s := &StationStatus{ID: st.ID(), TPM: st.tpm.Info(), Counter: c, AuditAnchor: anchor, Damaged: st.store.Damaged(), CreatedAt: st.file.CreatedAt}
 	err = st.store.View(func(tx *Tx) error {
 		set, err := tx.Settings()
 		if err != nil {
