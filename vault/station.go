@@ -206,11 +206,15 @@ func Init(dataDir string, tp *TPM, cfg Config, o InitOptions) (_ *Station, err e
 	st, err := newStation(dataDir, tp, cfg, f, store)
 	if err != nil {
 		store.Close()
+		os.RemoveAll(storeDir)
 		return nil, err
 	}
 	st.lock = lock
+	// On failure the store made here goes again (it holds nothing yet), so the next
+	// attempt is not refused; only a crash leaves it behind (then a confirmed wipe).
 	fail := func(err error) (*Station, error) {
 		st.store.Close()
+		os.RemoveAll(storeDir)
 		return nil, err
 	}
 	if err := st.initAnchor(); err != nil {
