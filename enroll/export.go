@@ -88,6 +88,8 @@ func (x *Exporter) Export(ctx context.Context, sup *vault.Session, batchID strin
 		if bf, err = x.build(ctx, b, progress); err != nil {
 			return "", err
 		}
+	} else if err := x.countBundle(b); err != nil {
+		return "", err
 	}
 	progress(Progress{Stage: "delivering", Done: 0, Total: 1})
 	rc, err := x.outbox.Deliver(ctx, target, bf.ID)
@@ -127,6 +129,13 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	if err != nil {
 		return exporter.BundleFile{}, err
 	}
+	if last, err := x.lastRecordedSeq(); err != nil {
+		return exporter.BundleFile{}, err
+	} else if last == cur+1 { // recorded, then a crash before it was counted
+		if cur, err = x.st.NextBundleSeq(); err != nil {
+			return exporter.BundleFile{}, err
+		}
+	}
 	src := &vaultRecords{ctx: ctx, st: x.st, ids: b.EnrollmentIDs, progress: progress}
 	p := exporter.BuildParams{
 		Records: src, StationSigner: x.st.Signer(), IssuerKey: issuer, Seq: cur + 1, PrevHash: prev,
@@ -139,9 +148,14 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	if err != nil {
 		return exporter.BundleFile{}, buildError(b.ID, err)
 	}
+	// Record the bundle first, then count it: a crash between the two leaves the batch
+	// naming a bundle one above the counter, which the next Export counts (countBundle).
+	// Remembered at once also because the next bundle chains to it, delivered or not.
+	if err := x.recordBundle(b, bf, p.Seq); err != nil {
+		return exporter.BundleFile{}, err
+	}
 	seq, err := x.st.NextBundleSeq()
 	if err != nil {
-		os.Remove(bf.Path)
 		return exporter.BundleFile{}, err
 	}
 	if seq != p.Seq {
@@ -150,17 +164,45 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 		if bf, err = x.outbox.Build(p); err != nil {
 			return exporter.BundleFile{}, buildError(b.ID, err)
 		}
+		if err := x.recordBundle(b, bf, seq); err != nil {
+			return exporter.BundleFile{}, err
+		}
 	}
-	// Remember the bundle at once: its sequence number is spent, and the next bundle
-	// chains to it whether or not this one has been delivered yet.
-	err = x.updateBatch(b.ID, func(nb *vault.Batch) {
+	return bf, nil
+}
+
+func (x *Exporter) recordBundle(b *vault.Batch, bf exporter.BundleFile, seq uint64) error {
+	err := x.updateBatch(b.ID, func(nb *vault.Batch) {
 		nb.BundleID, nb.BundleSeq, nb.BundleHash, nb.DeliveryError = bf.ID, seq, bf.SHA256[:], ""
 	})
-	if err != nil {
-		return exporter.BundleFile{}, err
+	if err == nil {
+		b.BundleID, b.BundleSeq, b.BundleHash = bf.ID, seq, bf.SHA256[:]
 	}
-	b.BundleID, b.BundleSeq, b.BundleHash = bf.ID, seq, bf.SHA256[:]
-	return bf, nil
+	return err
+}
+
+// lastRecordedSeq is the highest bundle sequence number a batch records.
+func (x *Exporter) lastRecordedSeq() (uint64, error) {
+	bs, err := Batches(x.st)
+	var last uint64
+	for _, b := range bs {
+		last = max(last, b.BundleSeq)
+	}
+	return last, err
+}
+
+// countBundle finishes what a crash interrupted: a batch's recorded bundle one above the
+// TPM counter is counted now.
+func (x *Exporter) countBundle(b *vault.Batch) error {
+	cur, err := x.st.BundleSeq()
+	if err != nil || cur >= b.BundleSeq {
+		return err
+	}
+	if cur+1 != b.BundleSeq {
+		return fmt.Errorf("workflow: batch %s's bundle is number %d but the TPM counter is at %d", b.ID, b.BundleSeq, cur)
+	}
+	_, err = x.st.NextBundleSeq()
+	return err
 }
 
 // buildError explains a failed build; a damaged record names the way out (quarantine).
