@@ -154,6 +154,11 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	if err := x.recordBundle(b, bf, p.Seq); err != nil {
 		return exporter.BundleFile{}, err
 	}
+	if testHookBundleRecorded != nil {
+		if err := testHookBundleRecorded(); err != nil {
+			return exporter.BundleFile{}, err
+		}
+	}
 	seq, err := x.st.NextBundleSeq()
 	if err != nil {
 		return exporter.BundleFile{}, err
@@ -170,6 +175,10 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	}
 	return bf, nil
 }
+
+// testHookBundleRecorded runs between recording a bundle and counting it; a test makes
+// it fail to stand for a crash there.
+var testHookBundleRecorded func() error
 
 func (x *Exporter) recordBundle(b *vault.Batch, bf exporter.BundleFile, seq uint64) error {
 	err := x.updateBatch(b.ID, func(nb *vault.Batch) {
