@@ -169,23 +169,34 @@ func tableName(id uint64) string { return fmt.Sprintf("%06d.sst", id) }
 // would, but with bounds checks: badger slices the file by lengths read from it before
 // checking anything, and panics on a truncated table.
 func checkTable(path string) error {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	pos := len(b)
-	take := func(n int) ([]byte, error) {
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := info.Size()
+	pos := size
+	// take reads the n bytes before pos (only the footer and index are read).
+	take := func(n int64) ([]byte, error) {
 		if n < 0 || n > pos {
-			return nil, fmt.Errorf("truncated (%d bytes)", len(b))
+			return nil, fmt.Errorf("truncated (%d bytes)", size)
 		}
 		pos -= n
-		return b[pos : pos+n], nil
+		b := make([]byte, n)
+		if _, err := f.ReadAt(b, pos); err != nil {
+			return nil, err
+		}
+		return b, nil
 	}
 	lb, err := take(4)
 	if err != nil {
 		return err
 	}
-	cb, err := take(int(y.BytesToU32(lb)))
+	cb, err := take(int64(y.BytesToU32(lb)))
 	if err != nil {
 		return err
 	}
@@ -196,7 +207,7 @@ func checkTable(path string) error {
 	if lb, err = take(4); err != nil {
 		return err
 	}
-	idx, err := take(int(y.BytesToU32(lb)))
+	idx, err := take(int64(y.BytesToU32(lb)))
 	if err != nil {
 		return err
 	}
