@@ -26,7 +26,7 @@ var (
 	ErrInvalid       = errors.New("vault: invalid record")
 	// ErrWrongStoreKey: the store was encrypted with another key, e.g. station.json was
 	// replaced by another station's.
-	ErrWrongStoreKey = errors.New("vault: the store was encrypted with another key (the station file does not belong to this store)")
+	ErrWrongStoreKey = errors.New("vault: the store was encrypted with another key (the station file does not belong to this store, or the store's KEYREGISTRY is damaged)")
 )
 
 // StoreOptions tune the store; the zero value is fine.
@@ -169,6 +169,9 @@ func openStore(dir string, key []byte, o StoreOptions) (s *Store, err error) {
 		}
 		if strings.Contains(err.Error(), "Encryption key mismatch") {
 			return nil, fmt.Errorf("%w: %s", ErrWrongStoreKey, dir)
+		}
+		if strings.Contains(err.Error(), "checksum for data key") {
+			return nil, &IntegrityError{File: "KEYREGISTRY", Err: err}
 		}
 		// badger writes its lock file and manifest at open, and formats some errors with %v
 		if errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), syscall.ENOSPC.Error()) {
