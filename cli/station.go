@@ -349,7 +349,7 @@ func stationCommands() []Command {
 								return err
 							}
 						} else {
-							fmt.Fprintf(env.Stdout, "%d entries, %d signed checkpoints (signed up to entry %d)\n", rep.Entries, rep.Checkpoints, rep.LastSigned)
+							fmt.Fprintf(env.Stdout, "%d entries, %d signed checkpoints (signed up to entry %d; anchored in the TPM up to entry %d, anchor %d)\n", rep.Entries, rep.Checkpoints, rep.LastSigned, rep.Anchored, rep.Anchor)
 							for _, p := range rep.Problems {
 								fmt.Fprintf(env.Stdout, "FAIL entry %d: %s\n", p.Seq, p.Problem)
 							}

@@ -455,6 +455,9 @@ func (st *Station) VerifyAudit() (*AuditReport, error) {
 			aerr = fmt.Errorf("%w (the store is at anchor %d, the TPM at %d)", ErrRollback, a.Anchor, t)
 		}
 	}
+	if aerr == nil {
+		rep.Anchored, rep.Anchor = a.Seq, a.Anchor
+	}
 	if aerr != nil {
 		rep.Problems = append(rep.Problems, AuditProblem{a.Seq, "TPM anchor: " + aerr.Error()})
 		if err == nil {
