@@ -174,14 +174,14 @@ type AuditProblem struct {
 
 // AuditReport is the result of VerifyAudit.
 type AuditReport struct {
-	Entries     uint64         `json:"entries"`
-	Checkpoints int            `json:"checkpoints"`
-	LastSigned  uint64         `json:"last_signed"` // highest entry covered by a valid checkpoint
+	Entries     uint64 `json:"entries"`
+	Checkpoints int    `json:"checkpoints"`
+	LastSigned  uint64 `json:"last_signed"` // highest entry covered by a valid checkpoint
 	// Anchored is the entry of the checkpoint the TPM's anchor counter (value Anchor)
 	// vouches for (Station.VerifyAudit only).
-	Anchored uint64 `json:"anchored,omitempty"`
-	Anchor   uint64 `json:"anchor,omitempty"`
-	Problems    []AuditProblem `json:"problems,omitempty"`
+	Anchored uint64         `json:"anchored,omitempty"`
+	Anchor   uint64         `json:"anchor,omitempty"`
+	Problems []AuditProblem `json:"problems,omitempty"`
 }
 
 // OK reports whether the log verified.
