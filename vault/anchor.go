@@ -142,6 +142,13 @@ func (tx *Tx) anchoredCheckpoint(st *Station) (*AuditCheckpoint, error) {
 	if head.Seq == 0 {
 		return nil, nil
 	}
+	if head.Seq == a.Seq { // nothing new since the anchored checkpoint: it stands
+		var cp AuditCheckpoint
+		if err := tx.getJSON(seqKey(pCheckpoint, a.Seq), &cp); err != nil {
+			return nil, err
+		}
+		return &cp, nil
+	}
 	cp, err := tx.addCheckpoint(st.signer, a.Anchor+1)
 	if err != nil {
 		return nil, err
@@ -155,6 +162,15 @@ func (tx *Tx) anchoredCheckpoint(st *Station) (*AuditCheckpoint, error) {
 func (st *Station) anchoredUpdate(fn func(tx *Tx) error) (*AuditCheckpoint, error) {
 	st.anchorMu.Lock()
 	defer st.anchorMu.Unlock()
+	// An earlier anchoring whose TPM write failed (the store is one step ahead) is
+	// finished first, so anchor values always advance by one.
+	var a anchorRecord
+	if err := st.store.View(func(tx *Tx) (err error) { a, _, err = tx.anchorState(); return err }); err != nil {
+		return nil, err
+	}
+	if err := st.advanceAnchor(a.Anchor); err != nil {
+		return nil, fmt.Errorf("vault: anchoring audit checkpoint %d in the TPM: %w", a.Seq, err)
+	}
 	var cp *AuditCheckpoint
 	err := st.store.Update(func(tx *Tx) (err error) {
 		if fn != nil {
@@ -165,7 +181,7 @@ func (st *Station) anchoredUpdate(fn func(tx *Tx) error) (*AuditCheckpoint, erro
 		cp, err = tx.anchoredCheckpoint(st)
 		return err
 	})
-	if err != nil || cp == nil {
+	if err != nil || cp == nil || cp.Anchor == a.Anchor {
 		return cp, err
 	}
 	if testHookAfterCheckpointCommit != nil {

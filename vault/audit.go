@@ -237,6 +237,7 @@ func (s *Store) VerifyAudit(pub *ecdsa.PublicKey) (*AuditReport, error) {
 		copts.Prefix = []byte(pCheckpoint)
 		cit := tx.txn.NewIterator(copts)
 		defer cit.Close()
+		var lastAnchor uint64 // TPM-anchored checkpoints carry consecutive anchor values
 		for cit.Rewind(); cit.Valid(); cit.Next() {
 			var cp AuditCheckpoint
 			if err := tx.value(cit.Item(), &cp); err != nil {
@@ -254,6 +255,12 @@ func (s *Store) VerifyAudit(pub *ecdsa.PublicKey) (*AuditReport, error) {
 			}
 			if cp.Seq > rep.LastSigned {
 				rep.LastSigned = cp.Seq
+			}
+			if cp.Anchor != 0 {
+				if lastAnchor != 0 && cp.Anchor != lastAnchor+1 {
+					rep.Problems = append(rep.Problems, AuditProblem{cp.Seq, fmt.Sprintf("signed checkpoints with TPM anchors %d..%d are missing (removed)", lastAnchor+1, cp.Anchor-1)})
+				}
+				lastAnchor = cp.Anchor
 			}
 		}
 		return nil

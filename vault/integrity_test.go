@@ -389,3 +389,45 @@ func TestFormatOneStoreRefused(t *testing.T) {
 		t.Fatalf("format-1 store: %v, want ErrStoreFormat", err)
 	}
 }
+
+// Removing a signed checkpoint from the middle of the log (the TPM-anchored one stays)
+// is found too: anchored checkpoints carry consecutive anchor values. A checkpoint with
+// nothing new to cover writes nothing (no NV write).
+func TestMiddleCheckpointRemoved(t *testing.T) {
+	sim := tpmtest.Start(t)
+	dir := t.TempDir()
+	st := initStation(t, sim, dir, Config{})
+	before, _ := st.anchor.Read()
+	if err := st.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := st.anchor.Read(); after != before {
+		t.Fatalf("a checkpoint with nothing new advanced the anchor %d → %d", before, after)
+	}
+	people(t, st)
+	if err := st.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	admin := login(t, st, "root", adminPW)
+	if err := st.SetLocked(admin, "tom", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	var cps []string
+	st.store.View(func(tx *Tx) error { cps = tx.keys(pCheckpoint); return nil })
+	if len(cps) < 3 {
+		t.Fatalf("%d checkpoints", len(cps))
+	}
+	if _, err := st.VerifyAudit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.store.Update(func(tx *Tx) error { return tx.del(pCheckpoint + cps[1]) }); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := st.VerifyAudit()
+	if !errors.Is(err, ErrAuditTampered) || !strings.Contains(err.Error(), "are missing (removed)") {
+		t.Fatalf("after removing a middle checkpoint: %+v %v", rep, err)
+	}
+}
