@@ -229,9 +229,18 @@ func TestKilledBetweenStoreAndTPM(t *testing.T) {
 			}
 			inWindow++
 		}
-		st, err := Open(dir, newTestTPM(t, sim), Config{})
+		tp := newTestTPM(t, sim)
+		ac, err := tp.Counter(DefaultAnchorIndex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0, _ := ac.Read()
+		st, err := Open(dir, tp, Config{})
 		if err != nil {
 			t.Fatalf("round %d: reopening after SIGKILL: %v", round, err)
+		}
+		if t1, _ := ac.Read(); window && t1 != t0+1 {
+			t.Fatalf("round %d: killed between store and TPM, the reopen left the anchor at %d (was %d)", round, t1, t0)
 		}
 		if _, err := st.VerifyAudit(); err != nil {
 			t.Fatalf("round %d: %v", round, err)
