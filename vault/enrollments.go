@@ -248,7 +248,7 @@ func (st *Station) Reject(sup *Session, id, reason string) error {
 // an audit checkpoint for the batch.
 func (st *Station) MarkExported(sup *Session, batchID string, ids []string, seq uint64, bundleHash []byte) error {
 	now := st.cfg.now()
-	return st.store.Update(func(tx *Tx) error {
+	_, err := st.anchoredUpdate(func(tx *Tx) error {
 		if _, err := authorizeTx(tx, sup, RoleSupervisor); err != nil {
 			return err
 		}
@@ -278,12 +278,9 @@ func (st *Station) MarkExported(sup *Session, batchID string, ids []string, seq 
 		if err := tx.PutBatch(b); err != nil {
 			return err
 		}
-		if err := tx.Audit(sup.Name, "batch.export", batchID, fmt.Sprintf("%d enrollments, bundle %d", len(ids), seq)); err != nil {
-			return err
-		}
-		_, err = tx.addCheckpoint(st.signer)
-		return err
+		return tx.Audit(sup.Name, "batch.export", batchID, fmt.Sprintf("%d enrollments, bundle %d", len(ids), seq))
 	})
+	return err
 }
 
 // IssuerAck is the issuer's answer to one exported batch: the enrollments it took over
