@@ -121,8 +121,8 @@ var ErrNotDamaged = errors.New("workflow: the enrollment reads correctly; only a
 // damaged, and it is audited with the reason. The record stays in the store (approved,
 // unreadable) for investigation and goes into no later batch.
 func Quarantine(st *vault.Station, sup *vault.Session, batchID, enrollmentID, reason string) error {
-	if !sup.Has(vault.RoleSupervisor) {
-		return fmt.Errorf("%w (%s is not a supervisor)", vault.ErrForbidden, sup.Name)
+	if err := st.Authorize(sup, vault.RoleSupervisor); err != nil {
+		return err
 	}
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
