@@ -45,7 +45,7 @@ type BuildParams struct {
 	IssuerKey     *IssuerPublicKey // whom the bundle is encrypted to
 	Seq           uint64           // from the TPM monotonic counter; must be ≥ 1
 	PrevHash      []byte           // SHA-256 of the previous bundle file; nil for the first
-	Batch         Batch // required: a valid ID and exactly the records' enrollment IDs
+	Batch         Batch            // required: a valid ID and exactly the records' enrollment IDs
 	Audit         AuditCheckpoint
 	Created       time.Time // zero means now
 	// Roster is every registered supervisor approval key whose approvals may be in this

@@ -244,7 +244,10 @@ func TestBuildRefusesBadRecords(t *testing.T) {
 		{"changed after approval", func(p *BuildParams, r []Record) { r[1].Portrait = append(bytes.Clone(r[1].Portrait), 0) }, ErrBadSignature, ""},
 		{"schema", func(p *BuildParams, r []Record) { r[0].Identity.DateOfBirth = "1990-02-30"; r[0] = f.approve(t, r[0]) }, ErrSchema, ""},
 		{"batch lists a missing record", func(p *BuildParams, r []Record) { p.Batch.EnrollmentIDs = append(p.Batch.EnrollmentIDs, "E-99999") }, ErrMissingRecord, ""},
-		{"bad enrollment ID", func(p *BuildParams, r []Record) { r[0].EnrollmentID = "../etc"; p.Batch.EnrollmentIDs = []string{"../etc", r[1].EnrollmentID} }, nil, "enrollment ID"},
+		{"bad enrollment ID", func(p *BuildParams, r []Record) {
+			r[0].EnrollmentID = "../etc"
+			p.Batch.EnrollmentIDs = []string{"../etc", r[1].EnrollmentID}
+		}, nil, "enrollment ID"},
 		{"duplicate", func(p *BuildParams, r []Record) {
 			r[1].EnrollmentID = r[0].EnrollmentID
 			r[1] = f.approve(t, r[1])

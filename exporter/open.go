@@ -61,8 +61,8 @@ type Bundle struct {
 	Roster           []RosterEntry
 	IssuerKeyChanges []IssuerKeyChange
 	Manifest         []byte   // the canonical JSON manifest, as signed
-	SHA256      [32]byte // of the whole bundle file
-	Size        int64
+	SHA256           [32]byte // of the whole bundle file
+	Size             int64
 }
 
 // Open verifies and decrypts a bundle, checking in this order: header sanity, the header

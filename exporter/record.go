@@ -32,16 +32,16 @@ type Record struct {
 
 // Identity is the demographic data of one applicant; identity.schema.json is its schema.
 type Identity struct {
-	ApplicationNumber string `json:"application_number,omitempty"` // as printed on the receipt: YYMMDD-NNNNNN-C
-	FamilyName       string  `json:"family_name"`
-	GivenNames       string  `json:"given_names"`
-	DateOfBirth      string  `json:"date_of_birth"` // YYYY-MM-DD
-	Sex              string  `json:"sex"`           // F, M or X (ICAO 9303)
-	Nationality      string  `json:"nationality"`   // ICAO 9303 three-letter code
-	PlaceOfBirth     string  `json:"place_of_birth"`
-	Address          Address `json:"address"`
-	PreviousIDNumber string  `json:"previous_id_number,omitempty"`
-	Phone            string  `json:"phone,omitempty"` // E.164, e.g. +85212345678
+	ApplicationNumber string  `json:"application_number,omitempty"` // as printed on the receipt: YYMMDD-NNNNNN-C
+	FamilyName        string  `json:"family_name"`
+	GivenNames        string  `json:"given_names"`
+	DateOfBirth       string  `json:"date_of_birth"` // YYYY-MM-DD
+	Sex               string  `json:"sex"`           // F, M or X (ICAO 9303)
+	Nationality       string  `json:"nationality"`   // ICAO 9303 three-letter code
+	PlaceOfBirth      string  `json:"place_of_birth"`
+	Address           Address `json:"address"`
+	PreviousIDNumber  string  `json:"previous_id_number,omitempty"`
+	Phone             string  `json:"phone,omitempty"` // E.164, e.g. +85212345678
 }
 
 // Address is a postal address.
