@@ -17,6 +17,12 @@ import (
 // "BUNDLEID" and "STATIONID" replaced by the real values) and members follow it.
 func sealRaw(t testing.TB, f fixture, manifestJSON, members []byte) []byte {
 	t.Helper()
+	return sealRawHeader(t, f, manifestJSON, members, nil)
+}
+
+// sealRawHeader is sealRaw with editHeader applied to the header before it is signed.
+func sealRawHeader(t testing.TB, f fixture, manifestJSON, members []byte, editHeader func(*header)) []byte {
+	t.Helper()
 	stationID, _ := StationID(&f.station.PublicKey)
 	sid := hex.EncodeToString(stationID[:])
 	const bundleID = "00112233445566778899aabbccddeeff"
@@ -37,6 +43,9 @@ func sealRaw(t testing.TB, f fixture, manifestJSON, members []byte) []byte {
 		PlaintextLength: int64(len(payload)), CiphertextLength: sealedLength(int64(len(payload))), Created: fmtTime(time.Now())}
 	if m := regexp.MustCompile(`"created":"([^"]*)"`).FindSubmatch(manifestJSON); m != nil {
 		h.Created = string(m[1]) // format 2: the header's created equals the manifest's
+	}
+	if editHeader != nil {
+		editHeader(&h)
 	}
 	hj, _ := canonicalJSON(h)
 	sh, err := sign1(rand.Reader, f.station, ctHeader, stationID[:], hj)

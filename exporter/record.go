@@ -116,13 +116,9 @@ const timeFormat = time.RFC3339Nano
 
 func fmtTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(timeFormat, s)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return t.UTC(), nil
-}
+// parseTime reads a time as fmtTime writes it and nothing else: RFC 3339, "Z", no
+// trailing zeros in the fraction, so an instant has one spelling in signed bytes.
+func parseTime(s string) (time.Time, error) { return statement.ParseTime(s) }
 
 // canonicalJSON marshals v and canonicalises it per RFC 8785.
 func canonicalJSON(v any) ([]byte, error) { return jsonprofile.Canonical(v) }
