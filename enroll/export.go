@@ -223,8 +223,8 @@ func (x *Exporter) updateBatch(id string, f func(*vault.Batch)) error {
 
 // AckResult is what importing an issuer acknowledgement did.
 type AckResult struct {
-	BatchID  string
-	Purged   int                  // enrollments the issuer accepted: their biometrics are deleted
+	BatchID string
+	Purged  int // enrollments the issuer accepted: their biometrics are deleted
 	// Rejected are the records the issuer refused (biometrics kept); Reason is the text
 	// kept with each record: the issuer's detail for "other", else "code: detail".
 	Rejected []exporter.Rejection
