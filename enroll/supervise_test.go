@@ -3,6 +3,7 @@ package enroll
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"image/jpeg"
 	"net/http/httptest"
@@ -323,7 +324,7 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 		t.Fatal("second bundle does not chain to the first")
 	}
 
-	// A third batch goes to the issuer's upload receiver over HTTP (loopback).
+	// A third batch goes to the issuer's upload receiver over HTTPS with mutual TLS.
 	e5 := f.enroll(t, f.clerk, "luda.jpg", "LUDA")
 	if _, err := f.st.Approve(f.sup, e5.ID); err != nil {
 		t.Fatal(err)
@@ -333,12 +334,18 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	recvDir := t.TempDir()
-	srv := httptest.NewServer(exporter.NewReceiver(recvDir))
+	rc := exporter.NewReceiver(recvDir, f.st.PublicKey())
+	srv := httptest.NewUnstartedServer(rc)
+	srv.TLS = rc.TLSConfig()
+	srv.StartTLS()
 	defer srv.Close()
 	target, err := exporter.ParseTarget(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The receiver's test certificate; the station's client certificate is its TPM key.
+	target.(*exporter.HTTPTarget).RootCAs = x509.NewCertPool()
+	target.(*exporter.HTTPTarget).RootCAs.AddCert(srv.Certificate())
 	url, err := x.Export(ctx, f.sup, b3.ID, target, nil)
 	if err != nil {
 		t.Fatal(err)
