@@ -44,11 +44,11 @@ func vectorFixture(t testing.TB) fixture {
 
 func writeVectorKeys(t *testing.T, dir string, f fixture) {
 	ecPEM := func(k *ecdsa.PrivateKey) []byte {
-		der, err := x509.MarshalECPrivateKey(k)
+		der, err := x509.MarshalPKCS8PrivateKey(k)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	}
 	stPub, _ := MarshalStationPublicKey(&f.station.PublicKey)
 	issPriv, _ := f.issuer.MarshalText()
