@@ -63,13 +63,21 @@ func newSupFixture(t *testing.T) *supFixture {
 // newSupFixtureAt is newSupFixture with the station's data in dir and store options.
 func newSupFixtureAt(t *testing.T, dir string, store vault.StoreOptions) *supFixture {
 	t.Helper()
-	f := &supFixture{dir: dir}
+	return newSupFixtureIssuer(t, dir, store, nil)
+}
+
+// newSupFixtureIssuer is newSupFixtureAt with the given issuer key (nil: a new one).
+func newSupFixtureIssuer(t *testing.T, dir string, store vault.StoreOptions, issuer *exporter.IssuerPrivateKey) *supFixture {
+	t.Helper()
+	f := &supFixture{dir: dir, issuer: issuer}
 	tp, err := vault.NewTPM(tpmtest.Start(t).TPM(), "software")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.issuer, err = exporter.GenerateIssuerKey(); err != nil {
-		t.Fatal(err)
+	if f.issuer == nil {
+		if f.issuer, err = exporter.GenerateIssuerKey(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if f.issuerPub, err = f.issuer.Public().MarshalText(); err != nil {
 		t.Fatal(err)
@@ -122,6 +130,13 @@ func (f *supFixture) login(t *testing.T, name string) *vault.Session {
 // photo as the captured frame and portrait (forced when it fails the quality checks).
 func (f *supFixture) enroll(t *testing.T, clerk *vault.Session, photo, family string) *vault.Enrollment {
 	t.Helper()
+	return f.enrollWith(t, clerk, photo, family, nil)
+}
+
+// enrollWith is enroll with the stored portrait and frame made from the photo by
+// portrait (nil: the photo itself); the template is the photo's.
+func (f *supFixture) enrollWith(t *testing.T, clerk *vault.Session, photo, family string, portrait func(gocv.Mat) []byte) *vault.Enrollment {
+	t.Helper()
 	img, err := os.ReadFile(testenv.Face(t, photo))
 	if err != nil {
 		t.Fatal(err)
@@ -138,12 +153,17 @@ func (f *supFixture) enroll(t *testing.T, clerk *vault.Session, photo, family st
 		t.Fatal(err)
 	}
 	frame, err := FrameJPEG(m)
+	pj := img
+	if portrait != nil {
+		pj = portrait(m)
+		frame = pj
+	}
 	m.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	c := &Capture{Frame: frame, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
+	c := &Capture{Frame: frame, Portrait: pj, Report: rep, Template: *rep.Template, Camera: "test", At: now,
 		Width: rep.Width, Height: rep.Height, Forced: !rep.Pass}
 	if c.Forced {
 		c.Reason = "test photo is not an ICAO portrait"

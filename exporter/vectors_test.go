@@ -170,6 +170,20 @@ func TestVectors(t *testing.T) {
 		}
 		checkOpened(t, b)
 	}
+	// The real-station vector (written by go test ./enroll -run TestExportVectors -update).
+	sst, err := ParseStationPublicKey(read("station/station.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := Open(bytes.NewReader(read("station/bundle.esb")), iss, sst, OpenOptions{})
+	if err != nil {
+		t.Fatalf("station/bundle.esb does not verify: %v", err)
+	}
+	var sr bytes.Buffer
+	WriteReport(&sr, sb)
+	if !bytes.Equal(sr.Bytes(), read("station/bundle.verify.golden")) {
+		t.Errorf("station/bundle.esb report differs from its golden:\n%s", sr.Bytes())
+	}
 	// The records of the format-1 vector are the synthetic ones it was made from.
 	b1, _ := Open(bytes.NewReader(read("vector-v1.esb")), iss, st, OpenOptions{})
 	want := f.synthRecords(t, 2, 24)
