@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"enrollstation/exporter/internal/format"
+	"enrollstation/exporter/internal/stream"
 	"enrollstation/exporter/statement"
 )
 
@@ -204,19 +206,15 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	pw := newPipeWriter(w)
 	ver := newVerifier()
 	defer ver.finish() // on early returns; a no-op after the check below
-	pre := make([]byte, preambleSize)
-	copy(pre, magic)
-	binary.BigEndian.PutUint16(pre[8:], formatVersion)
-	binary.BigEndian.PutUint32(pre[10:], uint32(len(signedHeader)))
-	pw.send(pre)
+	pw.send(format.Preamble(formatVersion, len(signedHeader)))
 	pw.send(signedHeader)
-	cw := &chunkWriter{sender: sender, headerHash: headerHash, out: pw, buf: make([]byte, 0, chunkSize)}
+	cw := stream.NewWriter(sender, headerHash, pw)
 	var lenb [4]byte
 	binary.BigEndian.PutUint32(lenb[:], uint32(len(signedManifest)))
 	cw.Write(lenb[:])
 	cw.Write(signedManifest)
 	for _, i := range included {
-		if cw.err != nil || pw.failed() || ver.failed() {
+		if cw.Err() != nil || pw.failed() || ver.failed() {
 			break
 		}
 		c := &checked[i]
@@ -249,18 +247,18 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	}
 	cw.Close()
 	bodyHash, written, err := pw.finish()
-	if cw.err != nil {
-		return Result{}, cw.err
+	if cw.Err() != nil {
+		return Result{}, cw.Err()
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
 	}
-	if cw.plain != payloadLen || cw.sealed != h.CiphertextLength {
-		return Result{}, fmt.Errorf("exporter: build: internal error: payload %d/%d bytes, ciphertext %d/%d", cw.plain, payloadLen, cw.sealed, h.CiphertextLength)
+	if cw.Plain() != payloadLen || cw.Sealed() != h.CiphertextLength {
+		return Result{}, fmt.Errorf("exporter: build: internal error: payload %d/%d bytes, ciphertext %d/%d", cw.Plain(), payloadLen, cw.Sealed(), h.CiphertextLength)
 	}
 
 	t := trailer{Format: trailerFormat, BundleID: bundleID, HeaderSHA256: hex.EncodeToString(headerHash[:]),
-		CiphertextLength: cw.sealed, BodySHA256: hex.EncodeToString(bodyHash)}
+		CiphertextLength: cw.Sealed(), BodySHA256: hex.EncodeToString(bodyHash)}
 	tj, err := canonicalJSON(t)
 	if err != nil {
 		return Result{}, fmt.Errorf("exporter: build: encoding trailer: %w", err)
@@ -529,54 +527,4 @@ func statementHashes(stmt []byte) (h [len(memberNames)][32]byte, ok bool) {
 		return h, false
 	}
 	return h, true
-}
-
-// chunkWriter seals the payload in chunkSize pieces. A full buffer is sealed as non-final
-// only once more data arrives, so the last chunk is always sealed by Close with the final flag.
-type chunkWriter struct {
-	sender     *hpke.Sender
-	headerHash [32]byte
-	out        io.Writer // takes ownership of each sealed chunk
-	buf        []byte
-	plain      int64
-	sealed     int64
-	closed     bool
-	err        error // first sealing error; later writes are dropped
-}
-
-func (c *chunkWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 && c.err == nil {
-		if len(c.buf) == chunkSize {
-			c.err = c.seal(false)
-			continue
-		}
-		k := copy(c.buf[len(c.buf):chunkSize], p)
-		c.buf = c.buf[:len(c.buf)+k]
-		p = p[k:]
-		c.plain += int64(k)
-	}
-	return n, nil
-}
-
-func (c *chunkWriter) seal(final bool) error {
-	ct, err := c.sender.Seal(chunkAAD(c.headerHash, final), c.buf)
-	if err != nil {
-		return fmt.Errorf("exporter: build: sealing chunk: %w", err)
-	}
-	if _, err := c.out.Write(ct); err != nil {
-		return fmt.Errorf("exporter: build: writing: %w", err)
-	}
-	c.sealed += int64(len(ct))
-	c.buf = c.buf[:0]
-	return nil
-}
-
-func (c *chunkWriter) Close() error {
-	if c.closed || c.err != nil {
-		return c.err
-	}
-	c.closed = true
-	c.err = c.seal(true)
-	return c.err
 }
