@@ -19,7 +19,6 @@ import (
 	"gocv.io/x/gocv"
 
 	"enrollstation/capture"
-	"enrollstation/cli"
 	"enrollstation/enroll"
 )
 
@@ -89,10 +88,10 @@ func newCameraScreen(sh *shell, tech *techState) *cameraScreen {
 			sources = append(sources, d.Path)
 		}
 	}
-	if sh.env.Camera != "" {
-		sources = append(sources, sh.env.Camera)
+	if sh.cfg.Camera != "" {
+		sources = append(sources, sh.cfg.Camera)
 	}
-	if demo := cli.DemoCamera(); demo != "" {
+	if demo := enroll.DemoCamera(); demo != "" {
 		sources = append(sources, demo)
 	}
 	sources = append(sources, "synthetic:1280x720@30")
@@ -192,8 +191,8 @@ func (c *cameraScreen) loadProfile() {
 }
 
 func (c *cameraScreen) defaultSource() string {
-	if c.sh.env.Camera != "" {
-		return c.sh.env.Camera
+	if c.sh.cfg.Camera != "" {
+		return c.sh.cfg.Camera
 	}
 	if len(c.sources) > 0 {
 		return c.sources[0]

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -114,12 +115,12 @@ func (sh *shell) cameraOpener(spec string, opts capture.Options) capture.Opener 
 // other V4L2 devices.
 func (sh *shell) cameraChoices() []string {
 	out := []string{}
-	if sh.env.Camera != "" {
-		out = append(out, sh.env.Camera)
+	if sh.cfg.Camera != "" {
+		out = append(out, sh.cfg.Camera)
 	}
 	devs, _ := capture.ListDevices()
 	for _, d := range devs {
-		if d.Err == "" && d.Path != sh.env.Camera {
+		if d.Err == "" && d.Path != sh.cfg.Camera {
 			out = append(out, d.Path)
 		}
 	}
@@ -371,9 +372,9 @@ func (v *captureView) onFailed(a enroll.Attempt) {
 		return
 	}
 	switch {
-	case a.Err == enroll.ErrForceNotAllowed:
+	case errors.Is(a.Err, enroll.ErrForceNotAllowed):
 		v.msg.SetText(tr("A forced capture needs a reason."))
-	case a.Err == enroll.ErrNothingToCapture:
+	case errors.Is(a.Err, enroll.ErrNothingToCapture):
 		v.msg.SetText(tr("No face seen yet. Ask the citizen to look into the camera."))
 	case a.Err != nil:
 		v.msg.SetText(errText(a.Err))
@@ -408,7 +409,7 @@ func (v *captureView) onCaptured(c *enroll.Capture) {
 		return
 	}
 	if dt := time.Since(v.opened); c.Auto {
-		fmt.Fprintf(v.e.sh.env.Stderr, "capture: auto-capture %.2fs after opening the step; preview shown at %.1f fps\n", dt.Seconds(), v.displayedFPS())
+		fmt.Fprintf(v.e.sh.stderr, "capture: auto-capture %.2fs after opening the step; preview shown at %.1f fps\n", dt.Seconds(), v.displayedFPS())
 	}
 	v.e.attempts = c.Attempts
 	v.e.sh.emit("captured", c)
@@ -435,7 +436,7 @@ func (v *captureView) leave() {
 	s := v.sess
 	v.mu.Unlock()
 	if n := v.shown.Load(); n > 1 {
-		fmt.Fprintf(v.e.sh.env.Stderr, "capture: %d preview frames shown at %.1f fps over %.1fs\n",
+		fmt.Fprintf(v.e.sh.stderr, "capture: %d preview frames shown at %.1f fps over %.1fs\n",
 			n, v.displayedFPS(), time.Duration(v.lastShow.Load()-v.firstShow.Load()).Seconds())
 	}
 	if s != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,7 +20,6 @@ import (
 
 	"enrollstation/biometrics"
 	"enrollstation/capture"
-	"enrollstation/cli"
 	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
 	"enrollstation/internal/tpmtest"
@@ -95,12 +93,12 @@ func newHarnessAt(t *testing.T, camera, dir string) *harness {
 	sim.CloseConn()
 
 	h := &harness{t: t, events: make(chan event, 100000), stderr: &bytes.Buffer{}}
-	env := &cli.Env{Data: dir, TPM: sim.Addr(), Models: testenv.Root() + "/models", Camera: camera,
-		Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: h.stderr}
+	cfg := enroll.Config{Data: dir, TPM: sim.Addr(), Models: testenv.Root() + "/models", Camera: camera}
 	w := a.NewWindow("test")
 	w.Resize(fyne.NewSize(1366, 768))
 	ctx, cancel := context.WithCancel(context.Background())
-	h.sh = newShell(ctx, a, w, env, false)
+	h.sh = newShell(ctx, a, w, cfg, testOpener(cfg), false)
+	h.sh.stderr = h.stderr
 	h.sh.rec = testRec
 	h.sh.notify = func(name string, x any) {
 		select {
@@ -257,14 +255,14 @@ func TestClerkEnrollmentFlow(t *testing.T) {
 	if b, err := os.ReadFile(e.receipt); err != nil || !bytes.HasPrefix(b, []byte("%PDF-")) {
 		t.Errorf("receipt %s: %v", e.receipt, err)
 	}
-	if strings.HasPrefix(e.receipt, h.sh.env.Data) {
+	if strings.HasPrefix(e.receipt, h.sh.cfg.Data) {
 		t.Errorf("receipt %s written into the data dir, outside the encrypted store", e.receipt)
 	}
 	test.Tap(e.stepView.(*receiptView).done)
 	if _, err := os.Stat(e.receipt); !os.IsNotExist(err) {
 		t.Errorf("receipt %s still on disk after leaving the receipt screen (%v)", e.receipt, err)
 	}
-	assertNothingInClear(t, h.sh.env.Data, []byte("Chen2"), []byte("%PDF-1."), got.Portrait[:64], got.Template[:32])
+	assertNothingInClear(t, h.sh.cfg.Data, []byte("Chen2"), []byte("%PDF-1."), got.Portrait[:64], got.Template[:32])
 	home = wait[*clerkHome](h, "screen")
 	if len(home.rows) != 1 || home.rows[0].Status != vault.StatusPending {
 		t.Errorf("home lists %d enrollments", len(home.rows))

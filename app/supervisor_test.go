@@ -26,6 +26,7 @@ import (
 	"enrollstation/enroll"
 	"enrollstation/exporter"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/internal/tpmtest"
 	"enrollstation/vault"
 )
@@ -66,7 +67,7 @@ func newSupStation(t *testing.T) *supStation {
 	pub, _ := s.issuer.Public().MarshalText()
 	os.WriteFile(filepath.Join(s.keys, "issuer.key"), priv, 0o600)
 	os.WriteFile(filepath.Join(s.keys, "issuer.pub"), pub, 0o644)
-	s.st, err = enroll.Provision(s.dir, s.tp, vault.Config{KDF: supKDF}, enroll.ProvisionOptions{
+	s.st, err = enroll.Provision(testkit.Opener{Data: s.dir}, s.tp, vault.Config{KDF: supKDF}, enroll.ProvisionOptions{
 		Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: pub})
 	if err != nil {
 		t.Fatal(err)
@@ -171,10 +172,10 @@ func (s *supStation) shellFor(user string, camera string) *shell {
 	a := test.NewTempApp(s.t)
 	w := test.NewTempWindow(s.t, nil)
 	w.Resize(fyne.NewSize(1366, 768))
-	env := &cli.Env{Data: s.dir, TPM: "swtpm", Models: testenv.ModelsDir(s.t), Camera: camera}
+	cfg := enroll.Config{Data: s.dir, TPM: "swtpm", Models: testenv.ModelsDir(s.t), Camera: camera}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.t.Cleanup(cancel)
-	sh := newShell(ctx, a, w, env, false)
+	sh := newShell(ctx, a, w, cfg, testOpener(cfg), false)
 	sh.tpm, sh.station = s.tp, s.st
 	s.t.Cleanup(func() {
 		for _, f := range sh.onLogout {
@@ -202,8 +203,8 @@ func TestProvisioningWizardOnFreshDataDir(t *testing.T) {
 	os.WriteFile(filepath.Join(keys, "issuer.pub"), pub, 0o644)
 	os.WriteFile(filepath.Join(keys, "junk.pub"), []byte("junk"), 0o644)
 	data := filepath.Join(t.TempDir(), "station")
-	env := &cli.Env{Data: data, TPM: sim.Addr()}
-	sh := newShell(context.Background(), a, w, env, false)
+	cfg := enroll.Config{Data: data, TPM: sim.Addr()}
+	sh := newShell(context.Background(), a, w, cfg, testOpener(cfg), false)
 	t.Cleanup(sh.close)
 	sh.start()
 	p, ok := sh.current.(*provisioning)
@@ -384,7 +385,7 @@ func TestSupervisorReviewApproveRejectExportVerify(t *testing.T) {
 	os.WriteFile(stationPEM, s.st.PublicKeyPEM(), 0o644)
 	var out, errb bytes.Buffer
 	code := cli.Main(context.Background(), []string{"verify", "--issuer-key", filepath.Join(s.keys, "issuer.key"), "--station-key", stationPEM, loc},
-		strings.NewReader(""), &out, &errb, cli.Commands(), nil)
+		strings.NewReader(""), &out, &errb, cli.Commands(), testCLIRoot)
 	if code != 0 || !strings.Contains(out.String(), bona) || !strings.Contains(out.String(), own) {
 		t.Fatalf("verify: exit %d\n%s%s", code, out.String(), errb.String())
 	}
@@ -605,7 +606,8 @@ func TestDemoWalkThrough(t *testing.T) {
 	a := test.NewTempApp(t)
 	w := test.NewTempWindow(t, nil)
 	data := t.TempDir()
-	sh := newShell(context.Background(), a, w, &cli.Env{Data: data, TPM: sim.Addr()}, true)
+	cfg := enroll.Config{Data: data, TPM: sim.Addr()}
+	sh := newShell(context.Background(), a, w, cfg, testOpener(cfg), true)
 	t.Cleanup(sh.close)
 	sh.start()
 	// A demo walks through the wizard, prefilled: Next on every step creates the station.
@@ -681,7 +683,7 @@ func TestDemoWalkThrough(t *testing.T) {
 	var vout, verr bytes.Buffer
 	if code := cli.Main(context.Background(), []string{"verify", "--issuer-key", filepath.Join(data, "demo-issuer", "issuer.key"),
 		"--station-key", filepath.Join(data, "demo-export", "station.pem"), bs.batches[0].Location},
-		strings.NewReader(""), &vout, &verr, cli.Commands(), nil); code != 0 {
+		strings.NewReader(""), &vout, &verr, cli.Commands(), testCLIRoot); code != 0 {
 		t.Fatalf("verify as the demo says: exit %d\n%s%s", code, vout.String(), verr.String())
 	}
 	f, _ := os.Open(bs.batches[0].Location)

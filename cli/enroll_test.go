@@ -53,7 +53,7 @@ func TestEnroll(t *testing.T) {
 		t.Helper()
 		var out, errb bytes.Buffer
 		args = append(args, "--data", data, "--tpm", "swtpm", "--models", models, "--password-stdin")
-		code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, nil)
+		code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, testRoot)
 		return out.String(), errb.String(), code
 	}
 	if _, e, code := run("root-password\n", "station", "init", "--admin", "root"); code != 0 {
@@ -103,7 +103,7 @@ func TestEnroll(t *testing.T) {
 		t.Errorf("wrong password: exit %d: %s", code, e)
 	}
 
-	err = withStation(&Env{Data: data, TPM: "swtpm"}, func(st *vault.Station) error {
+	err = withStation(testEnv(enroll.Config{Data: data, TPM: "swtpm"}), func(st *vault.Station) error {
 		for _, r := range []enrollResult{res, forced} {
 			got, err := st.Enrollment(r.ID)
 			if err != nil {

@@ -52,7 +52,7 @@ func submitForTest(t *testing.T, data, clerk, photo string, seed uint64) string 
 		t.Fatal(err)
 	}
 	var id string
-	err = withStation(&Env{Data: data, TPM: "swtpm"}, func(st *vault.Station) error {
+	err = withStation(testEnv(enroll.Config{Data: data, TPM: "swtpm"}), func(st *vault.Station) error {
 		s, err := st.Login(clerk, clerk+"-password")
 		if err != nil {
 			return err
@@ -78,7 +78,7 @@ func TestScriptedApproveRejectExportVerify(t *testing.T) {
 	run := func(stdin string, args ...string) (string, string, int) {
 		t.Helper()
 		var out, errb bytes.Buffer
-		code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, nil)
+		code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, testRoot)
 		return out.String(), errb.String(), code
 	}
 	common := []string{"--data", data, "--tpm", "swtpm", "--password-stdin"}

@@ -32,19 +32,17 @@ func CheckIssuerKey(b []byte) (string, error) {
 	return k.Fingerprint(), nil
 }
 
-// Provision creates a station in dataDir with the TPM: keys, the encrypted store, the
+// Provision creates a station with op and the TPM: keys, the encrypted store, the
 // first administrator, and the issuer key when given. The issuer key is checked before
-// anything is created.
-func Provision(dataDir string, tp *vault.TPM, cfg vault.Config, o ProvisionOptions) (*vault.Station, error) {
-	if strings.TrimSpace(o.Name) == "" {
-		return nil, fmt.Errorf("%w: the station needs a name", vault.ErrInvalid)
-	}
+// anything is created. A station may be unnamed (`station init` without --name); the
+// wizard asks for a name.
+func Provision(op Opener, tp *vault.TPM, cfg vault.Config, o ProvisionOptions) (*vault.Station, error) {
 	if o.IssuerKey != nil {
 		if _, err := CheckIssuerKey(o.IssuerKey); err != nil {
 			return nil, err
 		}
 	}
-	st, err := vault.Init(dataDir, tp, cfg, vault.InitOptions{Name: strings.TrimSpace(o.Name), Site: strings.TrimSpace(o.Site), Admin: o.Admin, AdminPassword: o.AdminPassword})
+	st, err := op.InitStation(tp, cfg, vault.InitOptions{Name: strings.TrimSpace(o.Name), Site: strings.TrimSpace(o.Site), Admin: o.Admin, AdminPassword: o.AdminPassword})
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"enrollstation/capture"
 	"enrollstation/exporter"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/internal/tpmtest"
 	"enrollstation/vault"
 )
@@ -73,13 +74,13 @@ func newSupFixtureAt(t *testing.T, dir string, store vault.StoreOptions) *supFix
 		t.Fatal(err)
 	}
 	cfg := vault.Config{KDF: vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}, Store: store}
-	if _, err := Provision(f.dir, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: []byte("junk")}); err == nil {
+	if _, err := Provision(testkit.Opener{Data: f.dir}, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: []byte("junk")}); err == nil {
 		t.Fatal("provisioning with a junk issuer key succeeded")
 	}
 	if vault.Initialized(f.dir) {
 		t.Fatal("a refused provisioning left a station behind")
 	}
-	f.st, err = Provision(f.dir, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: f.issuerPub})
+	f.st, err = Provision(testkit.Opener{Data: f.dir}, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: f.issuerPub})
 	if err != nil {
 		t.Fatal(err)
 	}
