@@ -554,20 +554,3 @@ func (c *cameraScreen) save() error {
 	c.status.SetText(tr("Saved as the station's camera profile %q; it is applied whenever the camera opens.", p.Name))
 	return nil
 }
-
-// stationCameraOptions returns the options to open camera cam with: the station's
-// camera profile (resolution, rate and the technician's controls) when it is for that
-// camera, else def. The clerk's capture step opens its camera with these, so the
-// technician's calibration is re-applied whenever the camera opens.
-func stationCameraOptions(sh *shell, cam string, def capture.Options) capture.Options {
-	p, _, err := enroll.ActiveCameraProfile(sh.station)
-	if err != nil || p.Source != cam {
-		return def
-	}
-	o := p.Options()
-	o.Loop, o.Fast, o.OpenTimeout = def.Loop, def.Fast, def.OpenTimeout
-	if o.Width == 0 {
-		o.Width, o.Height = def.Width, def.Height
-	}
-	return o
-}

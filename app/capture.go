@@ -224,16 +224,16 @@ func (v *captureView) start() {
 			ui(func() { v.showProblem(tr("Face models could not be loaded"), err) })
 			return
 		}
-		spec, _ := capture.ParseSpec(v.cam)
 		// The technician's camera profile and the administrator's quality limits apply.
-		opts := stationCameraOptions(sh, v.cam, capture.Options{Width: 1280, Height: 720, Loop: spec.Kind == capture.KindFile})
-		live, final := biometrics.LiveConfig(), biometrics.DefaultConfig()
-		live.Thresholds, _ = enroll.QualityThresholds(sh.station, live.Thresholds)
-		final.Thresholds, _ = enroll.QualityThresholds(sh.station, final.Thresholds)
+		set, err := enroll.StationCapture(sh.station, v.cam, enroll.DefaultCameraOptions(v.cam))
+		if err != nil {
+			ui(func() { v.showProblem(tr("The station's capture settings could not be read"), err) })
+			return
+		}
 		cfg := enroll.CaptureConfig{
-			Open:     sh.cameraOpener(v.cam, opts),
-			Live:     biometrics.NewAssessor(rec, live),
-			Final:    biometrics.NewAssessor(rec, final),
+			Open:     sh.cameraOpener(v.cam, set.Camera),
+			Live:     biometrics.NewAssessor(rec, set.Live),
+			Final:    biometrics.NewAssessor(rec, set.Final),
 			Camera:   v.cam,
 			Attempts: v.e.attempts,
 			Now:      sh.now,

@@ -1,8 +1,6 @@
 package app
 
 import (
-	"fmt"
-
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
@@ -109,9 +107,7 @@ func todaysEnrollments(sh *shell) ([]*vault.Enrollment, error) {
 }
 
 // displayName is how a citizen's name is shown: family name first, as on the card.
-func displayName(d vault.Demographics) string {
-	return fmt.Sprintf("%s %s", d.Surname, d.GivenNames)
-}
+func displayName(d vault.Demographics) string { return enroll.DisplayName(d) }
 
 // statusText is the plain-language status.
 func statusText(s vault.Status) string {

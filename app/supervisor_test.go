@@ -491,10 +491,10 @@ func TestTechnicianCameraProfileReappliedOnNextStart(t *testing.T) {
 		t.Fatalf("profile not re-applied: source %q res %q fps %q name %q exposure %v", c2.source.Text, c2.resolution.Selected, c2.fps.Selected, c2.name.Text, c2.exposure.Value)
 	}
 	def := capture.Options{Width: 1280, Height: 720, Loop: true}
-	if o := stationCameraOptions(sh2, "synthetic", def); o.Width != 640 || o.FPS != 15 || o.Controls == nil || o.Controls.Exposure == nil || *o.Controls.Exposure != 300 || !o.Loop {
+	if o, err := enroll.CameraOptions(sh2.station, "synthetic", def); err != nil || o.Width != 640 || o.FPS != 15 || o.Controls == nil || o.Controls.Exposure == nil || *o.Controls.Exposure != 300 || !o.Loop {
 		t.Fatalf("capture options from the station profile: %+v", o)
 	}
-	if o := stationCameraOptions(sh2, "/dev/video9", def); o.Width != 1280 || o.Controls != nil {
+	if o, err := enroll.CameraOptions(sh2.station, "/dev/video9", def); err != nil || o.Width != 1280 || o.Controls != nil {
 		t.Fatalf("another camera got the profile's options: %+v", o)
 	}
 	p, _, err := enroll.ActiveCameraProfile(st)
