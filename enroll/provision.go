@@ -1,7 +1,6 @@
 package enroll
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,18 +130,6 @@ func UpdateSettings(st *vault.Station, admin *vault.Session, c SettingsChange) e
 		return tx.Audit(admin.Name, "station.settings", "",
 			fmt.Sprintf("retention %dd, lockout %d, idle %dm, language %s", c.RetentionDays, c.LockoutThreshold, c.IdleLockMinutes, c.Language))
 	})
-}
-
-// applyQuality overlays threshold overrides (a JSON object with biometrics.Thresholds
-// field names, e.g. {"MinInterEye": 90}) on base; unknown names are refused.
-func applyQuality(base biometrics.Thresholds, overrides json.RawMessage) (biometrics.Thresholds, error) {
-	th := base
-	dec := json.NewDecoder(bytes.NewReader(overrides))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&th); err != nil {
-		return base, fmt.Errorf("%w: quality thresholds: %v (use field names such as MinInterEye, MaxYaw, MinSharpness)", vault.ErrInvalid, err)
-	}
-	return th, nil
 }
 
 // QualityThresholds are the station's quality limits: base (e.g.
