@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"enrollstation/biometrics"
+	"enrollstation/exporter"
 	"enrollstation/vault"
 )
 
 // ExtraForcedReason is the CaptureMeta.Extra key holding the clerk's reason for a
-// forced capture (a photo accepted although it failed the quality checks).
-const ExtraForcedReason = "forced_reason"
+// forced capture (a photo accepted although it failed the quality checks). The exported
+// record and the approval statement read it under the same key.
+const ExtraForcedReason = exporter.ForcedReasonKey
 
 // RejectReasons are the reason codes a supervisor picks from when rejecting; the code
 // goes into the vault and the audit log (never free text with personal data).
