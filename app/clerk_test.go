@@ -22,6 +22,7 @@ import (
 	"enrollstation/capture"
 	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/internal/tpmtest"
 	"enrollstation/internal/videotest"
 	"enrollstation/vault"
@@ -74,7 +75,7 @@ func newHarnessAt(t *testing.T, camera, dir string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := vault.Init(dir, tp, vault.Config{KDF: vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}},
+	st, err := vault.Init(dir, tp, vault.Config{KDF: testkit.FastKDF},
 		vault.InitOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "admin-password"})
 	if err != nil {
 		t.Fatal(err)
@@ -83,11 +84,8 @@ func newHarnessAt(t *testing.T, camera, dir string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range [][2]string{{"clerk", clerkPW}, {"clerk2", clerk2PW}} {
-		if err := st.AddUser(admin, u[0], []vault.Role{vault.RoleClerk}, u[1]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testkit.AddUsers(t, st, admin, testkit.User{Name: "clerk", Roles: []vault.Role{vault.RoleClerk}, Password: clerkPW},
+		testkit.User{Name: "clerk2", Roles: []vault.Role{vault.RoleClerk}, Password: clerk2PW})
 	st.Close()
 	tp.Close()
 	sim.CloseConn()

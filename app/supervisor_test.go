@@ -51,7 +51,13 @@ type supStation struct {
 	pw     map[string]string // passwords other than NAME-password
 }
 
-var supKDF = vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}
+var supKDF = testkit.FastKDF
+
+// supUsers are the supervisor tests' operators (passwords NAME-password).
+var supUsers = []testkit.User{
+	{Name: "clara", Roles: []vault.Role{vault.RoleClerk}}, {Name: "sam", Roles: []vault.Role{vault.RoleSupervisor}},
+	{Name: "sue", Roles: []vault.Role{vault.RoleSupervisor, vault.RoleClerk}}, {Name: "tom", Roles: []vault.Role{vault.RoleTechnician}},
+}
 
 func newSupStation(t *testing.T) *supStation {
 	t.Helper()
@@ -73,15 +79,7 @@ func newSupStation(t *testing.T) *supStation {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.st.Close() })
-	admin := s.login("root")
-	for name, roles := range map[string][]vault.Role{
-		"clara": {vault.RoleClerk}, "sam": {vault.RoleSupervisor}, "sue": {vault.RoleSupervisor, vault.RoleClerk},
-		"tom": {vault.RoleTechnician},
-	} {
-		if err := s.st.AddUser(admin, name, roles, name+"-password"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testkit.AddUsers(t, s.st, s.login("root"), supUsers...)
 	return s
 }
 
@@ -132,15 +130,7 @@ func (s *supStation) enroll(clerk, photo, family string) string {
 	now := time.Now()
 	c := &enroll.Capture{Frame: frame, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
 		Width: rep.Width, Height: rep.Height, Forced: !rep.Pass, Reason: "test photo, not an ICAO portrait"}
-	b, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := exporter.ParseIdentity(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := enroll.DetailsFromIdentity(id)
+	d := enroll.DetailsFromIdentity(testkit.ExampleIdentity(t))
 	d.FamilyName = family
 	appNo, _ := enroll.NewApplicationNumber(now)
 	e, err := enroll.Submit(s.st, s.login(clerk), d, appNo, &enroll.Review{Capture: c}, true)

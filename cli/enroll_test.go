@@ -13,6 +13,7 @@ import (
 	"enrollstation/biometrics"
 	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/internal/videotest"
 	"enrollstation/vault"
 	"gocv.io/x/gocv"
@@ -68,7 +69,7 @@ func TestEnroll(t *testing.T) {
 	}
 	good := videotest.Still(t, rec, t.TempDir(), testenv.Face(t, "sejeong.jpg"))
 	rec.Close()
-	details := filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json")
+	details := testkit.ExampleIdentityFile()
 
 	out, e, code := run("clara-password\n", "enroll", "--details", details, "--photo", good, "--as", "clara", "--json")
 	if code != 0 {

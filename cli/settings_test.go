@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"enrollstation/biometrics"
 	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/internal/videotest"
 	"enrollstation/vault"
 )
@@ -137,6 +137,4 @@ func TestSettingsQualityAppliesToEnroll(t *testing.T) {
 	}
 }
 
-func enrollDetails() string {
-	return filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json")
-}
+func enrollDetails() string { return testkit.ExampleIdentityFile() }

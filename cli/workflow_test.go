@@ -15,6 +15,7 @@ import (
 	"enrollstation/enroll"
 	"enrollstation/exporter"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/vault"
 )
 
@@ -39,14 +40,7 @@ func submitForTest(t *testing.T, data, clerk, photo string, seed uint64) string 
 	q, _ := json.Marshal(map[string]any{"pass": true, "score": 88, "measures": []biometrics.Measure{
 		{ID: biometrics.SingleFacePresent, Raw: 1, Score: 100, Pass: true, Mandatory: true},
 	}})
-	b, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idn, err := exporter.ParseIdentity(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idn := testkit.ExampleIdentity(t)
 	appNo, err := enroll.NewApplicationNumber(time.Now())
 	if err != nil {
 		t.Fatal(err)
