@@ -113,19 +113,7 @@ func (sh *shell) cameraOpener(spec string, opts capture.Options) capture.Opener 
 
 // cameraChoices are the cameras the clerk may pick: the configured one first, then the
 // other V4L2 devices.
-func (sh *shell) cameraChoices() []string {
-	out := []string{}
-	if sh.cfg.Camera != "" {
-		out = append(out, sh.cfg.Camera)
-	}
-	devs, _ := capture.ListDevices()
-	for _, d := range devs {
-		if d.Err == "" && d.Path != sh.cfg.Camera {
-			out = append(out, d.Path)
-		}
-	}
-	return out
-}
+func (sh *shell) cameraChoices() []string { return enroll.CameraChoices(sh.cfg.Camera) }
 
 func (e *enrollment) showCapture() {
 	v := &captureView{e: e, chips: map[string]*chip{}, captured: make(chan struct{}), opened: time.Now()}

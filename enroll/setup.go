@@ -87,3 +87,20 @@ func DefaultCameraOptions(cam string) capture.Options {
 	spec, _ := capture.ParseSpec(cam) // an unparsable spec fails when opened, with its error
 	return capture.Options{Width: 1280, Height: 720, Loop: spec.Kind == capture.KindFile}
 }
+
+// CameraChoices are the cameras a clerk may pick for a capture: the configured one
+// first, then the other V4L2 capture devices that opened for listing. A device that
+// cannot be listed is left out (the configured one is kept: opening it reports why).
+func CameraChoices(configured string) []string {
+	out := []string{}
+	if configured != "" {
+		out = append(out, configured)
+	}
+	devs, _ := capture.ListDevices() // no V4L2 on this machine: only the configured source
+	for _, d := range devs {
+		if d.Err == "" && d.Path != configured {
+			out = append(out, d.Path)
+		}
+	}
+	return out
+}
