@@ -23,7 +23,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, cli.Commands(), cli.Root{
+	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, cli.Commands(), &cli.Root{
 		Opener: func(cfg enroll.Config) enroll.Opener { return station{cfg} },
 		Window: func(ctx context.Context, cfg enroll.Config, op enroll.Opener, demo bool, stderr io.Writer) error {
 			return app.Run(ctx, cfg, op, demo, stderr)

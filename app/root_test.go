@@ -12,4 +12,4 @@ func testOpener(cfg enroll.Config) enroll.Opener {
 }
 
 // testCLIRoot is the command line composed over testOpener (for `verify` in tests).
-var testCLIRoot = cli.Root{Opener: testOpener}
+var testCLIRoot = &cli.Root{Opener: testOpener}

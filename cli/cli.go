@@ -43,6 +43,10 @@ type Root struct {
 	Window func(ctx context.Context, cfg enroll.Config, op enroll.Opener, demo bool, stderr io.Writer) error
 }
 
+// defaultRoot is used when Main is given no Root: nil in the program (main always
+// composes one); this package's tests set it to their opener over real resources.
+var defaultRoot *Root
+
 // opener is the Opener main composed for env's configuration.
 func (e *Env) opener() (enroll.Opener, error) {
 	if e.open == nil {
@@ -136,7 +140,13 @@ func (e *Env) Password(prompt string) (string, error) {
 
 // Main runs the program with os-style arguments (without the program name) and returns
 // the process exit code. gui starts the window when no subcommand is named.
-func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, cmds []Command, root Root) int {
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, cmds []Command, root *Root) int {
+	if root == nil {
+		root = defaultRoot
+	}
+	if root == nil {
+		root = &Root{}
+	}
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}
 
 	// Find the longest command name that the leading non-flag words match.
@@ -204,7 +214,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 }
 
 // compose gives env the opener for its (now parsed) configuration.
-func compose(env *Env, root Root) {
+func compose(env *Env, root *Root) {
 	if root.Opener != nil {
 		env.open = root.Opener(env.Config)
 	}

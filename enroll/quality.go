@@ -69,12 +69,12 @@ func checkThresholds(th biometrics.Thresholds) error {
 	for _, n := range QualityNames() {
 		r, v := qualityRanges[n], thresholdValue(th, n)
 		if math.IsNaN(v) || v < r.Min || v > r.Max {
-			return fmt.Errorf("%w: quality threshold %s = %g is out of range: it must be %g to %g (%s)", vault.ErrInvalid, n, v, r.Min, r.Max, r.Unit)
+			return badSetting("quality threshold %s = %g is out of range: it must be %g to %g (%s)", n, v, r.Min, r.Max, r.Unit)
 		}
 	}
 	for _, p := range qualityPairs {
 		if lo, hi := thresholdValue(th, p[0]), thresholdValue(th, p[1]); lo > hi {
-			return fmt.Errorf("%w: quality threshold %s = %g is above %s = %g", vault.ErrInvalid, p[0], lo, p[1], hi)
+			return badSetting("quality threshold %s = %g is above %s = %g", p[0], lo, p[1], hi)
 		}
 	}
 	return nil
@@ -88,7 +88,7 @@ func applyQuality(base biometrics.Thresholds, overrides json.RawMessage) (biomet
 	dec := json.NewDecoder(bytes.NewReader(overrides))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&th); err != nil {
-		return base, fmt.Errorf("%w: quality thresholds: %v (use field names such as MinInterEye, MaxYaw, MinSharpness)", vault.ErrInvalid, err)
+		return base, badSetting("quality thresholds: %v (use field names such as MinInterEye, MaxYaw, MinSharpness)", err)
 	}
 	if err := checkThresholds(th); err != nil {
 		return base, err
@@ -148,18 +148,18 @@ func ParseQualityAssignment(s string) (name string, value *float64, err error) {
 	name, val, ok := strings.Cut(s, "=")
 	name, val = strings.TrimSpace(name), strings.TrimSpace(val)
 	if !ok || name == "" || val == "" {
-		return "", nil, fmt.Errorf("%w: %q: expected NAME=VALUE, e.g. MinInterEye=120", vault.ErrInvalid, s)
+		return "", nil, badSetting("%q: expected NAME=VALUE, e.g. MinInterEye=120", s)
 	}
 	r, known := qualityRanges[name]
 	if !known {
-		return "", nil, fmt.Errorf("%w: %q is not a quality threshold; the names are: %s", vault.ErrInvalid, name, strings.Join(QualityNames(), ", "))
+		return "", nil, badSetting("%q is not a quality threshold; the names are: %s", name, strings.Join(QualityNames(), ", "))
 	}
 	if val == "default" {
 		return name, nil, nil
 	}
 	var v float64
 	if _, err := fmt.Sscan(val, &v); err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return "", nil, fmt.Errorf("%w: %s=%q: the value must be a number from %g to %g (%s), or default", vault.ErrInvalid, name, val, r.Min, r.Max, r.Unit)
+		return "", nil, badSetting("%s=%q: the value must be a number from %g to %g (%s), or default", name, val, r.Min, r.Max, r.Unit)
 	}
 	return name, &v, nil
 }
@@ -172,12 +172,12 @@ func SetQuality(st *vault.Station, admin *vault.Session, set map[string]*float64
 		return fmt.Errorf("%w (%s is not an administrator)", vault.ErrForbidden, admin.Name)
 	}
 	if len(set) == 0 {
-		return fmt.Errorf("%w: no quality threshold to set", vault.ErrInvalid)
+		return badSetting("no quality threshold to set")
 	}
 	names := make([]string, 0, len(set))
 	for n := range set {
 		if _, ok := qualityRanges[n]; !ok {
-			return fmt.Errorf("%w: %q is not a quality threshold; the names are: %s", vault.ErrInvalid, n, strings.Join(QualityNames(), ", "))
+			return badSetting("%q is not a quality threshold; the names are: %s", n, strings.Join(QualityNames(), ", "))
 		}
 		names = append(names, n)
 	}
@@ -217,4 +217,15 @@ func SetQuality(st *vault.Station, admin *vault.Session, set map[string]*float64
 		}
 		return tx.Audit(admin.Name, "station.quality", "", strings.Join(detail, " "))
 	})
+}
+
+// settingError is a refused setting: its message is for the administrator as it reads,
+// and it matches vault.ErrInvalid.
+type settingError struct{ msg string }
+
+func (e *settingError) Error() string { return e.msg }
+func (e *settingError) Unwrap() error { return vault.ErrInvalid }
+
+func badSetting(format string, args ...any) error {
+	return &settingError{msg: fmt.Sprintf(format, args...)}
 }
