@@ -72,7 +72,7 @@ func TestReviewAndDetailShowSameCandidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := Submit(st, clerk, d, no2(t, day), rv, true)
+	e, err := Submit(st, clerk, d, newAppNo(t, day), rv, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestReviewAndDetailShowSameCandidates(t *testing.T) {
 	}
 }
 
-func no2(t *testing.T, day time.Time) string {
+func newAppNo(t *testing.T, day time.Time) string {
 	t.Helper()
 	no, err := NewApplicationNumber(day)
 	if err != nil {
