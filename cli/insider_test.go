@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
 	"enrollstation/vault"
 )
@@ -26,7 +27,7 @@ func insiderStation(t *testing.T) (run func(stdin string, args ...string) (strin
 		t.Helper()
 		var out, errb bytes.Buffer
 		args = append(args, "--data", data, "--tpm", "swtpm", "--password-stdin")
-		c := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, nil)
+		c := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, testRoot)
 		return out.String(), errb.String(), c
 	}
 	out, errs, c := run("root-password\n", "station", "init", "--admin", "root", "--name", "Counter 1")
@@ -51,7 +52,7 @@ func TestDataCommandsNeedLogin(t *testing.T) {
 	run, _, _ := insiderStation(t)
 	cmds := [][]string{
 		{"user", "list"}, {"batch", "list"}, {"station", "status"}, {"audit", "verify"},
-		{"station", "pubkey"}, {"station", "purge"},
+		{"station", "pubkey"}, {"station", "purge"}, {"settings", "show"},
 	}
 	for i, c := range cmds {
 		out, errs, code := run("", c...)
@@ -145,7 +146,7 @@ func TestResetAndIssuerKeyCLI(t *testing.T) {
 	if out, errs, c := run("root-password\nsam-new-password\n", "station", "set-issuer-key", filepath.Join(keys2, "issuer.pub"), "--as", "root", "--second", "sam"); c != 0 || !strings.Contains(out, "fingerprint") {
 		t.Fatalf("change by two people: exit %d %q %q", c, out, errs)
 	}
-	err := withStation(&Env{Data: data, TPM: "swtpm"}, func(st *vault.Station) error {
+	err := withStation(testEnv(enroll.Config{Data: data, TPM: "swtpm"}), func(st *vault.Station) error {
 		ch, err := st.IssuerKeyChangesSince(0)
 		if err != nil {
 			return err
