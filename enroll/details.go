@@ -237,7 +237,7 @@ func schemaError(err error) error {
 	return fmt.Errorf("%w: the issuer's identity schema refuses %s", ErrInvalidDetails, strings.Join(names, ", "))
 }
 
-var schemaFieldRe = regexp.MustCompile(`(?:^|: |; )(/[a-z0-9_/]*): `)
+var schemaFieldRe = regexp.MustCompile(`(?:^|: |; )"?(/[a-z0-9_/]*)"?: `)
 
 // ParseDetails reads a details file (the issuer's identity JSON, as
 // docs/examples/enrollment.json) into normalized details checked as of today. Errors

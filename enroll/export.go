@@ -3,7 +3,7 @@ package enroll
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -141,6 +141,10 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	if err != nil {
 		return exporter.BundleFile{}, err
 	}
+	changes, err := IssuerKeyChanges(x.st, cur)
+	if err != nil {
+		return exporter.BundleFile{}, err
+	}
 	if last, err := x.lastRecordedSeq(); err != nil {
 		return exporter.BundleFile{}, err
 	} else if last == cur+1 { // recorded, then a crash before it was counted
@@ -152,8 +156,7 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	p := exporter.BuildParams{
 		Records: src, StationSigner: x.st.Signer(), IssuerKey: issuer, Seq: cur + 1, PrevHash: prev,
 		Batch:  exporter.Batch{ID: b.ID, ClosedAt: b.ClosedAt, EnrollmentIDs: b.EnrollmentIDs},
-		Roster: roster,
-		// IssuerKeyChanges: the vault keeps no issuer-key history yet (issue 14b adds it).
+		Roster: roster, IssuerKeyChanges: changes,
 	}
 	if cp != nil {
 		p.Audit = exporter.AuditCheckpoint{Seq: cp.Seq, Hash: cp.Hash, Signature: cp.Signature}
@@ -190,41 +193,56 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	return bf, nil
 }
 
-// Roster is the station's registered supervisor approval keys as the vault holds them
-// today: each supervisor's current TPM approval key, active since the account was made.
-// The vault keeps no key history yet (issue 14b adds it: replaced keys then enter the
-// roster as KeyReplaced with EndedAt and ReplacedBy), so an approval signed by a key
-// that was replaced since fails the export with reason unregistered-key rather than
-// travel unregistered.
+// Roster is the station's supervisor approval keys from the vault's key history
+// (vault.Station.SupervisorKeyHistory): current keys active; a key retired by a password
+// reset or a recovery is replaced by its successor once the supervisor has one (revoked
+// until then); a key taken away with the supervisor role is revoked. Approvals made
+// before a key ended still verify against it.
 func Roster(st *vault.Station) ([]exporter.RosterEntry, error) {
-	var ops []*vault.Operator
-	err := st.Store().View(func(tx *vault.Tx) error {
-		for _, name := range tx.Operators() {
-			o, err := tx.Operator(name)
-			if err != nil {
-				return err
-			}
-			if o.ApprovalKey != nil && o.HasRole(vault.RoleSupervisor) {
-				ops = append(ops, o)
-			}
-		}
-		return nil
-	})
+	hist, err := st.SupervisorKeyHistory()
 	if err != nil {
-		return nil, fmt.Errorf("workflow: reading the supervisors: %w", err)
+		return nil, fmt.Errorf("workflow: reading the supervisors' keys: %w", err)
 	}
 	var out []exporter.RosterEntry
-	for _, o := range ops {
-		pub, err := st.SupervisorKey(o.Name)
-		if err != nil {
-			return nil, fmt.Errorf("workflow: approval key of %s: %w", o.Name, err)
+	for i, k := range hist {
+		e := exporter.RosterEntry{SupervisorID: k.Supervisor, DisplayName: k.Supervisor, PublicKey: k.PublicKey, Created: k.CreatedAt, Status: exporter.KeyActive}
+		if !k.ReplacedAt.IsZero() {
+			e.Status, e.EndedAt = exporter.KeyRevoked, k.ReplacedAt
+			e.Reason = k.Reason + " by " + k.ReplacedBy
+			// The history lists each supervisor's keys oldest first.
+			if next := i + 1; k.Reason != vault.KeyReasonRevoked && next < len(hist) && hist[next].Supervisor == k.Supervisor {
+				e.Status, e.ReplacedBy = exporter.KeyReplaced, exporter.KeyID(hist[next].PublicKey)
+			}
 		}
-		der, err := x509.MarshalPKIXPublicKey(pub)
-		if err != nil {
-			return nil, err
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// IssuerKeyChanges are the vault's issuer-key changes made after bundle seq was
+// numbered (vault.Station.IssuerKeyChangesSince), for bundle seq+1's manifest.
+func IssuerKeyChanges(st *vault.Station, seq uint64) ([]exporter.IssuerKeyChange, error) {
+	cs, err := st.IssuerKeyChangesSince(seq)
+	if err != nil {
+		return nil, fmt.Errorf("workflow: reading the issuer-key changes: %w", err)
+	}
+	keyID := func(fp string) (id [32]byte) {
+		b, err := hex.DecodeString(strings.ReplaceAll(fp, " ", ""))
+		if err == nil && len(b) == 32 {
+			copy(id[:], b)
 		}
-		out = append(out, exporter.RosterEntry{SupervisorID: o.Name, DisplayName: o.Name, PublicKey: der,
-			Created: o.CreatedAt, Status: exporter.KeyActive})
+		return id // zero for none (or an unreadable old key)
+	}
+	var out []exporter.IssuerKeyChange
+	for _, c := range cs {
+		ch := exporter.IssuerKeyChange{KeyID: keyID(c.NewFingerprint), PreviousKeyID: keyID(c.OldFingerprint), ChangedAt: c.At, ApprovedBy: []string{c.By}}
+		if c.SecondApprover != "" {
+			ch.ApprovedBy = append(ch.ApprovedBy, c.SecondApprover)
+			ch.Reason = "changed by " + c.By + " with a second person (" + c.SecondRole + ")"
+		} else {
+			ch.Reason = "first issuer key, set at provisioning by " + c.By
+		}
+		out = append(out, ch)
 	}
 	return out, nil
 }
