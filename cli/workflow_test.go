@@ -161,10 +161,28 @@ func TestScriptedApproveRejectExportVerify(t *testing.T) {
 	if _, _, code := run("root-password\n", append([]string{"station", "set-issuer-key", junk, "--as", "root"}, common...)...); code != 1 {
 		t.Fatalf("junk issuer key: exit %d", code)
 	}
-	// A new key needs a second person (TestIssuerKeyChangeCLI has the details).
+	// A new key needs a second person (TestResetAndIssuerKeyCLI has the details).
 	keys2 := t.TempDir()
 	must("", "issuer", "keygen", "--out", keys2)
 	if out := must("root-password\nsam-password\n", "station", "set-issuer-key", filepath.Join(keys2, "issuer.pub"), "--as", "root", "--second", "sam"); !strings.Contains(out, "fingerprint") {
 		t.Fatalf("set-issuer-key: %q", out)
+	}
+
+	// sam's password is reset: the next bundle's roster shows sam's first key replaced
+	// by the one sam made with the new password, and its manifest the issuer-key change;
+	// the issuer's verify accepts it with the new issuer key.
+	otpOut := must("root-password\n", "user", "reset", "sam", "--as", "root")
+	otp := strings.TrimSpace(strings.SplitN(strings.SplitN(otpOut, ": ", 2)[1], "\n", 2)[0])
+	must(otp+"\nsam-new-password\n", "user", "passwd", "sam")
+	e4 := submitForTest(t, data, "clara", "sejeong.jpg", 4)
+	must("sam-new-password\n", "approve", e4, "--as", "sam")
+	batch2 := strings.TrimSpace(must("sam-new-password\n", "batch", "close", "--as", "sam"))
+	loc2 := strings.TrimSpace(must("sam-new-password\n", "export", "--batch", batch2, "--to", usb, "--as", "sam"))
+	out, errs, code = run("", "verify", "--issuer-key", filepath.Join(keys2, "issuer.key"), "--station-key", stationPEM, loc2)
+	if code != 0 || !strings.Contains(out, e4) {
+		t.Fatalf("verify after the reset and the key change: exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(out, "(password reset by root), replaced by") || !strings.Contains(out, "1 changes since the previous bundle") || !strings.Contains(out, "by root, sam") {
+		t.Errorf("the verify report does not show sam's replaced key and the issuer-key change:\n%s", out)
 	}
 }
