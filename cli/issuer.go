@@ -84,7 +84,7 @@ func issuerCommands() []Command {
 				}
 				b, err := keys.open(args[0])
 				if err != nil {
-					fmt.Fprintf(env.Stderr, "FAIL (%s): %v\n", exporter.Reason(err), err)
+					fmt.Fprintf(env.Stderr, "FAIL (%s): %v\n", reason(err), err)
 					return ExitError{Code: 1}
 				}
 				for id := range rejects {
