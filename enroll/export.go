@@ -3,6 +3,7 @@ package enroll
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -120,10 +121,16 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	if err != nil {
 		return exporter.BundleFile{}, err
 	}
+	roster, err := Roster(x.st)
+	if err != nil {
+		return exporter.BundleFile{}, err
+	}
 	src := &vaultRecords{ctx: ctx, st: x.st, ids: b.EnrollmentIDs, progress: progress}
 	p := exporter.BuildParams{
 		Records: src, StationSigner: x.st.Signer(), IssuerKey: issuer, Seq: seq, PrevHash: prev,
-		Batch: exporter.Batch{ID: b.ID, ClosedAt: b.ClosedAt, EnrollmentIDs: b.EnrollmentIDs},
+		Batch:  exporter.Batch{ID: b.ID, ClosedAt: b.ClosedAt, EnrollmentIDs: b.EnrollmentIDs},
+		Roster: roster,
+		// IssuerKeyChanges: the vault keeps no issuer-key history yet (issue 14b adds it).
 	}
 	if cp != nil {
 		p.Audit = exporter.AuditCheckpoint{Seq: cp.Seq, Hash: cp.Hash, Signature: cp.Signature}
@@ -142,6 +149,45 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	}
 	b.BundleID, b.BundleSeq, b.BundleHash = bf.ID, seq, bf.SHA256[:]
 	return bf, nil
+}
+
+// Roster is the station's registered supervisor approval keys as the vault holds them
+// today: each supervisor's current TPM approval key, active since the account was made.
+// The vault keeps no key history yet (issue 14b adds it: replaced keys then enter the
+// roster as KeyReplaced with EndedAt and ReplacedBy), so an approval signed by a key
+// that was replaced since fails the export with reason unregistered-key rather than
+// travel unregistered.
+func Roster(st *vault.Station) ([]exporter.RosterEntry, error) {
+	var ops []*vault.Operator
+	err := st.Store().View(func(tx *vault.Tx) error {
+		for _, name := range tx.Operators() {
+			o, err := tx.Operator(name)
+			if err != nil {
+				return err
+			}
+			if o.ApprovalKey != nil && o.HasRole(vault.RoleSupervisor) {
+				ops = append(ops, o)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("workflow: reading the supervisors: %w", err)
+	}
+	var out []exporter.RosterEntry
+	for _, o := range ops {
+		pub, err := st.SupervisorKey(o.Name)
+		if err != nil {
+			return nil, fmt.Errorf("workflow: approval key of %s: %w", o.Name, err)
+		}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, exporter.RosterEntry{SupervisorID: o.Name, DisplayName: o.Name, PublicKey: der,
+			Created: o.CreatedAt, Status: exporter.KeyActive})
+	}
+	return out, nil
 }
 
 // lastBundleHash is the hash of the station's most recent bundle (highest sequence
@@ -276,9 +322,11 @@ func RecordOf(e *vault.Enrollment) (exporter.Record, error) {
 		at = e.CreatedAt
 	}
 	a := e.Approval
+	identity := IdentityOf(e.Demographics)
+	identity.ApplicationNumber = e.Demographics.ApplicationNumber // printed on the receipt
 	return exporter.Record{
 		EnrollmentID:    e.ID,
-		Identity:        IdentityOf(e.Demographics),
+		Identity:        identity,
 		Portrait:        e.Portrait,
 		Template:        e.Template,
 		ModelID:         t.ModelID,

@@ -143,8 +143,8 @@ func decodeHex32(s string, out *[32]byte) error {
 	if err != nil {
 		return err
 	}
-	if len(b) != 32 {
-		return fmt.Errorf("%d bytes, want 32", len(b))
+	if len(b) != 32 || hex.EncodeToString(b) != s {
+		return fmt.Errorf("want 64 lowercase hex digits")
 	}
 	copy(out[:], b)
 	return nil

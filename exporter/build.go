@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"enrollstation/exporter/statement"
 )
 
 // RecordSource yields the records of a bundle by index. Build reads every record twice
@@ -44,9 +45,15 @@ type BuildParams struct {
 	IssuerKey     *IssuerPublicKey // whom the bundle is encrypted to
 	Seq           uint64           // from the TPM monotonic counter; must be ≥ 1
 	PrevHash      []byte           // SHA-256 of the previous bundle file; nil for the first
-	Batch         Batch
+	Batch         Batch            // required: a valid ID and exactly the records' enrollment IDs
 	Audit         AuditCheckpoint
 	Created       time.Time // zero means now
+	// Roster is every registered supervisor approval key whose approvals may be in this
+	// or a later bundle (current, replaced and revoked ones); each record's approval must
+	// be by one of them. Entries without a Certification are certified by StationSigner.
+	Roster []RosterEntry
+	// IssuerKeyChanges are the issuer-key changes since the previous bundle, oldest first.
+	IssuerKeyChanges []IssuerKeyChange
 
 	// dropFromPayload, when set, leaves that record out of the manifest and payload while
 	// the batch still lists it: tests use it to make a bundle with a removed record.
@@ -79,8 +86,11 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	if p.PrevHash != nil && len(p.PrevHash) != sha256.Size {
 		return Result{}, fmt.Errorf("exporter: build: previous bundle hash is %d bytes, want 32", len(p.PrevHash))
 	}
-	if p.Batch.ID != "" && !validID.MatchString(p.Batch.ID) {
+	if !validID.MatchString(p.Batch.ID) {
 		return Result{}, fmt.Errorf("exporter: build: batch ID %q: use letters, digits, '.', '_' or '-'", p.Batch.ID)
+	}
+	if len(p.Batch.EnrollmentIDs) == 0 && p.Records.Len() > 0 {
+		return Result{}, errors.New("exporter: build: the batch lists no enrollments; give the batch's members")
 	}
 	stationPub, ok := p.StationSigner.Public().(*ecdsa.PublicKey)
 	if !ok || stationPub.Curve != elliptic.P256() {
@@ -89,6 +99,15 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	stationID, err := StationID(stationPub)
 	if err != nil {
 		return Result{}, err
+	}
+	roster, rosterKeys, err := rosterForBuild(p.Roster, p.StationSigner, hex.EncodeToString(stationID[:]))
+	if err != nil {
+		return Result{}, err
+	}
+	changes := issuerKeyChangesJSON(p.IssuerKeyChanges)
+	issuerID := p.IssuerKey.KeyID()
+	if _, err := checkIssuerKeyChanges(changes, hex.EncodeToString(issuerID[:])); err != nil {
+		return Result{}, fmt.Errorf("exporter: build: %w", err)
 	}
 	created := p.Created
 	if created.IsZero() {
@@ -111,6 +130,7 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 		Batch:   manifestBatch{ID: p.Batch.ID, EnrollmentIDs: p.Batch.EnrollmentIDs},
 		Audit: manifestAudit{Seq: strconv.FormatUint(p.Audit.Seq, 10), Hash: p.Audit.Hash,
 			Signature: p.Audit.Signature},
+		Roster: &roster, IssuerKeyChanges: &changes,
 	}
 	if !p.Batch.ClosedAt.IsZero() {
 		m.Batch.ClosedAt = fmtTime(p.Batch.ClosedAt)
@@ -119,7 +139,7 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 		m.Batch.EnrollmentIDs = []string{}
 	}
 	_, inMemory := p.Records.(Records) // in-memory records cannot change between the passes
-	checked, err := checkRecords(p, n, inMemory)
+	checked, err := checkRecords(p, n, inMemory, m.StationID, rosterKeys)
 	if err != nil {
 		return Result{}, err
 	}
@@ -142,10 +162,8 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	if m.Records == nil {
 		m.Records = []manifestRecord{}
 	}
-	if len(p.Batch.EnrollmentIDs) > 0 {
-		if err := checkBatch(p.Batch.EnrollmentIDs, seen); err != nil {
-			return Result{}, fmt.Errorf("exporter: build: %w", err)
-		}
+	if err := checkBatch(p.Batch.EnrollmentIDs, seen); err != nil {
+		return Result{}, fmt.Errorf("exporter: build: %w", err)
 	}
 	mj, err := canonicalJSON(m)
 	if err != nil {
@@ -162,7 +180,6 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("exporter: build: HPKE: %w", err)
 	}
-	issuerID := p.IssuerKey.KeyID()
 	h := header{
 		Format: headerFormat, BundleID: bundleID, StationID: m.StationID,
 		IssuerKeyID: hex.EncodeToString(issuerID[:]),
@@ -211,7 +228,7 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 				pw.abort()
 				return Result{}, fmt.Errorf("exporter: build: reading record %d: %w", i, err)
 			}
-			if mem, err = encodeMembers(r); err != nil {
+			if mem, err = encodeMembers(r, formatVersion); err != nil {
 				pw.abort()
 				return Result{}, err
 			}
@@ -280,7 +297,7 @@ type checkedRecord struct {
 // checkRecords reads every record in order and, on one worker per CPU, encodes, hashes and
 // checks it (ID, identity schema, approval signature). keep keeps the encoded members for
 // pass 2, which then need not encode them again.
-func checkRecords(p BuildParams, n int, keep bool) ([]checkedRecord, error) {
+func checkRecords(p BuildParams, n int, keep bool, stationID string, roster map[string]*rosterKey) ([]checkedRecord, error) {
 	out := make([]checkedRecord, n)
 	type job struct {
 		i int
@@ -293,7 +310,7 @@ func checkRecords(p BuildParams, n int, keep bool) ([]checkedRecord, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				out[j.i] = checkRecord(p, j.i, j.r, keep)
+				out[j.i] = checkRecord(p, j.i, j.r, keep, stationID, roster)
 			}
 		}()
 	}
@@ -319,14 +336,14 @@ func checkRecords(p BuildParams, n int, keep bool) ([]checkedRecord, error) {
 	return out, nil
 }
 
-func checkRecord(p BuildParams, i int, r Record, keep bool) checkedRecord {
+func checkRecord(p BuildParams, i int, r Record, keep bool, stationID string, roster map[string]*rosterKey) checkedRecord {
 	var c checkedRecord
 	if !validID.MatchString(r.EnrollmentID) {
 		c.err = fmt.Errorf("exporter: build: record %d: enrollment ID %q: use letters, digits, '.', '_' or '-'", i, r.EnrollmentID)
 		return c
 	}
 	c.rec = manifestRecord{EnrollmentID: r.EnrollmentID, TemplateModel: r.ModelID, TemplateVersion: r.TemplateVersion}
-	mem, err := encodeMembers(r)
+	mem, err := encodeMembers(r, formatVersion)
 	if err != nil {
 		c.err = err
 		return c
@@ -355,7 +372,7 @@ func checkRecord(p BuildParams, i int, r Record, keep bool) checkedRecord {
 		c.err = fmt.Errorf("exporter: build: %w", err)
 		return c
 	}
-	if err := verifyApproval(r, c.hashes); err != nil {
+	if err := verifyApprovalV2(r, c.hashes, stationID, roster); err != nil {
 		c.err = fmt.Errorf("exporter: build: %w", err)
 	}
 	return c
@@ -473,9 +490,15 @@ func (v *verifier) finish() error {
 
 // checkBatch reports batch IDs with no record, and records outside the batch.
 func checkBatch(batchIDs []string, have map[string]bool) error {
+	if len(batchIDs) == 0 && len(have) > 0 {
+		return coded(CodeBatchMismatch, ErrTampered, "manifest: the batch lists no enrollments but the bundle has %d records", len(have))
+	}
 	inBatch := make(map[string]bool, len(batchIDs))
 	var missing []string
 	for _, id := range batchIDs {
+		if inBatch[id] {
+			return coded(CodeBatchMismatch, ErrMalformed, "manifest: the batch lists an enrollment twice")
+		}
 		inBatch[id] = true
 		if !have[id] {
 			missing = append(missing, id)
@@ -486,55 +509,26 @@ func checkBatch(batchIDs []string, have map[string]bool) error {
 	}
 	for id := range have {
 		if !inBatch[id] {
-			return &TamperedError{Member: "manifest", Reason: fmt.Sprintf("record %s is not in the batch", id)}
+			return coded(CodeBatchMismatch, ErrTampered, "manifest: record %s is not in the batch", id)
 		}
 	}
 	return nil
 }
 
 // statementHashes returns the portrait (index 1) and template (index 2) hashes an
-// approval statement names, if it names both in the form verifyApproval accepts.
+// approval statement names, if it is a well-formed format-v2 statement.
 func statementHashes(stmt []byte) (h [len(memberNames)][32]byte, ok bool) {
 	if len(stmt) == 0 {
 		return h, false
 	}
-	var st stationStatement
-	if json.Unmarshal(stmt, &st) != nil {
+	st, err := statement.Parse(stmt)
+	if err != nil {
 		return h, false
 	}
-	for j, s := range map[int]string{1: st.Portrait, 2: st.Template} {
-		b, err := hex.DecodeString(s)
-		if err != nil || len(b) != sha256.Size || hex.EncodeToString(b) != s {
-			return h, false
-		}
-		copy(h[j][:], b)
+	if decodeHex32(st.PortraitSHA256, &h[1]) != nil || decodeHex32(st.TemplateSHA256, &h[2]) != nil {
+		return h, false
 	}
 	return h, true
-}
-
-// verifyApproval checks a supervisor's signature over the record's approval digest, or
-// over its statement, which must then name this record: its ID, portrait and template
-// hashes, identity and capture metadata (checkStatement). hashes are the members' SHA-256.
-func verifyApproval(r Record, hashes [len(memberNames)][32]byte) error {
-	a := r.Approval
-	what := "approval of record " + r.EnrollmentID
-	pub, err := parseP256(a.SupervisorPublicKey)
-	if err != nil {
-		return &SignatureError{What: what, Err: err}
-	}
-	var d [32]byte
-	if len(a.Statement) > 0 {
-		if err := checkStatement(a.Statement, r, hashes); err != nil {
-			return &SignatureError{What: what, Err: err}
-		}
-		d = sha256.Sum256(a.Statement)
-	} else if d, err = approvalDigest(r.EnrollmentID, r.ModelID, r.TemplateVersion, hashes); err != nil {
-		return err
-	}
-	if !ecdsa.VerifyASN1(pub, d[:], a.Signature) {
-		return &SignatureError{What: what}
-	}
-	return nil
 }
 
 // chunkWriter seals the payload in chunkSize pieces. A full buffer is sealed as non-final

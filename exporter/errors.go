@@ -24,6 +24,44 @@ var (
 	ErrNotDelivered  = errors.New("bundle not delivered")
 )
 
+// CodedError is a failure with a reason code finer than its sentinel (the vocabulary is
+// in docs/bundle-format.md, "Reason codes"). It wraps Err, one of the sentinels above.
+type CodedError struct {
+	Code string
+	Err  error
+	Msg  string // what failed; never holds citizen data
+}
+
+func (e *CodedError) Error() string { return "exporter: " + e.Msg + ": " + e.Err.Error() }
+
+func (e *CodedError) Unwrap() error { return e.Err }
+
+func coded(code string, sentinel error, format string, args ...any) error {
+	return &CodedError{Code: code, Err: sentinel, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Reason codes beyond the sentinels' own (see Reason).
+const (
+	CodeBadID              = "bad-id"                // an ID does not match the spec's pattern
+	CodeBadTime            = "bad-time"              // a time is not canonical RFC 3339 UTC
+	CodeBadHex             = "bad-hex"               // a hash or key ID is not 64 lowercase hex digits
+	CodeBatchMismatch      = "batch-mismatch"        // records and the batch's enrollment list differ
+	CodeUnregisteredKey    = "unregistered-key"      // an approval key is not in the station's roster
+	CodeKeyReplaced        = "key-replaced"          // an approval made after its key was replaced
+	CodeKeyRevoked         = "key-revoked"           // an approval made after its key was revoked
+	CodeApprovalStation    = "approval-station"      // an approval statement names another station
+	CodeStatementMismatch  = "statement-mismatch"    // record data differ from the signed statement
+	CodeRoster             = "bad-roster"            // a roster entry is inconsistent
+	CodeIssuerKeyChange    = "bad-issuer-key-change" // an issuer-key change entry is inconsistent
+	CodeAckIncomplete      = "ack-incomplete"        // an acknowledgement leaves records unaccounted for
+	CodeAckExtra           = "ack-extra"             // an acknowledgement names records not in the bundle, or twice
+	CodeAckReplay          = "ack-replay"            // an acknowledgement already imported, or out of sequence
+	CodeRedirect           = "redirect"              // a receiver answered with a redirect
+	CodeCredentialsInURL   = "credentials-in-url"    // an upload URL carries user info, a query or a fragment
+	CodeSymlink            = "symlink"               // a symbolic link where a bundle file belongs on the medium
+	CodeUnregisteredClient = "unregistered-station"  // a client certificate whose key is not a registered station
+)
+
 // NoSpaceError means a target medium has too little free space for a bundle. It wraps
 // ErrNotDelivered.
 type NoSpaceError struct {

@@ -1,24 +1,26 @@
 package exporter
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/asn1"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
 	"regexp"
 
 	"github.com/veraison/go-cose"
+
+	"enrollstation/exporter/internal/jsonprofile"
 )
 
-// Format v1 constants; docs/bundle-format.md is the specification.
+// Format constants; docs/bundle-format.md is the specification. Build writes version 2;
+// Open reads versions 1 and 2.
 const (
 	magic         = "ESBUNDLE"
-	formatVersion = 1
+	formatVersion = 2
+	formatV1      = 1
 
 	preambleSize = len(magic) + 2 + 4 // magic, u16 version, u32 header length
 
@@ -30,20 +32,28 @@ const (
 	maxTrailerSize = 4 << 10
 	maxPlaintext   = 1 << 40 // 1 TiB: far beyond any batch, well within int64 arithmetic
 
-	headerFormat   = "enrollstation-bundle-header/1"
-	trailerFormat  = "enrollstation-bundle-trailer/1"
-	manifestFormat = "enrollstation-bundle-manifest/1"
+	headerFormat   = "enrollstation-bundle-header/2"
+	trailerFormat  = "enrollstation-bundle-trailer/2"
+	manifestFormat = "enrollstation-bundle-manifest/2"
 
 	// COSE content types keep the three signed objects apart.
 	ctHeader   = "application/vnd.enrollstation.bundle-header+json"
 	ctTrailer  = "application/vnd.enrollstation.bundle-trailer+json"
 	ctManifest = "application/vnd.enrollstation.bundle-manifest+json"
 
-	hpkeInfo = "enrollstation bundle v1"
+	hpkeInfo = "enrollstation bundle v2"
 
 	// FileExt is the file name extension of a bundle.
 	FileExt = ".esb"
 )
+
+// versionInfo is what differs between the format versions a reader accepts.
+type versionInfo struct{ header, trailer, manifest, hpkeInfo string }
+
+var versions = map[uint16]versionInfo{
+	formatV1:      {"enrollstation-bundle-header/1", "enrollstation-bundle-trailer/1", "enrollstation-bundle-manifest/1", "enrollstation bundle v1"},
+	formatVersion: {headerFormat, trailerFormat, manifestFormat, hpkeInfo},
+}
 
 // header is the cleartext header, signed by the station and bound into every chunk's AAD.
 type header struct {
@@ -80,6 +90,10 @@ type manifest struct {
 	Batch            manifestBatch    `json:"batch"`
 	Audit            manifestAudit    `json:"audit_checkpoint"`
 	Records          []manifestRecord `json:"records"`
+	// Version 2 only (absent in version 1): the station's registered supervisor keys and
+	// the issuer-key changes since the previous bundle.
+	Roster           *[]rosterJSON          `json:"roster,omitempty"`
+	IssuerKeyChanges *[]issuerKeyChangeJSON `json:"issuer_key_changes,omitempty"`
 }
 
 type manifestBatch struct {
@@ -109,6 +123,20 @@ type manifestMember struct {
 
 // validID is what enrollment, batch and bundle IDs may look like: they become file names.
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// validOperator is what a supervisor or operator ID may look like (at most 64 bytes of
+// UTF-8, checked apart): no control characters or '/', no space at either end.
+var validOperator = regexp.MustCompile(`^[^\x00-\x20\x7F/]([^\x00-\x1F\x7F/]*[^\x00-\x20\x7F/])?$`)
+
+func validOperatorID(s string) bool { return len(s) <= 64 && validOperator.MatchString(s) }
+
+// validText is free text a reader prints: no control characters, at most 200 bytes.
+var validText = regexp.MustCompile(`^[^\x00-\x1F\x7F]*$`)
+
+func validFreeText(s string) bool { return len(s) <= 200 && validText.MatchString(s) }
+
+// hex64 is a SHA-256 in the bundle's spelling: 64 lowercase hex digits.
+var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // sealedLength is the ciphertext length for a plaintext of n bytes.
 func sealedLength(n int64) int64 {
@@ -196,15 +224,7 @@ func verifySign1(m *cose.Sign1Message, pub *ecdsa.PublicKey, what string) error 
 	return nil
 }
 
-// decodeStrict unmarshals canonical JSON, refusing unknown fields and trailing data.
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("trailing data after JSON value")
-	}
-	return nil
-}
+// decodeStrict reads signed JSON under the reader profile (docs/bundle-format.md, "JSON
+// profile"): exact-case names, no duplicates, no unknown members, canonical RFC 8785 form
+// and every member present (the bytes re-encode to themselves).
+func decodeStrict(b []byte, v any) error { return jsonprofile.DecodeExact(b, v) }

@@ -8,13 +8,26 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"enrollstation/exporter/internal/jsonprofile"
 )
 
 // Reason is a short stable code for what an Open error says failed, for scripts and
 // reports: "bad-signature", "tampered", "truncated", "wrong-issuer", "wrong-station",
 // "replay", "chain", "missing-record", "schema", "malformed", "unsupported", "too-large",
 // "bad-key", or "error" for anything else (e.g. I/O).
+//
+// Finer codes come from a *CodedError or a JSON profile violation in the chain
+// (docs/bundle-format.md, "Reason codes", lists them all).
 func Reason(err error) string {
+	var ce *CodedError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	var pe *jsonprofile.Error
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
 	for _, c := range []struct {
 		err  error
 		code string
@@ -89,7 +102,7 @@ func WriteRecords(dir string, b *Bundle) error {
 		if !validID.MatchString(r.EnrollmentID) { // Open already checked; file names must be safe
 			return fmt.Errorf("exporter: unsafe enrollment ID %q", r.EnrollmentID)
 		}
-		mem, err := encodeMembers(r)
+		mem, err := encodeMembers(r, uint16(b.Version))
 		if err != nil {
 			return err
 		}
