@@ -1,0 +1,532 @@
+#!/usr/bin/env node
+// A second, independent verifier of Enrollment Station bundles, written from
+// docs/bundle-format.md with off-the-shelf libraries for each piece: cbor-x (COSE_Sign1
+// structures), @noble/curves and @noble/hashes (ES256, Ed25519, SHA-256), @hpke/core
+// with @hpke/hybridkem-x-wing (RFC 9180 HPKE, ML-KEM-768+X25519), canonicalize (RFC 8785),
+// ajv (the identity JSON Schema).
+//
+//   node interop/jsverify/verify.js --issuer-key K (--station station.reg | --station-key P)
+//        [--after-seq N] [--prev-hash HEX] BUNDLE
+//
+// prints "OK" or "FAIL <reason-code>: <what>" and exits 0 or 1 (2 for usage errors), the
+// verdict and reason code `enrollstation verify --json` gives.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { decode as cborDecode, Encoder } from "cbor-x";
+import { p256 } from "@noble/curves/nist.js";
+import { ed25519 } from "@noble/curves/ed25519.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { CipherSuite, HkdfSha256, Aes256Gcm } from "@hpke/core";
+import { XWing } from "@hpke/hybridkem-x-wing";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import { parse, parseSigned, checkShape, JSONProfileError, canonicalize } from "./strictjson.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+class Fail extends Error {
+  constructor(code, what) {
+    super(what);
+    this.code = code;
+  }
+}
+class Usage extends Error {}
+
+const enc = new TextEncoder();
+const hex = (b) => Buffer.from(b).toString("hex");
+const b64 = (s) => new Uint8Array(Buffer.from(s, "base64"));
+const eq = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+const concat = (...parts) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+};
+const u32 = (b, o) => ((b[o] << 24) >>> 0) + (b[o + 1] << 16) + (b[o + 2] << 8) + b[o + 3];
+
+// ---- Keys -------------------------------------------------------------------------
+
+// pemBlock reads one RFC 7468 block (with the issuer keys' informational headers).
+function pemBlock(text, type) {
+  const m = text.match(/-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/);
+  if (!m || m[1] !== type) throw new Usage(`not a PEM ${type}`);
+  const headers = {};
+  let body = m[2];
+  const split = body.search(/\r?\n\r?\n/);
+  if (/^[A-Za-z-]+: /.test(body) && split >= 0) {
+    for (const line of body.slice(0, split).split(/\r?\n/)) {
+      const [k, ...v] = line.split(": ");
+      headers[k] = v.join(": ");
+    }
+    body = body.slice(split);
+  }
+  return { headers, bytes: b64(body.replace(/\s/g, "")) };
+}
+
+const fingerprint = (id) => hex(id).match(/.{4}/g).join(" ");
+
+async function loadIssuer(file) {
+  const { headers, bytes } = pemBlock(fs.readFileSync(file, "utf8"), "ENROLLSTATION ISSUER PRIVATE KEY");
+  if (bytes.length !== 64 || headers.KEM !== "MLKEM768-X25519" || headers.Signature !== "Ed25519") {
+    throw new Usage("--issuer-key: not an ML-KEM-768+X25519 / Ed25519 issuer private key");
+  }
+  const kem = new XWing();
+  const kp = await kem.generateKeyPairDerand(bytes.slice(0, 32));
+  const kemPub = new Uint8Array(await kem.serializePublicKey(kp.publicKey));
+  const pub = concat(kemPub, ed25519.getPublicKey(bytes.slice(32)));
+  const id = sha256(pub);
+  if (headers.Fingerprint !== undefined && headers.Fingerprint !== fingerprint(id)) {
+    throw new Usage("--issuer-key: the Fingerprint header does not match the key");
+  }
+  return { privateKey: kp.privateKey, id };
+}
+
+// A P-256 SubjectPublicKeyInfo (RFC 5480) is this prefix and the uncompressed point.
+const spkiP256 = Uint8Array.from(Buffer.from("3059301306072a8648ce3d020106082a8648ce3d030107034200", "hex"));
+
+function p256FromSPKI(der) {
+  if (der.length !== spkiP256.length + 65 || !eq(der.slice(0, spkiP256.length), spkiP256)) return null;
+  const point = der.slice(spkiP256.length);
+  try {
+    p256.Point.fromBytes(point).assertValidity();
+  } catch {
+    return null;
+  }
+  return point;
+}
+
+// loadStation reads --station (a registration, docs "Station registration") or
+// --station-key (a PEM PUBLIC KEY).
+function loadStation(regFile, keyFile) {
+  if (keyFile) {
+    const { bytes } = pemBlock(fs.readFileSync(keyFile, "utf8"), "PUBLIC KEY");
+    const point = p256FromSPKI(bytes);
+    if (!point) throw new Usage("--station-key: not an ECDSA P-256 public key");
+    return { point, id: sha256(bytes), registration: null };
+  }
+  let reg;
+  try {
+    reg = parse(fs.readFileSync(regFile));
+    checkShape(reg, {
+      format: "string", station_id: "string", station_key: "b64", attestation_key: "b64",
+      supervisor_keys: ["array", { id: "string", key: "b64" }],
+      tpm: { kind: "string", manufacturer: "string", model: "string", version: "string", ek_certificate_sha256: "string", ca: "string" },
+      accepted_software_tpm: "bool", registered: "string",
+    });
+  } catch (e) {
+    throw new Usage(`--station: ${e.message}`);
+  }
+  if (reg.format !== "enrollstation-station-registration/1") throw new Usage(`--station: format ${JSON.stringify(reg.format)}`);
+  const der = b64(reg.station_key);
+  const point = p256FromSPKI(der);
+  if (!point || hex(sha256(der)) !== reg.station_id) throw new Usage("--station: the station key is not the registered station's");
+  if (reg.tpm.kind !== "hardware" && !reg.accepted_software_tpm) {
+    throw new Usage(`--station: software-tpm: the station's TPM is a software TPM (${reg.tpm.model}) and was not accepted`);
+  }
+  return { point, id: sha256(der), registration: reg };
+}
+
+// ---- COSE_Sign1 (RFC 9052) ----------------------------------------------------------
+
+const cbor = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
+
+// sign1 decodes a tagged COSE_Sign1 with the content type ct; what names it in errors.
+function sign1(bytes, ct, what) {
+  let msg;
+  try {
+    msg = cborDecode(bytes);
+  } catch {
+    throw new Fail("malformed", `${what}: not CBOR`);
+  }
+  if (!msg || msg.tag !== 18 || !Array.isArray(msg.value) || msg.value.length !== 4) {
+    throw new Fail("malformed", `${what}: not a tagged COSE_Sign1`);
+  }
+  const [prot, , payload, sig] = msg.value;
+  if (!(prot instanceof Uint8Array) || !(payload instanceof Uint8Array) || !(sig instanceof Uint8Array)) {
+    throw new Fail("malformed", `${what}: COSE_Sign1 fields`);
+  }
+  let hdr;
+  try {
+    hdr = prot.length ? new Encoder({ mapsAsObjects: false }).decode(prot) : new Map();
+  } catch {
+    throw new Fail("malformed", `${what}: protected header`);
+  }
+  const alg = hdr.get(1), gotCT = hdr.get(3);
+  if (alg !== -7) throw new Fail("unsupported", `${what}: COSE algorithm ${alg}`);
+  if (gotCT !== ct) throw new Fail("malformed", `${what}: content type ${gotCT}`);
+  return { prot, payload, sig, kid: hdr.get(4) };
+}
+
+function verifySign1(m, point) {
+  const toBeSigned = cbor.encode(["Signature1", m.prot, new Uint8Array(0), m.payload]);
+  try {
+    return m.sig.length === 64 && p256.verify(m.sig, sha256(toBeSigned), point, { prehash: false, lowS: false });
+  } catch {
+    return false;
+  }
+}
+
+// ---- Checks from the specification -----------------------------------------------
+
+const validID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const hex64 = /^[0-9a-f]{64}$/;
+// RFC 3339 UTC with up to nanosecond precision, in its one canonical spelling.
+const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$/;
+function validTime(s) {
+  const m = typeof s === "string" && s.match(rfc3339);
+  if (!m || (m[7] && m[7].endsWith("0"))) return false;
+  const d = new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+  return d.getUTCFullYear() === +m[1] && d.getUTCMonth() === +m[2] - 1 && d.getUTCDate() === +m[3] &&
+    d.getUTCHours() === +m[4] && d.getUTCMinutes() === +m[5] && d.getUTCSeconds() === +m[6];
+}
+const instant = (s) => {
+  const m = s.match(rfc3339);
+  return `${m.slice(1, 7).join(",")},${(m[7] || ".").slice(1).padEnd(9, "0")}`;
+};
+
+const memberNames = ["identity.json", "portrait.jpg", "template.bin", "quality.json", "capture.json", "approval.json"];
+const chunkSize = 65536;
+const sealedLength = (p) => p + 16 * Math.max(1, Math.ceil(p / chunkSize));
+
+const versions = {
+  1: { header: "enrollstation-bundle-header/1", manifest: "enrollstation-bundle-manifest/1", trailer: "enrollstation-bundle-trailer/1", info: "enrollstation bundle v1" },
+};
+
+const shapes = {
+  header: {
+    format: "string", bundle_id: "string", station_id: "string", issuer_key_id: "string", kem: "int", kdf: "int",
+    aead: "int", enc: "b64", chunk_size: "int", plaintext_length: "int", ciphertext_length: "int", created: "string",
+  },
+  trailer: { format: "string", bundle_id: "string", header_sha256: "string", ciphertext_length: "int", body_sha256: "string" },
+  manifest: {
+    format: "string", bundle_id: "string", station_id: "string", seq: "string", prev_bundle_sha256: "string", created: "string",
+    batch: { id: "string", closed_at: "string", enrollment_ids: ["array", "string"] },
+    audit_checkpoint: { seq: "string", hash: "b64|null", signature: "b64|null" },
+    records: ["array", {
+      enrollment_id: "string", template_model: "string", template_version: "string",
+      members: ["array", { name: "string", size: "int", sha256: "string" }],
+    }],
+  },
+  quality: { measures: ["array", { id: "any", raw: "any", scalar: "any" }] },
+  capture: { camera_profile: "string", captured_at: "string", forced_reason: "string", operator: "string", retries: "int" },
+  approval: { algorithm: "string", signature: "b64", signed_at: "string", supervisor_id: "string", supervisor_public_key: "b64", "statement?": "b64" },
+};
+
+// signedJSON reads a signed JSON object under the profile; a violation is reported with
+// its profile reason code, naming what was read.
+function signedJSON(bytes, shape, what) {
+  try {
+    return parseSigned(bytes, shape);
+  } catch (e) {
+    if (e instanceof JSONProfileError) throw new Fail(e.code, `${what}: ${e.message}`);
+    throw e;
+  }
+}
+
+let identitySchema;
+function validateIdentity(id, bytes) {
+  if (!identitySchema) {
+    const ajv = new Ajv2020({ allErrors: false, strict: false, unicodeRegExp: true });
+    addFormats(ajv, ["date"]);
+    identitySchema = ajv.compile(JSON.parse(fs.readFileSync(path.join(here, "..", "..", "exporter", "identity.schema.json"), "utf8")));
+  }
+  let v;
+  try {
+    v = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    throw new Fail("schema", `record ${id}: identity.json is not JSON`);
+  }
+  if (!identitySchema(v)) {
+    const e = identitySchema.errors[0];
+    throw new Fail("schema", `record ${id}: identity data does not match the schema at ${JSON.stringify(e.instancePath)}: ${e.keyword}`);
+  }
+}
+
+// approvalDigest is SHA-256 of the canonical approval-v1 object (docs "Approval digest").
+function approvalDigest(rec, hashes) {
+  const members = {};
+  for (let j = 0; j < 5; j++) members[memberNames[j]] = hex(hashes[j]);
+  return sha256(enc.encode(canonicalize({
+    context: "enrollstation approval v1", enrollment_id: rec.enrollment_id, members,
+    template_model: rec.template_model, template_version: rec.template_version,
+  })));
+}
+
+// derToRS turns an ASN.1 DER ECDSA signature into 64 bytes r||s (null if not DER).
+function derToRS(sig) {
+  try {
+    return p256.Signature.fromBytes(sig, "der").toBytes("compact");
+  } catch {
+    return null;
+  }
+}
+function verifyDER(point, digest, sig) {
+  const rs = derToRS(sig);
+  try {
+    return rs !== null && p256.verify(rs, digest, point, { prehash: false, lowS: false });
+  } catch {
+    return false;
+  }
+}
+
+// checkStatement compares a statement-v1 with the record (docs "Statement approvals").
+function checkStatement(stmtBytes, id, identity, capture, hashes) {
+  let st;
+  try {
+    st = parse(stmtBytes);
+  } catch (e) {
+    return "statement is not a station approval statement";
+  }
+  if (st.enrollment_id !== id) return "the signed statement names another enrollment";
+  if (st.portrait_sha256 !== hex(hashes[1])) return "the signed statement names another portrait.jpg";
+  if (st.template_sha256 !== hex(hashes[2])) return "the signed statement names another template.bin";
+  const d = st.demographics, c = st.capture;
+  if (!d || !c || typeof st.captured_by !== "string") return "the signed statement has no demographics, capture or captured_by";
+  const s = (x) => (x === undefined || x === null ? "" : x);
+  const addr = identity.address || {};
+  for (const [name, signed, got] of [
+    ["family_name", d.surname, identity.family_name], ["given_names", d.given_names, identity.given_names],
+    ["date_of_birth", d.date_of_birth, identity.date_of_birth], ["sex", d.sex, identity.sex],
+    ["nationality", d.nationality, identity.nationality], ["place_of_birth", d.place_of_birth, identity.place_of_birth],
+    ["address.locality", d.locality, addr.locality], ["address.postal_code", d.postal_code, addr.postal_code],
+    ["address.country", d.country, addr.country], ["previous_id_number", d.document_number, identity.previous_id_number],
+    ["phone", d.phone, identity.phone],
+  ]) {
+    if (s(signed) !== s(got)) return `identity.json ${name} differs from the signed statement`;
+  }
+  const lines = d.address_lines || [], got = addr.lines || [];
+  if (lines.length !== got.length || lines.some((l, i) => l !== got[i])) return "identity.json address.lines differs from the signed statement";
+  let at = s(c.captured_at);
+  if (at === "" || at === "0001-01-01T00:00:00Z") at = s(st.created_at);
+  const sameInstant = (a, b) => { try { return new Date(a).getTime() === new Date(b).getTime() && instantNs(a) === instantNs(b); } catch { return false; } };
+  if (st.captured_by !== capture.operator) return "capture.json operator differs from the signed statement";
+  if (s(c.profile_id) !== capture.camera_profile) return "capture.json camera_profile differs from the signed statement";
+  if ((c.attempts || 0) !== capture.retries) return "capture.json retries differs from the signed statement";
+  if (s((c.extra || {}).forced_reason) !== capture.forced_reason) return "capture.json forced_reason differs from the signed statement";
+  if (!sameInstant(at, capture.captured_at)) return "capture.json captured_at differs from the signed statement";
+  return null;
+}
+// instantNs is the sub-second part of an RFC 3339 time in nanoseconds (Date keeps ms).
+function instantNs(t) {
+  const m = String(t).match(/\.(\d{1,9})/);
+  return m ? m[1].padEnd(9, "0") : "000000000";
+}
+
+function checkRecord(rec, mem, station) {
+  const id = rec.enrollment_id;
+  const hashes = mem.map((m) => sha256(m));
+  rec.members.forEach((mb, j) => {
+    if (hex(hashes[j]) !== mb.sha256) throw new Fail("tampered", `records/${id}/${mb.name}: SHA-256 differs from the manifest`);
+  });
+  validateIdentity(id, mem[0]);
+  const identity = signedJSON(mem[0], "any", `record ${id}: identity.json`);
+  signedJSON(mem[3], shapes.quality, `record ${id}: quality.json`);
+  const capture = signedJSON(mem[4], shapes.capture, `record ${id}: capture.json`);
+  if (!validTime(capture.captured_at)) throw new Fail("bad-time", `record ${id}: capture.json: captured_at`);
+  const a = signedJSON(mem[5], shapes.approval, `record ${id}: approval.json`);
+  const stmtAlg = "ES256-DER/statement-v1";
+  if (a.algorithm !== "ES256-DER/approval-digest-v1" && a.algorithm !== stmtAlg) {
+    throw new Fail("unsupported", `record ${id}: approval algorithm ${JSON.stringify(a.algorithm)}`);
+  }
+  const stmt = a.statement === undefined ? new Uint8Array(0) : b64(a.statement);
+  if ((a.algorithm === stmtAlg) !== (stmt.length > 0)) throw new Fail("malformed", `record ${id}: approval.json: algorithm and statement disagree`);
+  if (!validTime(a.signed_at)) throw new Fail("bad-time", `record ${id}: approval.json: signed_at`);
+  const what = `approval of record ${id}`;
+  const keyDER = b64(a.supervisor_public_key);
+  const point = p256FromSPKI(keyDER);
+  if (!point) throw new Fail("bad-signature", `${what}: the supervisor key is not a P-256 key`);
+  const sig = b64(a.signature);
+  if (stmt.length > 0) {
+    if (!verifyDER(point, sha256(stmt), sig)) throw new Fail("bad-signature", what);
+    const diff = checkStatement(stmt, id, identity, capture, hashes);
+    if (diff) throw new Fail("statement-mismatch", `${what}: ${diff}`);
+  } else if (!verifyDER(point, approvalDigest(rec, hashes), sig)) {
+    throw new Fail("bad-signature", what);
+  }
+  if (station.registration && !station.registration.supervisor_keys.some((k) => eq(b64(k.key), keyDER))) {
+    throw new Fail("unregistered-key", `${what} (supervisor ${JSON.stringify(a.supervisor_id)}): approval key not registered for this station`);
+  }
+}
+
+// ---- The bundle --------------------------------------------------------------------
+
+async function verify(file, issuer, station, opts) {
+  const buf = new Uint8Array(fs.readFileSync(file));
+  if (buf.length < 14) throw new Fail("truncated", "bundle ends inside the preamble");
+  if (Buffer.from(buf.slice(0, 8)).toString("latin1") !== "ESBUNDLE") throw new Fail("malformed", "not a bundle (bad magic)");
+  const ver = (buf[8] << 8) | buf[9];
+  const vi = versions[ver];
+  if (!vi) throw new Fail("unsupported", `bundle format version ${ver}; this verifier reads version 1`);
+  const hl = u32(buf, 10);
+  if (hl === 0 || hl > 16384) throw new Fail("too-large", `header length ${hl} (limit 16384)`);
+  if (buf.length < 14 + hl) throw new Fail("truncated", "bundle ends inside the header");
+  const signedHeader = buf.slice(14, 14 + hl);
+  const hm = sign1(signedHeader, "application/vnd.enrollstation.bundle-header+json", "outer header");
+  if (!verifySign1(hm, station.point)) {
+    if (hm.kid instanceof Uint8Array && hm.kid.length === 32 && !eq(hm.kid, station.id)) {
+      throw new Fail("wrong-station", `bundle is from station ${hex(hm.kid)}, the station key given is ${hex(station.id)}`);
+    }
+    throw new Fail("bad-signature", "outer header");
+  }
+  const h = signedJSON(hm.payload, shapes.header, "header");
+  if (h.format !== vi.header) throw new Fail("unsupported", `header format ${JSON.stringify(h.format)}`);
+  if (h.station_id !== hex(station.id)) throw new Fail("wrong-station", `header names station ${h.station_id}`);
+  if (h.kem !== 0x647a || h.kdf !== 1 || h.aead !== 2) throw new Fail("unsupported", `HPKE suite ${h.kem}/${h.kdf}/${h.aead}`);
+  if (h.plaintext_length > 2 ** 40) throw new Fail("too-large", `payload of ${h.plaintext_length} bytes`);
+  if (h.chunk_size !== chunkSize || h.plaintext_length < 4 || h.ciphertext_length !== sealedLength(h.plaintext_length)) {
+    throw new Fail("malformed", "header: inconsistent lengths");
+  }
+  if (!validID.test(h.bundle_id)) throw new Fail("bad-id", "header: bundle ID");
+  if (!validTime(h.created)) throw new Fail("bad-time", "header: created");
+  if (!hex64.test(h.station_id) || !hex64.test(h.issuer_key_id)) throw new Fail("bad-hex", "header: station or issuer key ID");
+  if (h.issuer_key_id !== hex(issuer.id)) throw new Fail("wrong-issuer", `bundle is encrypted to issuer key ${h.issuer_key_id}, this key is ${fingerprint(issuer.id)}`);
+
+  const C = h.ciphertext_length;
+  const ctStart = 14 + hl;
+  const headerHash = sha256(signedHeader);
+  const suite = new CipherSuite({ kem: new XWing(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
+  let rcp;
+  try {
+    rcp = await suite.createRecipientContext({ recipientKey: issuer.privateKey, enc: b64(h.enc), info: enc.encode(vi.info) });
+  } catch {
+    throw new Fail("tampered", "header: encapsulated key rejected");
+  }
+  // Decrypt chunk by chunk: chunk i has the i-th nonce; the last one is flagged final.
+  const nChunks = Math.max(1, Math.ceil(h.plaintext_length / chunkSize));
+  const plain = new Uint8Array(h.plaintext_length);
+  for (let i = 0, off = ctStart, pOff = 0; i < nChunks; i++) {
+    const last = i === nChunks - 1;
+    const n = last ? h.plaintext_length - pOff : chunkSize;
+    if (buf.length < off + n + 16) throw new Fail("truncated", `bundle ends inside ciphertext chunk ${i}`);
+    const aad = concat(headerHash, Uint8Array.of(last ? 1 : 0));
+    let pt;
+    try {
+      pt = new Uint8Array(await rcp.open(buf.slice(off, off + n + 16), aad));
+    } catch {
+      throw new Fail("tampered", `ciphertext chunk ${i}: authentication failed`);
+    }
+    plain.set(pt, pOff);
+    off += n + 16;
+    pOff += n;
+  }
+
+  // Manifest.
+  const ml = u32(plain, 0);
+  if (ml > 16 << 20 || ml > h.plaintext_length - 4) throw new Fail("too-large", `manifest is ${ml} bytes`);
+  const mm = sign1(plain.slice(4, 4 + ml), "application/vnd.enrollstation.bundle-manifest+json", "manifest");
+  if (!verifySign1(mm, station.point)) throw new Fail("bad-signature", "manifest");
+  const m = signedJSON(mm.payload, shapes.manifest, "manifest");
+  if (m.format !== vi.manifest) throw new Fail("unsupported", `manifest format ${JSON.stringify(m.format)}`);
+  if (m.bundle_id !== h.bundle_id || m.station_id !== h.station_id) throw new Fail("tampered", "manifest: bundle or station ID differs from the header");
+  if (!validID.test(m.batch.id) && m.batch.id !== "") throw new Fail("bad-id", "manifest: batch ID");
+  for (const id of m.batch.enrollment_ids) if (!validID.test(id)) throw new Fail("bad-id", "manifest: batch enrollment ID");
+  if (!/^[0-9]+$/.test(m.seq) || BigInt(m.seq) === 0n || BigInt(m.seq) >= 2n ** 64n) throw new Fail("malformed", `manifest: sequence ${JSON.stringify(m.seq)}`);
+  if (m.prev_bundle_sha256 !== "" && !hex64.test(m.prev_bundle_sha256)) throw new Fail("bad-hex", "manifest: previous bundle hash");
+  if (!validTime(m.created)) throw new Fail("bad-time", "manifest: created");
+  if (m.batch.closed_at !== "" && !validTime(m.batch.closed_at)) throw new Fail("bad-time", "manifest: batch closed_at");
+  if (!/^[0-9]+$/.test(m.audit_checkpoint.seq)) throw new Fail("malformed", "manifest: audit sequence");
+  let total = 4 + ml;
+  const seen = new Set();
+  for (const r of m.records) {
+    if (!validID.test(r.enrollment_id)) throw new Fail("bad-id", "manifest: enrollment ID");
+    if (seen.has(r.enrollment_id)) throw new Fail("malformed", `manifest: enrollment ID ${r.enrollment_id} repeated`);
+    seen.add(r.enrollment_id);
+    if (r.members.length !== 6) throw new Fail("malformed", `manifest: record ${r.enrollment_id} has ${r.members.length} members`);
+    r.members.forEach((mb, j) => {
+      if (mb.name !== memberNames[j]) throw new Fail("malformed", `manifest: record ${r.enrollment_id} member ${j} is ${JSON.stringify(mb.name)}`);
+      if (!hex64.test(mb.sha256)) throw new Fail("bad-hex", `manifest: record ${r.enrollment_id} member ${mb.name} hash`);
+      if (mb.size < 0 || mb.size > 64 << 20) throw new Fail("too-large", `record ${r.enrollment_id} member ${mb.name} is ${mb.size} bytes`);
+      total += mb.size;
+    });
+  }
+  if (total !== h.plaintext_length) throw new Fail("tampered", `manifest: members add up to ${total} bytes but the header says ${h.plaintext_length}`);
+
+  // Sequence, chain, batch completeness.
+  if (BigInt(m.seq) <= opts.afterSeq) throw new Fail("replay", `bundle sequence ${m.seq} is not after ${opts.afterSeq}`);
+  if (opts.prevHash !== null && m.prev_bundle_sha256 !== opts.prevHash) throw new Fail("chain", `bundle follows ${m.prev_bundle_sha256 || "(none)"}, expected ${opts.prevHash}`);
+  const ids = m.batch.enrollment_ids;
+  if (ids.length === 0 && seen.size > 0) throw new Fail("batch-mismatch", `the batch lists no enrollments but the bundle has ${seen.size} records`);
+  if (new Set(ids).size !== ids.length) throw new Fail("batch-mismatch", "the batch lists an enrollment twice");
+  const missing = ids.filter((id) => !seen.has(id));
+  if (missing.length) throw new Fail("missing-record", `record(s) ${missing.join(", ")} listed in the batch are missing from the bundle`);
+  for (const id of seen) if (!ids.includes(id)) throw new Fail("batch-mismatch", `record ${id} is not in the batch`);
+
+  // Records, in manifest order.
+  let off = 4 + ml;
+  for (const r of m.records) {
+    const mem = r.members.map((mb) => { const b = plain.slice(off, off + mb.size); off += mb.size; return b; });
+    checkRecord(r, mem, station);
+  }
+
+  // Trailer.
+  const tlOff = ctStart + C;
+  if (buf.length < tlOff + 4) throw new Fail("truncated", "bundle ends inside the trailer length");
+  const tl = u32(buf, tlOff);
+  if (tl === 0 || tl > 4096) throw new Fail("too-large", `trailer length ${tl} (limit 4096)`);
+  if (buf.length < tlOff + 4 + tl) throw new Fail("truncated", "bundle ends inside the trailer");
+  const tm = sign1(buf.slice(tlOff + 4, tlOff + 4 + tl), "application/vnd.enrollstation.bundle-trailer+json", "trailer");
+  if (!verifySign1(tm, station.point)) throw new Fail("bad-signature", "trailer");
+  const t = signedJSON(tm.payload, shapes.trailer, "trailer");
+  if (t.format !== vi.trailer || t.bundle_id !== h.bundle_id || t.header_sha256 !== hex(headerHash)) throw new Fail("tampered", "trailer does not belong to this header");
+  if (t.ciphertext_length !== C || t.body_sha256 !== hex(sha256(buf.slice(0, tlOff)))) throw new Fail("tampered", "ciphertext: SHA-256 of the bundle body differs from the trailer");
+  if (buf.length !== tlOff + 4 + tl) throw new Fail("malformed", "data after the trailer");
+  return { bundleID: h.bundle_id, seq: m.seq, records: m.records.length };
+}
+
+// ---- Command line ------------------------------------------------------------------
+
+function parseArgs(argv) {
+  const o = { afterSeq: 0n, prevHash: null, files: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => { if (i + 1 >= argv.length) throw new Usage(`${a} needs a value`); return argv[++i]; };
+    switch (a) {
+      case "--issuer-key": o.issuerKey = val(); break;
+      case "--station": o.station = val(); break;
+      case "--station-key": o.stationKey = val(); break;
+      case "--after-seq": { const v = val(); if (!/^[0-9]+$/.test(v)) throw new Usage("--after-seq wants a number"); o.afterSeq = BigInt(v); break; }
+      case "--prev-hash": { o.prevHash = val(); if (!hex64.test(o.prevHash)) throw new Usage("--prev-hash wants 64 lowercase hex digits"); break; }
+      default:
+        if (a.startsWith("--")) throw new Usage(`unknown flag ${a}`);
+        o.files.push(a);
+    }
+  }
+  if (!o.issuerKey || !o.station === !o.stationKey || o.files.length !== 1) {
+    throw new Usage("usage: verify.js --issuer-key K (--station station.reg | --station-key P) [--after-seq N] [--prev-hash HEX] BUNDLE");
+  }
+  return o;
+}
+
+// Terminal escapes and other control characters never reach the issuer's screen.
+const printable = (s) => String(s).replace(/[\x00-\x1f\x7f-\x9f]/g, "?");
+
+async function main() {
+  let o, issuer, station;
+  try {
+    o = parseArgs(process.argv.slice(2));
+    issuer = await loadIssuer(o.issuerKey);
+    station = loadStation(o.station, o.stationKey);
+  } catch (e) {
+    console.error(printable(e instanceof Usage ? e.message : `usage: ${e.message}`));
+    return 2;
+  }
+  try {
+    await verify(o.files[0], issuer, station, o);
+    console.log("OK");
+    return 0;
+  } catch (e) {
+    if (e instanceof Fail) {
+      console.log(`FAIL ${e.code}: ${printable(e.message)}`);
+      return 1;
+    }
+    if (e && e.code === "ENOENT") {
+      console.error(printable(e.message));
+      return 2;
+    }
+    console.log(`FAIL error: ${printable(e && e.message)}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main();
