@@ -112,11 +112,15 @@ export function checkShape(v, shape, where = "") {
   if (v === null) bad("json-missing-field");
   if (typeof v !== "object" || Array.isArray(v)) bad("json-invalid");
   for (const k of Object.keys(v)) {
-    if (!(k in shape)) throw new JSONProfileError("json-unknown-field", where + "/" + k);
+    if (!(k in shape) && !(k + "?" in shape)) throw new JSONProfileError("json-unknown-field", where + "/" + k);
   }
-  for (const [k, s] of Object.entries(shape)) {
-    if (k.endsWith("?")) continue;
-    if (!(k in v)) throw new JSONProfileError("json-missing-field", where + "/" + k);
+  for (const [key, s] of Object.entries(shape)) {
+    const optional = key.endsWith("?");
+    const k = optional ? key.slice(0, -1) : key;
+    if (!(k in v)) {
+      if (optional) continue;
+      throw new JSONProfileError("json-missing-field", where + "/" + k);
+    }
     checkShape(v[k], s, where + "/" + k);
   }
 }

@@ -191,6 +191,7 @@ const sealedLength = (p) => p + 16 * Math.max(1, Math.ceil(p / chunkSize));
 
 const versions = {
   1: { header: "enrollstation-bundle-header/1", manifest: "enrollstation-bundle-manifest/1", trailer: "enrollstation-bundle-trailer/1", info: "enrollstation bundle v1" },
+  2: { header: "enrollstation-bundle-header/2", manifest: "enrollstation-bundle-manifest/2", trailer: "enrollstation-bundle-trailer/2", info: "enrollstation bundle v2" },
 };
 
 const shapes = {
@@ -207,6 +208,23 @@ const shapes = {
       enrollment_id: "string", template_model: "string", template_version: "string",
       members: ["array", { name: "string", size: "int", sha256: "string" }],
     }],
+  },
+  roster: {
+    supervisor_id: "string", display_name: "string", key_id: "string", public_key: "b64", created: "string",
+    status: "string", ended_at: "string", replaced_by: "string", reason: "string", certification: "b64",
+  },
+  issuerKeyChange: { key_id: "string", previous_key_id: "string", changed_at: "string", approved_by: ["array", "string"], reason: "string" },
+  approval2: { algorithm: "string", supervisor_id: "string", supervisor_key_id: "string", signature: "b64", signed_at: "string", statement: "b64" },
+  statement2: {
+    type: "string", station_id: "string", enrollment_id: "string", application_number: "string", supervisor: "string",
+    supervisor_key_id: "string", approved_at: "string", captured_by: "string", created_at: "string",
+    demographics: {
+      surname: "string", given_names: "string", date_of_birth: "string", sex: "string", nationality: "string",
+      place_of_birth: "string", address: "string", address_lines: ["array", "string"], locality: "string",
+      postal_code: "string", country: "string", document_number: "string", phone: "string",
+    },
+    capture: { camera: "string", profile_id: "string", captured_at: "string", width: "int", height: "int", attempts: "int", forced_reason: "string" },
+    portrait_sha256: "string", template_sha256: "string", quality_sha256: "string",
   },
   quality: { measures: ["array", { id: "any", raw: "any", scalar: "any" }] },
   capture: { camera_profile: "string", captured_at: "string", forced_reason: "string", operator: "string", retries: "int" },
@@ -313,7 +331,127 @@ function instantNs(t) {
   return m ? m[1].padEnd(9, "0") : "000000000";
 }
 
-function checkRecord(rec, mem, station) {
+// validOperator: supervisor and operator IDs (at most 64 bytes, no control characters
+// or '/', no space at either end); free text: printable, at most 200 bytes.
+const validOperator = (x) => Buffer.byteLength(x) <= 64 && /^[^\x00-\x20\x7F/]([^\x00-\x1F\x7F/]*[^\x00-\x20\x7F/])?$/u.test(x);
+const validText = (x) => Buffer.byteLength(x) <= 200 && /^[^\x00-\x1F\x7F]*$/u.test(x);
+const timeNs = (t) => { const m = t.match(rfc3339); return BigInt(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])) * 1000000n + BigInt((m[7] || ".").slice(1).padEnd(9, "0")); };
+
+// checkRoster checks the format-2 roster (docs: the station-certified supervisor keys)
+// and returns its entries by key ID.
+function checkRoster(entries, stationID, stationPoint) {
+  const keys = new Map();
+  entries.forEach((j, i) => {
+    const bad = (what) => new Fail("bad-roster", `manifest: roster entry ${i}: ${what}`);
+    if (!validOperator(j.supervisor_id)) throw new Fail("bad-id", `manifest: roster entry ${i}: supervisor ID`);
+    if (!validText(j.display_name) || !validText(j.reason)) throw bad("display name or reason is not printable text of at most 200 bytes");
+    if (!hex64.test(j.key_id) || (j.replaced_by !== "" && !hex64.test(j.replaced_by))) throw new Fail("bad-hex", `manifest: roster entry ${i}: key ID`);
+    const der = b64(j.public_key);
+    if (j.key_id !== hex(sha256(der))) throw bad("key_id is not the SHA-256 of public_key");
+    const point = p256FromSPKI(der);
+    if (!point) throw bad("public key is not a P-256 key");
+    if (keys.has(j.key_id)) throw bad("key listed twice");
+    if (!validTime(j.created)) throw new Fail("bad-time", `manifest: roster entry ${i}: created`);
+    if (j.status === "active") {
+      if (j.ended_at !== "" || j.replaced_by !== "") throw bad("an active key has no ended_at or replaced_by");
+    } else if (j.status === "replaced" || j.status === "revoked") {
+      if (!validTime(j.ended_at)) throw new Fail("bad-time", `manifest: roster entry ${i}: ended_at`);
+      if (timeNs(j.ended_at) < timeNs(j.created)) throw bad("ended before it was created");
+      if ((j.status === "replaced") !== (j.replaced_by !== "")) throw bad("replaced_by is set exactly when the key was replaced");
+    } else {
+      throw bad("status is not active, replaced or revoked");
+    }
+    const { certification, ...rest } = j;
+    const input = enc.encode(canonicalize({ context: "enrollstation roster entry v1", station_id: stationID, ...rest }));
+    if (!verifyDER(stationPoint, sha256(input), b64(certification))) throw new Fail("bad-signature", `roster entry ${i} (${j.key_id.slice(0, 16)})`);
+    keys.set(j.key_id, { ...j, der, point });
+  });
+  const active = new Set();
+  for (const k of keys.values()) {
+    if (k.replaced_by !== "") {
+      const s = keys.get(k.replaced_by);
+      if (!s || s.supervisor_id !== k.supervisor_id) throw new Fail("bad-roster", "manifest: roster: a key is replaced by a key not in the roster for the same supervisor");
+    }
+    if (k.status === "active") {
+      if (active.has(k.supervisor_id)) throw new Fail("bad-roster", "manifest: roster: two active keys for one supervisor");
+      active.add(k.supervisor_id);
+    }
+  }
+  return keys;
+}
+
+function checkIssuerKeyChanges(changes, issuerKeyID) {
+  changes.forEach((c, i) => {
+    const bad = (what) => new Fail("bad-issuer-key-change", `manifest: issuer key change ${i}: ${what}`);
+    if (!hex64.test(c.key_id) || (c.previous_key_id !== "" && !hex64.test(c.previous_key_id))) throw new Fail("bad-hex", `manifest: issuer key change ${i}: key ID`);
+    if (!validTime(c.changed_at)) throw new Fail("bad-time", `manifest: issuer key change ${i}: changed_at`);
+    if (c.approved_by.some((a) => !validOperator(a))) throw new Fail("bad-id", `manifest: issuer key change ${i}: approved_by`);
+    if (!validText(c.reason)) throw bad("reason is not printable text of at most 200 bytes");
+    if (i > 0) {
+      const p = changes[i - 1];
+      if ((c.previous_key_id || "0".repeat(64)) !== p.key_id || timeNs(c.changed_at) < timeNs(p.changed_at)) throw bad("does not follow the change before it");
+    }
+  });
+  if (changes.length > 0 && changes[changes.length - 1].key_id !== issuerKeyID) {
+    throw new Fail("bad-issuer-key-change", `manifest: issuer key change ${changes.length - 1}: the last change names another key than the bundle is encrypted to`);
+  }
+}
+
+// checkApprovalV2: the signature under the roster key the approval names, then the
+// statement: this station, that key and supervisor, this record, made while the key served.
+function checkApprovalV2(id, a, stmtBytes, identity, capture, hashes, ctx) {
+  const what = `approval of record ${id}`;
+  const k = ctx.roster.get(a.supervisor_key_id);
+  if (!k || k.supervisor_id !== a.supervisor_id) throw new Fail("unregistered-key", `${what}: the approval key is not in the station's roster for this supervisor`);
+  if (!verifyDER(k.point, sha256(stmtBytes), b64(a.signature))) throw new Fail("bad-signature", what);
+  let st;
+  try {
+    st = parseSigned(stmtBytes, shapes.statement2);
+  } catch (e) {
+    throw new Fail(e.code || "bad-signature", `${what}: ${e.message}`);
+  }
+  const hexOK = [st.station_id, st.supervisor_key_id, st.portrait_sha256, st.template_sha256, st.quality_sha256].every((h) => hex64.test(h));
+  if (st.type !== "enrollstation-approval-v2" || !hexOK || ![st.approved_at, st.created_at, st.capture.captured_at].every(validTime)) {
+    throw new Fail("bad-signature", `${what}: not a valid approval statement`);
+  }
+  const mismatch = (m) => new Fail("statement-mismatch", `${what}: ${m}`);
+  if (st.station_id !== ctx.stationID) throw new Fail("approval-station", `${what}: the signed statement names another station`);
+  if (st.supervisor_key_id !== a.supervisor_key_id || st.supervisor !== a.supervisor_id || st.approved_at !== a.signed_at) {
+    throw mismatch("supervisor, key or time differ from the signed statement");
+  }
+  if (k.status !== "active" && !(timeNs(a.signed_at) < timeNs(k.ended_at))) {
+    throw new Fail(k.status === "revoked" ? "key-revoked" : "key-replaced", `${what}: approved with a key ${k.status} at ${k.ended_at}`);
+  }
+  if (timeNs(a.signed_at) < timeNs(k.created)) throw new Fail("unregistered-key", `${what}: approved before the key was registered`);
+  const s = (x) => (x === undefined ? "" : x);
+  const addr = identity.address || {};
+  if (st.enrollment_id !== id) throw mismatch("the signed statement names another enrollment");
+  if (st.portrait_sha256 !== hex(hashes[1])) throw mismatch("the signed statement names another portrait.jpg");
+  if (st.template_sha256 !== hex(hashes[2])) throw mismatch("the signed statement names another template.bin");
+  const d = st.demographics;
+  for (const [name, signed, got] of [
+    ["application_number", st.application_number, identity.application_number],
+    ["family_name", d.surname, identity.family_name], ["given_names", d.given_names, identity.given_names],
+    ["date_of_birth", d.date_of_birth, identity.date_of_birth], ["sex", d.sex, identity.sex],
+    ["nationality", d.nationality, identity.nationality], ["place_of_birth", d.place_of_birth, identity.place_of_birth],
+    ["address.locality", d.locality, addr.locality], ["address.postal_code", d.postal_code, addr.postal_code],
+    ["address.country", d.country, addr.country], ["previous_id_number", d.document_number, identity.previous_id_number],
+    ["phone", d.phone, identity.phone],
+  ]) {
+    if (signed !== s(got)) throw mismatch(`identity.json ${name} differs from the signed statement`);
+  }
+  const lines = addr.lines || [];
+  if (d.address_lines.length !== lines.length || d.address_lines.some((l, i) => l !== lines[i])) throw mismatch("identity.json address.lines differs from the signed statement");
+  const c = st.capture;
+  if (st.captured_by !== capture.operator) throw mismatch("capture.json operator differs from the signed statement");
+  if (c.profile_id !== capture.camera_profile) throw mismatch("capture.json camera_profile differs from the signed statement");
+  if (c.attempts !== capture.retries) throw mismatch("capture.json retries differs from the signed statement");
+  if (c.forced_reason !== capture.forced_reason) throw mismatch("capture.json forced_reason differs from the signed statement");
+  if (c.captured_at !== capture.captured_at) throw mismatch("capture.json captured_at differs from the signed statement");
+  return k.der;
+}
+
+function checkRecord(rec, mem, station, ctx) {
   const id = rec.enrollment_id;
   const hashes = mem.map((m) => sha256(m));
   rec.members.forEach((mb, j) => {
@@ -321,9 +459,23 @@ function checkRecord(rec, mem, station) {
   });
   validateIdentity(id, mem[0]);
   const identity = signedJSON(mem[0], "any", `record ${id}: identity.json`);
+  if (ctx.ver >= 2 && identity.schema_version !== 2) throw new Fail("schema", `record ${id}: identity data does not match the schema at "/schema_version": const`);
   signedJSON(mem[3], shapes.quality, `record ${id}: quality.json`);
   const capture = signedJSON(mem[4], shapes.capture, `record ${id}: capture.json`);
   if (!validTime(capture.captured_at)) throw new Fail("bad-time", `record ${id}: capture.json: captured_at`);
+  if (ctx.ver >= 2) {
+    const a = signedJSON(mem[5], shapes.approval2, `record ${id}: approval.json`);
+    if (a.algorithm !== "ES256-DER/statement-v2") throw new Fail("unsupported", `record ${id}: approval algorithm ${JSON.stringify(a.algorithm)}`);
+    if (!validOperator(a.supervisor_id)) throw new Fail("bad-id", `record ${id}: approval.json: supervisor_id`);
+    if (!hex64.test(a.supervisor_key_id)) throw new Fail("bad-hex", `record ${id}: approval.json: supervisor_key_id`);
+    if (!ctx.roster.has(a.supervisor_key_id)) throw new Fail("unregistered-key", `approval of record ${id}: the approval key is not in the station's roster`);
+    if (!validTime(a.signed_at)) throw new Fail("bad-time", `record ${id}: approval.json: signed_at`);
+    const stmt = b64(a.statement);
+    if (stmt.length === 0) throw new Fail("statement-mismatch", `approval of record ${id}: format 2 approvals sign a statement`);
+    const keyDER = checkApprovalV2(id, a, stmt, identity, capture, hashes, ctx);
+    checkRegistered(station, keyDER, id, a.supervisor_id);
+    return;
+  }
   const a = signedJSON(mem[5], shapes.approval, `record ${id}: approval.json`);
   const stmtAlg = "ES256-DER/statement-v1";
   if (a.algorithm !== "ES256-DER/approval-digest-v1" && a.algorithm !== stmtAlg) {
@@ -344,8 +496,14 @@ function checkRecord(rec, mem, station) {
   } else if (!verifyDER(point, approvalDigest(rec, hashes), sig)) {
     throw new Fail("bad-signature", what);
   }
+  checkRegistered(station, keyDER, id, a.supervisor_id);
+}
+
+// checkRegistered: with a station registration, approvals must be signed by a key the
+// station's TPM certified at registration (docs "Station registration").
+function checkRegistered(station, keyDER, id, supervisor) {
   if (station.registration && !station.registration.supervisor_keys.some((k) => eq(b64(k.key), keyDER))) {
-    throw new Fail("unregistered-key", `${what} (supervisor ${JSON.stringify(a.supervisor_id)}): approval key not registered for this station`);
+    throw new Fail("unregistered-key", `approval of record ${id} (supervisor ${JSON.stringify(supervisor)}): approval key not registered for this station`);
   }
 }
 
@@ -357,7 +515,7 @@ async function verify(file, issuer, station, opts) {
   if (Buffer.from(buf.slice(0, 8)).toString("latin1") !== "ESBUNDLE") throw new Fail("malformed", "not a bundle (bad magic)");
   const ver = (buf[8] << 8) | buf[9];
   const vi = versions[ver];
-  if (!vi) throw new Fail("unsupported", `bundle format version ${ver}; this verifier reads version 1`);
+  if (!vi) throw new Fail("unsupported", `bundle format version ${ver}; this verifier reads versions 1 and 2`);
   const hl = u32(buf, 10);
   if (hl === 0 || hl > 16384) throw new Fail("too-large", `header length ${hl} (limit 16384)`);
   if (buf.length < 14 + hl) throw new Fail("truncated", "bundle ends inside the header");
@@ -416,10 +574,23 @@ async function verify(file, issuer, station, opts) {
   if (ml > 16 << 20 || ml > h.plaintext_length - 4) throw new Fail("too-large", `manifest is ${ml} bytes`);
   const mm = sign1(plain.slice(4, 4 + ml), "application/vnd.enrollstation.bundle-manifest+json", "manifest");
   if (!verifySign1(mm, station.point)) throw new Fail("bad-signature", "manifest");
-  const m = signedJSON(mm.payload, shapes.manifest, "manifest");
+  const v2 = ver >= 2;
+  const manifestShape = v2 ? { ...shapes.manifest, "roster?": "any", "issuer_key_changes?": "any" } : shapes.manifest;
+  const m = signedJSON(mm.payload, manifestShape, "manifest");
+  if (v2) {
+    // Present exactly in format 2; absent in format 1 (the format-1 shape refuses them).
+    if (!("roster" in m) || !("issuer_key_changes" in m)) throw new Fail("json-missing-field", "manifest: roster and issuer_key_changes are present exactly in format 2");
+    try {
+      checkShape(m.roster, ["array", shapes.roster], "/roster");
+      checkShape(m.issuer_key_changes, ["array", shapes.issuerKeyChange], "/issuer_key_changes");
+    } catch (e) {
+      throw new Fail(e.code, `manifest: ${e.message}`);
+    }
+  }
   if (m.format !== vi.manifest) throw new Fail("unsupported", `manifest format ${JSON.stringify(m.format)}`);
   if (m.bundle_id !== h.bundle_id || m.station_id !== h.station_id) throw new Fail("tampered", "manifest: bundle or station ID differs from the header");
-  if (!validID.test(m.batch.id) && m.batch.id !== "") throw new Fail("bad-id", "manifest: batch ID");
+  if (v2 && m.created !== h.created) throw new Fail("tampered", "manifest: created differs from the header");
+  if (!validID.test(m.batch.id) && (m.batch.id !== "" || v2)) throw new Fail("bad-id", "manifest: batch ID");
   for (const id of m.batch.enrollment_ids) if (!validID.test(id)) throw new Fail("bad-id", "manifest: batch enrollment ID");
   if (!/^[0-9]+$/.test(m.seq) || BigInt(m.seq) === 0n || BigInt(m.seq) >= 2n ** 64n) throw new Fail("malformed", `manifest: sequence ${JSON.stringify(m.seq)}`);
   if (m.prev_bundle_sha256 !== "" && !hex64.test(m.prev_bundle_sha256)) throw new Fail("bad-hex", "manifest: previous bundle hash");
@@ -441,6 +612,11 @@ async function verify(file, issuer, station, opts) {
     });
   }
   if (total !== h.plaintext_length) throw new Fail("tampered", `manifest: members add up to ${total} bytes but the header says ${h.plaintext_length}`);
+  const ctx = { ver, stationID: h.station_id, roster: new Map() };
+  if (v2) {
+    ctx.roster = checkRoster(m.roster, h.station_id, station.point);
+    checkIssuerKeyChanges(m.issuer_key_changes, h.issuer_key_id);
+  }
 
   // Sequence, chain, batch completeness.
   if (BigInt(m.seq) <= opts.afterSeq) throw new Fail("replay", `bundle sequence ${m.seq} is not after ${opts.afterSeq}`);
@@ -456,7 +632,7 @@ async function verify(file, issuer, station, opts) {
   let off = 4 + ml;
   for (const r of m.records) {
     const mem = r.members.map((mb) => { const b = plain.slice(off, off + mb.size); off += mb.size; return b; });
-    checkRecord(r, mem, station);
+    checkRecord(r, mem, station, ctx);
   }
 
   // Trailer.
