@@ -146,7 +146,7 @@ func attestCommands() []Command {
 						return writeRegistrationStart(env, p, c, *out, *chOut)
 					}
 				}
-				fmt.Fprintf(env.Stderr, "FAIL (%s): %v\n", attestation.Reason(err), err)
+				fmt.Fprintf(env.Stderr, "FAIL %s: %s\n", attestation.Reason(err), printable(err.Error()))
 				return ExitError{Code: 1}
 			}
 		},
@@ -196,7 +196,7 @@ func registerFinish(env *Env, pendingPath, answerPath, out string) error {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "FAIL (%s): %v\n", attestation.Reason(err), err)
+		fmt.Fprintf(env.Stderr, "FAIL %s: %s\n", attestation.Reason(err), printable(err.Error()))
 		return ExitError{Code: 1}
 	}
 	b, err := reg.Marshal()

@@ -42,8 +42,8 @@ func (r *attestRig) path(name string) string { return filepath.Join(r.keys, name
 func (r *attestRig) fails(reason string, args ...string) string {
 	r.t.Helper()
 	out, errs, code := r.run("root-password\n", args...)
-	if code != 1 || !strings.Contains(errs, "FAIL ("+reason+")") {
-		r.t.Fatalf("%v: exit %d, want 1 with FAIL (%s)\n%s%s", args, code, reason, out, errs)
+	if code != 1 || !strings.Contains(errs, "FAIL "+reason+":") {
+		r.t.Fatalf("%v: exit %d, want 1 with FAIL %s:\n%s%s", args, code, reason, out, errs)
 	}
 	return errs
 }

@@ -95,10 +95,13 @@ func verifyCommand() Command {
 					if errors.Is(err, ErrUsage) {
 						return err
 					}
+					// The reason code is the stable verdict (docs/bundle-format.md, "Reason
+					// codes"); the message is escaped: a bundle must not reach the
+					// issuer's terminal with control sequences.
 					if *asJSON {
-						json.NewEncoder(env.Stdout).Encode(map[string]any{"ok": false, "reason": reason(err), "error": err.Error()})
+						json.NewEncoder(env.Stdout).Encode(map[string]any{"ok": false, "reason": reason(err), "error": printable(err.Error())})
 					}
-					fmt.Fprintf(env.Stderr, "FAIL (%s): %v\n", reason(err), err)
+					fmt.Fprintf(env.Stderr, "FAIL %s: %s\n", reason(err), printable(err.Error()))
 					return ExitError{Code: 1}
 				}
 				if *openDir != "" {
@@ -112,7 +115,7 @@ func verifyCommand() Command {
 						ids[i] = r.EnrollmentID
 					}
 					return json.NewEncoder(env.Stdout).Encode(map[string]any{
-						"ok": true, "bundle_id": b.ID, "seq": b.Seq, "sha256": hex.EncodeToString(b.SHA256[:]),
+						"ok": true, "reason": "ok", "format": b.Version, "bundle_id": b.ID, "seq": b.Seq, "sha256": hex.EncodeToString(b.SHA256[:]),
 						"station_id": hex.EncodeToString(b.StationID[:]), "records": ids})
 				}
 				if err := exporter.WriteReport(env.Stdout, b); err != nil {
@@ -126,3 +129,6 @@ func verifyCommand() Command {
 		},
 	}
 }
+
+// printable escapes what came from a bundle or a file for a terminal (exporter.Escape).
+func printable(s string) string { return exporter.Escape(s) }

@@ -62,10 +62,10 @@ func TestVerifyCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"tampered", append(append([]string{"verify"}, keys...), badPath), "FAIL (tampered): exporter: ciphertext chunk 0 tampered"},
-		{"replay", append(append([]string{"verify"}, keys...), "--after-seq", "3", vectors("vector.esb")), "FAIL (replay)"},
-		{"chain", append(append([]string{"verify"}, keys...), "--prev-hash", strings.Repeat("00", 32), vectors("vector.esb")), "FAIL (chain)"},
-		{"wrong issuer", []string{"verify", "--issuer-key", filepath.Join(other, "issuer.key"), "--station-key", vectors("station.pub"), vectors("vector.esb")}, "FAIL (wrong-issuer)"},
+		{"tampered", append(append([]string{"verify"}, keys...), badPath), "FAIL tampered: exporter: ciphertext chunk 0 tampered"},
+		{"replay", append(append([]string{"verify"}, keys...), "--after-seq", "3", vectors("vector.esb")), "FAIL replay:"},
+		{"chain", append(append([]string{"verify"}, keys...), "--prev-hash", strings.Repeat("00", 32), vectors("vector.esb")), "FAIL chain:"},
+		{"wrong issuer", []string{"verify", "--issuer-key", filepath.Join(other, "issuer.key"), "--station-key", vectors("station.pub"), vectors("vector.esb")}, "FAIL wrong-issuer:"},
 	} {
 		code, _, errs := runIssuer(t, tc.args...)
 		if code != 1 || !strings.Contains(errs, tc.want) {
@@ -98,7 +98,7 @@ func TestIssuerKeygenAndAck(t *testing.T) {
 
 	ackPath := filepath.Join(t.TempDir(), "ack.pem")
 	code, out, errs = runIssuer(t, "issuer", "ack", "--issuer-key", vectors("issuer.key"), "--station-key", vectors("station.pub"),
-		"--reject", "E-00001=portrait unusable", "--out", ackPath, vectors("vector.esb"))
+		"--reject", "E-00001=portrait-quality:portrait unusable", "--out", ackPath, vectors("vector.esb"))
 	if code != 0 {
 		t.Fatalf("ack: exit %d %s %s", code, out, errs)
 	}

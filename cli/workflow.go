@@ -183,9 +183,14 @@ func workflowCommands() []Command {
 						if err != nil {
 							return err
 						}
+						if res.Refused {
+							fmt.Fprintf(env.Stdout, "the issuer refused the bundle of batch %s (%s: %s); %d enrollment(s) returned for a new export\n",
+								res.BatchID, res.Reason, exporter.Escape(res.Detail), res.Returned)
+							return nil
+						}
 						fmt.Fprintf(env.Stdout, "batch %s acknowledged by the issuer; biometrics of %d enrollment(s) purged\n", res.BatchID, res.Purged)
 						for _, r := range res.Rejected {
-							fmt.Fprintf(env.Stdout, "refused by the issuer: %s (%s): biometrics kept; enrol again\n", r.EnrollmentID, r.Reason)
+							fmt.Fprintf(env.Stdout, "refused by the issuer: %s (%s): biometrics kept; enrol again\n", r.EnrollmentID, exporter.Escape(r.Reason))
 						}
 						return nil
 					})

@@ -147,7 +147,7 @@ func TestScriptedApproveRejectExportVerify(t *testing.T) {
 	// The issuer's acknowledgement, imported, purges the biometrics of the record it
 	// accepted; the one it refused keeps them.
 	ackFile := filepath.Join(keys, "ack.json")
-	if out, errs, code := run("", "issuer", "ack", "--issuer-key", filepath.Join(keys, "issuer.key"), "--station-key", stationPEM, "--reject", e3+"=photo unusable", "--out", ackFile, loc); code != 0 {
+	if out, errs, code := run("", "issuer", "ack", "--issuer-key", filepath.Join(keys, "issuer.key"), "--station-key", stationPEM, "--reject", e3+"=other:photo unusable", "--out", ackFile, loc); code != 0 {
 		t.Fatalf("issuer ack: exit %d: %s%s", code, out, errs)
 	}
 	if out := must("sam-password\n", "batch", "ack", ackFile, "--as", "sam"); !strings.Contains(out, "1 enrollment(s) purged") || !strings.Contains(out, e3+" (photo unusable): biometrics kept") {

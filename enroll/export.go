@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"enrollstation/biometrics"
 	"enrollstation/exporter"
@@ -222,16 +223,27 @@ func (x *Exporter) updateBatch(id string, f func(*vault.Batch)) error {
 
 // AckResult is what importing an issuer acknowledgement did.
 type AckResult struct {
-	BatchID  string
-	Purged   int                  // enrollments the issuer accepted: their biometrics are deleted
-	Rejected []exporter.Rejection // records the issuer refused, with its reasons (biometrics kept)
+	BatchID string
+	Purged  int // enrollments the issuer accepted: their biometrics are deleted
+	// Rejected are the records the issuer refused (biometrics kept); Reason is the text
+	// kept with each record: the issuer's detail for "other", else "code: detail".
+	Rejected []exporter.Rejection
+	// Refused is set for a negative acknowledgement: the issuer refused the whole bundle
+	// (Reason, Detail), and Returned records went back to approved for a new export.
+	Refused        bool
+	Reason, Detail string
+	Returned       int
 }
 
 // ImportAck reads an issuer acknowledgement, checks it is signed by the station's issuer
-// key and names a bundle this station exported, and records it record by record: the
+// key, names a bundle this station exported and delivered, comes after the last one
+// imported (no replay, no merging into an acknowledged batch), and accounts for every
+// record of the bundle. A positive acknowledgement is recorded record by record: the
 // enrollments the issuer accepted are acknowledged and their biometrics purged (the
 // issuer holds them now); those it refused keep their biometrics, carry its reason and
-// are audited (the citizen must be enrolled again).
+// are audited (the citizen must be enrolled again). A negative one refuses the whole
+// bundle: its records go back to approved and the batch to closed, so the next export
+// builds a new bundle of them.
 func (x *Exporter) ImportAck(sup *vault.Session, ack []byte) (AckResult, error) {
 	issuer, err := IssuerKey(x.st)
 	if err != nil {
@@ -256,20 +268,94 @@ func (x *Exporter) ImportAck(sup *vault.Session, ack []byte) (AckResult, error) 
 		if b.BundleID != a.BundleID || !bytes.Equal(b.BundleHash, a.BundleSHA256[:]) {
 			continue
 		}
+		if !b.IssuerAckAt.IsZero() {
+			return AckResult{}, fmt.Errorf("workflow: batch %s: %w", b.ID,
+				&exporter.CodedError{Code: exporter.CodeAckReplay, Err: exporter.ErrReplay, Msg: "the bundle was acknowledged already; acknowledgements are not merged"})
+		}
 		if b.Status != vault.BatchExported {
 			return AckResult{}, fmt.Errorf("%w: batch %s is not confirmed as delivered yet", ErrAckMismatch, b.ID)
 		}
-		refused := make(map[string]string, len(a.Rejected))
-		for _, r := range a.Rejected {
-			refused[r.EnrollmentID] = r.Reason
+		last, err := x.outbox.LastAckSeq()
+		if err != nil {
+			return AckResult{}, err
 		}
-		out, err := x.st.AckIssuer(sup, b.ID, vault.IssuerAck{Accepted: a.Accepted, Refused: refused, At: a.Created.UTC()})
+		if err := exporter.CheckAck(a, b.EnrollmentIDs, last); err != nil {
+			return AckResult{}, fmt.Errorf("workflow: batch %s: %w", b.ID, err)
+		}
+		var res AckResult
+		if a.Kind == exporter.AckNegative {
+			res, err = x.returnForExport(sup, &b.Batch, a)
+		} else {
+			refused := make(map[string]string, len(a.Rejected))
+			shown := make([]exporter.Rejection, len(a.Rejected))
+			for i, r := range a.Rejected {
+				refused[r.EnrollmentID] = refusalText(r)
+				shown[i] = exporter.Rejection{EnrollmentID: r.EnrollmentID, Reason: refusalText(r)}
+			}
+			var out vault.AckOutcome
+			out, err = x.st.AckIssuer(sup, b.ID, vault.IssuerAck{Accepted: a.Accepted, Refused: refused, At: a.Created.UTC()})
+			res = AckResult{BatchID: b.ID, Purged: out.Accepted, Rejected: shown}
+		}
 		if err != nil {
 			return AckResult{}, fmt.Errorf("workflow: recording the acknowledgement: %w", err)
 		}
-		return AckResult{BatchID: b.ID, Purged: out.Accepted, Rejected: a.Rejected}, nil
+		if err := x.outbox.RecordAck(a, ack); err != nil {
+			return AckResult{}, err
+		}
+		return res, nil
 	}
 	return AckResult{}, fmt.Errorf("%w: bundle %s", ErrAckMismatch, a.BundleID)
+}
+
+// refusalText is how a refused record's reason is kept with it: the issuer's text for
+// "other", else the reason code and any text.
+func refusalText(r exporter.Rejection) string {
+	switch {
+	case r.Reason == "other" && r.Detail != "":
+		return r.Detail
+	case r.Detail != "":
+		return r.Reason + ": " + r.Detail
+	}
+	return r.Reason
+}
+
+// returnForExport applies a negative acknowledgement: the batch's records go back to
+// approved (keeping their approvals and biometrics) and the batch to closed without a
+// bundle, so Export builds a new bundle of them; the refused bundle stays the chain's
+// predecessor, and the audit log records the issuer's reason.
+func (x *Exporter) returnForExport(sup *vault.Session, b *vault.Batch, a *exporter.Ack) (AckResult, error) {
+	res := AckResult{BatchID: b.ID, Refused: true, Reason: a.Reason, Detail: a.Detail}
+	why := "issuer refused bundle " + a.BundleID + ": " + a.Reason
+	if a.Detail != "" {
+		why += ": " + a.Detail
+	}
+	err := x.st.Store().Update(func(tx *vault.Tx) error {
+		res.Returned = 0
+		for _, id := range b.EnrollmentIDs {
+			e, err := tx.EnrollmentMeta(id)
+			if err != nil {
+				return err
+			}
+			if e.Status != vault.StatusExported {
+				return fmt.Errorf("workflow: enrollment %s is %s, not exported: the acknowledgement cannot return it", id, e.Status)
+			}
+			e.Status, e.BundleSeq, e.ExportedAt = vault.StatusApproved, 0, time.Time{}
+			if err := tx.PutEnrollment(e); err != nil {
+				return err
+			}
+			res.Returned++
+		}
+		nb, err := tx.Batch(b.ID)
+		if err != nil {
+			return err
+		}
+		nb.Status, nb.BundleID, nb.ExportedAt, nb.Location, nb.DeliveryError = vault.BatchClosed, "", time.Time{}, "", why
+		if err := tx.PutBatch(nb); err != nil {
+			return err
+		}
+		return tx.Audit(sup.Name, "batch.issuer-nack", b.ID, why)
+	})
+	return res, err
 }
 
 // vaultRecords loads a batch's records from the vault one at a time, so memory stays

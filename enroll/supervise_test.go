@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -362,12 +363,35 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 	if _, err := x.ImportAck(f.sup, forged); err == nil {
 		t.Fatal("ack signed by another issuer accepted")
 	}
+	// An acknowledgement must account for every record of the bundle, exactly once.
+	partial := *bundle
+	partial.Records = bundle.Records[:1]
+	extra := *bundle
+	extra.Records = append(slices.Clone(bundle.Records), exporter.Record{EnrollmentID: "E-NOT-IN-BUNDLE"})
+	for name, tc := range map[string]struct {
+		b    *exporter.Bundle
+		want string
+	}{"partial": {&partial, exporter.CodeAckIncomplete}, "extra": {&extra, exporter.CodeAckExtra}} {
+		bad, err := exporter.Acknowledge(f.issuer, tc.b, 1, nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := x.ImportAck(f.sup, bad); exporter.Reason(err) != tc.want {
+			t.Fatalf("%s acknowledgement: %v, want %s", name, err, tc.want)
+		}
+	}
 	ackRes, err := x.ImportAck(f.sup, ack)
 	if err != nil || ackRes.BatchID != b.ID || ackRes.Purged != 1 || len(ackRes.Rejected) != 1 || ackRes.Rejected[0].EnrollmentID != e3.ID {
 		t.Fatalf("import ack: %+v %v", ackRes, err)
 	}
-	if _, err := x.ImportAck(f.sup, ack); err != nil {
+	// Neither the same acknowledgement again nor a later one for the same bundle (which
+	// would merge into the first) is accepted.
+	if _, err := x.ImportAck(f.sup, ack); exporter.Reason(err) != exporter.CodeAckReplay {
 		t.Fatalf("importing the same ack again: %v", err)
+	}
+	again, _ := exporter.MakeAck(f.issuer, bundle, nil, time.Now().Add(time.Minute))
+	if _, err := x.ImportAck(f.sup, again); exporter.Reason(err) != exporter.CodeAckReplay {
+		t.Fatalf("a second ack of the same bundle: %v", err)
 	}
 	if got, _ := Batch(f.st, b.ID); StateOf(got) != ExportAcknowledged {
 		t.Fatalf("state after ack: %s", StateOf(got))
@@ -383,6 +407,33 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 	}
 	if got, _ := Batch(f.st, b.ID); got.AckAccepted != 1 || got.AckRefused != 1 {
 		t.Fatalf("batch ack counts: %d accepted, %d refused", got.AckAccepted, got.AckRefused)
+	}
+
+	// A negative acknowledgement refuses the second bundle as a whole: its record goes
+	// back to approved and the batch is exported again in a new bundle, chained after the
+	// newest one.
+	nack, err := exporter.Refuse(f.issuer, exporter.BundleRef{ID: second.ID, SHA256: second.SHA256, Seq: second.Seq, StationID: second.StationID},
+		uint64(time.Now().Add(2*time.Minute).UnixMicro()), "policy", "batch held back by the issuer", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nres, err := x.ImportAck(f.sup, nack)
+	if err != nil || !nres.Refused || nres.Returned != 1 || nres.BatchID != b2.ID {
+		t.Fatalf("import nack: %+v %v", nres, err)
+	}
+	if e, _ := f.st.Enrollment(e4.ID); e.Status != vault.StatusApproved || e.Portrait == nil {
+		t.Fatalf("record of the refused bundle: %s", e.Status)
+	}
+	if _, err := x.ImportAck(f.sup, nack); err == nil {
+		t.Fatal("the negative acknowledgement was imported twice")
+	}
+	loc4, err := x.Export(ctx, f.sup, b2.ID, &exporter.DirTarget{Dir: usb}, nil)
+	if err != nil {
+		t.Fatalf("export after the issuer refused the bundle: %v", err)
+	}
+	fourth := openBundle(t, loc4, f, third.Seq)
+	if !bytes.Equal(fourth.PrevHash, third.SHA256[:]) || len(fourth.Records) != 1 || fourth.Records[0].EnrollmentID != e4.ID {
+		t.Fatalf("re-exported bundle: prev %x, %d records", fourth.PrevHash, len(fourth.Records))
 	}
 	if rep, err := f.st.VerifyAudit(); err != nil || !rep.OK() {
 		t.Fatalf("audit after export: %+v %v", rep, err)

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/asn1"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/big"
@@ -228,3 +229,12 @@ func verifySign1(m *cose.Sign1Message, pub *ecdsa.PublicKey, what string) error 
 // profile"): exact-case names, no duplicates, no unknown members, canonical RFC 8785 form
 // and every member present (the bytes re-encode to themselves).
 func decodeStrict(b []byte, v any) error { return jsonprofile.DecodeExact(b, v) }
+
+// decodeHex32 reads 64 lowercase hex digits.
+func decodeHex32(s string, out *[32]byte) error {
+	if !hex64.MatchString(s) {
+		return fmt.Errorf("want 64 lowercase hex digits")
+	}
+	_, err := hex.Decode(out[:], []byte(s))
+	return err
+}

@@ -126,7 +126,7 @@ func TestAck(t *testing.T) {
 	}
 	if a.BundleID != b.ID || a.BundleSHA256 != b.SHA256 || a.StationID != b.StationID || !a.Created.Equal(now) ||
 		len(a.Accepted) != 2 || a.Accepted[0] != recs[0].EnrollmentID || a.Accepted[1] != recs[2].EnrollmentID ||
-		len(a.Rejected) != 1 || a.Rejected[0] != (Rejection{recs[1].EnrollmentID, "portrait unusable"}) {
+		len(a.Rejected) != 1 || a.Rejected[0] != (Rejection{recs[1].EnrollmentID, "other", "portrait unusable"}) {
 		t.Fatalf("ack %+v", a)
 	}
 	other := newFixture(t)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -349,4 +350,42 @@ func (d *DirTarget) Deliver(ctx context.Context, b BundleFile) (string, error) {
 		return "", fmt.Errorf("exporter: %s: re-read of %s does not match what was written (%v): %w", d.Dir, name, err, ErrNotDelivered)
 	}
 	return final, nil
+}
+
+// ackSeqFile keeps the sequence of the last issuer acknowledgement imported, so that an
+// older or repeated acknowledgement is refused (CheckAck).
+const ackSeqFile = "last-ack-seq"
+
+// LastAckSeq is the sequence of the last acknowledgement recorded with RecordAck, 0 if none.
+func (o *Outbox) LastAckSeq() (uint64, error) {
+	b, err := os.ReadFile(filepath.Join(o.dir, ackSeqFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("exporter: outbox: %w", err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("exporter: outbox: %s is damaged (%v): restore it from the audit log's last batch.issuer-ack entry", ackSeqFile, err)
+	}
+	return n, nil
+}
+
+// RecordAck keeps an imported acknowledgement beside its bundle (<bundle-id>.ack) and
+// makes its sequence the last one imported.
+func (o *Outbox) RecordAck(a *Ack, raw []byte) error {
+	if !validID.MatchString(a.BundleID) {
+		return fmt.Errorf("exporter: outbox: bad bundle ID %q", a.BundleID)
+	}
+	write := func(name string, b []byte) error {
+		return writeFileAtomic(o.dir, name, func(w io.Writer) error { _, err := w.Write(b); return err }, nil)
+	}
+	if err := write(a.BundleID+".ack", raw); err != nil {
+		return fmt.Errorf("exporter: outbox: keeping the acknowledgement: %w", err)
+	}
+	if err := write(ackSeqFile, []byte(strconv.FormatUint(a.Seq, 10)+"\n")); err != nil {
+		return fmt.Errorf("exporter: outbox: recording the acknowledgement sequence: %w", err)
+	}
+	return nil
 }

@@ -75,24 +75,25 @@ func replaceOnce(old, new string) func([]byte) []byte {
 	}
 }
 
-// TestStrictReader checks every hole of the v1 reader is refused with its reason code.
-func TestStrictReader(t *testing.T) {
-	f := newFixture(t)
-	recs := f.synthRecords(t, 3, 16)
-	for _, tc := range []tamperCase{
+// tamperCases are the reader-profile holes, each with the reason code it is refused with.
+func tamperCases() []tamperCase {
+	return []tamperCase{
 		{name: "case-variant key in capture.json", want: "json-unknown-field", members: func(i int, mem *[6][]byte) {
 			if i == 0 {
 				mem[4] = replaceOnce(`"operator":"clerk1"`, `"OPERATOR":"clerk1","operator":"clerk1"`)(mem[4])
 			}
 		}},
-		{name: "duplicate key in the manifest", want: "json-duplicate-key", raw: replaceOnce(`"seq":"1"`, `"seq":"5","seq":"1"`)},
+		{name: "duplicate key in the manifest", want: "json-duplicate-key", raw: func(b []byte) []byte {
+			i := bytes.LastIndex(b, []byte(`"seq":"`)) // the manifest's own, after the roster
+			return append(append(bytes.Clone(b[:i]), `"seq":"9",`...), b[i:]...)
+		}},
 		{name: "duplicate family_name in identity.json", want: "json-duplicate-key", members: func(i int, mem *[6][]byte) {
 			if i == 1 {
 				mem[0] = replaceOnce(`"family_name":`, `"family_name":"Mallory","family_name":`)(mem[0])
 			}
 		}},
 		{name: "non-canonical identity.json", want: "json-non-canonical", members: func(i int, mem *[6][]byte) {
-			if i == 2 {
+			if i == 1 {
 				mem[0] = append([]byte(" "), mem[0]...)
 			}
 		}},
@@ -104,7 +105,7 @@ func TestStrictReader(t *testing.T) {
 		}},
 		{name: "batch ID ../b", want: "bad-id", manifest: func(m *manifest) { m.Batch.ID = "../b" }},
 		{name: "empty enrollment list with records", want: "batch-mismatch", manifest: func(m *manifest) { m.Batch.EnrollmentIDs = []string{} }},
-		{name: "record outside the batch", want: "batch-mismatch", manifest: func(m *manifest) { m.Batch.EnrollmentIDs = m.Batch.EnrollmentIDs[:2] }},
+		{name: "record outside the batch", want: "batch-mismatch", manifest: func(m *manifest) { m.Batch.EnrollmentIDs = m.Batch.EnrollmentIDs[:len(m.Batch.EnrollmentIDs)-1] }},
 		{name: "bad header created", want: "bad-time", header: func(h *header) { h.Created = "2026-11-25 12:00:00" }},
 		{name: "header created with an offset", want: "bad-time", header: func(h *header) { h.Created = "2026-11-25T20:00:00+08:00" }},
 		{name: "bad manifest created", want: "bad-time", manifest: func(m *manifest) { m.Created = "yesterday" }},
@@ -114,7 +115,14 @@ func TestStrictReader(t *testing.T) {
 		{name: "roster entry not certified by the station", want: "bad-signature", manifest: func(m *manifest) {
 			(*m.Roster)[0].DisplayName = "Someone Else"
 		}},
-	} {
+	}
+}
+
+// TestStrictReader checks every hole of the v1 reader is refused with its reason code.
+func TestStrictReader(t *testing.T) {
+	f := newFixture(t)
+	recs := f.synthRecords(t, 3, 16)
+	for _, tc := range tamperCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			data := f.resealed(t, f.params(recs, 1, nil), tc)
 			_, err := f.open(data, OpenOptions{})
@@ -125,10 +133,16 @@ func TestStrictReader(t *testing.T) {
 	}
 }
 
-// TestApprovalKeys checks approvals verify only against the station's roster.
-func TestApprovalKeys(t *testing.T) {
-	f := newFixture(t)
-	recs := f.synthRecords(t, 2, 16)
+// approvalKeyCase edits a bundle's records or roster so that an approval must not verify.
+type approvalKeyCase struct {
+	name string
+	edit func(p *BuildParams, r []Record)
+	want string
+}
+
+// approvalKeyCases are the approval-key holes of format v1: keys the station never
+// registered, approvals moved between stations, keys used after replacement.
+func approvalKeyCases(t testing.TB, f fixture) []approvalKeyCase {
 	stranger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	at := time.Date(2026, 11, 25, 10, 30, 0, 5, time.UTC)
 	signAs := func(r Record, k *ecdsa.PrivateKey, station, sup string) Record {
@@ -141,11 +155,7 @@ func TestApprovalKeys(t *testing.T) {
 	}
 	other := newFixture(t) // another station
 	otherID := other.stationID(t)
-	tests := []struct {
-		name string
-		edit func(p *BuildParams, r []Record)
-		want string
-	}{
+	return []approvalKeyCase{
 		{"foreign key, never registered", func(p *BuildParams, r []Record) {
 			r[1] = signAs(r[1], stranger, f.stationID(t), "supervisor1")
 		}, CodeUnregisteredKey},
@@ -172,7 +182,15 @@ func TestApprovalKeys(t *testing.T) {
 			p.Roster = []RosterEntry{old}
 		}, CodeKeyRevoked},
 	}
-	for _, tt := range tests {
+}
+
+// TestApprovalKeys checks approvals verify only against the station's roster.
+func TestApprovalKeys(t *testing.T) {
+	f := newFixture(t)
+	recs := f.synthRecords(t, 2, 16)
+	stranger, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	at := time.Date(2026, 11, 25, 10, 30, 0, 5, time.UTC)
+	for _, tt := range approvalKeyCases(t, f) {
 		t.Run(tt.name, func(t *testing.T) {
 			bad := append([]Record(nil), recs...)
 			p := f.params(bad, 1, nil)

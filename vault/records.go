@@ -14,7 +14,8 @@ const recordVersion = 1
 type Status string
 
 // Enrollment statuses: draft → pending → approved | rejected; approved → exported →
-// purged; a rejected enrollment may go back to draft for a new capture.
+// purged; a rejected enrollment may go back to draft for a new capture; an exported one
+// goes back to approved when the issuer refuses its whole bundle (re-export).
 const (
 	StatusDraft    Status = "draft"
 	StatusPending  Status = "pending"
@@ -32,7 +33,7 @@ var transitions = map[Status][]Status{
 	StatusPending:  {StatusPending, StatusDraft, StatusApproved, StatusRejected},
 	StatusApproved: {StatusExported},
 	StatusRejected: {StatusDraft},
-	StatusExported: {StatusExported, StatusPurged},
+	StatusExported: {StatusExported, StatusPurged, StatusApproved}, // back to approved: the issuer refused the whole bundle
 	StatusPurged:   {},
 }
 
