@@ -148,10 +148,24 @@ func TestJSVerifierAgreesOnVectors(t *testing.T) {
 
 	// Every vector in exporter/testdata (positive and negative ones alike) made with
 	// the test keys: the verdicts agree, whatever they are.
+	// Negative vectors name their expected reason in expected.json.
+	expected := map[string]string{}
+	if b, err := os.ReadFile(filepath.Join(td, "negative", "expected.json")); err == nil {
+		var list []struct{ File, Reason string }
+		if err := json.Unmarshal(b, &list); err != nil {
+			t.Fatalf("negative/expected.json: %v", err)
+		}
+		for _, e := range list {
+			expected[e.File] = e.Reason
+		}
+	}
 	all, _ := filepath.Glob(filepath.Join(td, "*.esb"))
 	more, _ := filepath.Glob(filepath.Join(td, "*", "*.esb"))
 	for _, v := range append(all, more...) {
-		agree(t, "vector "+filepath.Base(v), "--issuer-key", issuer, "--station-key", station, v)
+		got := agree(t, "vector "+filepath.Base(v), "--issuer-key", issuer, "--station-key", station, v)
+		if want, ok := expected[filepath.Base(v)]; ok && got != want {
+			t.Errorf("vector %s: verdict %s, expected.json says %s", filepath.Base(v), got, want)
+		}
 	}
 }
 

@@ -59,8 +59,7 @@ function findDuplicate(text) {
     while (i < text.length && !",]} \t\n\r".includes(text[i])) i++; // number, true, false, null
     return null;
   };
-  value("");
-  return null;
+  return value("");
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
