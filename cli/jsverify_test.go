@@ -25,13 +25,7 @@ import (
 // reason code of its "FAIL <code>: <what>" line.
 func jsVerdict(t *testing.T, args ...string) string {
 	t.Helper()
-	dir := filepath.Join(testenv.Root(), "interop", "jsverify")
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatal("node is not installed (scripts/setup installs it)")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
-		t.Fatalf("interop/jsverify has no node_modules: run scripts/setup (npm ci): %v", err)
-	}
+	dir := jsVerdictSetup(t)
 	cmd := exec.Command("node", append([]string{filepath.Join(dir, "verify.js")}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -47,6 +41,20 @@ func jsVerdict(t *testing.T, args ...string) string {
 	}
 	t.Fatalf("node verify.js %v: exit %d (%v)\n%s%s", args, code, err, out.String(), errb.String())
 	return ""
+}
+
+// jsVerdictSetup checks that Node and the verifier's npm dependencies are installed and
+// returns the verifier's directory.
+func jsVerdictSetup(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(testenv.Root(), "interop", "jsverify")
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Fatal("node is not installed (scripts/setup installs it)")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
+		t.Fatalf("interop/jsverify has no node_modules: run scripts/setup (npm ci): %v", err)
+	}
+	return dir
 }
 
 // goVerdict runs `enrollstation verify --json` and returns "OK" or its reason code.
@@ -239,5 +247,15 @@ func TestJSVerifierAgreesOnFreshBundles(t *testing.T) {
 		if got := agree(t, c.name, c.args...); c.want != "" && got != c.want {
 			t.Errorf("%s: verdict %s, want %s", c.name, got, c.want)
 		}
+	}
+}
+
+// TestJSVerifierUnitTests runs the JavaScript verifier's own tests (node --test).
+func TestJSVerifierUnitTests(t *testing.T) {
+	jsVerdictSetup(t)
+	cmd := exec.Command("node", "--test", "strictjson.test.js")
+	cmd.Dir = filepath.Join(testenv.Root(), "interop", "jsverify")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("node --test: %v\n%s", err, out)
 	}
 }
