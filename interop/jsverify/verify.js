@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A second, independent verifier of Enrollment Station bundles, written from
-// docs/bundle-format.md with off-the-shelf libraries for each piece: cbor-x (COSE_Sign1
+// docs/bundle-format.md with off-the-shelf libraries for each piece: cbor2 (COSE_Sign1
 // structures), @noble/curves and @noble/hashes (ES256, Ed25519, SHA-256), @hpke/core
 // with @hpke/hybridkem-x-wing (RFC 9180 HPKE, ML-KEM-768+X25519), canonicalize (RFC 8785),
 // ajv (the identity JSON Schema).
@@ -13,7 +13,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { decode as cborDecode, Encoder } from "cbor-x";
+import { decode as cborDecode, encode as cborEncode, Tag } from "cbor2";
 import { p256 } from "@noble/curves/nist.js";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -129,8 +129,6 @@ function loadStation(regFile, keyFile) {
 
 // ---- COSE_Sign1 (RFC 9052) ----------------------------------------------------------
 
-const cbor = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
-
 // sign1 decodes a tagged COSE_Sign1 with the content type ct; what names it in errors.
 function sign1(bytes, ct, what) {
   let msg;
@@ -139,16 +137,17 @@ function sign1(bytes, ct, what) {
   } catch {
     throw new Fail("malformed", `${what}: not CBOR`);
   }
-  if (!msg || msg.tag !== 18 || !Array.isArray(msg.value) || msg.value.length !== 4) {
+  if (!(msg instanceof Tag) || Number(msg.tag) !== 18 || !Array.isArray(msg.contents) || msg.contents.length !== 4) {
     throw new Fail("malformed", `${what}: not a tagged COSE_Sign1`);
   }
-  const [prot, , payload, sig] = msg.value;
+  const [prot, , payload, sig] = msg.contents;
   if (!(prot instanceof Uint8Array) || !(payload instanceof Uint8Array) || !(sig instanceof Uint8Array)) {
     throw new Fail("malformed", `${what}: COSE_Sign1 fields`);
   }
   let hdr;
   try {
-    hdr = prot.length ? new Encoder({ mapsAsObjects: false }).decode(prot) : new Map();
+    hdr = prot.length ? cborDecode(prot) : new Map();
+    if (!(hdr instanceof Map)) hdr = new Map(Object.entries(hdr));
   } catch {
     throw new Fail("malformed", `${what}: protected header`);
   }
@@ -159,7 +158,7 @@ function sign1(bytes, ct, what) {
 }
 
 function verifySign1(m, point) {
-  const toBeSigned = cbor.encode(["Signature1", m.prot, new Uint8Array(0), m.payload]);
+  const toBeSigned = cborEncode(["Signature1", m.prot, new Uint8Array(0), m.payload]);
   try {
     return m.sig.length === 64 && p256.verify(m.sig, sha256(toBeSigned), point, { prehash: false, lowS: false });
   } catch {
