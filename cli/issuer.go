@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -172,16 +174,34 @@ func issuerCommands() []Command {
 func serveCommand() Command {
 	return Command{
 		Name:    "issuer serve",
-		Args:    "--dir DIR [--addr HOST:PORT] [--tls-cert FILE --tls-key FILE]",
-		Summary: "receive bundle uploads from stations into a directory (reference receiver)",
+		Args:    "--dir DIR --tls-cert FILE --tls-key FILE --station-key FILE... [--addr HOST:PORT] [--max-size BYTES]",
+		Summary: "receive bundle uploads from registered stations into a directory (reference receiver, mutual TLS)",
 		Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			dir := fs.String("dir", "", "store received bundles in `DIR`")
 			addr := fs.String("addr", "127.0.0.1:8443", "listen on `HOST:PORT`")
-			cert := fs.String("tls-cert", "", "TLS certificate `FILE` (PEM); required unless listening on loopback")
-			key := fs.String("tls-key", "", "TLS private key `FILE` (PEM)")
+			cert := fs.String("tls-cert", "", "server TLS certificate `FILE` (PEM)")
+			key := fs.String("tls-key", "", "server TLS private key `FILE` (PEM)")
+			maxSize := fs.Int64("max-size", 4<<30, "refuse bundles larger than `BYTES`")
+			var stations []*ecdsa.PublicKey
+			fs.Func("station-key", "accept uploads from the station with this public key `FILE` (PEM PUBLIC KEY; repeatable)", func(p string) error {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return err
+				}
+				k, err := exporter.ParseStationPublicKey(b)
+				if err != nil {
+					return err
+				}
+				stations = append(stations, k)
+				return nil
+			})
 			return func(ctx context.Context, env *Env, args []string) error {
-				if *dir == "" || len(args) > 0 || (*cert == "") != (*key == "") {
-					return fmt.Errorf("%w: give --dir DIR, and --tls-cert with --tls-key or neither", ErrUsage)
+				if *dir == "" || len(args) > 0 || *cert == "" || *key == "" || len(stations) == 0 {
+					return fmt.Errorf("%w: give --dir DIR, --tls-cert and --tls-key, and --station-key for each registered station", ErrUsage)
+				}
+				sc, err := tls.LoadX509KeyPair(*cert, *key)
+				if err != nil {
+					return fmt.Errorf("%w: --tls-cert/--tls-key: %v", ErrUsage, err)
 				}
 				if err := os.MkdirAll(*dir, 0o700); err != nil {
 					return err
@@ -190,25 +210,12 @@ func serveCommand() Command {
 				if err != nil {
 					return err
 				}
-				host, _, _ := net.SplitHostPort(ln.Addr().String())
-				if ip := net.ParseIP(host); *cert == "" && (ip == nil || !ip.IsLoopback()) {
-					ln.Close()
-					return fmt.Errorf("%w: plain HTTP only on a loopback address; give --tls-cert and --tls-key", ErrUsage)
-				}
-				srv := &http.Server{Handler: exporter.NewReceiver(*dir), ReadHeaderTimeout: 30 * time.Second}
-				scheme := "http"
-				if *cert != "" {
-					scheme = "https"
-				}
-				fmt.Fprintf(env.Stdout, "receiving bundles into %s at %s://%s\n", *dir, scheme, ln.Addr())
+				rc := exporter.NewReceiver(*dir, stations...)
+				rc.MaxSize = *maxSize
+				srv := &http.Server{Handler: rc, TLSConfig: rc.TLSConfig(sc), ReadHeaderTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10}
+				fmt.Fprintf(env.Stdout, "receiving bundles from %d registered station(s) into %s at https://%s\n", len(stations), *dir, ln.Addr())
 				errc := make(chan error, 1)
-				go func() {
-					if *cert != "" {
-						errc <- srv.ServeTLS(ln, *cert, *key)
-					} else {
-						errc <- srv.Serve(ln)
-					}
-				}()
+				go func() { errc <- srv.ServeTLS(ln, "", "") }()
 				select {
 				case err := <-errc:
 					return err

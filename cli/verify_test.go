@@ -4,12 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"enrollstation/exporter"
 	"enrollstation/internal/testenv"
@@ -116,12 +125,14 @@ func TestIssuerKeygenAndAck(t *testing.T) {
 
 func TestIssuerServe(t *testing.T) {
 	dir := t.TempDir()
+	certFile, keyFile, roots := serverCert(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	code := make(chan int, 1)
 	go func() {
 		var errb bytes.Buffer
-		code <- Main(ctx, []string{"issuer", "serve", "--dir", dir, "--addr", "127.0.0.1:0"}, strings.NewReader(""), pw, &errb, issuerCommands(), nil)
+		code <- Main(ctx, []string{"issuer", "serve", "--dir", dir, "--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile,
+			"--station-key", vectors("station.pub")}, strings.NewReader(""), pw, &errb, issuerCommands(), nil)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -129,12 +140,24 @@ func TestIssuerServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	go io.Copy(io.Discard, pr)
-	url := strings.TrimSpace(line[strings.Index(line, "http://"):])
+	url := strings.TrimSpace(line[strings.Index(line, "https://"):])
 	sum, size := sha256File(t, vectors("vector.esb"))
 	golden, _ := os.ReadFile(vectors("vector.verify.golden"))
 	id := strings.Fields(string(golden))[1] // "bundle <id>"
 	b := exporter.BundleFile{ID: id, Path: vectors("vector.esb"), SHA256: sum, Size: size}
-	loc, err := (&exporter.HTTPTarget{URL: url}).Deliver(ctx, b)
+	// The vector station delivers with its key as client certificate; another station
+	// is refused.
+	stKey := vectorStationKey(t)
+	cc, err := exporter.StationClientCertificate(stKey, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	oc, _ := exporter.StationClientCertificate(other, time.Now())
+	if _, err := (&exporter.HTTPTarget{URL: url, ClientCert: oc, RootCAs: roots, Attempts: 1}).Deliver(ctx, b); exporter.Reason(err) != exporter.CodeUnregisteredClient {
+		t.Fatalf("unregistered station: %v", err)
+	}
+	loc, err := (&exporter.HTTPTarget{URL: url, ClientCert: cc, RootCAs: roots}).Deliver(ctx, b)
 	if err != nil || loc != url+"/bundles/"+b.ID {
 		t.Fatalf("upload: %s %v", loc, err)
 	}
@@ -145,9 +168,53 @@ func TestIssuerServe(t *testing.T) {
 	if c := <-code; c != 0 {
 		t.Fatalf("serve exited %d", c)
 	}
-	if c, _, _ := runIssuer(t, "issuer", "serve", "--dir", dir, "--addr", "0.0.0.0:0"); c != 2 {
-		t.Errorf("plain HTTP on a public address: exit %d, want 2", c)
+	if c, _, _ := runIssuer(t, "issuer", "serve", "--dir", dir, "--addr", "127.0.0.1:0", "--station-key", vectors("station.pub")); c != 2 {
+		t.Errorf("serving without TLS: exit %d, want 2", c)
 	}
+}
+
+// serverCert writes a self-signed server certificate for 127.0.0.1 and returns its files
+// and a pool trusting it.
+func serverCert(t *testing.T) (certFile, keyFile string, roots *x509.CertPool) {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "receiver"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, _ := x509.MarshalPKCS8PrivateKey(k)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), 0o600)
+	c, _ := x509.ParseCertificate(der)
+	roots = x509.NewCertPool()
+	roots.AddCert(c)
+	return certFile, keyFile, roots
+}
+
+// vectorStationKey reads the test-vector station's private key.
+func vectorStationKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	b, err := os.ReadFile(vectors("station.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatal("station.key: no PEM block")
+	}
+	if k, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
+		return k.(*ecdsa.PrivateKey)
+	}
+	k, err := x509.ParseECPrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func sha256File(t *testing.T, path string) ([32]byte, int64) {

@@ -89,6 +89,12 @@ func (x *Exporter) Export(ctx context.Context, sup *vault.Session, batchID strin
 			return "", err
 		}
 	}
+	if h, ok := target.(*exporter.HTTPTarget); ok && h.ClientCert == nil && h.Client == nil {
+		// Uploads authenticate the station by its TPM key (mutual TLS).
+		if h.ClientCert, err = exporter.StationClientCertificate(x.st.Signer(), time.Now()); err != nil {
+			return "", fmt.Errorf("workflow: batch %s: %w", batchID, err)
+		}
+	}
 	progress(Progress{Stage: "delivering", Done: 0, Total: 1})
 	rc, err := x.outbox.Deliver(ctx, target, bf.ID)
 	if err != nil {

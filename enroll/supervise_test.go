@@ -3,6 +3,7 @@ package enroll
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"image/jpeg"
 	"net/http/httptest"
@@ -62,13 +63,21 @@ func newSupFixture(t *testing.T) *supFixture {
 // newSupFixtureAt is newSupFixture with the station's data in dir and store options.
 func newSupFixtureAt(t *testing.T, dir string, store vault.StoreOptions) *supFixture {
 	t.Helper()
-	f := &supFixture{dir: dir}
+	return newSupFixtureIssuer(t, dir, store, nil)
+}
+
+// newSupFixtureIssuer is newSupFixtureAt with the given issuer key (nil: a new one).
+func newSupFixtureIssuer(t *testing.T, dir string, store vault.StoreOptions, issuer *exporter.IssuerPrivateKey) *supFixture {
+	t.Helper()
+	f := &supFixture{dir: dir, issuer: issuer}
 	tp, err := vault.NewTPM(tpmtest.Start(t).TPM(), "software")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.issuer, err = exporter.GenerateIssuerKey(); err != nil {
-		t.Fatal(err)
+	if f.issuer == nil {
+		if f.issuer, err = exporter.GenerateIssuerKey(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if f.issuerPub, err = f.issuer.Public().MarshalText(); err != nil {
 		t.Fatal(err)
@@ -121,6 +130,13 @@ func (f *supFixture) login(t *testing.T, name string) *vault.Session {
 // photo as the captured frame and portrait (forced when it fails the quality checks).
 func (f *supFixture) enroll(t *testing.T, clerk *vault.Session, photo, family string) *vault.Enrollment {
 	t.Helper()
+	return f.enrollWith(t, clerk, photo, family, nil)
+}
+
+// enrollWith is enroll with the stored portrait and frame made from the photo by
+// portrait (nil: the photo itself); the template is the photo's.
+func (f *supFixture) enrollWith(t *testing.T, clerk *vault.Session, photo, family string, portrait func(gocv.Mat) []byte) *vault.Enrollment {
+	t.Helper()
 	img, err := os.ReadFile(testenv.Face(t, photo))
 	if err != nil {
 		t.Fatal(err)
@@ -137,12 +153,17 @@ func (f *supFixture) enroll(t *testing.T, clerk *vault.Session, photo, family st
 		t.Fatal(err)
 	}
 	frame, err := FrameJPEG(m)
+	pj := img
+	if portrait != nil {
+		pj = portrait(m)
+		frame = pj
+	}
 	m.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	c := &Capture{Frame: frame, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
+	c := &Capture{Frame: frame, Portrait: pj, Report: rep, Template: *rep.Template, Camera: "test", At: now,
 		Width: rep.Width, Height: rep.Height, Forced: !rep.Pass}
 	if c.Forced {
 		c.Reason = "test photo is not an ICAO portrait"
@@ -323,7 +344,7 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 		t.Fatal("second bundle does not chain to the first")
 	}
 
-	// A third batch goes to the issuer's upload receiver over HTTP (loopback).
+	// A third batch goes to the issuer's upload receiver over HTTPS with mutual TLS.
 	e5 := f.enroll(t, f.clerk, "luda.jpg", "LUDA")
 	if _, err := f.st.Approve(f.sup, e5.ID); err != nil {
 		t.Fatal(err)
@@ -333,12 +354,18 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	recvDir := t.TempDir()
-	srv := httptest.NewServer(exporter.NewReceiver(recvDir))
+	rc := exporter.NewReceiver(recvDir, f.st.PublicKey())
+	srv := httptest.NewUnstartedServer(rc)
+	srv.TLS = rc.TLSConfig()
+	srv.StartTLS()
 	defer srv.Close()
 	target, err := exporter.ParseTarget(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The receiver's test certificate; the station's client certificate is its TPM key.
+	target.(*exporter.HTTPTarget).RootCAs = x509.NewCertPool()
+	target.(*exporter.HTTPTarget).RootCAs.AddCert(srv.Certificate())
 	url, err := x.Export(ctx, f.sup, b3.ID, target, nil)
 	if err != nil {
 		t.Fatal(err)

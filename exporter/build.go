@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"enrollstation/exporter/internal/format"
+	"enrollstation/exporter/internal/stream"
 	"enrollstation/exporter/statement"
 )
 
@@ -77,126 +79,179 @@ type Result struct {
 // beyond the caller's records, a few records and 64 KiB chunks are in flight at a time. On
 // error w holds a partial bundle that the caller must discard ([Outbox.Build] does).
 func Build(w io.Writer, p BuildParams) (Result, error) {
+	bp, err := planBundle(p)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := bp.planManifest(); err != nil {
+		return Result{}, err
+	}
+	if err := bp.signHeader(); err != nil {
+		return Result{}, err
+	}
+	return bp.write(w)
+}
+
+// bundlePlan is a bundle being built: what each step of Build works out for the next.
+type bundlePlan struct {
+	p          BuildParams
+	stationID  [32]byte
+	issuerID   [32]byte
+	bundleID   string
+	created    time.Time
+	roster     []rosterJSON
+	rosterKeys map[string]*rosterKey
+	changes    []issuerKeyChangeJSON
+	m          manifest
+	checked    []checkedRecord
+	included   []int // records in the payload, by index
+	inMemory   bool
+	payloadLen int64
+	signedMfst []byte
+	h          header
+	signedHdr  []byte
+	headerHash [32]byte
+	sender     *hpke.Sender
+}
+
+// planBundle checks the parameters, the roster and the issuer-key changes, and picks the
+// bundle ID.
+func planBundle(p BuildParams) (*bundlePlan, error) {
 	if p.Records == nil || p.StationSigner == nil || p.IssuerKey == nil {
-		return Result{}, errors.New("exporter: build: Records, StationSigner and IssuerKey are required")
+		return nil, errors.New("exporter: build: Records, StationSigner and IssuerKey are required")
 	}
 	if p.Seq == 0 {
-		return Result{}, errors.New("exporter: build: sequence number must be at least 1")
+		return nil, errors.New("exporter: build: sequence number must be at least 1")
 	}
 	if p.PrevHash != nil && len(p.PrevHash) != sha256.Size {
-		return Result{}, fmt.Errorf("exporter: build: previous bundle hash is %d bytes, want 32", len(p.PrevHash))
+		return nil, fmt.Errorf("exporter: build: previous bundle hash is %d bytes, want 32", len(p.PrevHash))
 	}
 	if !validID.MatchString(p.Batch.ID) {
-		return Result{}, fmt.Errorf("exporter: build: batch ID %q: use letters, digits, '.', '_' or '-'", p.Batch.ID)
+		return nil, fmt.Errorf("exporter: build: batch ID %q: use letters, digits, '.', '_' or '-'", p.Batch.ID)
 	}
 	if len(p.Batch.EnrollmentIDs) == 0 && p.Records.Len() > 0 {
-		return Result{}, errors.New("exporter: build: the batch lists no enrollments; give the batch's members")
+		return nil, errors.New("exporter: build: the batch lists no enrollments; give the batch's members")
 	}
 	stationPub, ok := p.StationSigner.Public().(*ecdsa.PublicKey)
 	if !ok || stationPub.Curve != elliptic.P256() {
-		return Result{}, fmt.Errorf("exporter: build: station key is %T, want ECDSA P-256: %w", p.StationSigner.Public(), ErrBadKey)
+		return nil, fmt.Errorf("exporter: build: station key is %T, want ECDSA P-256: %w", p.StationSigner.Public(), ErrBadKey)
 	}
-	stationID, err := StationID(stationPub)
+	bp := &bundlePlan{p: p}
+	var err error
+	bp.stationID, err = StationID(stationPub)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	roster, rosterKeys, err := rosterForBuild(p.Roster, p.StationSigner, hex.EncodeToString(stationID[:]))
+	bp.roster, bp.rosterKeys, err = rosterForBuild(p.Roster, p.StationSigner, hex.EncodeToString(bp.stationID[:]))
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	changes := issuerKeyChangesJSON(p.IssuerKeyChanges)
-	issuerID := p.IssuerKey.KeyID()
-	if _, err := checkIssuerKeyChanges(changes, hex.EncodeToString(issuerID[:])); err != nil {
-		return Result{}, fmt.Errorf("exporter: build: %w", err)
+	bp.changes = issuerKeyChangesJSON(p.IssuerKeyChanges)
+	bp.issuerID = p.IssuerKey.KeyID()
+	if _, err := checkIssuerKeyChanges(bp.changes, hex.EncodeToString(bp.issuerID[:])); err != nil {
+		return nil, fmt.Errorf("exporter: build: %w", err)
 	}
-	created := p.Created
-	if created.IsZero() {
-		created = time.Now()
+	bp.created = p.Created
+	if bp.created.IsZero() {
+		bp.created = time.Now()
 	}
 	var idb [16]byte
 	if _, err := rand.Read(idb[:]); err != nil {
-		return Result{}, fmt.Errorf("exporter: build: bundle ID: %w", err)
+		return nil, fmt.Errorf("exporter: build: bundle ID: %w", err)
 	}
-	bundleID := hex.EncodeToString(idb[:])
+	bp.bundleID = hex.EncodeToString(idb[:])
+	return bp, nil
+}
 
+// planManifest is pass 1: it checks and hashes every record and signs the manifest.
+func (bp *bundlePlan) planManifest() error {
 	// Pass 1: check and hash every record for the manifest. Records are read in order here
 	// and hashed by one worker per CPU: SHA-256 of the portraits is most of the work, except
 	// for statement approvals, whose portrait and template hashes pass 2 verifies instead.
+	p := bp.p
 	n := p.Records.Len()
-	m := manifest{
-		Format: manifestFormat, BundleID: bundleID, StationID: hex.EncodeToString(stationID[:]),
+	bp.m = manifest{
+		Format: manifestFormat, BundleID: bp.bundleID, StationID: hex.EncodeToString(bp.stationID[:]),
 		Seq: strconv.FormatUint(p.Seq, 10), PrevBundleSHA256: hex.EncodeToString(p.PrevHash),
-		Created: fmtTime(created),
+		Created: fmtTime(bp.created),
 		Batch:   manifestBatch{ID: p.Batch.ID, EnrollmentIDs: p.Batch.EnrollmentIDs},
 		Audit: manifestAudit{Seq: strconv.FormatUint(p.Audit.Seq, 10), Hash: p.Audit.Hash,
 			Signature: p.Audit.Signature},
-		Roster: &roster, IssuerKeyChanges: &changes,
+		Roster: &bp.roster, IssuerKeyChanges: &bp.changes,
 	}
 	if !p.Batch.ClosedAt.IsZero() {
-		m.Batch.ClosedAt = fmtTime(p.Batch.ClosedAt)
+		bp.m.Batch.ClosedAt = fmtTime(p.Batch.ClosedAt)
 	}
-	if m.Batch.EnrollmentIDs == nil {
-		m.Batch.EnrollmentIDs = []string{}
+	if bp.m.Batch.EnrollmentIDs == nil {
+		bp.m.Batch.EnrollmentIDs = []string{}
 	}
-	_, inMemory := p.Records.(Records) // in-memory records cannot change between the passes
-	checked, err := checkRecords(p, n, inMemory, m.StationID, rosterKeys)
+	_, bp.inMemory = p.Records.(Records) // in-memory records cannot change between the passes
+	checked, err := checkRecords(p, n, bp.inMemory, bp.m.StationID, bp.rosterKeys)
 	if err != nil {
-		return Result{}, err
+		return err
 	}
+	bp.checked = checked
 	seen := make(map[string]bool, n)
-	var payloadLen int64
-	var included []int
 	for i := range checked {
 		c := &checked[i]
 		if seen[c.rec.EnrollmentID] {
-			return Result{}, fmt.Errorf("exporter: build: enrollment %s appears twice", c.rec.EnrollmentID)
+			return fmt.Errorf("exporter: build: enrollment %s appears twice", c.rec.EnrollmentID)
 		}
 		seen[c.rec.EnrollmentID] = true
 		if c.rec.EnrollmentID == p.dropFromPayload {
 			continue
 		}
-		payloadLen += c.size
-		included = append(included, i)
-		m.Records = append(m.Records, c.rec)
+		bp.payloadLen += c.size
+		bp.included = append(bp.included, i)
+		bp.m.Records = append(bp.m.Records, c.rec)
 	}
-	if m.Records == nil {
-		m.Records = []manifestRecord{}
+	if bp.m.Records == nil {
+		bp.m.Records = []manifestRecord{}
 	}
 	if err := checkBatch(p.Batch.EnrollmentIDs, seen); err != nil {
-		return Result{}, fmt.Errorf("exporter: build: %w", err)
+		return fmt.Errorf("exporter: build: %w", err)
 	}
-	mj, err := canonicalJSON(m)
+	mj, err := canonicalJSON(bp.m)
 	if err != nil {
-		return Result{}, fmt.Errorf("exporter: build: encoding manifest: %w", err)
+		return fmt.Errorf("exporter: build: encoding manifest: %w", err)
 	}
-	signedManifest, err := sign1(rand.Reader, p.StationSigner, ctManifest, stationID[:], mj)
+	bp.signedMfst, err = sign1(rand.Reader, p.StationSigner, ctManifest, bp.stationID[:], mj)
 	if err != nil {
-		return Result{}, fmt.Errorf("exporter: build: signing manifest: %w", err)
+		return fmt.Errorf("exporter: build: signing manifest: %w", err)
 	}
-	payloadLen += 4 + int64(len(signedManifest))
+	bp.payloadLen += 4 + int64(len(bp.signedMfst))
+	return nil
+}
 
+// signHeader encapsulates to the issuer and signs the header the chunks are bound to.
+func (bp *bundlePlan) signHeader() error {
 	// Header: encapsulate to the issuer, then sign what the chunks will be bound to.
+	p := bp.p
 	enc, sender, err := hpke.NewSender(p.IssuerKey.kem, suiteKDF, suiteAEAD, []byte(hpkeInfo))
 	if err != nil {
-		return Result{}, fmt.Errorf("exporter: build: HPKE: %w", err)
+		return fmt.Errorf("exporter: build: HPKE: %w", err)
 	}
-	h := header{
-		Format: headerFormat, BundleID: bundleID, StationID: m.StationID,
-		IssuerKeyID: hex.EncodeToString(issuerID[:]),
+	bp.sender = sender
+	bp.h = header{
+		Format: headerFormat, BundleID: bp.bundleID, StationID: bp.m.StationID,
+		IssuerKeyID: hex.EncodeToString(bp.issuerID[:]),
 		KEM:         suiteKEM.ID(), KDF: suiteKDF.ID(), AEAD: suiteAEAD.ID(), Enc: enc,
-		ChunkSize: chunkSize, PlaintextLength: payloadLen, CiphertextLength: sealedLength(payloadLen),
-		Created: m.Created,
+		ChunkSize: chunkSize, PlaintextLength: bp.payloadLen, CiphertextLength: sealedLength(bp.payloadLen),
+		Created: bp.m.Created,
 	}
-	hj, err := canonicalJSON(h)
+	hj, err := canonicalJSON(bp.h)
 	if err != nil {
-		return Result{}, fmt.Errorf("exporter: build: encoding header: %w", err)
+		return fmt.Errorf("exporter: build: encoding header: %w", err)
 	}
-	signedHeader, err := sign1(rand.Reader, p.StationSigner, ctHeader, stationID[:], hj)
-	if err != nil {
-		return Result{}, fmt.Errorf("exporter: build: signing header: %w", err)
+	if bp.signedHdr, err = sign1(rand.Reader, p.StationSigner, ctHeader, bp.stationID[:], hj); err != nil {
+		return fmt.Errorf("exporter: build: signing header: %w", err)
 	}
-	headerHash := sha256.Sum256(signedHeader)
+	bp.headerHash = sha256.Sum256(bp.signedHdr)
+	return nil
+}
 
+// write is pass 2: it streams the preamble, header, sealed payload and trailer to w.
+func (bp *bundlePlan) write(w io.Writer) (Result, error) {
 	// Pass 2: stream. This goroutine encodes and seals; a hashing goroutine computes the
 	// bundle hash and hands the chunks to a writing goroutine, and a verifying goroutine
 	// hashes the members whose manifest hash pass 1 did not compute from these very bytes,
@@ -204,26 +259,22 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	pw := newPipeWriter(w)
 	ver := newVerifier()
 	defer ver.finish() // on early returns; a no-op after the check below
-	pre := make([]byte, preambleSize)
-	copy(pre, magic)
-	binary.BigEndian.PutUint16(pre[8:], formatVersion)
-	binary.BigEndian.PutUint32(pre[10:], uint32(len(signedHeader)))
-	pw.send(pre)
-	pw.send(signedHeader)
-	cw := &chunkWriter{sender: sender, headerHash: headerHash, out: pw, buf: make([]byte, 0, chunkSize)}
+	pw.send(format.Preamble(formatVersion, len(bp.signedHdr)))
+	pw.send(bp.signedHdr)
+	cw := stream.NewWriter(bp.sender, bp.headerHash, pw)
 	var lenb [4]byte
-	binary.BigEndian.PutUint32(lenb[:], uint32(len(signedManifest)))
+	binary.BigEndian.PutUint32(lenb[:], uint32(len(bp.signedMfst)))
 	cw.Write(lenb[:])
-	cw.Write(signedManifest)
-	for _, i := range included {
-		if cw.err != nil || pw.failed() || ver.failed() {
+	cw.Write(bp.signedMfst)
+	for _, i := range bp.included {
+		if cw.Err() != nil || pw.failed() || ver.failed() {
 			break
 		}
-		c := &checked[i]
+		c := &bp.checked[i]
 		mem := c.mem // in-memory records: the very bytes pass 1 encoded
-		recheck := !inMemory
+		recheck := !bp.inMemory
 		if recheck {
-			r, err := p.Records.Record(i)
+			r, err := bp.p.Records.Record(i)
 			if err != nil {
 				pw.abort()
 				return Result{}, fmt.Errorf("exporter: build: reading record %d: %w", i, err)
@@ -249,23 +300,23 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	}
 	cw.Close()
 	bodyHash, written, err := pw.finish()
-	if cw.err != nil {
-		return Result{}, cw.err
+	if cw.Err() != nil {
+		return Result{}, cw.Err()
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
 	}
-	if cw.plain != payloadLen || cw.sealed != h.CiphertextLength {
-		return Result{}, fmt.Errorf("exporter: build: internal error: payload %d/%d bytes, ciphertext %d/%d", cw.plain, payloadLen, cw.sealed, h.CiphertextLength)
+	if cw.Plain() != bp.payloadLen || cw.Sealed() != bp.h.CiphertextLength {
+		return Result{}, fmt.Errorf("exporter: build: internal error: payload %d/%d bytes, ciphertext %d/%d", cw.Plain(), bp.payloadLen, cw.Sealed(), bp.h.CiphertextLength)
 	}
 
-	t := trailer{Format: trailerFormat, BundleID: bundleID, HeaderSHA256: hex.EncodeToString(headerHash[:]),
-		CiphertextLength: cw.sealed, BodySHA256: hex.EncodeToString(bodyHash)}
+	t := trailer{Format: trailerFormat, BundleID: bp.bundleID, HeaderSHA256: hex.EncodeToString(bp.headerHash[:]),
+		CiphertextLength: cw.Sealed(), BodySHA256: hex.EncodeToString(bodyHash)}
 	tj, err := canonicalJSON(t)
 	if err != nil {
 		return Result{}, fmt.Errorf("exporter: build: encoding trailer: %w", err)
 	}
-	signedTrailer, err := sign1(rand.Reader, p.StationSigner, ctTrailer, stationID[:], tj)
+	signedTrailer, err := sign1(rand.Reader, bp.p.StationSigner, ctTrailer, bp.stationID[:], tj)
 	if err != nil {
 		return Result{}, fmt.Errorf("exporter: build: signing trailer: %w", err)
 	}
@@ -276,7 +327,7 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
 	}
 	pw.hash.Write(tail)
-	res := Result{BundleID: bundleID, Size: written + int64(len(tail)), Seq: p.Seq, Records: len(m.Records)}
+	res := Result{BundleID: bp.bundleID, Size: written + int64(len(tail)), Seq: bp.p.Seq, Records: len(bp.m.Records)}
 	copy(res.SHA256[:], pw.hash.Sum(nil))
 	return res, nil
 }
@@ -529,54 +580,4 @@ func statementHashes(stmt []byte) (h [len(memberNames)][32]byte, ok bool) {
 		return h, false
 	}
 	return h, true
-}
-
-// chunkWriter seals the payload in chunkSize pieces. A full buffer is sealed as non-final
-// only once more data arrives, so the last chunk is always sealed by Close with the final flag.
-type chunkWriter struct {
-	sender     *hpke.Sender
-	headerHash [32]byte
-	out        io.Writer // takes ownership of each sealed chunk
-	buf        []byte
-	plain      int64
-	sealed     int64
-	closed     bool
-	err        error // first sealing error; later writes are dropped
-}
-
-func (c *chunkWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 && c.err == nil {
-		if len(c.buf) == chunkSize {
-			c.err = c.seal(false)
-			continue
-		}
-		k := copy(c.buf[len(c.buf):chunkSize], p)
-		c.buf = c.buf[:len(c.buf)+k]
-		p = p[k:]
-		c.plain += int64(k)
-	}
-	return n, nil
-}
-
-func (c *chunkWriter) seal(final bool) error {
-	ct, err := c.sender.Seal(chunkAAD(c.headerHash, final), c.buf)
-	if err != nil {
-		return fmt.Errorf("exporter: build: sealing chunk: %w", err)
-	}
-	if _, err := c.out.Write(ct); err != nil {
-		return fmt.Errorf("exporter: build: writing: %w", err)
-	}
-	c.sealed += int64(len(ct))
-	c.buf = c.buf[:0]
-	return nil
-}
-
-func (c *chunkWriter) Close() error {
-	if c.closed || c.err != nil {
-		return c.err
-	}
-	c.closed = true
-	c.err = c.seal(true)
-	return c.err
 }

@@ -1,27 +1,29 @@
 package exporter
 
 import (
-	"errors"
 	"fmt"
+
+	"enrollstation/exporter/internal/errs"
 )
 
 // Sentinel errors. Every error from [Open] wraps exactly one of them, usually inside a typed
-// error that names the part that failed.
+// error that names the part that failed. (They are defined in exporter/internal/errs, so
+// that the framing packages return them too.)
 var (
-	ErrMalformed     = errors.New("malformed bundle")
-	ErrUnsupported   = errors.New("unsupported bundle format or algorithm")
-	ErrTooLarge      = errors.New("bundle exceeds a size limit")
-	ErrBadSignature  = errors.New("bad signature")
-	ErrTampered      = errors.New("content does not match what was signed")
-	ErrTruncated     = errors.New("bundle is truncated")
-	ErrWrongIssuer   = errors.New("bundle is encrypted to a different issuer key")
-	ErrWrongStation  = errors.New("bundle is from a different station")
-	ErrReplay        = errors.New("bundle sequence number already seen")
-	ErrChain         = errors.New("bundle does not follow the previous bundle")
-	ErrMissingRecord = errors.New("record missing from bundle")
-	ErrSchema        = errors.New("identity data does not match the schema")
-	ErrBadKey        = errors.New("bad key")
-	ErrNotDelivered  = errors.New("bundle not delivered")
+	ErrMalformed     = errs.ErrMalformed
+	ErrUnsupported   = errs.ErrUnsupported
+	ErrTooLarge      = errs.ErrTooLarge
+	ErrBadSignature  = errs.ErrBadSignature
+	ErrTampered      = errs.ErrTampered
+	ErrTruncated     = errs.ErrTruncated
+	ErrWrongIssuer   = errs.ErrWrongIssuer
+	ErrWrongStation  = errs.ErrWrongStation
+	ErrReplay        = errs.ErrReplay
+	ErrChain         = errs.ErrChain
+	ErrMissingRecord = errs.ErrMissingRecord
+	ErrSchema        = errs.ErrSchema
+	ErrBadKey        = errs.ErrBadKey
+	ErrNotDelivered  = errs.ErrNotDelivered
 )
 
 // CodedError is a failure with a reason code finer than its sentinel (the vocabulary is
@@ -77,32 +79,11 @@ func (e *NoSpaceError) Error() string {
 func (e *NoSpaceError) Unwrap() error { return ErrNotDelivered }
 
 // SignatureError says which signature did not verify. It wraps ErrBadSignature.
-type SignatureError struct {
-	What string // "outer header", "trailer", "manifest", "approval of record ID", ...
-	Err  error  // underlying verifier error, may be nil
-}
-
-func (e *SignatureError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("exporter: bad signature on %s: %v", e.What, e.Err)
-	}
-	return fmt.Sprintf("exporter: bad signature on %s", e.What)
-}
-
-func (e *SignatureError) Unwrap() []error { return []error{ErrBadSignature, e.Err} }
+type SignatureError = errs.SignatureError
 
 // TamperedError names the part whose bytes do not match their signed hash or fail
 // authenticated decryption. It wraps ErrTampered.
-type TamperedError struct {
-	Member string // e.g. "records/E-1/portrait.jpg", "ciphertext chunk 3", "ciphertext"
-	Reason string
-}
-
-func (e *TamperedError) Error() string {
-	return fmt.Sprintf("exporter: %s tampered: %s", e.Member, e.Reason)
-}
-
-func (e *TamperedError) Is(target error) bool { return target == ErrTampered }
+type TamperedError = errs.TamperedError
 
 // SchemaError says which record's identity data failed schema validation. It wraps ErrSchema.
 type SchemaError struct {
@@ -131,6 +112,4 @@ func (e *MissingRecordError) Error() string {
 func (e *MissingRecordError) Is(target error) bool { return target == ErrMissingRecord }
 
 // malformed wraps ErrMalformed with what was being read.
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("exporter: %s: %w", fmt.Sprintf(format, args...), ErrMalformed)
-}
+func malformed(format string, args ...any) error { return errs.Malformed(format, args...) }

@@ -3,30 +3,29 @@ package exporter
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/sha256"
-	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
 	"io"
-	"math/big"
 	"regexp"
 
 	"github.com/veraison/go-cose"
 
+	"enrollstation/exporter/internal/format"
 	"enrollstation/exporter/internal/jsonprofile"
+	"enrollstation/exporter/internal/stream"
 )
 
 // Format constants; docs/bundle-format.md is the specification. Build writes version 2;
 // Open reads versions 1 and 2.
 const (
-	magic         = "ESBUNDLE"
+	magic         = format.Magic
 	formatVersion = 2
 	formatV1      = 1
 
-	preambleSize = len(magic) + 2 + 4 // magic, u16 version, u32 header length
+	preambleSize = format.PreambleSize
 
-	chunkSize = 64 << 10 // plaintext bytes per sealed chunk (the last may be shorter)
-	tagSize   = 16       // AES-256-GCM tag
+	chunkSize = stream.ChunkSize
+	tagSize   = stream.TagSize
 
 	// Limits on lengths read from a bundle before anything is authenticated.
 	maxHeaderSize  = 16 << 10
@@ -140,89 +139,18 @@ func validFreeText(s string) bool { return len(s) <= 200 && validText.MatchStrin
 var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // sealedLength is the ciphertext length for a plaintext of n bytes.
-func sealedLength(n int64) int64 {
-	chunks := (n + chunkSize - 1) / chunkSize
-	if chunks == 0 {
-		chunks = 1
-	}
-	return n + chunks*tagSize
-}
+func sealedLength(n int64) int64 { return stream.SealedLength(n) }
 
-// chunkAAD is the associated data of every chunk: the header's hash and whether the chunk
-// is the last, so that dropping trailing chunks fails authentication.
-func chunkAAD(headerHash [32]byte, final bool) []byte {
-	aad := make([]byte, 33)
-	copy(aad, headerHash[:])
-	if final {
-		aad[32] = 1
-	}
-	return aad
-}
-
-// es256Signer adapts a crypto.Signer (e.g. a TPM key) to COSE ES256, passing crypto.SHA256
-// as the signer options, which TPM-backed signers need.
-type es256Signer struct{ s crypto.Signer }
-
-func (es256Signer) Algorithm() cose.Algorithm { return cose.AlgorithmES256 }
-
-func (e es256Signer) Sign(rand io.Reader, content []byte) ([]byte, error) {
-	d := sha256.Sum256(content)
-	der, err := e.s.Sign(rand, d[:], crypto.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	var sig struct{ R, S *big.Int }
-	if rest, err := asn1.Unmarshal(der, &sig); err != nil || len(rest) != 0 {
-		return nil, fmt.Errorf("signer returned a malformed ECDSA signature")
-	}
-	if sig.R.Sign() <= 0 || sig.S.Sign() <= 0 || sig.R.BitLen() > 256 || sig.S.BitLen() > 256 {
-		return nil, fmt.Errorf("signer returned an out-of-range ECDSA signature")
-	}
-	out := make([]byte, 64)
-	sig.R.FillBytes(out[:32])
-	sig.S.FillBytes(out[32:])
-	return out, nil
-}
-
-// sign1 wraps payload in a COSE_Sign1 signed with ES256.
 func sign1(rand io.Reader, s crypto.Signer, contentType string, kid []byte, payload []byte) ([]byte, error) {
-	hdr := cose.Headers{Protected: cose.ProtectedHeader{
-		cose.HeaderLabelAlgorithm:   cose.AlgorithmES256,
-		cose.HeaderLabelContentType: contentType,
-		cose.HeaderLabelKeyID:       kid,
-	}}
-	return cose.Sign1(rand, es256Signer{s}, hdr, payload, nil)
+	return format.Sign1(rand, s, contentType, kid, payload)
 }
 
-// parseSign1 decodes a COSE_Sign1 and returns the message and its (unverified) payload,
-// checking the algorithm and content type.
 func parseSign1(b []byte, contentType, what string) (*cose.Sign1Message, error) {
-	var m cose.Sign1Message
-	if err := m.UnmarshalCBOR(b); err != nil {
-		return nil, malformed("%s: not a COSE_Sign1 message: %v", what, err)
-	}
-	alg, err := m.Headers.Protected.Algorithm()
-	if err != nil || alg != cose.AlgorithmES256 {
-		return nil, fmt.Errorf("exporter: %s: signature algorithm must be ES256: %w", what, ErrUnsupported)
-	}
-	if ct, ok := m.Headers.Protected[cose.HeaderLabelContentType]; !ok || ct != contentType {
-		return nil, malformed("%s: content type %v, want %s", what, ct, contentType)
-	}
-	if m.Payload == nil {
-		return nil, malformed("%s: detached payload", what)
-	}
-	return &m, nil
+	return format.ParseSign1(b, contentType, what)
 }
 
 func verifySign1(m *cose.Sign1Message, pub *ecdsa.PublicKey, what string) error {
-	v, err := cose.NewVerifier(cose.AlgorithmES256, pub)
-	if err != nil {
-		return fmt.Errorf("exporter: %s: %v: %w", what, err, ErrBadKey)
-	}
-	if err := m.Verify(nil, v); err != nil {
-		return &SignatureError{What: what, Err: err}
-	}
-	return nil
+	return format.VerifySign1(m, pub, what)
 }
 
 // decodeStrict reads signed JSON under the reader profile (docs/bundle-format.md, "JSON

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"testing"
 	"time"
+
+	"enrollstation/exporter/internal/stream"
 )
 
 // sealRaw frames an arbitrary payload as a correctly signed and encrypted bundle, as a
@@ -57,14 +59,14 @@ func sealRawHeader(t testing.TB, f fixture, manifestJSON, members []byte, editHe
 	out.Write(binary.BigEndian.AppendUint16(nil, formatVersion))
 	out.Write(binary.BigEndian.AppendUint32(nil, uint32(len(sh))))
 	out.Write(sh)
-	cw := &chunkWriter{sender: sender, headerHash: sha256.Sum256(sh), out: &out, buf: make([]byte, 0, chunkSize)}
+	cw := stream.NewWriter(sender, sha256.Sum256(sh), &out)
 	cw.Write(payload)
 	if err := cw.Close(); err != nil {
 		t.Fatal(err)
 	}
 	body := sha256.Sum256(out.Bytes())
 	tj, _ := canonicalJSON(trailer{Format: trailerFormat, BundleID: bundleID, HeaderSHA256: hex.EncodeToString(func() []byte { s := sha256.Sum256(sh); return s[:] }()),
-		CiphertextLength: cw.sealed, BodySHA256: hex.EncodeToString(body[:])})
+		CiphertextLength: cw.Sealed(), BodySHA256: hex.EncodeToString(body[:])})
 	st, err := sign1(rand.Reader, f.station, ctTrailer, stationID[:], tj)
 	if err != nil {
 		t.Fatal(err)

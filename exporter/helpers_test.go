@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,6 +13,8 @@ import (
 	"image/color"
 	"image/jpeg"
 	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -195,4 +198,21 @@ func (f fixture) build(t testing.TB, p BuildParams) ([]byte, Result) {
 
 func (f fixture) open(data []byte, opts OpenOptions) (*Bundle, error) {
 	return Open(bytes.NewReader(data), f.issuer, &f.station.PublicKey, opts)
+}
+
+// startReceiver serves h over TLS with rc's mutual-TLS configuration (registered stations
+// only) and returns the server and a target for it authenticated as station.
+func startReceiver(t testing.TB, h http.Handler, rc *Receiver, station crypto.Signer) (*httptest.Server, *HTTPTarget) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = rc.TLSConfig()
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	cert, err := StationClientCertificate(station, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	return srv, &HTTPTarget{URL: srv.URL, ClientCert: cert, RootCAs: roots}
 }

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"strconv"
 	"sync/atomic"
@@ -19,7 +18,10 @@ import (
 
 	"github.com/veraison/go-cose"
 
+	"enrollstation/exporter/internal/errs"
+	"enrollstation/exporter/internal/format"
 	"enrollstation/exporter/internal/jsonprofile"
+	"enrollstation/exporter/internal/stream"
 )
 
 // OpenOptions are the issuer's expectations about a bundle.
@@ -82,27 +84,58 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 		opts.MaxManifestSize = 16 << 20
 	}
 	fileHash := sha256.New()
-	in := &countReader{r: io.TeeReader(bufio.NewReaderSize(r, 256<<10), fileHash)}
+	in := &stream.Count{R: io.TeeReader(bufio.NewReaderSize(r, 256<<10), fileHash)}
 
-	// Header.
-	pre := make([]byte, preambleSize)
-	if err := readFull(in, pre, "preamble"); err != nil {
+	oh, err := readHeader(in, issuer, station)
+	if err != nil {
 		return nil, err
 	}
-	if string(pre[:len(magic)]) != magic {
-		return nil, malformed("not a bundle (bad magic)")
+	// Payload. A reader goroutine reads and hashes the ciphertext and trailer while this one
+	// decrypts and checks, so SHA-256 and AES-GCM run on two cores.
+	rd := stream.Start(in, fileHash, oh.h.CiphertextLength, maxTrailerSize)
+	defer rd.Stop()
+	pl := stream.NewReader(rd, oh.rcp, oh.hash, oh.h.CiphertextLength)
+	b, m, roster, err := readManifest(pl, oh, station, opts)
+	if err != nil {
+		return nil, err
 	}
-	ver := binary.BigEndian.Uint16(pre[8:])
+	if b.Records, err = readRecords(pl, m, oh, roster, opts); err != nil {
+		return nil, err
+	}
+	if err := readTrailer(rd, oh, station, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// openedHeader is what the verified header says, for the later steps of Open.
+type openedHeader struct {
+	ver      uint16
+	vi       versionInfo
+	h        header
+	hash     [32]byte // SHA-256 of the signed header: the chunks' AAD and the trailer's
+	station  [32]byte
+	issuerID [32]byte
+	rcp      *hpke.Recipient
+}
+
+// readHeader reads the preamble and the signed header, checks the header's signature
+// before parsing it, then what it claims, up to opening the HPKE context: all before any
+// decryption.
+func readHeader(in io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey) (*openedHeader, error) {
+	ver, hl, err := format.ReadPreamble(in, maxHeaderSize)
+	if err != nil && !errors.Is(err, ErrTooLarge) {
+		return nil, err
+	}
 	vi, ok := versions[ver]
 	if !ok {
 		return nil, fmt.Errorf("exporter: bundle format version %d, this program reads 1 and %d: %w", ver, formatVersion, ErrUnsupported)
 	}
-	hl := binary.BigEndian.Uint32(pre[10:])
-	if hl == 0 || hl > maxHeaderSize {
-		return nil, fmt.Errorf("exporter: header length %d (limit %d): %w", hl, maxHeaderSize, ErrTooLarge)
+	if err != nil {
+		return nil, err
 	}
 	signedHeader := make([]byte, hl)
-	if err := readFull(in, signedHeader, "header"); err != nil {
+	if err := errs.ReadFull(in, signedHeader, "header"); err != nil {
 		return nil, err
 	}
 	hm, err := parseSign1(signedHeader, ctHeader, "outer header")
@@ -165,50 +198,52 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 	if err != nil {
 		return nil, &TamperedError{Member: "header", Reason: "encapsulated key rejected: " + err.Error()}
 	}
+	return &openedHeader{ver: ver, vi: vi, h: h, hash: headerHash, station: wantStation, issuerID: issuerID, rcp: rcp}, nil
+}
 
-	// Payload. A reader goroutine reads and hashes the ciphertext and trailer while this one
-	// decrypts and checks, so SHA-256 and AES-GCM run on two cores.
-	rd := startChunkReading(in, fileHash, h.CiphertextLength)
-	defer rd.stop()
-	pl := &chunkReader{src: rd, rcp: rcp, headerHash: headerHash, remaining: h.CiphertextLength}
+// readManifest reads and checks the signed manifest: signature, form, consistency with
+// the header, roster and issuer-key changes, sequence and chain, batch completeness. It
+// returns the bundle without records.
+func readManifest(pl io.Reader, oh *openedHeader, station *ecdsa.PublicKey, opts OpenOptions) (*Bundle, *manifest, map[string]*rosterKey, error) {
+	h, ver, vi, issuerID, wantStation := oh.h, oh.ver, oh.vi, oh.issuerID, oh.station
 	var lenb [4]byte
 	if _, err := io.ReadFull(pl, lenb[:]); err != nil {
-		return nil, payloadErr(err, "manifest length")
+		return nil, nil, nil, payloadErr(err, "manifest length")
 	}
 	ml := int64(binary.BigEndian.Uint32(lenb[:]))
 	if ml > opts.MaxManifestSize || ml > h.PlaintextLength-4 {
-		return nil, fmt.Errorf("exporter: manifest is %d bytes (limit %d): %w", ml, opts.MaxManifestSize, ErrTooLarge)
+		return nil, nil, nil, fmt.Errorf("exporter: manifest is %d bytes (limit %d): %w", ml, opts.MaxManifestSize, ErrTooLarge)
 	}
 	signedManifest := make([]byte, ml)
 	if _, err := io.ReadFull(pl, signedManifest); err != nil {
-		return nil, payloadErr(err, "manifest")
+		return nil, nil, nil, payloadErr(err, "manifest")
 	}
 	mm, err := parseSign1(signedManifest, ctManifest, "manifest")
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if err := verifySign1(mm, station, "manifest"); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	var m manifest
 	if err := decodeStrict(mm.Payload, &m); err != nil {
-		return nil, fmt.Errorf("exporter: manifest: %w: %w", err, ErrMalformed)
+		return nil, nil, nil, fmt.Errorf("exporter: manifest: %w: %w", err, ErrMalformed)
 	}
 	b, err := checkManifest(&m, &h, ml, opts, vi)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	b.Version = int(ver)
 	var roster map[string]*rosterKey
 	if ver >= formatVersion {
 		if roster, err = checkRoster(*m.Roster, h.StationID, station); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		for _, j := range *m.Roster {
 			b.Roster = append(b.Roster, roster[j.KeyID].RosterEntry)
 		}
 		if b.IssuerKeyChanges, err = checkIssuerKeyChanges(*m.IssuerKeyChanges, h.IssuerKeyID); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	b.Manifest = mm.Payload
@@ -217,21 +252,27 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 
 	// Sequence, chain and batch completeness: all stated in the signed manifest.
 	if b.Seq <= opts.AfterSeq {
-		return nil, fmt.Errorf("exporter: bundle sequence %d is not after %d: %w", b.Seq, opts.AfterSeq, ErrReplay)
+		return nil, nil, nil, fmt.Errorf("exporter: bundle sequence %d is not after %d: %w", b.Seq, opts.AfterSeq, ErrReplay)
 	}
 	if opts.PrevHash != nil && !bytes.Equal(opts.PrevHash, b.PrevHash) {
-		return nil, fmt.Errorf("exporter: bundle follows %s, expected %s: %w", hexOrNone(b.PrevHash), hexOrNone(opts.PrevHash), ErrChain)
+		return nil, nil, nil, fmt.Errorf("exporter: bundle follows %s, expected %s: %w", hexOrNone(b.PrevHash), hexOrNone(opts.PrevHash), ErrChain)
 	}
 	have := make(map[string]bool, len(m.Records))
 	for _, mr := range m.Records {
 		have[mr.EnrollmentID] = true
 	}
 	if err := checkBatch(b.Batch.EnrollmentIDs, have); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
+	return b, &m, roster, nil
+}
 
-	// Records: this goroutine decrypts and cuts out each record's members; a checker
-	// goroutine verifies them in order (member hashes, approval, schema) and delivers them.
+// readRecords decrypts and cuts out each record's members on this goroutine while a
+// checker goroutine verifies them in order (member hashes, schema, approval) and keeps or
+// delivers them; then no payload may be left.
+func readRecords(pl *stream.Reader, m *manifest, oh *openedHeader, roster map[string]*rosterKey, opts OpenOptions) ([]Record, error) {
+	ver, h := oh.ver, oh.h
+	var lenb [1]byte
 	chk := startRecordChecking(opts.OnRecord, recordContext{ver: ver, stationID: h.StationID, roster: roster})
 	for _, mr := range m.Records {
 		if chk.failed.Load() {
@@ -253,44 +294,48 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 	if err := chk.finish(); err != nil {
 		return nil, err
 	}
-	b.Records = chk.records
-	if n, _ := io.ReadFull(pl, lenb[:1]); n != 0 {
+	if n, _ := io.ReadFull(pl, lenb[:]); n != 0 {
 		return nil, &TamperedError{Member: "payload", Reason: "data after the last member"}
 	}
-	if pl.err != nil && pl.err != io.EOF {
-		return nil, pl.err
+	if err := pl.Err(); err != nil && err != io.EOF {
+		return nil, err
 	}
+	return chk.records, nil
+}
 
-	// Trailer.
-	tail := <-rd.tail
-	if tail.err != nil {
-		return nil, tail.err
+// readTrailer checks the signed trailer against the header and the body hash, and that
+// nothing follows it; it completes b with the file's size and hash.
+func readTrailer(rd *stream.Reading, oh *openedHeader, station *ecdsa.PublicKey, b *Bundle) error {
+	h, vi, headerHash := oh.h, oh.vi, oh.hash
+	tail := rd.Tail()
+	if tail.Err != nil {
+		return tail.Err
 	}
-	signedTrailer := tail.trailer
+	signedTrailer := tail.Trailer
 	tm, err := parseSign1(signedTrailer, ctTrailer, "trailer")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := verifySign1(tm, station, "trailer"); err != nil {
-		return nil, err
+		return err
 	}
 	var t trailer
 	if err := decodeStrict(tm.Payload, &t); err != nil {
-		return nil, fmt.Errorf("exporter: trailer: %w: %w", err, ErrMalformed)
+		return fmt.Errorf("exporter: trailer: %w: %w", err, ErrMalformed)
 	}
 	if t.Format != vi.trailer || t.BundleID != h.BundleID || t.HeaderSHA256 != hex.EncodeToString(headerHash[:]) {
-		return nil, &TamperedError{Member: "trailer", Reason: "does not belong to this header"}
+		return &TamperedError{Member: "trailer", Reason: "does not belong to this header"}
 	}
-	if t.CiphertextLength != h.CiphertextLength || t.BodySHA256 != hex.EncodeToString(tail.bodyHash) {
-		return nil, &TamperedError{Member: "ciphertext", Reason: "SHA-256 of the bundle body differs from the trailer"}
+	if t.CiphertextLength != h.CiphertextLength || t.BodySHA256 != hex.EncodeToString(tail.BodyHash) {
+		return &TamperedError{Member: "ciphertext", Reason: "SHA-256 of the bundle body differs from the trailer"}
 	}
-	if tail.extra {
-		return nil, malformed("data after the trailer")
+	if tail.Extra {
+		return malformed("data after the trailer")
 	}
-	b.Size = tail.size
-	copy(b.SHA256[:], tail.fileHash)
+	b.Size = tail.Size
+	copy(b.SHA256[:], tail.FileHash)
 
-	return b, nil
+	return nil
 }
 
 func hexOrNone(b []byte) string {
@@ -475,17 +520,6 @@ func decodeRecord(mr manifestRecord, mem [len(memberNames)][]byte, rc recordCont
 	return r, nil
 }
 
-// readFull reads outside the encrypted payload; running out of input means truncation.
-func readFull(r io.Reader, b []byte, what string) error {
-	if _, err := io.ReadFull(r, b); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("exporter: bundle ends inside the %s: %w", what, ErrTruncated)
-		}
-		return fmt.Errorf("exporter: reading %s: %w", what, err)
-	}
-	return nil
-}
-
 // payloadErr turns an error from the chunk reader into the error to report.
 func payloadErr(err error, what string) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -494,17 +528,6 @@ func payloadErr(err error, what string) error {
 		return &TamperedError{Member: what, Reason: "payload ends before it"}
 	}
 	return err
-}
-
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 type recordWork struct {
@@ -573,143 +596,5 @@ func checkRecordMembers(w recordWork, onRecord func(Record) error, records *[]Re
 		return onRecord(rec)
 	}
 	*records = append(*records, rec)
-	return nil
-}
-
-// chunkReading is the reader goroutine: it reads the ciphertext in chunk-sized pieces, then
-// the trailer, and reports the hashes. in hashes every byte read into fh.
-type chunkReading struct {
-	chunks chan sealedChunk
-	free   chan []byte // buffers handed back for reuse
-	tail   chan trailerRead
-	quit   chan struct{}
-	done   chan struct{}
-}
-
-type sealedChunk struct {
-	ct  []byte
-	err error
-}
-
-type trailerRead struct {
-	trailer  []byte
-	bodyHash []byte // SHA-256 of everything before the trailer length
-	fileHash []byte
-	size     int64
-	extra    bool // bytes follow the trailer
-	err      error
-}
-
-func startChunkReading(in *countReader, fh hash.Hash, remaining int64) *chunkReading {
-	c := &chunkReading{chunks: make(chan sealedChunk, 4), free: make(chan []byte, 6),
-		tail: make(chan trailerRead, 1), quit: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		send := func(sc sealedChunk) bool {
-			select {
-			case c.chunks <- sc:
-				return true
-			case <-c.quit:
-				return false
-			}
-		}
-		for index := 0; remaining > 0; index++ {
-			size := min(int64(chunkSize+tagSize), remaining)
-			var buf []byte
-			select {
-			case buf = <-c.free:
-			default:
-				buf = make([]byte, chunkSize+tagSize)
-			}
-			ct := buf[:size]
-			if err := readFull(in, ct, fmt.Sprintf("ciphertext chunk %d", index)); err != nil {
-				send(sealedChunk{err: err})
-				return
-			}
-			if !send(sealedChunk{ct: ct}) {
-				return
-			}
-			remaining -= size
-		}
-		close(c.chunks)
-		t := trailerRead{bodyHash: fh.Sum(nil)}
-		var lenb [4]byte
-		if t.err = readFull(in, lenb[:], "trailer length"); t.err == nil {
-			tl := binary.BigEndian.Uint32(lenb[:])
-			if tl == 0 || tl > maxTrailerSize {
-				t.err = fmt.Errorf("exporter: trailer length %d (limit %d): %w", tl, maxTrailerSize, ErrTooLarge)
-			} else {
-				t.trailer = make([]byte, tl)
-				t.err = readFull(in, t.trailer, "trailer")
-			}
-		}
-		t.fileHash = fh.Sum(nil)
-		t.size = in.n
-		if t.err == nil {
-			var one [1]byte
-			n, _ := io.ReadFull(in, one[:])
-			t.extra = n != 0
-		}
-		c.tail <- t
-	}()
-	return c
-}
-
-// stop ends the goroutine early (after an error) and waits for it.
-func (c *chunkReading) stop() {
-	close(c.quit)
-	<-c.done
-}
-
-// chunkReader opens the sealed chunks, serving the plaintext. It stops with io.EOF after
-// the final chunk, whose position the (signed) header fixes.
-type chunkReader struct {
-	src        *chunkReading
-	rcp        *hpke.Recipient
-	headerHash [32]byte
-	remaining  int64 // ciphertext bytes still to open
-	index      int
-	buf        []byte // unread plaintext
-	err        error
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	for len(c.buf) == 0 {
-		if c.err != nil {
-			return 0, c.err
-		}
-		c.err = c.next()
-	}
-	n := copy(p, c.buf)
-	c.buf = c.buf[n:]
-	return n, nil
-}
-
-func (c *chunkReader) next() error {
-	if c.remaining == 0 {
-		return io.EOF
-	}
-	sc, ok := <-c.src.chunks
-	if !ok {
-		return fmt.Errorf("exporter: internal error: ciphertext ended early")
-	}
-	if sc.err != nil {
-		return sc.err
-	}
-	final := c.remaining == int64(len(sc.ct))
-	pt, err := c.rcp.Open(chunkAAD(c.headerHash, final), sc.ct)
-	c.remaining -= int64(len(sc.ct))
-	select {
-	case c.src.free <- sc.ct[:cap(sc.ct)]:
-	default:
-	}
-	if err != nil {
-		return &TamperedError{Member: fmt.Sprintf("ciphertext chunk %d", c.index), Reason: "authenticated decryption failed"}
-	}
-	c.index++
-	c.buf = pt
-	if len(pt) == 0 && !final {
-		return malformed("empty ciphertext chunk %d", c.index-1)
-	}
 	return nil
 }

@@ -241,3 +241,38 @@ func TestHeaderSignatureBeforeParsing(t *testing.T) {
 		t.Fatalf("edited header: %v", err)
 	}
 }
+
+// TestReportEscapesText: free text from a bundle reaches the issuer's terminal escaped,
+// and schema errors name the field, never the citizen's value.
+func TestReportEscapesText(t *testing.T) {
+	f := newFixture(t)
+	recs := f.synthRecords(t, 1, 16)
+	recs[0].Capture.ForcedReason = "\x1b]0;owned\x07\x1b[2J medical \u202eeye patch"
+	recs[0] = f.approve(t, recs[0])
+	data, _ := f.build(t, f.params(recs, 1, nil))
+	b, err := f.open(data, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	WriteReport(&out, b)
+	for _, c := range "\x1b\x07\u202e" {
+		if strings.ContainsRune(out.String(), c) {
+			t.Fatalf("report carries %U:\n%q", c, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), `\u001b]0;owned\u0007\u001b[2J medical \u202eeye patch`) {
+		t.Errorf("escaped reason not shown: %q", out.String())
+	}
+
+	secret := "Mallory\x1b[31m-SECRET"
+	bad := f.synthRecords(t, 1, 16)
+	bad[0].Identity.FamilyName = secret
+	p := f.params(bad, 1, nil)
+	p.skipRecordChecks = true
+	data, _ = f.build(t, p)
+	_, err = f.open(data, OpenOptions{})
+	if Reason(err) != "schema" || strings.Contains(err.Error(), "Mallory") || !strings.Contains(err.Error(), "/family_name") {
+		t.Fatalf("schema error %q (%s): must name the field, not the value", err, Reason(err))
+	}
+}

@@ -44,11 +44,11 @@ func vectorFixture(t testing.TB) fixture {
 
 func writeVectorKeys(t *testing.T, dir string, f fixture) {
 	ecPEM := func(k *ecdsa.PrivateKey) []byte {
-		der, err := x509.MarshalECPrivateKey(k)
+		der, err := x509.MarshalPKCS8PrivateKey(k)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	}
 	stPub, _ := MarshalStationPublicKey(&f.station.PublicKey)
 	issPriv, _ := f.issuer.MarshalText()
@@ -169,6 +169,20 @@ func TestVectors(t *testing.T) {
 			t.Errorf("verify report differs from %s:\n got:\n%s\nwant:\n%s", v.golden, report.Bytes(), want)
 		}
 		checkOpened(t, b)
+	}
+	// The real-station vector (written by go test ./enroll -run TestExportVectors -update).
+	sst, err := ParseStationPublicKey(read("station/station.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := Open(bytes.NewReader(read("station/bundle.esb")), iss, sst, OpenOptions{})
+	if err != nil {
+		t.Fatalf("station/bundle.esb does not verify: %v", err)
+	}
+	var sr bytes.Buffer
+	WriteReport(&sr, sb)
+	if !bytes.Equal(sr.Bytes(), read("station/bundle.verify.golden")) {
+		t.Errorf("station/bundle.esb report differs from its golden:\n%s", sr.Bytes())
 	}
 	// The records of the format-1 vector are the synthetic ones it was made from.
 	b1, _ := Open(bytes.NewReader(read("vector-v1.esb")), iss, st, OpenOptions{})
