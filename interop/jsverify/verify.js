@@ -66,18 +66,44 @@ function pemBlock(text, type) {
 
 const fingerprint = (id) => hex(id).match(/.{4}/g).join(" ");
 
-async function loadIssuer(file) {
-  const { headers, bytes } = pemBlock(fs.readFileSync(file, "utf8"), "ENROLLSTATION ISSUER PRIVATE KEY");
-  if (bytes.length !== 64 || headers.KEM !== "MLKEM768-X25519" || headers.Signature !== "Ed25519") {
-    throw new Usage("--issuer-key: not an ML-KEM-768+X25519 / Ed25519 issuer private key");
+// PKCS#8 PrivateKeyInfo prefixes (fixed-size DER) of the two issuer private key blocks
+// (docs "Key files"): X-Wing (OID 1.3.6.1.4.1.62253.25722, the 32-byte seed as the
+// OCTET STRING) and Ed25519 (RFC 8410, the 32-byte seed inside an OCTET STRING).
+const pkcs8XWing = Uint8Array.from(Buffer.from("3034020100300d060b2b0601040183e62d81c87a0420", "hex"));
+const pkcs8Ed25519 = Uint8Array.from(Buffer.from("302e020100300506032b657004220420", "hex"));
+
+function seedAfter(der, prefix) {
+  return der.length === prefix.length + 32 && eq(der.slice(0, prefix.length), prefix) ? der.slice(prefix.length) : null;
+}
+
+// issuerSeeds reads issuer.key: two PKCS#8 "PRIVATE KEY" blocks (after a line of text
+// naming the fingerprint), or the earlier single "ENROLLSTATION ISSUER PRIVATE KEY" block
+// with KEM, Signature and Fingerprint headers over the 64 raw bytes.
+function issuerSeeds(text) {
+  if (text.includes("-----BEGIN ENROLLSTATION ISSUER PRIVATE KEY-----")) {
+    const { headers, bytes } = pemBlock(text, "ENROLLSTATION ISSUER PRIVATE KEY");
+    if (bytes.length !== 64 || headers.KEM !== "MLKEM768-X25519" || headers.Signature !== "Ed25519") {
+      throw new Usage("--issuer-key: not an ML-KEM-768+X25519 / Ed25519 issuer private key");
+    }
+    return { kem: bytes.slice(0, 32), ed: bytes.slice(32), fingerprint: headers.Fingerprint };
   }
+  const blocks = [...text.matchAll(/-----BEGIN PRIVATE KEY-----\r?\n([A-Za-z0-9+/=\r\n]*?)-----END PRIVATE KEY-----/g)].map((m) => b64(m[1].replace(/\s/g, "")));
+  const kem = blocks.length === 2 && seedAfter(blocks[0], pkcs8XWing);
+  const ed = blocks.length === 2 && seedAfter(blocks[1], pkcs8Ed25519);
+  if (!kem || !ed) throw new Usage("--issuer-key: not an issuer private key (an X-Wing and an Ed25519 PKCS#8 block)");
+  const fp = text.match(/^Fingerprint: ([0-9a-f ]+)$/m);
+  return { kem, ed, fingerprint: fp ? fp[1] : undefined };
+}
+
+async function loadIssuer(file) {
+  const seeds = issuerSeeds(fs.readFileSync(file, "utf8"));
   const kem = new XWing();
-  const kp = await kem.generateKeyPairDerand(bytes.slice(0, 32));
+  const kp = await kem.generateKeyPairDerand(seeds.kem);
   const kemPub = new Uint8Array(await kem.serializePublicKey(kp.publicKey));
-  const pub = concat(kemPub, ed25519.getPublicKey(bytes.slice(32)));
+  const pub = concat(kemPub, ed25519.getPublicKey(seeds.ed));
   const id = sha256(pub);
-  if (headers.Fingerprint !== undefined && headers.Fingerprint !== fingerprint(id)) {
-    throw new Usage("--issuer-key: the Fingerprint header does not match the key");
+  if (seeds.fingerprint !== undefined && seeds.fingerprint !== fingerprint(id)) {
+    throw new Usage("--issuer-key: the Fingerprint line does not match the key");
   }
   return { privateKey: kp.privateKey, id };
 }
