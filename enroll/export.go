@@ -6,8 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"enrollstation/biometrics"
@@ -88,6 +90,8 @@ func (x *Exporter) Export(ctx context.Context, sup *vault.Session, batchID strin
 		if bf, err = x.build(ctx, b, progress); err != nil {
 			return "", err
 		}
+	} else if err := x.countBundle(b); err != nil {
+		return "", err
 	}
 	if h, ok := target.(*exporter.HTTPTarget); ok && h.ClientCert == nil && h.Client == nil {
 		// Uploads authenticate the station by its TPM key (mutual TLS).
@@ -124,9 +128,21 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	if err != nil {
 		return exporter.BundleFile{}, err
 	}
-	seq, err := x.st.NextBundleSeq()
+	// The bundle is built with the counter's next value and the counter advanced only
+	// once it is built, so a failed build (a damaged record, a cancelled export) uses no
+	// sequence number. One process per station (the data directory's lock) keeps the
+	// prediction right; the first bundle on a TPM whose counters were used before gets
+	// its value from the TPM, so that bundle is rebuilt once with it.
+	cur, err := x.st.BundleSeq()
 	if err != nil {
 		return exporter.BundleFile{}, err
+	}
+	if last, err := x.lastRecordedSeq(); err != nil {
+		return exporter.BundleFile{}, err
+	} else if last == cur+1 { // recorded, then a crash before it was counted
+		if cur, err = x.st.NextBundleSeq(); err != nil {
+			return exporter.BundleFile{}, err
+		}
 	}
 	roster, err := Roster(x.st)
 	if err != nil {
@@ -134,7 +150,7 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	}
 	src := &vaultRecords{ctx: ctx, st: x.st, ids: b.EnrollmentIDs, progress: progress}
 	p := exporter.BuildParams{
-		Records: src, StationSigner: x.st.Signer(), IssuerKey: issuer, Seq: seq, PrevHash: prev,
+		Records: src, StationSigner: x.st.Signer(), IssuerKey: issuer, Seq: cur + 1, PrevHash: prev,
 		Batch:  exporter.Batch{ID: b.ID, ClosedAt: b.ClosedAt, EnrollmentIDs: b.EnrollmentIDs},
 		Roster: roster,
 		// IssuerKeyChanges: the vault keeps no issuer-key history yet (issue 14b adds it).
@@ -144,17 +160,33 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	}
 	bf, err := x.outbox.Build(p)
 	if err != nil {
-		return exporter.BundleFile{}, fmt.Errorf("workflow: building batch %s: %w", b.ID, err)
+		return exporter.BundleFile{}, buildError(b.ID, err)
 	}
-	// Remember the bundle at once: its sequence number is spent, and the next bundle
-	// chains to it whether or not this one has been delivered yet.
-	err = x.updateBatch(b.ID, func(nb *vault.Batch) {
-		nb.BundleID, nb.BundleSeq, nb.BundleHash, nb.DeliveryError = bf.ID, seq, bf.SHA256[:], ""
-	})
+	// Record the bundle first, then count it: a crash between the two leaves the batch
+	// naming a bundle one above the counter, which the next Export counts (countBundle).
+	// Remembered at once also because the next bundle chains to it, delivered or not.
+	if err := x.recordBundle(b, bf, p.Seq); err != nil {
+		return exporter.BundleFile{}, err
+	}
+	if testHookBundleRecorded != nil {
+		if err := testHookBundleRecorded(); err != nil {
+			return exporter.BundleFile{}, err
+		}
+	}
+	seq, err := x.st.NextBundleSeq()
 	if err != nil {
 		return exporter.BundleFile{}, err
 	}
-	b.BundleID, b.BundleSeq, b.BundleHash = bf.ID, seq, bf.SHA256[:]
+	if seq != p.Seq {
+		os.Remove(bf.Path)
+		src.calls, p.Seq = 0, seq
+		if bf, err = x.outbox.Build(p); err != nil {
+			return exporter.BundleFile{}, buildError(b.ID, err)
+		}
+		if err := x.recordBundle(b, bf, seq); err != nil {
+			return exporter.BundleFile{}, err
+		}
+	}
 	return bf, nil
 }
 
@@ -195,6 +227,54 @@ func Roster(st *vault.Station) ([]exporter.RosterEntry, error) {
 			Created: o.CreatedAt, Status: exporter.KeyActive})
 	}
 	return out, nil
+}
+
+// testHookBundleRecorded runs between recording a bundle and counting it; a test makes
+// it fail to stand for a crash there.
+var testHookBundleRecorded func() error
+
+func (x *Exporter) recordBundle(b *vault.Batch, bf exporter.BundleFile, seq uint64) error {
+	err := x.updateBatch(b.ID, func(nb *vault.Batch) {
+		nb.BundleID, nb.BundleSeq, nb.BundleHash, nb.DeliveryError = bf.ID, seq, bf.SHA256[:], ""
+	})
+	if err == nil {
+		b.BundleID, b.BundleSeq, b.BundleHash = bf.ID, seq, bf.SHA256[:]
+	}
+	return err
+}
+
+// lastRecordedSeq is the highest bundle sequence number a batch records.
+func (x *Exporter) lastRecordedSeq() (uint64, error) {
+	bs, err := Batches(x.st)
+	var last uint64
+	for _, b := range bs {
+		last = max(last, b.BundleSeq)
+	}
+	return last, err
+}
+
+// countBundle finishes what a crash interrupted: a batch's recorded bundle one above the
+// TPM counter is counted now.
+func (x *Exporter) countBundle(b *vault.Batch) error {
+	cur, err := x.st.BundleSeq()
+	if err != nil || cur >= b.BundleSeq {
+		return err
+	}
+	if cur+1 != b.BundleSeq {
+		return fmt.Errorf("workflow: batch %s's bundle is number %d but the TPM counter is at %d", b.ID, b.BundleSeq, cur)
+	}
+	_, err = x.st.NextBundleSeq()
+	return err
+}
+
+// buildError explains a failed build; a damaged record names the way out (quarantine).
+func buildError(batchID string, err error) error {
+	var ie *vault.IntegrityError
+	if errors.As(err, &ie) && ie.Key != "" {
+		id := ie.Key[strings.IndexByte(ie.Key, '/')+1:]
+		return fmt.Errorf("workflow: building batch %s: %w; no bundle sequence number was used. A supervisor can take the damaged record out of the batch: enrollstation batch quarantine %s --batch %s --as SUPERVISOR", batchID, err, id, batchID)
+	}
+	return fmt.Errorf("workflow: building batch %s: %w; no bundle sequence number was used", batchID, err)
 }
 
 // lastBundleHash is the hash of the station's most recent bundle (highest sequence

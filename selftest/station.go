@@ -212,7 +212,7 @@ func checkStore(dataDir string) (string, error) {
 	if _, err := rand.Read(key); err != nil {
 		return "", err
 	}
-	st, err := vault.OpenStore(dir, key)
+	st, err := vault.CreateStore(dir, key, vault.StoreOptions{})
 	if err != nil {
 		return "", Hint(err, "check free disk space and the data directory")
 	}

@@ -230,7 +230,7 @@ func (st *Station) MarkExported(sup *Session, batchID string, ids []string, seq 
 		return err
 	}
 	now := st.cfg.now()
-	return st.store.Update(func(tx *Tx) error {
+	_, err := st.anchoredUpdate(func(tx *Tx) error {
 		b, err := tx.Batch(batchID)
 		if errors.Is(err, ErrNotFound) {
 			b = &Batch{ID: batchID, Status: BatchOpen, CreatedBy: sup.Name, CreatedAt: now}
@@ -257,12 +257,9 @@ func (st *Station) MarkExported(sup *Session, batchID string, ids []string, seq 
 		if err := tx.PutBatch(b); err != nil {
 			return err
 		}
-		if err := tx.Audit(sup.Name, "batch.export", batchID, fmt.Sprintf("%d enrollments, bundle %d", len(ids), seq)); err != nil {
-			return err
-		}
-		_, err = tx.addCheckpoint(st.signer)
-		return err
+		return tx.Audit(sup.Name, "batch.export", batchID, fmt.Sprintf("%d enrollments, bundle %d", len(ids), seq))
 	})
+	return err
 }
 
 // IssuerAck is the issuer's answer to one exported batch: the enrollments it took over

@@ -149,6 +149,7 @@ type Batch struct {
 
 	// Export bookkeeping (added for the supervisor's export screen; all optional).
 	EnrollmentIDs []string  `json:"enrollment_ids,omitempty"` // members, fixed when the batch closes
+	Quarantined   []string  `json:"quarantined,omitempty"`    // damaged members a supervisor took out (enroll.Quarantine)
 	BundleID      string    `json:"bundle_id,omitempty"`      // outbox bundle built for the batch
 	Target        string    `json:"target,omitempty"`         // where the bundle was sent
 	Location      string    `json:"location,omitempty"`       // where the target says it now is
