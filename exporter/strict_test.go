@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -274,5 +275,60 @@ func TestReportEscapesText(t *testing.T) {
 	_, err = f.open(data, OpenOptions{})
 	if Reason(err) != "schema" || strings.Contains(err.Error(), "Mallory") || !strings.Contains(err.Error(), "/family_name") {
 		t.Fatalf("schema error %q (%s): must name the field, not the value", err, Reason(err))
+	}
+}
+
+// TestAckProtocol: an acknowledgement accounts for every record exactly once, comes
+// after the last one imported, and a negative one names no records.
+func TestAckProtocol(t *testing.T) {
+	f := newFixture(t)
+	data, _ := f.build(t, f.params(f.synthRecords(t, 3, 16), 1, nil))
+	b, err := f.open(data, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{b.Records[0].EnrollmentID, b.Records[1].EnrollmentID, b.Records[2].EnrollmentID}
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	parse := func(raw []byte, err error) *Ack {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := ParseAck(raw, f.issuer.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	full := parse(Acknowledge(f.issuer, b, 7, map[string]Rejection{ids[1]: {Reason: "duplicate", Detail: "enrolled at counter 3"}}, now))
+	if err := CheckAck(full, ids, 6); err != nil || full.Seq != 7 || full.BundleSeq != 1 || len(full.Accepted) != 2 || full.Rejected[0].Reason != "duplicate" {
+		t.Fatalf("complete acknowledgement: %+v %v", full, err)
+	}
+	if err := CheckAck(full, ids, 7); Reason(err) != CodeAckReplay {
+		t.Errorf("replayed: %v", err)
+	}
+	if err := CheckAck(full, append(ids, "E-4"), 0); Reason(err) != CodeAckIncomplete {
+		t.Errorf("one of four records: %v", err)
+	}
+	if err := CheckAck(full, ids[:2], 0); Reason(err) != CodeAckExtra {
+		t.Errorf("names a record not in the bundle: %v", err)
+	}
+	twice := *full
+	twice.Accepted = append(slices.Clone(full.Accepted), ids[1])
+	if err := CheckAck(&twice, ids, 0); Reason(err) != CodeAckExtra {
+		t.Errorf("accepts and refuses one record: %v", err)
+	}
+	if _, err := Acknowledge(f.issuer, b, 8, map[string]Rejection{"E-NOT": {Reason: "other"}}, now); Reason(err) != CodeAckExtra {
+		t.Errorf("refusing a record not in the bundle: %v", err)
+	}
+	if _, err := Acknowledge(f.issuer, b, 8, map[string]Rejection{ids[0]: {Reason: "looks odd"}}, now); err == nil {
+		t.Error("a refusal reason outside the vocabulary was signed")
+	}
+	nack := parse(Refuse(f.issuer, BundleRef{ID: b.ID, SHA256: b.SHA256, StationID: b.StationID}, 9, "bad-signature", "approval of E-00001", now))
+	if err := CheckAck(nack, ids, 8); err != nil || nack.Kind != AckNegative || nack.Reason != "bad-signature" || len(nack.Accepted) != 0 {
+		t.Fatalf("negative acknowledgement: %+v %v", nack, err)
+	}
+	if _, err := Refuse(f.issuer, BundleRef{ID: b.ID}, 9, "because", "", now); err == nil {
+		t.Error("a bundle refusal reason outside the vocabulary was signed")
 	}
 }
