@@ -11,5 +11,6 @@ func Commands() []Command {
 	c = append(c, attestCommands()...)
 	c = append(c, workflowCommands()...)
 	c = append(c, enrollCommands()...)
+	c = append(c, settingsCommands()...)
 	return c
 }

@@ -69,32 +69,20 @@ func stationCommands() []Command {
 					if err != nil {
 						return err
 					}
-					tp, err := vault.OpenTPM(env.TPM, env.Data)
+					op, err := env.opener()
+					if err != nil {
+						return err
+					}
+					tp, err := op.OpenTPM()
 					if err != nil {
 						return err
 					}
 					defer tp.Close()
-					st, err := vault.Init(env.Data, tp, vault.Config{PCRs: pcrList}, vault.InitOptions{Name: *name, Site: *site, Admin: *admin, AdminPassword: pw, WipeExistingStore: *wipe && !existing.Empty()})
+					st, err := enroll.Provision(op, tp, vault.Config{PCRs: pcrList}, enroll.ProvisionOptions{Name: *name, Site: *site, Admin: *admin, AdminPassword: pw, IssuerKey: issuer, WipeExistingStore: *wipe && !existing.Empty()})
 					if err != nil {
 						return err
 					}
 					defer st.Close()
-					if issuer != nil {
-						err := st.Store().Update(func(tx *vault.Tx) error {
-							s, err := tx.Settings()
-							if err != nil {
-								return err
-							}
-							s.IssuerKey = issuer
-							if err := tx.PutSettings(s); err != nil {
-								return err
-							}
-							return tx.Audit(*admin, "station.issuer-key", "", "")
-						})
-						if err != nil {
-							return err
-						}
-					}
 					info := tp.Info()
 					fmt.Fprintf(env.Stdout, "station initialised in %s\nstation ID: %s\nTPM: %s (%s, firmware %s)\nadministrator: %s\n", env.Data, st.ID(), info.Kind, info.Manufacturer, info.Firmware, *admin)
 					if info.Kind == "software" {
@@ -422,24 +410,29 @@ func confirmWipe(env *Env, d *vault.ExistingData, given string) error {
 	return nil
 }
 
-// withStation opens the TPM and the station, runs fn, and closes both.
-// Closing anchors the audit log in the TPM (vault.Station.Close), so its error counts.
-func withStation(env *Env, fn func(*vault.Station) error) (err error) {
-	tp, err := vault.OpenTPM(env.TPM, env.Data)
+// withService opens the station's service (TPM, station; the recognizer on demand),
+// runs fn, and closes it.
+func withService(env *Env, fn func(*enroll.Service) error) (err error) {
+	op, err := env.opener()
 	if err != nil {
-		return vault.ExplainLowDisk(env.Data, err)
+		return err
 	}
-	defer tp.Close()
-	st, err := vault.Open(env.Data, tp, vault.Config{})
+	svc, err := enroll.Open(env.Config, op)
 	if err != nil {
-		return vault.ExplainLowDisk(env.Data, err)
+		return err
 	}
+	// Closing anchors the audit log in the TPM (vault.Station.Close), so its error counts.
 	defer func() {
-		if cerr := st.Close(); err == nil {
+		if cerr := svc.Close(); err == nil {
 			err = cerr
 		}
 	}()
-	return fn(st)
+	return fn(svc)
+}
+
+// withStation is withService for commands that need only the station.
+func withStation(env *Env, fn func(*vault.Station) error) error {
+	return withService(env, func(svc *enroll.Service) error { return fn(svc.Station()) })
 }
 
 // withSession is withStation with the operator name logged in (password prompted or

@@ -30,7 +30,7 @@ func vectors(name string) string { return filepath.Join(testenv.Root(), "exporte
 func runIssuer(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(context.Background(), args, strings.NewReader(""), &out, &errb, issuerCommands(), nil)
+	code = Main(context.Background(), args, strings.NewReader(""), &out, &errb, issuerCommands(), testRoot)
 	return code, out.String(), errb.String()
 }
 
@@ -132,7 +132,7 @@ func TestIssuerServe(t *testing.T) {
 	go func() {
 		var errb bytes.Buffer
 		code <- Main(ctx, []string{"issuer", "serve", "--dir", dir, "--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile,
-			"--station-key", vectors("station.pub")}, strings.NewReader(""), pw, &errb, issuerCommands(), nil)
+			"--station-key", vectors("station.pub")}, strings.NewReader(""), pw, &errb, issuerCommands(), testRoot)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')

@@ -15,6 +15,7 @@ import (
 	"enrollstation/enroll"
 	"enrollstation/exporter"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/vault"
 )
 
@@ -39,20 +40,13 @@ func submitForTest(t *testing.T, data, clerk, photo string, seed uint64) string 
 	q, _ := json.Marshal(map[string]any{"pass": true, "score": 88, "measures": []biometrics.Measure{
 		{ID: biometrics.SingleFacePresent, Raw: 1, Score: 100, Pass: true, Mandatory: true},
 	}})
-	b, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idn, err := exporter.ParseIdentity(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idn := testkit.ExampleIdentity(t)
 	appNo, err := enroll.NewApplicationNumber(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var id string
-	err = withStation(&Env{Data: data, TPM: "swtpm"}, func(st *vault.Station) error {
+	err = withStation(testEnv(enroll.Config{Data: data, TPM: "swtpm"}), func(st *vault.Station) error {
 		s, err := st.Login(clerk, clerk+"-password")
 		if err != nil {
 			return err
@@ -78,7 +72,7 @@ func TestScriptedApproveRejectExportVerify(t *testing.T) {
 	run := func(stdin string, args ...string) (string, string, int) {
 		t.Helper()
 		var out, errb bytes.Buffer
-		code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, nil)
+		code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, testRoot)
 		return out.String(), errb.String(), code
 	}
 	common := []string{"--data", data, "--tpm", "swtpm", "--password-stdin"}

@@ -22,6 +22,7 @@ import (
 	"enrollstation/capture"
 	"enrollstation/exporter"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/internal/tpmtest"
 	"enrollstation/vault"
 )
@@ -82,37 +83,25 @@ func newSupFixtureIssuer(t *testing.T, dir string, store vault.StoreOptions, iss
 	if f.issuerPub, err = f.issuer.Public().MarshalText(); err != nil {
 		t.Fatal(err)
 	}
-	cfg := vault.Config{KDF: vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}, Store: store}
-	if _, err := Provision(f.dir, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: []byte("junk")}); err == nil {
+	cfg := vault.Config{KDF: testkit.FastKDF, Store: store}
+	if _, err := Provision(testkit.Opener{Data: f.dir}, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: []byte("junk")}); err == nil {
 		t.Fatal("provisioning with a junk issuer key succeeded")
 	}
 	if vault.Initialized(f.dir) {
 		t.Fatal("a refused provisioning left a station behind")
 	}
-	f.st, err = Provision(f.dir, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: f.issuerPub})
+	f.st, err = Provision(testkit.Opener{Data: f.dir}, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: f.issuerPub})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.st.Close() })
 	f.admin = f.login(t, "root")
-	for name, roles := range map[string][]vault.Role{
-		"clara": {vault.RoleClerk}, "sam": {vault.RoleSupervisor}, "sue": {vault.RoleSupervisor, vault.RoleClerk},
-	} {
-		if err := f.st.AddUser(f.admin, name, roles, name+"-password"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testkit.AddUsers(t, f.st, f.admin, testkit.User{Name: "clara", Roles: []vault.Role{vault.RoleClerk}},
+		testkit.User{Name: "sam", Roles: []vault.Role{vault.RoleSupervisor}},
+		testkit.User{Name: "sue", Roles: []vault.Role{vault.RoleSupervisor, vault.RoleClerk}})
 	f.clerk, f.sup, f.supClerk = f.login(t, "clara"), f.login(t, "sam"), f.login(t, "sue")
 	f.assessor = supAssessor(t)
-	b, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := exporter.ParseIdentity(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.details = DetailsFromIdentity(id)
+	f.details = DetailsFromIdentity(testkit.ExampleIdentity(t))
 	return f
 }
 

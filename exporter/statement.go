@@ -51,9 +51,10 @@ type statementCapture struct {
 	Extra      map[string]string `json:"extra"`
 }
 
-// forcedReasonKey is where a station statement's capture metadata keeps the reason a
-// failing photo was accepted.
-const forcedReasonKey = "forced_reason"
+// ForcedReasonKey is where a station statement's capture metadata (the station's
+// CaptureMeta.Extra) keeps the reason a failing photo was accepted. The one definition:
+// the station's workflow writes it under this key (enroll.ExtraForcedReason).
+const ForcedReasonKey = "forced_reason"
 
 // checkStatement checks that a station approval statement names record r: its ID, the
 // hashes of its portrait and template, its identity and its capture metadata. The error
@@ -108,7 +109,7 @@ func checkStatement(stmt []byte, r Record, hashes [len(memberNames)][32]byte) er
 		return fmt.Errorf("%s camera_profile differs from the signed statement", MemberCapture)
 	case c.Attempts != r.Capture.Retries:
 		return fmt.Errorf("%s retries differs from the signed statement", MemberCapture)
-	case c.Extra[forcedReasonKey] != r.Capture.ForcedReason:
+	case c.Extra[ForcedReasonKey] != r.Capture.ForcedReason:
 		return fmt.Errorf("%s forced_reason differs from the signed statement", MemberCapture)
 	case !at.Equal(r.Capture.CapturedAt):
 		return fmt.Errorf("%s captured_at differs from the signed statement", MemberCapture)
