@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -224,4 +225,36 @@ func sha256File(t *testing.T, path string) ([32]byte, int64) {
 		t.Fatal(err)
 	}
 	return sha256.Sum256(b), int64(len(b))
+}
+
+// TestVerifyNegativeVectors: verify --json refuses every negative vector with the reason
+// code the vector names (what the JavaScript verifier is compared against), and the
+// message printed carries no control characters.
+func TestVerifyNegativeVectors(t *testing.T) {
+	idx, err := os.ReadFile(vectors("negative/expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []struct{ File, Reason string }
+	if err := json.Unmarshal(idx, &want); err != nil || len(want) == 0 {
+		t.Fatalf("expected.json: %v", err)
+	}
+	keys := []string{"verify", "--json", "--issuer-key", vectors("issuer.key"), "--station-key", vectors("station.pub")}
+	for _, v := range want {
+		code, out, errs := runIssuer(t, append(keys, vectors("negative/"+v.File))...)
+		var got struct {
+			OK     bool   `json:"ok"`
+			Reason string `json:"reason"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil || code != 1 || got.OK || got.Reason != v.Reason {
+			t.Errorf("%s: exit %d, %s, want reason %s", v.File, code, out, v.Reason)
+		}
+		if strings.ContainsAny(errs, "\x1b\x07") || !strings.HasPrefix(errs, "FAIL "+v.Reason+": ") {
+			t.Errorf("%s: stderr %q", v.File, errs)
+		}
+	}
+	code, out, _ := runIssuer(t, append(keys, vectors("vector.esb"))...)
+	if code != 0 || !strings.Contains(out, `"reason":"ok"`) || !strings.Contains(out, `"format":2`) {
+		t.Errorf("positive vector: exit %d %s", code, out)
+	}
 }

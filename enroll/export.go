@@ -137,16 +137,16 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	if err != nil {
 		return exporter.BundleFile{}, err
 	}
+	roster, err := Roster(x.st)
+	if err != nil {
+		return exporter.BundleFile{}, err
+	}
 	if last, err := x.lastRecordedSeq(); err != nil {
 		return exporter.BundleFile{}, err
 	} else if last == cur+1 { // recorded, then a crash before it was counted
 		if cur, err = x.st.NextBundleSeq(); err != nil {
 			return exporter.BundleFile{}, err
 		}
-	}
-	roster, err := Roster(x.st)
-	if err != nil {
-		return exporter.BundleFile{}, err
 	}
 	src := &vaultRecords{ctx: ctx, st: x.st, ids: b.EnrollmentIDs, progress: progress}
 	p := exporter.BuildParams{
@@ -504,20 +504,13 @@ func RecordOf(e *vault.Enrollment) (exporter.Record, error) {
 		ModelID:         t.ModelID,
 		TemplateVersion: strconv.Itoa(t.Version),
 		Quality:         qv,
-		Capture:         exportCapture(e, at),
+		Capture: exporter.Capture{
+			Operator: e.CapturedBy, CameraProfile: e.Capture.ProfileID, Retries: e.Capture.Attempts,
+			ForcedReason: e.Capture.Extra[ExtraForcedReason], CapturedAt: at.UTC(),
+		},
 		Approval: exporter.Approval{
 			SupervisorID: a.Supervisor, SupervisorPublicKey: a.PublicKey, Signature: a.Signature,
 			SignedAt: a.At.UTC(), Statement: a.Statement,
 		},
 	}, nil
-}
-
-// exportCapture maps the stored capture metadata to the bundle's capture record: the
-// station's Attempts (failed attempts before the kept frame) is the bundle's Retries,
-// and the forced reason is the Extra entry under ExtraForcedReason.
-func exportCapture(e *vault.Enrollment, at time.Time) exporter.Capture {
-	return exporter.Capture{
-		Operator: e.CapturedBy, CameraProfile: e.Capture.ProfileID, Retries: e.Capture.Attempts,
-		ForcedReason: e.Capture.Extra[ExtraForcedReason], CapturedAt: at.UTC(),
-	}
 }
