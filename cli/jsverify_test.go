@@ -203,7 +203,7 @@ func TestJSVerifierAgreesOnFreshBundles(t *testing.T) {
 	batch := strings.TrimSpace(r.must("sam-password\n", "batch", "close", "--as", "sam"))
 	bundle := strings.TrimSpace(r.must("sam-password\n", "export", "--batch", batch, "--to", t.TempDir(), "--as", "sam"))
 	pub := r.path("station.pem")
-	r.must("", "station", "pubkey", "--out", pub)
+	r.must("root-password\n", "station", "pubkey", "--out", pub, "--as", "root")
 
 	att := r.path("station.att")
 	r.must("root-password\n", "station", "attest", "--out", att, "--as", "root")

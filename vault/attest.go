@@ -88,7 +88,7 @@ var ekTemplate = tpm2.RSAEKTemplate
 func (st *Station) Attest(admin *Session, qualify QualifyFunc) (*AttestationEvidence, error) {
 	actor := "station"
 	if admin != nil {
-		if err := admin.require(RoleAdmin); err != nil {
+		if err := st.Authorize(admin, RoleAdmin); err != nil {
 			return nil, err
 		}
 		actor = admin.Name
@@ -174,7 +174,7 @@ func (st *Station) Attest(admin *Session, qualify QualifyFunc) (*AttestationEvid
 // secret only if it holds both the EK the challenge is encrypted to and the key named
 // akName (this station's attestation key). Administrators only.
 func (st *Station) Activate(admin *Session, akName, credentialBlob, encryptedSecret []byte) ([]byte, error) {
-	if err := admin.require(RoleAdmin); err != nil {
+	if err := st.Authorize(admin, RoleAdmin); err != nil {
 		return nil, err
 	}
 	ak, err := st.attestationKey(false)
