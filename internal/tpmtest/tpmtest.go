@@ -70,9 +70,6 @@ func openDevice(t testing.TB, dev string) *Sim {
 	return s
 }
 
-// IsDevice reports whether the Sim is a TPM device rather than swtpm.
-func (s *Sim) IsDevice() bool { return s.device != "" }
-
 // ResetLockout ends the TPM's dictionary-attack lockout: TPM2_DictionaryAttackLockReset
 // with the empty lockout authorization of a fresh TPM. go-tpm's tpm2 package has no
 // such command, so it is sent as bytes (TPM 2.0 Part 3, 25.2).
