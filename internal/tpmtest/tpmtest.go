@@ -28,6 +28,7 @@ type Sim struct {
 	t        testing.TB
 	stateDir string
 	device   string // a TPM device path instead of swtpm (see EnvDevice)
+	ekCA     string
 
 	mu   sync.Mutex
 	proc *swtpm.Process
@@ -104,6 +105,16 @@ func StartWithState(t testing.TB, stateDir string) *Sim {
 	return s
 }
 
+// StartWithEK runs swtpm on fresh state manufactured with EK certificates from the
+// swtpm local CA in caDir (created there if missing; swtpm.DefaultCADir is setup's).
+func StartWithEK(t testing.TB, caDir string) *Sim {
+	t.Helper()
+	s := &Sim{t: t, stateDir: t.TempDir(), ekCA: caDir}
+	s.start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
 func (s *Sim) start() {
 	s.t.Helper()
 	if s.device != "" {
@@ -116,7 +127,7 @@ func (s *Sim) start() {
 		}
 		return
 	}
-	p, err := swtpm.Start(context.Background(), swtpm.Config{StateDir: s.stateDir})
+	p, err := swtpm.Start(context.Background(), swtpm.Config{StateDir: s.stateDir, EKCA: s.ekCA})
 	if err != nil {
 		s.t.Fatalf("tpmtest: %v", err)
 	}
