@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -109,6 +110,9 @@ type shell struct {
 
 // Run opens the station window and returns when it is closed or ctx is cancelled.
 func Run(ctx context.Context, env *cli.Env, demo bool) error {
+	if err := checkDisplay(os.Getenv); err != nil {
+		return err
+	}
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
 	th, fontErr := newStationTheme()
