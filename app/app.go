@@ -81,9 +81,6 @@ type shell struct {
 	lockedCur  any
 	lockedUser string
 
-	receiptMu sync.Mutex
-	receipts  string // private folder of receipts being printed; see writeReceipt
-
 	recMu  sync.Mutex
 	rec    *biometrics.Recognizer
 	ownRec bool // rec was loaded by the shell (tests may lend one)
@@ -200,7 +197,6 @@ func (sh *shell) provisioned(st *vault.Station) {
 // close releases the station, TPM and recognizer.
 func (sh *shell) close() {
 	sh.idle.stop()
-	sh.removeReceipts()
 	for _, f := range sh.onLogout {
 		f()
 	}
@@ -318,7 +314,6 @@ func (sh *shell) logout() {
 	sh.onLogout = nil
 	sh.sess = nil
 	sh.locked, sh.lockedCur, sh.lockedUser = nil, nil, ""
-	sh.removeReceipts()
 	sh.idle.stop()
 	sh.showLogin()
 }

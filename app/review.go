@@ -220,10 +220,11 @@ func (v *reviewView) doSubmit() {
 	sess := sh.sess
 	go func() {
 		saved, err := enroll.Submit(sh.station, sess, d, no, r, true)
-		var path string
+		var pdf []byte
+		var page image.Image
 		var rerr error
 		if err == nil {
-			path, rerr = sh.writeReceipt(saved, r.Capture)
+			pdf, page, rerr = sh.makeReceipt(saved)
 		}
 		ui(func() {
 			v.busy = false
@@ -232,8 +233,8 @@ func (v *reviewView) doSubmit() {
 				v.update()
 				return
 			}
-			e.savedID = saved.ID
-			e.receipt = path
+			e.savedID, e.saved = saved.ID, saved
+			e.receiptPDF, e.receiptPage = pdf, page
 			e.showReceipt(rerr)
 		})
 	}()

@@ -30,6 +30,8 @@ func technicianScreens() []roleScreen {
 			Make: func(sh *shell) fyne.CanvasObject { return newCameraScreen(sh, tech).content }},
 		{Role: vault.RoleTechnician, Title: tr("Diagnostics"), Icon: theme.InfoIcon(),
 			Make: func(sh *shell) fyne.CanvasObject { return newTechDiagnostics(sh, tech).content }},
+		{Role: vault.RoleTechnician, Title: tr("Printer"), Icon: theme.DocumentPrintIcon(),
+			Make: func(sh *shell) fyne.CanvasObject { return newPrinterScreen(sh).content }},
 	}
 }
 
