@@ -81,6 +81,11 @@ type shell struct {
 	lockedCur  any
 	lockedUser string
 
+	// parked holds, per clerk, an enrollment in progress that was idle-locked when
+	// another operator logged in (parked.go); parkedLabel is its notice on show (tests).
+	parked      map[string]parkedWork
+	parkedLabel *widget.Label
+
 	recMu  sync.Mutex
 	rec    *biometrics.Recognizer
 	ownRec bool // rec was loaded by the shell (tests may lend one)
@@ -341,25 +346,24 @@ func (sh *shell) unlocked(s *vault.Session) {
 	prev, cur, user := sh.locked, sh.lockedCur, sh.lockedUser
 	sh.locked, sh.lockedCur, sh.lockedUser = nil, nil, ""
 	if user != s.Name {
+		// The locked clerk's enrollment in progress waits for them (parked.go).
+		if inProgress(cur) {
+			sh.park(user, prev, cur)
+		}
 		for _, f := range sh.onLogout {
 			f()
 		}
 		sh.onLogout = nil
 		sh.sess = s
 		sh.startIdle()
-		sh.home()
+		if !sh.resumeParked(s) {
+			sh.home()
+		}
 		return
 	}
 	sh.sess = s
 	sh.startIdle()
-	if cv, ok := cur.(*captureView); ok {
-		cv.e.showCapture()
-		return
-	}
-	sh.current = cur
-	sh.win.SetContent(prev)
-	sh.act.walk(sh.win.Canvas())
-	sh.emit("screen", cur)
+	sh.restoreWork(prev, cur)
 }
 
 // loggedIn is called after a successful login. A clerk's face models are loaded in the
@@ -370,7 +374,9 @@ func (sh *shell) loggedIn(s *vault.Session) {
 	if s.Has(vault.RoleClerk) {
 		go sh.recognizer() // an error is reported by the capture step that needs it
 	}
-	sh.home()
+	if !sh.resumeParked(s) {
+		sh.home()
+	}
 }
 
 // startIdle arms the idle lock with the station's setting.
@@ -403,12 +409,16 @@ func (sh *shell) installActivityHooks() {
 // topBar shows who is logged in, with lock and log-out buttons.
 func (sh *shell) topBar() fyne.CanvasObject {
 	who := widget.NewLabelWithStyle(fmt.Sprintf("%s: %s", tr("Operator"), sh.sess.Name), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	homeBtn := widget.NewButtonWithIcon(tr("Home"), theme.HomeIcon(), sh.home)
+	homeBtn := widget.NewButtonWithIcon(tr("Home"), theme.HomeIcon(), func() { sh.leaveWork(sh.home) })
 	lockBtn := widget.NewButtonWithIcon(tr("Lock"), theme.VisibilityOffIcon(), sh.lock)
-	out := widget.NewButtonWithIcon(tr("Log out"), theme.LogoutIcon(), sh.logout)
+	out := widget.NewButtonWithIcon(tr("Log out"), theme.LogoutIcon(), func() { sh.leaveWork(sh.logout) })
 	name := sh.settings().StationName
 	station := widget.NewLabel(name)
-	return container.NewVBox(container.NewHBox(who, station, layoutSpacer(), homeBtn, lockBtn, out), widget.NewSeparator())
+	bar := container.NewVBox(container.NewHBox(who, station, layoutSpacer(), homeBtn, lockBtn, out), widget.NewSeparator())
+	if n := sh.parkedNotice(); n != nil {
+		bar.Add(n)
+	}
+	return bar
 }
 
 // showError replaces the content with a plain-language error and its detail.
