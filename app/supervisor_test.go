@@ -16,6 +16,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 	"gocv.io/x/gocv"
@@ -161,6 +162,10 @@ func detailImages(o fyne.CanvasObject) []*canvas.Image {
 			out = append(out, detailImages(c)...)
 		}
 		return out
+	case *container.Scroll:
+		if v.Direction == container.ScrollVerticalOnly {
+			return detailImages(v.Content) // the detail's scrolling part
+		}
 	}
 	return nil // widgets (scrolls of duplicates, labels) are not looked into
 }
@@ -344,11 +349,38 @@ func TestSupervisorReviewApproveRejectExportVerify(t *testing.T) {
 	if err := q.approve([]string{bona}, "wrong-password"); !errors.Is(err, vault.ErrBadPassword) {
 		t.Fatalf("approve with a wrong password: %v", err)
 	}
-	if err := q.reject(dup, ""); err == nil {
-		t.Fatal("reject without a reason")
+	// Reject asks for a reason (translated labels) and the password, like Approve.
+	var ask *rejectAsk
+	sam.notify = func(ev string, x any) {
+		if a, ok := x.(*rejectAsk); ok && ev == "ask-reject" {
+			ask = a
+		}
 	}
-	if err := q.reject(dup, "duplicate"); err != nil {
-		t.Fatal(err)
+	q.showDetail(dup)
+	test.Tap(q.rejectBtn)
+	if ask == nil {
+		t.Fatal("Reject did not ask")
+	}
+	if !contains(ask.reasons.Options, "The applicant is already enrolled") || contains(ask.reasons.Options, "duplicate") {
+		t.Errorf("reason labels %q", ask.reasons.Options)
+	}
+	ask.dlg.Submit() // no reason chosen
+	if e, _ := s.st.Enrollment(dup); e.Status != vault.StatusPending || !strings.Contains(q.status.Text, "Choose a reason") {
+		t.Fatalf("rejected without a reason: %s, %q", e.Status, q.status.Text)
+	}
+	test.Tap(q.rejectBtn)
+	ask.reasons.SetSelectedIndex(2)
+	test.Type(ask.pw, "wrong-password")
+	ask.dlg.Submit()
+	if e, _ := s.st.Enrollment(dup); e.Status != vault.StatusPending {
+		t.Fatalf("rejected with a wrong password: %s", e.Status)
+	}
+	test.Tap(q.rejectBtn)
+	ask.reasons.SetSelected("The applicant is already enrolled")
+	test.Type(ask.pw, "sam-password")
+	ask.dlg.Submit()
+	if e, _ := s.st.Enrollment(dup); e.Status != vault.StatusRejected || e.RejectReason != "duplicate" || e.RejectedBy != "sam" {
+		t.Fatalf("after Reject: %s %q by %q (%s)", e.Status, e.RejectReason, e.RejectedBy, q.status.Text)
 	}
 	if err := q.approve([]string{bona, own}, "sam-password"); err != nil {
 		t.Fatal(err)
