@@ -53,7 +53,7 @@ type reviewQueue struct {
 	selected string
 	// the decision buttons of the detail on show (tests)
 	approveBtn, rejectBtn *widget.Button
-	status   *widget.Label // outcome of the last action
+	status                *widget.Label // outcome of the last action
 }
 
 var queueSorts = []struct{ key, label string }{
