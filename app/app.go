@@ -146,9 +146,11 @@ func newShell(ctx context.Context, a fyne.App, w fyne.Window, env *cli.Env, demo
 	initLanguage()
 	sh := &shell{ctx: ctx, app: a, win: w, env: env, demo: demo, now: time.Now}
 	sh.idle = newIdleLock(func() { ui(sh.lock) })
+	sh.idle.warn = func(on bool) { ui(func() { sh.showIdleWarning(on) }) }
 	sh.idle.now = func() time.Time { return sh.now() }
 	sh.act = &instrumenter{touch: sh.touch, now: func() time.Time { return sh.now() }, canvas: w.Canvas}
 	sh.installActivityHooks()
+	go sh.watchDialogs()
 	return sh
 }
 
@@ -331,6 +333,8 @@ func (sh *shell) lock() {
 	if sh.sess == nil || sh.locked != nil {
 		return
 	}
+	sh.closeDialogs()
+	sh.showIdleWarning(false) // the kept screen comes back without it
 	sh.locked = sh.win.Content()
 	sh.lockedCur = sh.current
 	sh.lockedUser = sh.sess.Name

@@ -49,4 +49,5 @@ func (sh *shell) leaveWork(next func()) {
 	a.dlg = dialog.NewCustomWithoutButtons(tr("Leave this enrollment?"), container.NewGridWrap(fyne.NewSize(460, 130), body), sh.win)
 	sh.emit("ask-leave", a)
 	a.dlg.Show()
+	sh.dialogShown()
 }

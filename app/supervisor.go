@@ -340,6 +340,7 @@ func (q *reviewQueue) askReject(id string) {
 	a.dlg.Resize(fyne.NewSize(520, 280))
 	q.sh.emit("ask-reject", a)
 	a.dlg.Show()
+	q.sh.dialogShown()
 	q.sh.win.Canvas().Focus(a.pw)
 }
 
@@ -489,5 +490,6 @@ func askPassword(sh *shell, title, text string, ok func(pw string)) {
 	pw.OnSubmitted = func(string) { d.Submit() }
 	d.Resize(fyne.NewSize(460, 220))
 	d.Show()
+	sh.dialogShown()
 	sh.win.Canvas().Focus(pw)
 }
