@@ -90,6 +90,10 @@ type shell struct {
 	rec    *biometrics.Recognizer
 	ownRec bool // rec was loaded by the shell (tests may lend one)
 
+	// reloaders reload a home tab's data each time the tab is opened (fresh.go).
+	reloaders map[fyne.CanvasObject]func()
+	homeTabs  *container.AppTabs // the home screen's tabs, when it has several
+
 	// onLogout are called (UI thread) when the operator logs out, to stop cameras and
 	// other work started by screens; cleared on each logout.
 	onLogout []func()
@@ -278,6 +282,7 @@ func (sh *shell) home() {
 		sh.showLogin()
 		return
 	}
+	sh.reloaders = nil
 	var tabs []*container.TabItem
 	for _, group := range [][]roleScreen{clerkScreens(), supervisorScreens(), technicianScreens(), adminScreens()} {
 		for _, rs := range group {
@@ -295,7 +300,10 @@ func (sh *shell) home() {
 		sh.show(tabs[0].Content)
 		return
 	}
-	sh.show(container.NewAppTabs(tabs...))
+	at := container.NewAppTabs(tabs...)
+	at.OnSelected = func(it *container.TabItem) { sh.opened(it.Content) }
+	sh.homeTabs = at
+	sh.show(at)
 }
 
 // setCurrent records the controller of the screen about to be shown (announced to

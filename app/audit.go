@@ -57,6 +57,8 @@ func newAuditScreen(sh *shell) *auditScreen {
 	top := container.NewVBox(container.NewBorder(nil, nil, nil, verify, a.verdict), filters)
 	a.content = container.NewBorder(top, nil, nil, nil, a.table)
 	a.reload()
+	sh.onOpen(a.content, a.reload)
+	sh.emit("audit-screen", a)
 	return a
 }
 

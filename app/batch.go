@@ -141,6 +141,7 @@ func newBatchScreen(sh *shell) *batchScreen {
 	top := container.NewHBox(title, layout.NewSpacer(), b.closeBtn)
 	b.content = container.NewBorder(top, bottom, nil, nil, b.table)
 	b.reload()
+	sh.onOpen(b.content, b.reload)
 	sh.current = b
 	return b
 }

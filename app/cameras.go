@@ -98,6 +98,8 @@ func newCameraScreen(sh *shell, tech *techState) *cameraScreen {
 	sources = append(sources, "synthetic:1280x720@30")
 	c.sources = dedupe(sources)
 	c.source = widget.NewSelectEntry(c.sources)
+	// A verdict is about the camera it was measured on: another camera clears it.
+	c.source.OnChanged = func(string) { c.clearVerdict() }
 	c.resolution = widget.NewSelect(resolutions, nil)
 	c.fps = widget.NewSelect(rates, nil)
 	c.autoExp = widget.NewCheck(tr("auto"), nil)
@@ -262,6 +264,7 @@ func (c *cameraScreen) readProfile() capture.CameraProfile {
 // start opens the camera with the current settings and runs the preview loop.
 func (c *cameraScreen) start() error {
 	c.stopPreview()
+	c.clearVerdict()
 	p := c.readProfile()
 	if err := p.Validate(); err != nil {
 		c.status.SetText(errText(err))
@@ -512,6 +515,16 @@ func (c *cameraScreen) calibrate(done chan<- capture.Verdict) {
 			}
 		})
 	}()
+}
+
+// clearVerdict removes the last calibration result (UI thread).
+func (c *cameraScreen) clearVerdict() {
+	if len(c.verdict.Objects) == 0 {
+		return
+	}
+	c.verdict.RemoveAll()
+	c.left.Refresh()
+	c.sh.emit("verdict-cleared", c)
 }
 
 func (c *cameraScreen) showVerdict(v capture.Verdict) {

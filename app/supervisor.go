@@ -102,6 +102,7 @@ func newReviewQueue(sh *shell) *reviewQueue {
 	split.Offset = 0.5
 	q.content = split
 	q.reload()
+	sh.onOpen(q.content, q.reload)
 	sh.current = q
 	sh.emit("review-queue", q)
 	return q
