@@ -18,8 +18,12 @@ type auditScreen struct {
 	sh      *shell
 	content fyne.CanvasObject
 
-	all     []vault.AuditEntry
-	rows    []vault.AuditEntry
+	all  []vault.AuditEntry
+	rows []vault.AuditEntry
+	// apps are the application numbers an entry's record stands for (an enrollment's
+	// own, or those of a batch's enrollments), by record ID, so the log can be searched
+	// by application number as well as by enrollment ID.
+	apps    map[string][]string
 	table   *widget.Table
 	actor   *widget.Select
 	action  *widget.Select
@@ -33,7 +37,7 @@ const anyChoice = "—"
 func newAuditScreen(sh *shell) *auditScreen {
 	a := &auditScreen{sh: sh}
 	a.text = widget.NewEntry()
-	a.text.SetPlaceHolder(tr("Filter by record ID or detail"))
+	a.text.SetPlaceHolder(tr("Search by application number, enrollment ID or detail"))
 	a.text.OnChanged = func(string) { a.apply() }
 	a.actor = widget.NewSelect(nil, func(string) { a.apply() })
 	a.actor.PlaceHolder = tr("Any operator")
@@ -45,12 +49,18 @@ func newAuditScreen(sh *shell) *auditScreen {
 	verify := widget.NewButtonWithIcon(tr("Verify chain"), theme.ConfirmIcon(), func() { a.verify() })
 	verify.Importance = widget.HighImportance
 
-	cols := []string{"#", tr("Time"), tr("Operator"), tr("Action"), tr("Record"), tr("Detail")}
+	cols := []string{"#", tr("Time"), tr("Operator"), tr("Action"), tr("Application"), tr("Record"), tr("Detail")}
 	a.table = headedTable(cols, func() int { return len(a.rows) }, func(l *widget.Label, id widget.TableCellID) {
 		e := a.rows[id.Row]
-		l.SetText([]string{fmt.Sprint(e.Seq), e.Time.Local().Format("2006-01-02 15:04:05"), e.Actor, e.Action, e.Object, e.Detail}[id.Col])
+		app := ""
+		if n := a.apps[e.Object]; len(n) == 1 {
+			app = n[0]
+		} else if len(n) > 1 {
+			app = tr("%d applications", len(n))
+		}
+		l.SetText([]string{fmt.Sprint(e.Seq), e.Time.Local().Format("2006-01-02 15:04:05"), e.Actor, e.Action, app, e.Object, e.Detail}[id.Col])
 	})
-	for i, w := range []float32{60, 170, 120, 180, 260, 480} {
+	for i, w := range []float32{60, 170, 110, 170, 160, 250, 360} {
 		a.table.SetColumnWidth(i, w)
 	}
 	filters := container.NewBorder(nil, nil, nil, container.NewHBox(a.actor, a.action, a.count), a.text)
@@ -63,9 +73,35 @@ func newAuditScreen(sh *shell) *auditScreen {
 }
 
 func (a *auditScreen) reload() {
+	a.apps = map[string][]string{}
 	err := a.sh.station.Store().View(func(tx *vault.Tx) (err error) {
-		a.all, err = tx.AuditEntries(1, 0)
-		return err
+		if a.all, err = tx.AuditEntries(1, 0); err != nil {
+			return err
+		}
+		for _, st := range vault.Statuses {
+			for _, id := range tx.EnrollmentsByStatus(st) {
+				e, err := tx.EnrollmentMeta(id)
+				if err != nil {
+					return err
+				}
+				if no := e.Demographics.ApplicationNumber; no != "" {
+					a.apps[id] = []string{no}
+				}
+			}
+		}
+		for _, id := range tx.Batches() {
+			b, err := tx.Batch(id)
+			if err != nil {
+				return err
+			}
+			var nos []string
+			for _, eid := range b.EnrollmentIDs {
+				nos = append(nos, a.apps[eid]...)
+			}
+			sort.Strings(nos)
+			a.apps[id] = nos
+		}
+		return nil
 	})
 	if err != nil {
 		a.verdict.SetText(errText(err))
@@ -99,13 +135,29 @@ func (a *auditScreen) apply() {
 		if s := a.action.Selected; s != "" && s != anyChoice && e.Action != s {
 			continue
 		}
-		if text != "" && !strings.Contains(strings.ToLower(e.Object+" "+e.Detail), text) {
+		if text != "" && !a.matches(e, text) {
 			continue
 		}
 		a.rows = append(a.rows, e)
 	}
 	a.count.SetText(tr("%d of %d entries", len(a.rows), len(a.all)))
 	a.table.Refresh()
+}
+
+// matches says whether an entry's record ID, detail or application numbers contain the
+// lower-case search text; application numbers also match typed without their dashes.
+func (a *auditScreen) matches(e vault.AuditEntry, text string) bool {
+	if strings.Contains(strings.ToLower(e.Object+" "+e.Detail), text) {
+		return true
+	}
+	bare := strings.NewReplacer("-", "", " ", "").Replace(text)
+	for _, no := range a.apps[e.Object] {
+		no = strings.ToLower(no)
+		if strings.Contains(no, text) || bare != "" && strings.Contains(strings.ReplaceAll(no, "-", ""), bare) {
+			return true
+		}
+	}
+	return false
 }
 
 // verify checks the hash chain and the signed checkpoints.
