@@ -93,6 +93,8 @@ type shell struct {
 	// reloaders reload a home tab's data each time the tab is opened (fresh.go).
 	reloaders map[fyne.CanvasObject]func()
 	homeTabs  *container.AppTabs // the home screen's tabs, when it has several
+	// langChosen: the operator picked a language on the login screen (langpref.go).
+	langChosen bool
 
 	// onLogout are called (UI thread) when the operator logs out, to stop cameras and
 	// other work started by screens; cleared on each logout.
@@ -330,6 +332,7 @@ func (sh *shell) logout() {
 	sh.sess = nil
 	sh.locked, sh.lockedCur, sh.lockedUser = nil, nil, ""
 	sh.idle.stop()
+	sh.restoreStationLanguage()
 	sh.showLogin()
 }
 
@@ -367,6 +370,7 @@ func (sh *shell) unlocked(s *vault.Session) {
 		}
 		sh.onLogout = nil
 		sh.sess = s
+		sh.applyLanguagePreference(s)
 		sh.startIdle()
 		if !sh.resumeParked(s) {
 			sh.home()
@@ -382,6 +386,7 @@ func (sh *shell) unlocked(s *vault.Session) {
 // background now, so the first capture does not wait for them.
 func (sh *shell) loggedIn(s *vault.Session) {
 	sh.sess = s
+	sh.applyLanguagePreference(s)
 	sh.startIdle()
 	if s.Has(vault.RoleClerk) {
 		go sh.recognizer() // an error is reported by the capture step that needs it
@@ -480,6 +485,8 @@ func errText(err error) string {
 		return tr("This station has no issuer key yet. An administrator must import it under Station settings.")
 	case errors.Is(err, enroll.ErrAckMismatch):
 		return tr("This acknowledgement is not for a bundle this station exported. Check that you chose the right file.")
+	case errors.Is(err, vault.ErrInvalid):
+		return invalidText(err)
 	}
 	return err.Error()
 }

@@ -210,7 +210,7 @@ func TestClerkEnrollmentFlow(t *testing.T) {
 	if h.sh.current != d {
 		t.Fatal("invalid details accepted")
 	}
-	for field, msg := range map[string]string{enroll.FieldFamilyName: enroll.MsgNameChars, enroll.FieldDateOfBirth: enroll.MsgDate} {
+	for field, msg := range map[string]string{enroll.FieldFamilyName: enroll.MsgNameChars, enroll.FieldDateOfBirth: enroll.MsgNoSuchDate} {
 		if l := d.errs[field]; !l.Visible() || l.Text != msg {
 			t.Errorf("%s: message %q (visible %v), want %q", field, l.Text, l.Visible(), msg)
 		}

@@ -46,6 +46,7 @@ func (sh *shell) showLoginForm(locked bool) {
 		for _, l := range languages {
 			if l.Name == name && l.Code != currentLanguage() {
 				setLanguage(l.Code)
+				sh.langChosen = true // kept as this operator's language at login (langpref.go)
 				// Rebuild this screen in the new language (Fyne has no live re-translation),
 				// keeping what was typed.
 				u := f.user.Text
@@ -73,7 +74,7 @@ func (sh *shell) showLoginForm(locked bool) {
 		f.user.SetText(sh.lockedUser)
 		title = tr("Station locked")
 		sub = tr("The screen was locked after inactivity.") + "\n" + tr("%s can unlock and continue.", sh.lockedUser) + "\n" +
-			tr("Another operator logging in ends the work in progress.")
+			tr("If another operator logs in, the work in progress is kept for %s.", sh.lockedUser)
 		f.submit.SetText(tr("Unlock"))
 	}
 	head := widget.NewLabelWithStyle(title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})

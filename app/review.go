@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"fmt"
 	"image"
 	_ "image/jpeg" // decoding portraits
 	"sort"
@@ -118,9 +117,9 @@ func qualityTable(r *biometrics.Report) fyne.CanvasObject {
 		m := ms[id.Row]
 		switch id.Col {
 		case 0:
-			l.SetText(string(m.ID))
+			l.SetText(measureName(m.ID))
 		case 1:
-			l.SetText(fmt.Sprintf("%.3g %s", m.Raw, m.Unit))
+			l.SetText(measureValue(m))
 		case 2:
 			l.SetText(m.Limit)
 		case 3:

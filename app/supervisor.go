@@ -384,7 +384,7 @@ func qualityList(q enroll.QualitySummary, forced string) fyne.CanvasObject {
 	if q.Score < 0 {
 		verdict, imp = tr("No quality report stored"), widget.WarningImportance
 	} else if !q.Pass {
-		verdict, imp = tr("Quality score %d — failed: %s", q.Score, strings.Join(q.Failed, ", ")), widget.DangerImportance
+		verdict, imp = tr("Quality score %d — failed: %s", q.Score, measureNames(q.Failed)), widget.DangerImportance
 	}
 	v := widget.NewLabelWithStyle(verdict, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	v.Importance = imp
@@ -401,7 +401,7 @@ func qualityList(q enroll.QualitySummary, forced string) fyne.CanvasObject {
 		if !m.Pass {
 			mark = "✗"
 		}
-		l := widget.NewLabel(fmt.Sprintf("%s %s  %d", mark, m.ID, m.Score))
+		l := widget.NewLabel(fmt.Sprintf("%s %s  %d", mark, measureName(m.ID), m.Score))
 		if !m.Pass && m.Mandatory {
 			l.Importance = widget.DangerImportance
 		}

@@ -603,18 +603,30 @@ func TestAdminUsersAndSettings(t *testing.T) {
 	if err := set.save(); !errors.Is(err, vault.ErrInvalid) {
 		t.Fatalf("idle lock 0 saved: %v", err)
 	}
+	if strings.Contains(set.status.Text, "vault:") || !strings.Contains(set.status.Text, "Idle lock must be 1 to 240 minutes") {
+		t.Errorf("refusal shown as %q", set.status.Text)
+	}
 	set.idle.SetText("7")
-	set.language.SetSelected("zh")
+	// Languages by name; thresholds as numbers, only changed ones stored.
+	if contains(set.language.Options, "zh") || !contains(set.language.Options, "中文（简体）") {
+		t.Errorf("language choices %q", set.language.Options)
+	}
+	set.quality.entries["MaxYaw"].SetText("abc")
+	if err := set.save(); err == nil || !strings.Contains(set.status.Text, "enter a number") {
+		t.Fatalf("a non-number threshold saved: %v %q", err, set.status.Text)
+	}
+	set.quality.entries["MaxYaw"].SetText("8")
+	set.language.SetSelected(languageName("zh"))
 	if err := set.save(); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := enroll.Settings(s.st); got.IdleLockMinutes != 7 || got.Language != "zh" {
-		t.Fatalf("settings: %+v", got)
+	if got, _ := enroll.Settings(s.st); got.IdleLockMinutes != 7 || got.Language != "zh" || string(got.Quality) != `{"MaxYaw":8}` {
+		t.Fatalf("settings: %+v (quality %s)", got, got.Quality)
 	}
 	if currentLanguage() != "zh" {
 		t.Fatalf("language after saving zh: %s", currentLanguage())
 	}
-	set.language.SetSelected("en")
+	set.language.SetSelected(languageName("en"))
 	if err := set.save(); err != nil || currentLanguage() != "en" {
 		t.Fatalf("back to English: %v, %s", err, currentLanguage())
 	}

@@ -135,6 +135,31 @@ func UpdateSettings(st *vault.Station, admin *vault.Session, c SettingsChange) e
 	})
 }
 
+// SetOperatorLanguage records who's own screen language ("en" or "zh"), used at their
+// next logins instead of the station's.
+func SetOperatorLanguage(st *vault.Station, who *vault.Session, code string) error {
+	if code != "en" && code != "zh" {
+		return fmt.Errorf("%w: language must be en or zh", vault.ErrInvalid)
+	}
+	return st.Store().Update(func(tx *vault.Tx) error {
+		s, err := tx.Settings()
+		if err != nil {
+			return err
+		}
+		if s.OperatorLanguage[who.Name] == code {
+			return nil
+		}
+		if s.OperatorLanguage == nil {
+			s.OperatorLanguage = map[string]string{}
+		}
+		s.OperatorLanguage[who.Name] = code
+		if err := tx.PutSettings(s); err != nil {
+			return err
+		}
+		return tx.Audit(who.Name, "operator.language", "", "language "+code)
+	})
+}
+
 // applyQuality overlays threshold overrides (a JSON object with biometrics.Thresholds
 // field names, e.g. {"MinInterEye": 90}) on base; unknown names are refused.
 func applyQuality(base biometrics.Thresholds, overrides json.RawMessage) (biometrics.Thresholds, error) {

@@ -245,6 +245,8 @@ type Settings struct {
 	Language        string          `json:"language,omitempty"`          // "en" or "zh"
 	Quality         json.RawMessage `json:"quality,omitempty"`           // quality threshold overrides, as JSON
 	ReceiptPrinter  string          `json:"receipt_printer,omitempty"`   // CUPS queue for receipts ("" = CUPS default)
+	// OperatorLanguage is each operator's own screen language, by operator name.
+	OperatorLanguage map[string]string `json:"operator_language,omitempty"`
 }
 
 // DefaultSettings are the settings of a new station.
