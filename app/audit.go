@@ -23,13 +23,15 @@ type auditScreen struct {
 	// apps are the application numbers an entry's record stands for (an enrollment's
 	// own, or those of a batch's enrollments), by record ID, so the log can be searched
 	// by application number as well as by enrollment ID.
-	apps    map[string][]string
-	table   *widget.Table
-	actor   *widget.Select
-	action  *widget.Select
-	text    *widget.Entry
-	count   *widget.Label
-	verdict *widget.Label
+	apps map[string][]string
+	// actionCodes maps the action filter's labels back to the log's codes.
+	actionCodes map[string]string
+	table       *widget.Table
+	actor       *widget.Select
+	action      *widget.Select
+	text        *widget.Entry
+	count       *widget.Label
+	verdict     *widget.Label
 }
 
 const anyChoice = "—"
@@ -58,7 +60,7 @@ func newAuditScreen(sh *shell) *auditScreen {
 		} else if len(n) > 1 {
 			app = tr("%d applications", len(n))
 		}
-		l.SetText([]string{fmt.Sprint(e.Seq), e.Time.Local().Format("2006-01-02 15:04:05"), e.Actor, e.Action, app, e.Object, e.Detail}[id.Col])
+		l.SetText([]string{fmt.Sprint(e.Seq), e.Time.Local().Format("2006-01-02 15:04:05"), e.Actor, auditActionLabel(e.Action), app, e.Object, e.Detail}[id.Col])
 	})
 	for i, w := range []float32{60, 170, 110, 170, 160, 250, 360} {
 		a.table.SetColumnWidth(i, w)
@@ -112,7 +114,14 @@ func (a *auditScreen) reload() {
 		actors[e.Actor], actions[e.Action] = true, true
 	}
 	a.actor.SetOptions(append([]string{anyChoice}, sortedKeys(actors)...))
-	a.action.SetOptions(append([]string{anyChoice}, sortedKeys(actions)...))
+	a.actionCodes = map[string]string{}
+	labels := []string{}
+	for _, code := range sortedKeys(actions) {
+		l := auditActionLabel(code)
+		a.actionCodes[l] = code
+		labels = append(labels, l)
+	}
+	a.action.SetOptions(append([]string{anyChoice}, labels...))
 	a.apply()
 }
 
@@ -132,7 +141,7 @@ func (a *auditScreen) apply() {
 		if s := a.actor.Selected; s != "" && s != anyChoice && e.Actor != s {
 			continue
 		}
-		if s := a.action.Selected; s != "" && s != anyChoice && e.Action != s {
+		if s := a.action.Selected; s != "" && s != anyChoice && e.Action != a.actionCodes[s] {
 			continue
 		}
 		if text != "" && !a.matches(e, text) {

@@ -41,3 +41,4 @@ func TestLanguageIsPerOperator(t *testing.T) {
 		t.Errorf("clerk's kept language not applied: %s %q", currentLanguage(), home.newBtn.Text)
 	}
 }
+

@@ -465,7 +465,7 @@ func TestSupervisorReviewApproveRejectExportVerify(t *testing.T) {
 	if rep := a.verify(); rep == nil || !rep.OK() || !strings.Contains(a.verdict.Text, "Chain intact") {
 		t.Fatalf("audit verify: %+v %q", rep, a.verdict.Text)
 	}
-	a.action.SetSelected("enrollment.reject")
+	a.action.SetSelected(auditActionLabel("enrollment.reject"))
 	if len(a.rows) != 1 || a.rows[0].Object != dup {
 		t.Fatalf("audit filter by action: %+v", a.rows)
 	}
