@@ -41,4 +41,3 @@ func TestLanguageIsPerOperator(t *testing.T) {
 		t.Errorf("clerk's kept language not applied: %s %q", currentLanguage(), home.newBtn.Text)
 	}
 }
-
