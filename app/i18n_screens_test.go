@@ -154,6 +154,7 @@ func TestNoUntranslatedTextOnScreens(t *testing.T) {
 			}
 		}
 		q.showDetail(id)
+		shoot(t, sam, "supervisor-detail-zh")
 		if bad := untranslated(screenTexts(sam)); len(bad) > 0 {
 			t.Errorf("sam, queue detail: English on a Chinese screen: %q", bad)
 		}
