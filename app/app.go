@@ -95,6 +95,8 @@ type shell struct {
 	homeTabs  *container.AppTabs // the home screen's tabs, when it has several
 	// langChosen: the operator picked a language on the login screen (langpref.go).
 	langChosen bool
+	// startChecked: the technician chose to go on despite start-up problems (startcheck.go).
+	startChecked bool
 
 	// onLogout are called (UI thread) when the operator logs out, to stop cameras and
 	// other work started by screens; cleared on each logout.
@@ -163,6 +165,14 @@ func newShell(ctx context.Context, a fyne.App, w fyne.Window, env *cli.Env, demo
 // start opens the TPM and the station and shows provisioning or login.
 func (sh *shell) start() {
 	tp, err := vault.OpenTPM(sh.env.TPM, sh.env.Data)
+	// Models, camera and TPM are checked now, in plain words, rather than failing late.
+	if probs := sh.startupProblems(err); len(probs) > 0 && !sh.startChecked {
+		if err == nil {
+			tp.Close()
+		}
+		sh.showStartupProblems(probs, sh.start, func() { sh.startChecked = true; sh.start() })
+		return
+	}
 	if err != nil {
 		sh.showError(tr("TPM not available"), vault.ExplainLowDisk(sh.env.Data, err))
 		return

@@ -55,9 +55,14 @@ type ExitError struct{ Code int }
 
 func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
+// SystemDir is where the Debian package (scripts/package) installs the dlib models
+// (models/) and the demo video (demo.mp4).
+const SystemDir = "/usr/share/enrollstation"
+
 // Defaults returns the default data and models directories: $XDG_DATA_HOME/enrollstation
 // (~/.local/share/enrollstation), and the models/ folder of a source checkout set up by
-// scripts/setup when there is one beside the binary or in the working directory.
+// scripts/setup when there is one beside the binary or in the working directory, else
+// the installed package's /usr/share/enrollstation/models.
 func Defaults() (data, models string) {
 	base := os.Getenv("XDG_DATA_HOME")
 	if base == "" {
@@ -73,7 +78,7 @@ func Defaults() (data, models string) {
 	if exe, err := os.Executable(); err == nil {
 		dirs = append(dirs, filepath.Dir(exe))
 	}
-	for _, dir := range append(dirs, ".") {
+	for _, dir := range append(dirs, ".", SystemDir) {
 		if st, err := os.Stat(filepath.Join(dir, "models")); err == nil && st.IsDir() {
 			if abs, err := filepath.Abs(filepath.Join(dir, "models")); err == nil {
 				return data, abs
@@ -317,8 +322,8 @@ func applyDemo(fs *flag.FlagSet, env *Env) {
 }
 
 // DemoCamera is the first V4L2 capture device when one exists, else the demo video
-// that scripts/setup makes (testdata/demo.mp4 beside the binary or in the working directory),
-// else the synthetic source.
+// that scripts/setup makes (testdata/demo.mp4 beside the binary or in the working directory)
+// or the package installs (/usr/share/enrollstation/demo.mp4), else the synthetic source.
 func DemoCamera() string {
 	if devs, _ := capture.ListDevices(); len(devs) > 0 && devs[0].Err == "" {
 		return devs[0].Path
@@ -327,8 +332,11 @@ func DemoCamera() string {
 	if exe, err := os.Executable(); err == nil {
 		dirs = append(dirs, filepath.Dir(exe))
 	}
+	var cands []string
 	for _, dir := range append(dirs, ".") {
-		p := filepath.Join(dir, "testdata", "demo.mp4")
+		cands = append(cands, filepath.Join(dir, "testdata", "demo.mp4"))
+	}
+	for _, p := range append(cands, filepath.Join(SystemDir, "demo.mp4")) {
 		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
 			if abs, err := filepath.Abs(p); err == nil {
 				return abs
