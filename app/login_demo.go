@@ -59,10 +59,26 @@ const (
 	demoSite        = "Demo office"
 )
 
-// hasDemoAccounts reports whether this station was made by demoProvision.
+// hasDemoAccounts reports whether this station has the demo accounts (whatever the
+// station was named in the wizard).
 func (sh *shell) hasDemoAccounts() bool {
-	s := sh.settings()
-	return s.StationName == demoStationName && s.Site == demoSite
+	if sh.station == nil {
+		return false
+	}
+	users, err := sh.station.Users()
+	if err != nil {
+		return false
+	}
+	have := map[string]bool{}
+	for _, u := range users {
+		have[u.Name] = true
+	}
+	for _, a := range demoAccounts {
+		if !have[a.Name] {
+			return false
+		}
+	}
+	return true
 }
 
 // demoCredentials lists the demo accounts on the demo login screen.

@@ -207,7 +207,7 @@ func TestProvisioningWizardOnFreshDataDir(t *testing.T) {
 	os.WriteFile(filepath.Join(keys, "issuer.pub"), pub, 0o644)
 	os.WriteFile(filepath.Join(keys, "junk.pub"), []byte("junk"), 0o644)
 	data := filepath.Join(t.TempDir(), "station")
-	env := &cli.Env{Data: data, TPM: sim.Addr()}
+	env := &cli.Env{Data: data, TPM: sim.Addr(), Models: testenv.ModelsDir(t), Camera: "synthetic"}
 	sh := newShell(context.Background(), a, w, env, false)
 	t.Cleanup(sh.close)
 	sh.start()
@@ -226,6 +226,9 @@ func TestProvisioningWizardOnFreshDataDir(t *testing.T) {
 		t.Fatalf("TPM step lacks the software TPM warning (step %d):\n%s", p.step, m)
 	}
 	test.Tap(p.next)
+	if p.keyOK.Visible() {
+		t.Error("the issuer-key step asks to confirm a fingerprint before any key is read")
+	}
 	p.keyPath.SetText(filepath.Join(keys, "junk.pub"))
 	test.Tap(p.next)
 	if p.step != 2 {
@@ -253,7 +256,8 @@ func TestProvisioningWizardOnFreshDataDir(t *testing.T) {
 	if err := <-p.finished; err != nil {
 		t.Fatal(err)
 	}
-	if m := markup(sh); !strings.Contains(m, "The station is ready") || !strings.Contains(m, issuer.Public().Fingerprint()) || !strings.Contains(m, "ECDSA P-256") {
+	if m := markup(sh); !strings.Contains(m, "The station is ready") || !strings.Contains(m, issuer.Public().Fingerprint()) || !strings.Contains(m, "ECDSA P-256") ||
+		!strings.Contains(m, "enrollstation station pubkey --data "+data+" --tpm "+sim.Addr()) {
 		t.Fatalf("summary after provisioning:\n%s", m)
 	}
 	test.Tap(p.cont)
@@ -649,7 +653,7 @@ func TestDemoWalkThrough(t *testing.T) {
 	a := test.NewTempApp(t)
 	w := test.NewTempWindow(t, nil)
 	data := t.TempDir()
-	sh := newShell(context.Background(), a, w, &cli.Env{Data: data, TPM: sim.Addr()}, true)
+	sh := newShell(context.Background(), a, w, &cli.Env{Data: data, TPM: sim.Addr(), Models: testenv.ModelsDir(t), Camera: "synthetic"}, true)
 	t.Cleanup(sh.close)
 	sh.start()
 	// A demo walks through the wizard, prefilled: Next on every step creates the station.
