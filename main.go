@@ -10,6 +10,7 @@ import (
 
 	"enrollstation/app"
 	"enrollstation/cli"
+	_ "enrollstation/internal/blas"    // one OpenBLAS thread: no spin-waiting workers
 	_ "enrollstation/internal/clocale" // before Fyne reads the locale
 )
 
