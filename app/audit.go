@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"enrollstation/enroll"
 	"enrollstation/vault"
 )
 
@@ -75,40 +76,14 @@ func newAuditScreen(sh *shell) *auditScreen {
 }
 
 func (a *auditScreen) reload() {
-	a.apps = map[string][]string{}
-	err := a.sh.station.Store().View(func(tx *vault.Tx) (err error) {
-		if a.all, err = tx.AuditEntries(1, 0); err != nil {
-			return err
-		}
-		for _, st := range vault.Statuses {
-			for _, id := range tx.EnrollmentsByStatus(st) {
-				e, err := tx.EnrollmentMeta(id)
-				if err != nil {
-					return err
-				}
-				if no := e.Demographics.ApplicationNumber; no != "" {
-					a.apps[id] = []string{no}
-				}
-			}
-		}
-		for _, id := range tx.Batches() {
-			b, err := tx.Batch(id)
-			if err != nil {
-				return err
-			}
-			var nos []string
-			for _, eid := range b.EnrollmentIDs {
-				nos = append(nos, a.apps[eid]...)
-			}
-			sort.Strings(nos)
-			a.apps[id] = nos
-		}
-		return nil
-	})
+	all, err := enroll.AuditLog(a.sh.station)
+	if err == nil {
+		a.apps, err = enroll.AuditApplications(a.sh.station)
+	}
 	if err != nil {
 		a.verdict.SetText(errText(err))
 	}
-	sort.Slice(a.all, func(i, j int) bool { return a.all[i].Seq > a.all[j].Seq })
+	a.all = all
 	actors, actions := map[string]bool{}, map[string]bool{}
 	for _, e := range a.all {
 		actors[e.Actor], actions[e.Action] = true, true

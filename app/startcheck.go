@@ -34,15 +34,15 @@ func (sh *shell) startupProblems(tpmErr error) []startProblem {
 		}
 		out = append(out, p)
 	}
-	if err := biometrics.VerifyModels(sh.env.Models); err != nil {
-		what := tr("The face models are missing in %s.", sh.env.Models)
+	if err := biometrics.VerifyModels(sh.cfg.Models); err != nil {
+		what := tr("The face models are missing in %s.", sh.cfg.Models)
 		if errors.Is(err, biometrics.ErrModelHash) {
-			what = tr("The face models in %s are damaged or not the expected version.", sh.env.Models)
+			what = tr("The face models in %s are damaged or not the expected version.", sh.cfg.Models)
 		}
 		out = append(out, startProblem{What: what,
 			Fix: tr("Reinstall the package (sudo apt-get install --reinstall enrollstation), which puts them in /usr/share/enrollstation/models, or start with --models FOLDER.")})
 	}
-	if len(sh.cameraChoices()) == 0 || !cameraReachable(sh.env.Camera) {
+	if len(sh.cameraChoices()) == 0 || !cameraReachable(sh.cfg.Camera) {
 		out = append(out, startProblem{What: tr("No camera is connected."),
 			Fix: tr("Plug in the USB camera, then press Check again. Supervisors and technicians can work without one.")})
 	}

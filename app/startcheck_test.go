@@ -1,14 +1,12 @@
 package app
 
 import (
-	"io"
 	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
 
-	"enrollstation/cli"
-	"enrollstation/internal/testenv"
+	"enrollstation/enroll"
 	"enrollstation/internal/tpmtest"
 )
 
@@ -20,9 +18,8 @@ func TestStartupCheckNamesWhatIsMissing(t *testing.T) {
 	sim := tpmtest.Start(t)
 	sim.CloseConn()
 	h := &harness{t: t, events: make(chan event, 100)}
-	env := newTestEnv(t, sim.Addr(), t.TempDir(), "/dev/video77")
-	env.Models = t.TempDir() // empty
-	sh := newShell(t.Context(), a, w, env, false)
+	cfg := enroll.Config{Data: t.TempDir(), TPM: sim.Addr(), Models: t.TempDir() /* empty */, Camera: "/dev/video77"}
+	sh := newShell(t.Context(), a, w, cfg, testOpener(cfg), false)
 	sh.notify = func(name string, x any) { h.events <- event{name, x} }
 	t.Cleanup(func() { sh.close() })
 	h.sh = sh
@@ -45,9 +42,4 @@ func TestStartupCheckNamesWhatIsMissing(t *testing.T) {
 	if _, ok := sh.current.(*startCheck); ok {
 		t.Error("Continue stayed on the check screen")
 	}
-}
-
-func newTestEnv(t *testing.T, tpm, dir, camera string) *cli.Env {
-	return &cli.Env{Data: dir, TPM: tpm, Models: testenv.Root() + "/models", Camera: camera,
-		Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard}
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
+
+	"enrollstation/enroll"
 )
 
 // TestCommonFlagsBeforeCommand: "enrollstation --data D selftest" runs the command with
@@ -25,7 +28,7 @@ func TestCommonFlagsBeforeCommand(t *testing.T) {
 			return nil
 		}
 	}}}
-	gui := func(context.Context, *Env, bool) error { got.gui = true; return nil }
+	gui := &Root{Window: func(context.Context, enroll.Config, enroll.Opener, bool, io.Writer) error { got.gui = true; return nil }}
 	for _, tc := range []struct {
 		args      []string
 		data, tpm string

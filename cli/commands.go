@@ -11,5 +11,6 @@ func Commands() []Command {
 	c = append(c, workflowCommands()...)
 	c = append(c, enrollCommands()...)
 	c = append(c, receiptCommands()...)
+	c = append(c, settingsCommands()...)
 	return c
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"enrollstation/biometrics"
+	"enrollstation/enroll"
 	"enrollstation/internal/cupstest"
 	"enrollstation/internal/testenv"
 	"enrollstation/internal/videotest"
@@ -67,7 +68,7 @@ func TestReceiptPrint(t *testing.T) {
 	if faces, err := rec.Recognize(cupstest.PageJPEG(t, pdfs[0])); err != nil || len(faces) != 1 {
 		t.Errorf("printed receipt: %d faces (%v), want the portrait", len(faces), err)
 	}
-	err = withStation(&Env{Data: data, TPM: "swtpm"}, func(st *vault.Station) error {
+	err = withStation(testEnv(enroll.Config{Data: data, TPM: "swtpm"}), func(st *vault.Station) error {
 		return st.Store().View(func(tx *vault.Tx) error {
 			entries, err := tx.AuditEntries(1, 0)
 			if err != nil {
