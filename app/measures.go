@@ -76,10 +76,8 @@ func measureValue(m biometrics.Measure) string {
 		return fmt.Sprintf("%.0f %s", v, tr("pixels"))
 	case "IED":
 		return fmt.Sprintf("%.2f × %s", v, tr("eye distance"))
-	case "faces":
-		return fmt.Sprintf("%.0f %s", v, tr("faces"))
-	case "eyes":
-		return fmt.Sprintf("%.0f %s", v, tr("eyes"))
+	case "faces", "eyes": // a count; the measure's name says of what
+		return fmt.Sprintf("%.0f", v)
 	case "bits":
 		return fmt.Sprintf("%.1f %s", v, tr("bits"))
 	}
