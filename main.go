@@ -17,6 +17,7 @@ import (
 	"enrollstation/biometrics"
 	"enrollstation/cli"
 	"enrollstation/enroll"
+	_ "enrollstation/internal/blas"    // one OpenBLAS thread: no spin-waiting workers
 	_ "enrollstation/internal/clocale" // before Fyne reads the locale
 	"enrollstation/vault"
 )

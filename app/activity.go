@@ -32,16 +32,20 @@ type activityRoot struct {
 	widget.BaseWidget
 	content fyne.CanvasObject
 	touch   func()
+	// warning is the idle lock's "locks in 30 s" strip above the content (hidden unless
+	// warned): in the content, not a pop-up, so the pointer moving anywhere still counts.
+	warning *fyne.Container
 }
 
 func newActivityRoot(content fyne.CanvasObject, touch func()) *activityRoot {
-	r := &activityRoot{content: content, touch: touch}
+	r := &activityRoot{content: content, touch: touch, warning: container.NewStack()}
+	r.warning.Hide()
 	r.ExtendBaseWidget(r)
 	return r
 }
 
 func (r *activityRoot) CreateRenderer() fyne.WidgetRenderer {
-	return widget.NewSimpleRenderer(container.NewStack(r.content))
+	return widget.NewSimpleRenderer(container.NewBorder(r.warning, nil, nil, nil, r.content))
 }
 
 // Cursor is asked on every pointer move over the window (see above); the default cursor
@@ -63,9 +67,10 @@ type instrumenter struct {
 	now    func() time.Time
 	canvas func() fyne.Canvas
 
-	mu   sync.Mutex
-	done map[any]bool // widgets already instrumented (those still on show)
-	last time.Time
+	mu       sync.Mutex
+	done     map[any]bool // widgets already instrumented (those still on show)
+	last     time.Time
+	overlays int // pop-ups on show at the last walk
 }
 
 // walk instruments the widgets of the window content and pop-ups (UI thread).
@@ -82,6 +87,7 @@ func (in *instrumenter) walk(c fyne.Canvas) {
 	for _, o := range c.Overlays().List() {
 		visit(o)
 	}
+	in.overlays = len(c.Overlays().List())
 	// Widgets no longer on show are forgotten, so the set does not grow screen by screen.
 	in.done = seen
 }
@@ -95,11 +101,15 @@ func (in *instrumenter) around(handler func()) {
 }
 
 // walkSoon walks again when the last walk is more than a second old (after activity,
-// which may have added widgets).
+// which may have added widgets), or at once when a pop-up (dialog) opened or closed, so
+// typing and taps in a dialog count as activity from its first key.
 func (in *instrumenter) walkSoon(c fyne.Canvas) {
+	if c == nil {
+		return
+	}
 	in.mu.Lock()
 	d := in.now().Sub(in.last)
-	stale := d > time.Second || d < 0 // or the clock was set back
+	stale := d > time.Second || d < 0 || len(c.Overlays().List()) != in.overlays // or the clock was set back
 	in.mu.Unlock()
 	if stale {
 		in.walk(c)

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -293,7 +292,7 @@ type settingsScreen struct {
 
 	retention, lockout, idle *widget.Entry
 	language                 *widget.Select
-	quality                  *widget.Entry
+	quality                  *thresholdForm
 	keyPath                  *widget.Entry
 	keyInfo                  *widget.Label
 	status                   *widget.Label
@@ -315,16 +314,13 @@ func newSettingsScreen(sh *shell) *settingsScreen {
 		idle = defaultIdleLockMinutes
 	}
 	s.idle.SetText(strconv.Itoa(idle))
-	s.language = widget.NewSelect([]string{"en", "zh"}, nil)
+	s.language = widget.NewSelect(languageNames(), nil)
 	lang := set.Language
 	if lang == "" {
 		lang = "en"
 	}
-	s.language.SetSelected(lang)
-	s.quality = widget.NewMultiLineEntry()
-	s.quality.SetPlaceHolder(`{"MinInterEye": 90, "MaxYaw": 8}`)
-	s.quality.SetText(string(set.Quality))
-	s.quality.SetMinRowsVisible(3)
+	s.language.SetSelected(languageName(lang))
+	s.quality = newThresholdForm(set.Quality)
 	s.status = widget.NewLabel("")
 	if setErr != nil {
 		s.status.SetText(errText(setErr))
@@ -337,9 +333,9 @@ func newSettingsScreen(sh *shell) *settingsScreen {
 		widget.NewFormItem(tr("Failed logins before lock"), s.lockout),
 		widget.NewFormItem(tr("Idle lock (minutes)"), s.idle),
 		widget.NewFormItem(tr("Station language"), s.language),
-		widget.NewFormItem(tr("Quality thresholds (JSON overrides)"), s.quality),
 	)
-	settingsCard := widget.NewCard(tr("Station settings"), fmt.Sprintf("%s · %s", set.StationName, set.Site), container.NewVBox(form, container.NewHBox(layout.NewSpacer(), save)))
+	quality := widget.NewAccordion(widget.NewAccordionItem(tr("Quality thresholds (empty = default)"), s.quality.object()))
+	settingsCard := widget.NewCard(tr("Station settings"), fmt.Sprintf("%s · %s", set.StationName, set.Site), container.NewVBox(form, quality, container.NewHBox(layout.NewSpacer(), save)))
 
 	s.keyPath = widget.NewEntry()
 	s.keyPath.SetPlaceHolder(tr("issuer.pub file"))
@@ -387,10 +383,13 @@ func (s *settingsScreen) showKey(key []byte) {
 func (s *settingsScreen) save() error {
 	atoi := func(e *widget.Entry) int { n, _ := strconv.Atoi(strings.TrimSpace(e.Text)); return n }
 	c := enroll.SettingsChange{RetentionDays: atoi(s.retention), LockoutThreshold: atoi(s.lockout),
-		IdleLockMinutes: atoi(s.idle), Language: s.language.Selected}
-	if q := strings.TrimSpace(s.quality.Text); q != "" {
-		c.Quality = json.RawMessage(q)
+		IdleLockMinutes: atoi(s.idle), Language: languageCode(s.language.Selected)}
+	q, err := s.quality.overrides()
+	if err != nil {
+		s.status.SetText(err.Error())
+		return err
 	}
+	c.Quality = q
 	if err := enroll.UpdateSettings(s.sh.station, s.sh.sess, c); err != nil {
 		s.status.SetText(errText(err))
 		return err

@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -83,12 +84,22 @@ type shell struct {
 	lockedCur  any
 	lockedUser string
 
-	receiptMu sync.Mutex
-	receipts  string // private folder of receipts being printed; see writeReceipt
+	// parked holds, per clerk, an enrollment in progress that was idle-locked when
+	// another operator logged in (parked.go); parkedLabel is its notice on show (tests).
+	parked      map[string]parkedWork
+	parkedLabel *widget.Label
 
 	recMu  sync.Mutex
 	rec    *biometrics.Recognizer
 	ownRec bool // rec was loaded by the shell (tests may lend one)
+
+	// reloaders reload a home tab's data each time the tab is opened (fresh.go).
+	reloaders map[fyne.CanvasObject]func()
+	homeTabs  *container.AppTabs // the home screen's tabs, when it has several
+	// langChosen: the operator picked a language on the login screen (langpref.go).
+	langChosen bool
+	// startChecked: the technician chose to go on despite start-up problems (startcheck.go).
+	startChecked bool
 
 	// onLogout are called (UI thread) when the operator logs out, to stop cameras and
 	// other work started by screens; cleared on each logout.
@@ -114,6 +125,9 @@ type shell struct {
 // op opens the TPM, the station (after the first-run wizard when there is none yet) and
 // the face models; stderr receives what the window cannot show.
 func Run(ctx context.Context, cfg enroll.Config, op enroll.Opener, demo bool, stderr io.Writer) error {
+	if err := checkDisplay(os.Getenv); err != nil {
+		return err
+	}
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
 	th, fontErr := newStationTheme()
@@ -146,15 +160,25 @@ func newShell(ctx context.Context, a fyne.App, w fyne.Window, cfg enroll.Config,
 	initLanguage()
 	sh := &shell{ctx: ctx, app: a, win: w, cfg: cfg, open: op, stderr: io.Discard, demo: demo, now: time.Now}
 	sh.idle = newIdleLock(func() { ui(sh.lock) })
+	sh.idle.warn = func(on bool) { ui(func() { sh.showIdleWarning(on) }) }
 	sh.idle.now = func() time.Time { return sh.now() }
 	sh.act = &instrumenter{touch: sh.touch, now: func() time.Time { return sh.now() }, canvas: w.Canvas}
 	sh.installActivityHooks()
+	go sh.watchDialogs()
 	return sh
 }
 
 // start opens the TPM and the station and shows provisioning or login.
 func (sh *shell) start() {
 	tp, err := sh.open.OpenTPM()
+	// Models, camera and TPM are checked now, in plain words, rather than failing late.
+	if probs := sh.startupProblems(err); len(probs) > 0 && !sh.startChecked {
+		if err == nil {
+			tp.Close()
+		}
+		sh.showStartupProblems(probs, sh.start, func() { sh.startChecked = true; sh.start() })
+		return
+	}
 	if err != nil {
 		sh.showError(tr("TPM not available"), vault.ExplainLowDisk(sh.cfg.Data, err))
 		return
@@ -204,7 +228,6 @@ func (sh *shell) provisioned(st *vault.Station) {
 // close releases the station, TPM and recognizer.
 func (sh *shell) close() {
 	sh.idle.stop()
-	sh.removeReceipts()
 	for _, f := range sh.onLogout {
 		f()
 	}
@@ -280,6 +303,7 @@ func (sh *shell) home() {
 		sh.showLogin()
 		return
 	}
+	sh.reloaders = nil
 	var tabs []*container.TabItem
 	for _, group := range [][]roleScreen{clerkScreens(), supervisorScreens(), technicianScreens(), adminScreens()} {
 		for _, rs := range group {
@@ -297,7 +321,10 @@ func (sh *shell) home() {
 		sh.show(tabs[0].Content)
 		return
 	}
-	sh.show(container.NewAppTabs(tabs...))
+	at := container.NewAppTabs(tabs...)
+	at.OnSelected = func(it *container.TabItem) { sh.opened(it.Content) }
+	sh.homeTabs = at
+	sh.show(at)
 }
 
 // setCurrent records the controller of the screen about to be shown (announced to
@@ -323,8 +350,8 @@ func (sh *shell) logout() {
 	sh.onLogout = nil
 	sh.sess = nil
 	sh.locked, sh.lockedCur, sh.lockedUser = nil, nil, ""
-	sh.removeReceipts()
 	sh.idle.stop()
+	sh.restoreStationLanguage()
 	sh.showLogin()
 }
 
@@ -336,6 +363,8 @@ func (sh *shell) lock() {
 	if sh.sess == nil || sh.locked != nil {
 		return
 	}
+	sh.closeDialogs()
+	sh.showIdleWarning(false) // the kept screen comes back without it
 	sh.locked = sh.win.Content()
 	sh.lockedCur = sh.current
 	sh.lockedUser = sh.sess.Name
@@ -351,36 +380,39 @@ func (sh *shell) unlocked(s *vault.Session) {
 	prev, cur, user := sh.locked, sh.lockedCur, sh.lockedUser
 	sh.locked, sh.lockedCur, sh.lockedUser = nil, nil, ""
 	if user != s.Name {
+		// The locked clerk's enrollment in progress waits for them (parked.go).
+		if inProgress(cur) {
+			sh.park(user, prev, cur)
+		}
 		for _, f := range sh.onLogout {
 			f()
 		}
 		sh.onLogout = nil
 		sh.sess = s
+		sh.applyLanguagePreference(s)
 		sh.startIdle()
-		sh.home()
+		if !sh.resumeParked(s) {
+			sh.home()
+		}
 		return
 	}
 	sh.sess = s
 	sh.startIdle()
-	if cv, ok := cur.(*captureView); ok {
-		cv.e.showCapture()
-		return
-	}
-	sh.current = cur
-	sh.win.SetContent(prev)
-	sh.act.walk(sh.win.Canvas())
-	sh.emit("screen", cur)
+	sh.restoreWork(prev, cur)
 }
 
 // loggedIn is called after a successful login. A clerk's face models are loaded in the
 // background now, so the first capture does not wait for them.
 func (sh *shell) loggedIn(s *vault.Session) {
 	sh.sess = s
+	sh.applyLanguagePreference(s)
 	sh.startIdle()
 	if s.Has(vault.RoleClerk) {
 		go sh.recognizer() // an error is reported by the capture step that needs it
 	}
-	sh.home()
+	if !sh.resumeParked(s) {
+		sh.home()
+	}
 }
 
 // startIdle arms the idle lock with the station's setting.
@@ -413,12 +445,16 @@ func (sh *shell) installActivityHooks() {
 // topBar shows who is logged in, with lock and log-out buttons.
 func (sh *shell) topBar() fyne.CanvasObject {
 	who := widget.NewLabelWithStyle(fmt.Sprintf("%s: %s", tr("Operator"), sh.sess.Name), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	homeBtn := widget.NewButtonWithIcon(tr("Home"), theme.HomeIcon(), sh.home)
+	homeBtn := widget.NewButtonWithIcon(tr("Home"), theme.HomeIcon(), func() { sh.leaveWork(sh.home) })
 	lockBtn := widget.NewButtonWithIcon(tr("Lock"), theme.VisibilityOffIcon(), sh.lock)
-	out := widget.NewButtonWithIcon(tr("Log out"), theme.LogoutIcon(), sh.logout)
+	out := widget.NewButtonWithIcon(tr("Log out"), theme.LogoutIcon(), func() { sh.leaveWork(sh.logout) })
 	name := sh.settings().StationName
 	station := widget.NewLabel(name)
-	return container.NewVBox(container.NewHBox(who, station, layoutSpacer(), homeBtn, lockBtn, out), widget.NewSeparator())
+	bar := container.NewVBox(container.NewHBox(who, station, layoutSpacer(), homeBtn, lockBtn, out), widget.NewSeparator())
+	if n := sh.parkedNotice(); n != nil {
+		bar.Add(n)
+	}
+	return bar
 }
 
 // showError replaces the content with a plain-language error and its detail.
@@ -474,6 +510,8 @@ func errText(err error) string {
 		return tr("This station has no issuer key yet. An administrator must import it under Station settings.")
 	case errors.Is(err, enroll.ErrAckMismatch):
 		return tr("This acknowledgement is not for a bundle this station exported. Check that you chose the right file.")
+	case errors.Is(err, vault.ErrInvalid):
+		return invalidText(err)
 	}
 	return err.Error()
 }

@@ -19,14 +19,20 @@ type auditScreen struct {
 	sh      *shell
 	content fyne.CanvasObject
 
-	all     []vault.AuditEntry
-	rows    []vault.AuditEntry
-	table   *widget.Table
-	actor   *widget.Select
-	action  *widget.Select
-	text    *widget.Entry
-	count   *widget.Label
-	verdict *widget.Label
+	all  []vault.AuditEntry
+	rows []vault.AuditEntry
+	// apps are the application numbers an entry's record stands for (an enrollment's
+	// own, or those of a batch's enrollments), by record ID, so the log can be searched
+	// by application number as well as by enrollment ID.
+	apps map[string][]string
+	// actionCodes maps the action filter's labels back to the log's codes.
+	actionCodes map[string]string
+	table       *widget.Table
+	actor       *widget.Select
+	action      *widget.Select
+	text        *widget.Entry
+	count       *widget.Label
+	verdict     *widget.Label
 }
 
 const anyChoice = "—"
@@ -34,7 +40,7 @@ const anyChoice = "—"
 func newAuditScreen(sh *shell) *auditScreen {
 	a := &auditScreen{sh: sh}
 	a.text = widget.NewEntry()
-	a.text.SetPlaceHolder(tr("Filter by record ID or detail"))
+	a.text.SetPlaceHolder(tr("Search by application number, enrollment ID or detail"))
 	a.text.OnChanged = func(string) { a.apply() }
 	a.actor = widget.NewSelect(nil, func(string) { a.apply() })
 	a.actor.PlaceHolder = tr("Any operator")
@@ -46,23 +52,34 @@ func newAuditScreen(sh *shell) *auditScreen {
 	verify := widget.NewButtonWithIcon(tr("Verify chain"), theme.ConfirmIcon(), func() { a.verify() })
 	verify.Importance = widget.HighImportance
 
-	cols := []string{"#", tr("Time"), tr("Operator"), tr("Action"), tr("Record"), tr("Detail")}
+	cols := []string{"#", tr("Time"), tr("Operator"), tr("Action"), tr("Application"), tr("Record"), tr("Detail")}
 	a.table = headedTable(cols, func() int { return len(a.rows) }, func(l *widget.Label, id widget.TableCellID) {
 		e := a.rows[id.Row]
-		l.SetText([]string{fmt.Sprint(e.Seq), e.Time.Local().Format("2006-01-02 15:04:05"), e.Actor, e.Action, e.Object, e.Detail}[id.Col])
+		app := ""
+		if n := a.apps[e.Object]; len(n) == 1 {
+			app = n[0]
+		} else if len(n) > 1 {
+			app = tr("%d applications", len(n))
+		}
+		l.SetText([]string{fmt.Sprint(e.Seq), e.Time.Local().Format("2006-01-02 15:04:05"), e.Actor, auditActionLabel(e.Action), app, e.Object, e.Detail}[id.Col])
 	})
-	for i, w := range []float32{60, 170, 120, 180, 260, 480} {
+	for i, w := range []float32{60, 170, 110, 170, 160, 250, 360} {
 		a.table.SetColumnWidth(i, w)
 	}
 	filters := container.NewBorder(nil, nil, nil, container.NewHBox(a.actor, a.action, a.count), a.text)
 	top := container.NewVBox(container.NewBorder(nil, nil, nil, verify, a.verdict), filters)
 	a.content = container.NewBorder(top, nil, nil, nil, a.table)
 	a.reload()
+	sh.onOpen(a.content, a.reload)
+	sh.emit("audit-screen", a)
 	return a
 }
 
 func (a *auditScreen) reload() {
 	all, err := enroll.AuditLog(a.sh.station)
+	if err == nil {
+		a.apps, err = enroll.AuditApplications(a.sh.station)
+	}
 	if err != nil {
 		a.verdict.SetText(errText(err))
 	}
@@ -72,7 +89,14 @@ func (a *auditScreen) reload() {
 		actors[e.Actor], actions[e.Action] = true, true
 	}
 	a.actor.SetOptions(append([]string{anyChoice}, sortedKeys(actors)...))
-	a.action.SetOptions(append([]string{anyChoice}, sortedKeys(actions)...))
+	a.actionCodes = map[string]string{}
+	labels := []string{}
+	for _, code := range sortedKeys(actions) {
+		l := auditActionLabel(code)
+		a.actionCodes[l] = code
+		labels = append(labels, l)
+	}
+	a.action.SetOptions(append([]string{anyChoice}, labels...))
 	a.apply()
 }
 
@@ -92,16 +116,32 @@ func (a *auditScreen) apply() {
 		if s := a.actor.Selected; s != "" && s != anyChoice && e.Actor != s {
 			continue
 		}
-		if s := a.action.Selected; s != "" && s != anyChoice && e.Action != s {
+		if s := a.action.Selected; s != "" && s != anyChoice && e.Action != a.actionCodes[s] {
 			continue
 		}
-		if text != "" && !strings.Contains(strings.ToLower(e.Object+" "+e.Detail), text) {
+		if text != "" && !a.matches(e, text) {
 			continue
 		}
 		a.rows = append(a.rows, e)
 	}
 	a.count.SetText(tr("%d of %d entries", len(a.rows), len(a.all)))
 	a.table.Refresh()
+}
+
+// matches says whether an entry's record ID, detail or application numbers contain the
+// lower-case search text; application numbers also match typed without their dashes.
+func (a *auditScreen) matches(e vault.AuditEntry, text string) bool {
+	if strings.Contains(strings.ToLower(e.Object+" "+e.Detail), text) {
+		return true
+	}
+	bare := strings.NewReplacer("-", "", " ", "").Replace(text)
+	for _, no := range a.apps[e.Object] {
+		no = strings.ToLower(no)
+		if strings.Contains(no, text) || bare != "" && strings.Contains(strings.ReplaceAll(no, "-", ""), bare) {
+			return true
+		}
+	}
+	return false
 }
 
 // verify checks the hash chain and the signed checkpoints.

@@ -141,6 +141,7 @@ func newBatchScreen(sh *shell) *batchScreen {
 	top := container.NewHBox(title, layout.NewSpacer(), b.closeBtn)
 	b.content = container.NewBorder(top, bottom, nil, nil, b.table)
 	b.reload()
+	sh.onOpen(b.content, b.reload)
 	sh.current = b
 	return b
 }
@@ -152,7 +153,7 @@ func stateText(s enroll.ExportState) string {
 	case enroll.ExportQueued:
 		return tr("queued")
 	case enroll.ExportSent:
-		return tr("sent (retry)")
+		return tr("not delivered — export again")
 	case enroll.ExportConfirmed:
 		return tr("confirmed")
 	case enroll.ExportAcknowledged:
@@ -266,12 +267,19 @@ func (b *batchScreen) startExport() {
 				}
 				b.status.SetText(msg)
 			case errors.Is(err, context.Canceled):
+				b.progress.SetValue(0)
 				b.stage.SetText(tr("Cancelled. The bundle stays queued; export again to finish."))
 			case errors.Is(err, enroll.ErrNoIssuerKey):
+				b.progress.SetValue(0)
 				b.stage.SetText("")
 				b.status.SetText(tr("This station has no issuer key yet. An administrator must import it (Station settings)."))
 			default:
-				b.stage.SetText(tr("Export failed; nothing was marked exported."))
+				b.progress.SetValue(0)
+				if bt, berr := enroll.Batch(b.sh.station, id); berr == nil && bt.BundleID != "" {
+					b.stage.SetText(tr("Not delivered. Bundle %d stays queued on this station and nothing was marked exported; export again to resend it.", bt.BundleSeq))
+				} else {
+					b.stage.SetText(tr("The bundle could not be made; nothing was marked exported."))
+				}
 				b.status.SetText(errText(err))
 			}
 			b.reload()

@@ -92,6 +92,8 @@ func newCameraScreen(sh *shell, tech *techState) *cameraScreen {
 	sources = append(sources, "synthetic:1280x720@30")
 	c.sources = dedupe(sources)
 	c.source = widget.NewSelectEntry(c.sources)
+	// A verdict is about the camera it was measured on: another camera clears it.
+	c.source.OnChanged = func(string) { c.clearVerdict() }
 	c.resolution = widget.NewSelect(resolutions, nil)
 	c.fps = widget.NewSelect(rates, nil)
 	c.autoExp = widget.NewCheck(tr("auto"), nil)
@@ -257,6 +259,7 @@ func (c *cameraScreen) readProfile() capture.CameraProfile {
 // screen only draws what the bench publishes.
 func (c *cameraScreen) start() error {
 	c.stopPreview()
+	c.clearVerdict()
 	p := c.readProfile()
 	b, err := capture.StartBench(c.sh.ctx, p, capture.BenchOptions{}, capture.BenchEvents{
 		Camera: func(ev capture.Event) { ui(func() { c.showCamera(ev) }) },
@@ -444,6 +447,16 @@ func (c *cameraScreen) calibrated(v capture.Verdict) {
 	if done != nil {
 		done <- v
 	}
+}
+
+// clearVerdict removes the last calibration result (UI thread).
+func (c *cameraScreen) clearVerdict() {
+	if len(c.verdict.Objects) == 0 {
+		return
+	}
+	c.verdict.RemoveAll()
+	c.left.Refresh()
+	c.sh.emit("verdict-cleared", c)
 }
 
 func (c *cameraScreen) showVerdict(v capture.Verdict) {

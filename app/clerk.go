@@ -62,10 +62,14 @@ func newClerkHome(sh *shell) *clerkHome {
 		case 2:
 			l.SetText(displayName(e.Demographics))
 		case 3:
+			if e.Status == vault.StatusRejected {
+				l.SetText(tr("Rejected: %s", rejectReasonLabel(e.RejectReason)))
+				return
+			}
 			l.SetText(statusText(e.Status))
 		}
 	})
-	for i, w := range []float32{90, 240, 420, 200} {
+	for i, w := range []float32{80, 220, 330, 690} { // the status column holds a rejection's reason
 		list.SetColumnWidth(i, w)
 	}
 	empty := widget.NewLabel(tr("No enrollments yet today. Press Enter or “New enrollment” to start."))

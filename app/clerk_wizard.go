@@ -1,11 +1,14 @@
 package app
 
 import (
+	"image"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/widget"
 
 	"enrollstation/enroll"
+	"enrollstation/vault"
 )
 
 // enrollment is one enrollment in progress: the wizard's state across its four steps.
@@ -17,7 +20,10 @@ type enrollment struct {
 	result  *enroll.Capture // set when a capture is accepted
 	review  *enroll.Review  // built from result
 	savedID string          // vault enrollment ID once submitted
-	receipt string          // path of the receipt PDF
+	saved   *vault.Enrollment
+	// receiptPDF is the receipt (kept in memory only), receiptPage its rendering.
+	receiptPDF  []byte
+	receiptPage image.Image
 
 	camera   string // camera spec in use
 	attempts int    // failed capture attempts so far

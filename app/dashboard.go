@@ -25,6 +25,8 @@ type dashboard struct {
 	content fyne.CanvasObject
 	stats   *enroll.Stats
 	charts  map[string][]byte // chart title → PNG, for tests
+
+	refreshBtn *widget.Button
 }
 
 // dashboardDays is how many days the per-day chart covers.
@@ -32,10 +34,28 @@ const dashboardDays = 14
 
 func newDashboard(sh *shell) *dashboard {
 	d := &dashboard{sh: sh, charts: map[string][]byte{}}
+	box := container.NewStack()
+	d.content = box
+	d.reload()
+	sh.onOpen(d.content, d.reload)
+	sh.emit("dashboard", d)
+	return d
+}
+
+// reload reads the figures again and redraws the charts in place (the tab stays open).
+func (d *dashboard) reload() {
+	box := d.content.(*fyne.Container)
+	box.Objects = []fyne.CanvasObject{d.build()}
+	box.Refresh()
+}
+
+// build makes the dashboard's content from fresh figures.
+func (d *dashboard) build() fyne.CanvasObject {
+	sh := d.sh
+	d.charts = map[string][]byte{}
 	st, err := enroll.Dashboard(sh.station, sh.now(), dashboardDays)
 	if err != nil {
-		d.content = widget.NewLabel(errText(err))
-		return d
+		return widget.NewLabel(errText(err))
 	}
 	d.stats = st
 
@@ -74,9 +94,9 @@ func newDashboard(sh *shell) *dashboard {
 		d.chart(tr("Quality scores"), bins, perBin),
 	)
 	head := widget.NewLabelWithStyle(tr("%d enrollments on this station", st.Total), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	refresh := widget.NewButtonWithIcon(tr("Refresh"), theme.ViewRefreshIcon(), func() { sh.home() })
-	d.content = container.NewBorder(container.NewHBox(head, layout.NewSpacer(), refresh), nil, nil, nil, grid)
-	return d
+	refresh := widget.NewButtonWithIcon(tr("Refresh"), theme.ViewRefreshIcon(), d.reload)
+	d.refreshBtn = refresh
+	return container.NewBorder(container.NewHBox(head, layout.NewSpacer(), refresh), nil, nil, nil, grid)
 }
 
 func intsToFloats(v []int) []float64 {

@@ -9,6 +9,7 @@ import (
 	"fyne.io/fyne/v2/lang"
 
 	"enrollstation/assets"
+	"enrollstation/vault"
 )
 
 // Languages the station's screens are translated into, as offered at the login screen.
@@ -72,4 +73,49 @@ func translationFile(code string) string {
 		return "zh-Hans.json"
 	}
 	return code + ".json"
+}
+
+// languageNames are the languages' own names, for choosing one.
+func languageNames() []string {
+	out := make([]string, len(languages))
+	for i, l := range languages {
+		out[i] = l.Name
+	}
+	return out
+}
+
+// languageName is a language code's name ("zh" → 中文（简体）); unknown codes stay as they are.
+func languageName(code string) string {
+	for _, l := range languages {
+		if l.Code == code {
+			return l.Name
+		}
+	}
+	return code
+}
+
+// languageCode is the code of a language name (or of a code).
+func languageCode(name string) string {
+	for _, l := range languages {
+		if l.Name == name || l.Code == name {
+			return l.Code
+		}
+	}
+	return name
+}
+
+// invalidText is the message of a refused value (vault.ErrInvalid) without the
+// "vault: invalid record:" prefix, translated when the table has it (the workflow's
+// checks are short English sentences, e.g. "idle lock must be 1 to 240 minutes").
+func invalidText(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, vault.ErrInvalid.Error()+": "); i >= 0 {
+		msg = msg[i+len(vault.ErrInvalid.Error())+2:]
+	}
+	msg = strings.TrimPrefix(msg, "workflow: ")
+	t := tr(msg)
+	if t == msg && msg != "" {
+		t = strings.ToUpper(msg[:1]) + msg[1:] // untranslated: at least a sentence
+	}
+	return t
 }

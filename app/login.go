@@ -47,6 +47,7 @@ func (sh *shell) showLoginForm(locked bool) {
 		for _, l := range languages {
 			if l.Name == name && l.Code != currentLanguage() {
 				setLanguage(l.Code)
+				sh.langChosen = true // kept as this operator's language at login (langpref.go)
 				// Rebuild this screen in the new language (Fyne has no live re-translation),
 				// keeping what was typed.
 				u := f.user.Text
@@ -74,7 +75,7 @@ func (sh *shell) showLoginForm(locked bool) {
 		f.user.SetText(sh.lockedUser)
 		title = tr("Station locked")
 		sub = tr("The screen was locked after inactivity.") + "\n" + tr("%s can unlock and continue.", sh.lockedUser) + "\n" +
-			tr("Another operator logging in ends the work in progress.")
+			tr("If another operator logs in, the work in progress is kept for %s.", sh.lockedUser)
 		f.submit.SetText(tr("Unlock"))
 	}
 	head := widget.NewLabelWithStyle(title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
@@ -225,18 +226,27 @@ func loginErrText(err error) string {
 // defaultIdleLockMinutes applies when the station settings leave the idle lock at 0.
 const defaultIdleLockMinutes = 5
 
-// idleLock fires once after a period without activity. Safe from any goroutine.
+// idleLock fires once after a period without activity, and calls warn(true) warnBefore
+// that (warn(false) when activity or stop cancels a given warning). Safe from any
+// goroutine; fire and warn run on the timers' goroutines.
 type idleLock struct {
-	fire func()
-	now  func() time.Time // the clock of lastActivity (tests replace it)
-	mu   sync.Mutex
-	d    time.Duration
-	t    *time.Timer
-	last time.Time // when the lock was last armed or postponed
+	fire       func()
+	warn       func(on bool)
+	warnBefore time.Duration
+	now        func() time.Time // the clock of lastActivity (tests replace it)
+	mu         sync.Mutex
+	d          time.Duration
+	t          *time.Timer
+	wt         *time.Timer // the warning's timer (nil when d is too short to warn)
+	warned     bool
+	last       time.Time // when the lock was last armed or postponed
 }
 
+// idleWarning is how long before the idle lock the operator is warned.
+const idleWarning = 30 * time.Second
+
 func newIdleLock(fire func()) *idleLock {
-	return &idleLock{fire: fire, now: time.Now}
+	return &idleLock{fire: fire, warn: func(bool) {}, warnBefore: idleWarning, now: time.Now}
 }
 
 // lastActivity is when the lock was last armed or postponed by activity.
@@ -250,30 +260,70 @@ func (l *idleLock) lastActivity() time.Time {
 func (l *idleLock) start(d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.t != nil {
-		l.t.Stop()
-	}
+	l.stopLocked()
 	l.d = d
 	l.last = l.now()
 	l.t = time.AfterFunc(d, l.fire)
+	l.armWarnLocked()
 }
 
-// touch postpones the lock (no-op when not armed).
+// armWarnLocked (re)arms the warning when the idle time leaves room for it.
+func (l *idleLock) armWarnLocked() {
+	if l.d <= l.warnBefore {
+		return
+	}
+	if l.wt != nil {
+		l.wt.Reset(l.d - l.warnBefore)
+		return
+	}
+	l.wt = time.AfterFunc(l.d-l.warnBefore, func() {
+		l.mu.Lock()
+		armed := l.t != nil
+		l.warned = armed
+		l.mu.Unlock()
+		if armed {
+			l.warn(true)
+		}
+	})
+}
+
+// touch postpones the lock (no-op when not armed) and withdraws a warning on show.
 func (l *idleLock) touch() {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.t != nil {
-		l.t.Reset(l.d)
-		l.last = l.now()
+	if l.t == nil {
+		l.mu.Unlock()
+		return
+	}
+	l.t.Reset(l.d)
+	l.armWarnLocked()
+	l.last = l.now()
+	warned := l.warned
+	l.warned = false
+	l.mu.Unlock()
+	if warned {
+		l.warn(false)
 	}
 }
 
-// stop disarms the lock.
-func (l *idleLock) stop() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+func (l *idleLock) stopLocked() {
 	if l.t != nil {
 		l.t.Stop()
 		l.t = nil
+	}
+	if l.wt != nil {
+		l.wt.Stop()
+		l.wt = nil
+	}
+}
+
+// stop disarms the lock (and withdraws a warning on show).
+func (l *idleLock) stop() {
+	l.mu.Lock()
+	l.stopLocked()
+	warned := l.warned
+	l.warned = false
+	l.mu.Unlock()
+	if warned {
+		l.warn(false)
 	}
 }

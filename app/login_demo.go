@@ -13,8 +13,27 @@ import (
 // demoAccounts are the accounts of a demo station (enroll provisions them).
 var demoAccounts = enroll.DemoAccounts
 
-// hasDemoAccounts reports whether this station was made by demoProvision.
-func (sh *shell) hasDemoAccounts() bool { return enroll.HasDemoAccounts(sh.settings()) }
+// hasDemoAccounts reports whether this station has the demo accounts (whatever the
+// station was named in the wizard).
+func (sh *shell) hasDemoAccounts() bool {
+	if sh.station == nil {
+		return false
+	}
+	users, err := sh.station.Users()
+	if err != nil {
+		return false
+	}
+	have := map[string]bool{}
+	for _, u := range users {
+		have[u.Name] = true
+	}
+	for _, a := range demoAccounts {
+		if !have[a.Name] {
+			return false
+		}
+	}
+	return true
+}
 
 // demoCredentials lists the demo accounts on the demo login screen.
 func demoCredentials() fyne.CanvasObject {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -59,6 +60,7 @@ func newProvisioning(sh *shell, done func(*vault.Station)) *provisioning {
 	p.keyFP = widget.NewLabel("")
 	p.keyFP.Wrapping = fyne.TextWrapWord
 	p.keyOK = widget.NewCheck(tr("The fingerprint matches the one the issuer gave me"), nil)
+	p.keyOK.Hide() // nothing to confirm until a key file is read (readKey)
 	p.admin = widget.NewEntry()
 	p.admin.SetPlaceHolder(tr("e.g. admin"))
 	p.pw = widget.NewPasswordEntry()
@@ -123,7 +125,7 @@ func (p *provisioning) goTo(i int) {
 	title.SizeName = theme.SizeNameHeadingText
 	nav := container.NewHBox(p.stepLabel, layout.NewSpacer(), p.back, p.next)
 	body := container.NewVBox(title, widget.NewSeparator(), p.steps[i](), p.status)
-	if p.sh.demo {
+	if p.sh.demo && i == 0 { // once, on the first step
 		note := widget.NewLabel(tr("DEMO: the fields are filled in for you. Press Next on each step; the demo also creates a clerk, a supervisor, a technician and a demo issuer key."))
 		note.Wrapping = fyne.TextWrapWord
 		note.Importance = widget.WarningImportance
@@ -222,6 +224,7 @@ func (p *provisioning) issuerStep() fyne.CanvasObject {
 func (p *provisioning) readKey() {
 	p.issuerKey = nil
 	p.keyOK.SetChecked(false)
+	p.keyOK.Hide()
 	if p.keyPath.Text == "" {
 		p.keyFP.SetText("")
 		return
@@ -238,6 +241,7 @@ func (p *provisioning) readKey() {
 	}
 	p.issuerKey = b
 	p.keyFP.SetText(tr("Fingerprint:\n%s", fp))
+	p.keyOK.Show()
 }
 
 func (p *provisioning) adminStep() fyne.CanvasObject {
@@ -291,16 +295,24 @@ func (p *provisioning) showCreated(st *vault.Station) {
 	title.SizeName = theme.SizeNameHeadingText
 	facts := widget.NewForm(
 		widget.NewFormItem(tr("Station ID"), widget.NewLabel(groupHex(st.ID()))),
-		widget.NewFormItem(tr("TPM"), widget.NewLabel(fmt.Sprintf("%s (%s, firmware %s)", info.Kind, info.Manufacturer, info.Firmware))),
+		widget.NewFormItem(tr("TPM"), widget.NewLabel(tr("%s (%s, firmware %s)", tr(info.Kind), info.Manufacturer, info.Firmware))),
 		widget.NewFormItem(tr("Keys created"), widget.NewLabel(tr("station signing key (ECDSA P-256) and store key, sealed in the TPM; bundle counter at %d", seq))),
 		widget.NewFormItem(tr("Issuer key"), widget.NewLabel(issuer)),
 		widget.NewFormItem(tr("Administrator"), widget.NewLabel(strings.TrimSpace(p.admin.Text))),
 	)
-	next := widget.NewLabel(tr("Give the issuer this station's public key: enrollstation station pubkey --out station.pem"))
+	next := widget.NewLabel(tr("Give the issuer this station's public key. Close this window first (the station's data is in use while it is open), then run:") +
+		"\n" + pubkeyCommand(p.sh.cfg.Data, p.sh.cfg.TPM, strings.TrimSpace(p.admin.Text)))
 	next.Wrapping = fyne.TextWrapWord
+	var demoKey fyne.CanvasObject = layout.NewSpacer()
+	if p.sh.demo && p.issuerKey == nil {
+		dk := widget.NewLabel(tr("The demo issuer key (to check exported bundles with enrollstation verify) was written to %s.",
+			filepath.Join(p.sh.cfg.Data, "demo-issuer", "issuer.key")))
+		dk.Wrapping = fyne.TextWrapWord
+		demoKey = dk
+	}
 	p.cont = widget.NewButtonWithIcon(tr("Continue to login"), theme.LoginIcon(), func() { p.done(st) })
 	p.cont.Importance = widget.HighImportance
-	body := container.NewVBox(title, widget.NewSeparator(), facts, next)
+	body := container.NewVBox(title, widget.NewSeparator(), facts, next, demoKey)
 	// The recovery code exists in the clear only now (the store keeps its hash).
 	if p.recoveryCode = st.TakeRecoveryCode(); p.recoveryCode != "" {
 		code := widget.NewLabelWithStyle(p.recoveryCode, fyne.TextAlignCenter, fyne.TextStyle{Monospace: true})
@@ -314,6 +326,25 @@ func (p *provisioning) showCreated(st *vault.Station) {
 	p.content.Objects = []fyne.CanvasObject{container.NewPadded(container.NewBorder(nil, container.NewHBox(layout.NewSpacer(), p.cont), nil, nil,
 		container.NewCenter(container.NewGridWrap(fyne.NewSize(860, 480), body))))}
 	p.content.Refresh()
+}
+
+// pubkeyCommand is the command that writes the station's public key, as it works when
+// typed: with this station's data directory and TPM.
+func pubkeyCommand(data, tpm, as string) string {
+	cmd := "enrollstation station pubkey --data " + shellQuote(data)
+	if tpm != "" && tpm != "auto" {
+		cmd += " --tpm " + shellQuote(tpm)
+	}
+	return cmd + " --out station.pem --as " + shellQuote(as) // data commands log in
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '.' || r == '-' || r == '_' || r == ':' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // groupHex splits a long hex ID into groups of eight for reading aloud.

@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"fmt"
 	"image"
 	_ "image/jpeg" // decoding portraits
 	"sort"
@@ -118,9 +117,9 @@ func qualityTable(r *biometrics.Report) fyne.CanvasObject {
 		m := ms[id.Row]
 		switch id.Col {
 		case 0:
-			l.SetText(string(m.ID))
+			l.SetText(measureName(m.ID))
 		case 1:
-			l.SetText(fmt.Sprintf("%.3g %s", m.Raw, m.Unit))
+			l.SetText(measureValue(m))
 		case 2:
 			l.SetText(m.Limit)
 		case 3:
@@ -216,10 +215,11 @@ func (v *reviewView) doSubmit() {
 	sess := sh.sess
 	go func() {
 		saved, err := enroll.Submit(sh.station, sess, d, no, r, true)
-		var path string
+		var pdf []byte
+		var page image.Image
 		var rerr error
 		if err == nil {
-			path, rerr = sh.writeReceipt(saved, r.Capture)
+			pdf, page, rerr = sh.makeReceipt(saved)
 		}
 		ui(func() {
 			v.busy = false
@@ -228,8 +228,8 @@ func (v *reviewView) doSubmit() {
 				v.update()
 				return
 			}
-			e.savedID = saved.ID
-			e.receipt = path
+			e.savedID, e.saved = saved.ID, saved
+			e.receiptPDF, e.receiptPage = pdf, page
 			e.showReceipt(rerr)
 		})
 	}()

@@ -51,7 +51,9 @@ type reviewQueue struct {
 
 	detail   *fyne.Container
 	selected string
-	status   *widget.Label // outcome of the last action
+	// the decision buttons of the detail on show (tests)
+	approveBtn, rejectBtn *widget.Button
+	status                *widget.Label // outcome of the last action
 }
 
 var queueSorts = []struct{ key, label string }{
@@ -96,11 +98,13 @@ func newReviewQueue(sh *shell) *reviewQueue {
 	left := container.NewBorder(container.NewVBox(tools, container.NewHBox(q.summary, layout.NewSpacer(), q.cleanBtn)), nil, nil, nil, q.table)
 	// The detail scrolls rather than widening the window past a 1366-pixel screen (the
 	// portrait, frame and two-column quality list are wider than half of it).
-	split := container.NewHSplit(left, container.NewBorder(nil, q.status, nil, nil, container.NewScroll(q.detail)))
+	split := container.NewHSplit(left, container.NewBorder(nil, q.status, nil, nil, q.detail))
 	split.Offset = 0.5
 	q.content = split
 	q.reload()
+	sh.onOpen(q.content, q.reload)
 	sh.current = q
+	sh.emit("review-queue", q)
 	return q
 }
 
@@ -181,11 +185,7 @@ func (q *reviewQueue) showDetail(id string) {
 
 	head := widget.NewLabelWithStyle(enroll.FullName(e.Demographics), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	head.SizeName = theme.SizeNameSubHeadingText
-	d := e.Demographics
-	facts := widget.NewLabel(fmt.Sprintf("%s %s\n%s %s · %s · %s\n%s %s · %s %s",
-		tr("Application"), d.ApplicationNumber, tr("Born"), d.DateOfBirth, d.Sex, d.Nationality,
-		tr("Captured by"), e.CapturedBy, tr("at"), e.CreatedAt.Local().Format("2006-01-02 15:04")))
-	facts.Wrapping = fyne.TextWrapWord
+	facts := detailFacts(e)
 
 	frame, err := q.sh.station.EnrollmentFrame(id)
 	if err != nil {
@@ -197,8 +197,8 @@ func (q *reviewQueue) showDetail(id string) {
 	// The portrait (what the issuer receives) beside the frame it was cropped from (kept
 	// on this station only), so the supervisor can judge the crop, background and pose.
 	images := container.NewHBox(
-		container.NewVBox(caption(tr("ICAO portrait")), portraitImage(e.Portrait, 165, 210)),
-		container.NewVBox(caption(tr("Captured frame")), jpegView(frame, 280, 210, tr("no frame kept"))),
+		container.NewVBox(caption(tr("ICAO portrait")), portraitImage(e.Portrait, 135, 180)),
+		container.NewVBox(caption(tr("Captured frame")), jpegView(frame, 220, 180, tr("no frame kept"))),
 	)
 
 	quality := qualityList(qs, e.Capture.Extra[enroll.ExtraForcedReason])
@@ -228,11 +228,10 @@ func (q *reviewQueue) showDetail(id string) {
 	own := e.CapturedBy == q.sh.sess.Name
 	approve := widget.NewButtonWithIcon(tr("Approve…"), theme.ConfirmIcon(), func() { q.askApprove([]string{id}) })
 	approve.Importance = widget.HighImportance
-	reasons := widget.NewSelect(enroll.RejectReasons, nil)
-	reasons.PlaceHolder = tr("Reason to reject")
-	reject := widget.NewButtonWithIcon(tr("Reject"), theme.CancelIcon(), func() { q.reject(id, reasons.Selected) })
+	reject := widget.NewButtonWithIcon(tr("Reject…"), theme.CancelIcon(), func() { q.askReject(id) })
 	reject.Importance = widget.DangerImportance
-	actions := container.NewHBox(approve, layout.NewSpacer(), reasons, reject)
+	q.approveBtn, q.rejectBtn = approve, reject
+	var actions fyne.CanvasObject = container.NewHBox(approve, layout.NewSpacer(), reject)
 	if own {
 		approve.Disable()
 		reject.Disable()
@@ -245,11 +244,115 @@ func (q *reviewQueue) showDetail(id string) {
 		reject.Disable()
 	}
 
-	top := container.NewVBox(head, container.NewBorder(nil, nil, images, nil, facts), widget.NewSeparator(),
-		widget.NewLabelWithStyle(tr("Possible duplicates on this station"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), dupBox)
-	body := container.NewBorder(top, actions, nil, nil, container.NewVScroll(quality))
+	// The decision (and the "captured by you" notice) stays at the bottom of the pane,
+	// outside the scrolling part, so it is on show at 1366x768 whatever the detail holds.
+	scroll := container.NewVBox(container.NewBorder(nil, nil, images, nil, facts), widget.NewSeparator(),
+		widget.NewLabelWithStyle(tr("Possible duplicates on this station"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), dupBox,
+		widget.NewSeparator(), quality)
+	body := container.NewBorder(head, container.NewVBox(widget.NewSeparator(), actions), nil, nil, container.NewVScroll(scroll))
 	q.detail.Objects = []fyne.CanvasObject{body}
 	q.detail.Refresh()
+}
+
+// detailFacts are the citizen's details the supervisor checks against the documents,
+// beside the portraits: everything the clerk typed.
+func detailFacts(e *vault.Enrollment) fyne.CanvasObject {
+	d := e.Demographics
+	addr := d.Address
+	if len(d.AddressLines) > 0 {
+		addr = strings.Join(append(append([]string(nil), d.AddressLines...), strings.TrimSpace(d.PostalCode+" "+d.Locality), d.Country), "\n")
+	}
+	dash := func(s string) string {
+		if strings.TrimSpace(s) == "" {
+			return "—"
+		}
+		return s
+	}
+	form := widget.NewForm(
+		widget.NewFormItem(tr("Application"), wrapLabel(d.ApplicationNumber)),
+		widget.NewFormItem(tr("Born"), wrapLabel(fmt.Sprintf("%s · %s · %s", dash(d.DateOfBirth), dash(d.Sex), dash(d.Nationality)))),
+		widget.NewFormItem(tr("Place of birth"), wrapLabel(dash(d.PlaceOfBirth))),
+		widget.NewFormItem(tr("Address"), wrapLabel(dash(addr))),
+		widget.NewFormItem(tr("Phone"), wrapLabel(dash(d.Phone))),
+		widget.NewFormItem(tr("Captured by"), wrapLabel(fmt.Sprintf("%s · %s", e.CapturedBy, e.CreatedAt.Local().Format("2006-01-02 15:04")))),
+	)
+	return form
+}
+
+func wrapLabel(s string) *widget.Label {
+	l := widget.NewLabel(s)
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// rejectReasonLabel is the plain-language label of a reject reason code.
+func rejectReasonLabel(code string) string {
+	switch code {
+	case "poor-photo":
+		return tr("The photo is not good enough for the card")
+	case "wrong-person":
+		return tr("The photo does not show the applicant")
+	case "duplicate":
+		return tr("The applicant is already enrolled")
+	case "details-mismatch":
+		return tr("The details do not match the documents")
+	case "no-consent":
+		return tr("The citizen's consent is missing")
+	case "other":
+		return tr("Other reason")
+	}
+	return code
+}
+
+// rejectAsk is the Reject dialog: a reason and the supervisor's password.
+type rejectAsk struct {
+	dlg     *dialog.FormDialog
+	reasons *widget.Select
+	pw      *widget.Entry
+}
+
+// askReject asks for a reason (translated labels) and the supervisor's password, as
+// Approve does, then rejects.
+func (q *reviewQueue) askReject(id string) {
+	a := &rejectAsk{}
+	var labels []string
+	for _, r := range enroll.RejectReasons {
+		labels = append(labels, rejectReasonLabel(r))
+	}
+	a.reasons = widget.NewSelect(labels, func(string) { q.sh.touch() })
+	a.reasons.PlaceHolder = tr("Choose the reason")
+	a.pw = widget.NewPasswordEntry()
+	msg := widget.NewLabel(tr("The clerk sees the reason. Enter your password to confirm the rejection."))
+	msg.Wrapping = fyne.TextWrapWord
+	items := []*widget.FormItem{widget.NewFormItem("", msg), widget.NewFormItem(tr("Reason"), a.reasons), widget.NewFormItem(tr("Password"), a.pw)}
+	a.dlg = dialog.NewForm(tr("Reject this enrollment"), tr("Reject"), tr("Cancel"), items, func(confirmed bool) {
+		q.sh.touch()
+		if !confirmed {
+			return
+		}
+		i := a.reasons.SelectedIndex()
+		if i < 0 {
+			q.status.SetText(tr("Choose a reason before rejecting."))
+			return
+		}
+		q.rejectWithPassword(id, enroll.RejectReasons[i], a.pw.Text)
+	}, q.sh.win)
+	a.pw.OnSubmitted = func(string) { a.dlg.Submit() }
+	a.dlg.Resize(fyne.NewSize(520, 280))
+	q.sh.emit("ask-reject", a)
+	a.dlg.Show()
+	q.sh.dialogShown()
+	q.sh.win.Canvas().Focus(a.pw)
+}
+
+// rejectWithPassword re-authenticates the supervisor and rejects id.
+func (q *reviewQueue) rejectWithPassword(id, reason, pw string) error {
+	sess, err := q.sh.station.Login(q.sh.sess.Name, pw)
+	if err != nil {
+		q.status.SetText(loginErrText(err))
+		return err
+	}
+	return q.rejectAs(sess, id, reason)
 }
 
 // portraitImage decodes a JPEG for display; a missing or purged portrait shows a frame.
@@ -281,7 +384,7 @@ func qualityList(q enroll.QualitySummary, forced string) fyne.CanvasObject {
 	if q.Score < 0 {
 		verdict, imp = tr("No quality report stored"), widget.WarningImportance
 	} else if !q.Pass {
-		verdict, imp = tr("Quality score %d — failed: %s", q.Score, strings.Join(q.Failed, ", ")), widget.DangerImportance
+		verdict, imp = tr("Quality score %d — failed: %s", q.Score, measureNames(q.Failed)), widget.DangerImportance
 	}
 	v := widget.NewLabelWithStyle(verdict, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	v.Importance = imp
@@ -298,7 +401,7 @@ func qualityList(q enroll.QualitySummary, forced string) fyne.CanvasObject {
 		if !m.Pass {
 			mark = "✗"
 		}
-		l := widget.NewLabel(fmt.Sprintf("%s %s  %d", mark, m.ID, m.Score))
+		l := widget.NewLabel(fmt.Sprintf("%s %s  %d", mark, measureName(m.ID), m.Score))
 		if !m.Pass && m.Mandatory {
 			l.Importance = widget.DangerImportance
 		}
@@ -360,17 +463,13 @@ func (q *reviewQueue) askApproveClean() {
 	q.askApprove(ids)
 }
 
-// reject rejects id with a reason code.
-func (q *reviewQueue) reject(id, reason string) error {
-	if reason == "" {
-		q.status.SetText(tr("Choose a reason before rejecting."))
-		return errors.New("no reason")
-	}
-	if err := enroll.Reject(q.sh.station, q.sh.sess, id, reason); err != nil {
+// rejectAs rejects id with a reason code as the re-authenticated supervisor.
+func (q *reviewQueue) rejectAs(sess *vault.Session, id, reason string) error {
+	if err := enroll.Reject(q.sh.station, sess, id, reason); err != nil {
 		q.status.SetText(errText(err))
 		return err
 	}
-	q.status.SetText(tr("Rejected (%s).", reason))
+	q.status.SetText(tr("Rejected: %s.", rejectReasonLabel(reason)))
 	q.detail.Objects = []fyne.CanvasObject{container.NewCenter(widget.NewLabel(tr("Select an enrollment to review it.")))}
 	q.detail.Refresh()
 	q.reload()
@@ -392,5 +491,6 @@ func askPassword(sh *shell, title, text string, ok func(pw string)) {
 	pw.OnSubmitted = func(string) { d.Submit() }
 	d.Resize(fyne.NewSize(460, 220))
 	d.Show()
+	sh.dialogShown()
 	sh.win.Canvas().Focus(pw)
 }

@@ -16,6 +16,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 	"gocv.io/x/gocv"
@@ -152,6 +153,10 @@ func detailImages(o fyne.CanvasObject) []*canvas.Image {
 			out = append(out, detailImages(c)...)
 		}
 		return out
+	case *container.Scroll:
+		if v.Direction == container.ScrollVerticalOnly {
+			return detailImages(v.Content) // the detail's scrolling part
+		}
 	}
 	return nil // widgets (scrolls of duplicates, labels) are not looked into
 }
@@ -193,7 +198,7 @@ func TestProvisioningWizardOnFreshDataDir(t *testing.T) {
 	os.WriteFile(filepath.Join(keys, "issuer.pub"), pub, 0o644)
 	os.WriteFile(filepath.Join(keys, "junk.pub"), []byte("junk"), 0o644)
 	data := filepath.Join(t.TempDir(), "station")
-	cfg := enroll.Config{Data: data, TPM: sim.Addr()}
+	cfg := enroll.Config{Data: data, TPM: sim.Addr(), Models: testenv.ModelsDir(t), Camera: "synthetic"}
 	sh := newShell(context.Background(), a, w, cfg, testOpener(cfg), false)
 	t.Cleanup(sh.close)
 	sh.start()
@@ -212,6 +217,9 @@ func TestProvisioningWizardOnFreshDataDir(t *testing.T) {
 		t.Fatalf("TPM step lacks the software TPM warning (step %d):\n%s", p.step, m)
 	}
 	test.Tap(p.next)
+	if p.keyOK.Visible() {
+		t.Error("the issuer-key step asks to confirm a fingerprint before any key is read")
+	}
 	p.keyPath.SetText(filepath.Join(keys, "junk.pub"))
 	test.Tap(p.next)
 	if p.step != 2 {
@@ -239,7 +247,8 @@ func TestProvisioningWizardOnFreshDataDir(t *testing.T) {
 	if err := <-p.finished; err != nil {
 		t.Fatal(err)
 	}
-	if m := markup(sh); !strings.Contains(m, "The station is ready") || !strings.Contains(m, issuer.Public().Fingerprint()) || !strings.Contains(m, "ECDSA P-256") {
+	if m := markup(sh); !strings.Contains(m, "The station is ready") || !strings.Contains(m, issuer.Public().Fingerprint()) || !strings.Contains(m, "ECDSA P-256") ||
+		!strings.Contains(m, "enrollstation station pubkey --data "+data+" --tpm "+sim.Addr()) {
 		t.Fatalf("summary after provisioning:\n%s", m)
 	}
 	// The recovery code is shown once, on the summary; the store holds only its hash.
@@ -339,11 +348,38 @@ func TestSupervisorReviewApproveRejectExportVerify(t *testing.T) {
 	if err := q.approve([]string{bona}, "wrong-password"); !errors.Is(err, vault.ErrBadPassword) {
 		t.Fatalf("approve with a wrong password: %v", err)
 	}
-	if err := q.reject(dup, ""); err == nil {
-		t.Fatal("reject without a reason")
+	// Reject asks for a reason (translated labels) and the password, like Approve.
+	var ask *rejectAsk
+	sam.notify = func(ev string, x any) {
+		if a, ok := x.(*rejectAsk); ok && ev == "ask-reject" {
+			ask = a
+		}
 	}
-	if err := q.reject(dup, "duplicate"); err != nil {
-		t.Fatal(err)
+	q.showDetail(dup)
+	test.Tap(q.rejectBtn)
+	if ask == nil {
+		t.Fatal("Reject did not ask")
+	}
+	if !contains(ask.reasons.Options, "The applicant is already enrolled") || contains(ask.reasons.Options, "duplicate") {
+		t.Errorf("reason labels %q", ask.reasons.Options)
+	}
+	ask.dlg.Submit() // no reason chosen
+	if e, _ := s.st.Enrollment(dup); e.Status != vault.StatusPending || !strings.Contains(q.status.Text, "Choose a reason") {
+		t.Fatalf("rejected without a reason: %s, %q", e.Status, q.status.Text)
+	}
+	test.Tap(q.rejectBtn)
+	ask.reasons.SetSelectedIndex(2)
+	test.Type(ask.pw, "wrong-password")
+	ask.dlg.Submit()
+	if e, _ := s.st.Enrollment(dup); e.Status != vault.StatusPending {
+		t.Fatalf("rejected with a wrong password: %s", e.Status)
+	}
+	test.Tap(q.rejectBtn)
+	ask.reasons.SetSelected("The applicant is already enrolled")
+	test.Type(ask.pw, "sam-password")
+	ask.dlg.Submit()
+	if e, _ := s.st.Enrollment(dup); e.Status != vault.StatusRejected || e.RejectReason != "duplicate" || e.RejectedBy != "sam" {
+		t.Fatalf("after Reject: %s %q by %q (%s)", e.Status, e.RejectReason, e.RejectedBy, q.status.Text)
 	}
 	if err := q.approve([]string{bona, own}, "sam-password"); err != nil {
 		t.Fatal(err)
@@ -428,7 +464,7 @@ func TestSupervisorReviewApproveRejectExportVerify(t *testing.T) {
 	if rep := a.verify(); rep == nil || !rep.OK() || !strings.Contains(a.verdict.Text, "Chain intact") {
 		t.Fatalf("audit verify: %+v %q", rep, a.verdict.Text)
 	}
-	a.action.SetSelected("enrollment.reject")
+	a.action.SetSelected(auditActionLabel("enrollment.reject"))
 	if len(a.rows) != 1 || a.rows[0].Object != dup {
 		t.Fatalf("audit filter by action: %+v", a.rows)
 	}
@@ -576,18 +612,30 @@ func TestAdminUsersAndSettings(t *testing.T) {
 	if err := set.save(); !errors.Is(err, vault.ErrInvalid) {
 		t.Fatalf("idle lock 0 saved: %v", err)
 	}
+	if strings.Contains(set.status.Text, "vault:") || !strings.Contains(set.status.Text, "Idle lock must be 1 to 240 minutes") {
+		t.Errorf("refusal shown as %q", set.status.Text)
+	}
 	set.idle.SetText("7")
-	set.language.SetSelected("zh")
+	// Languages by name; thresholds as numbers, only changed ones stored.
+	if contains(set.language.Options, "zh") || !contains(set.language.Options, "中文（简体）") {
+		t.Errorf("language choices %q", set.language.Options)
+	}
+	set.quality.entries["MaxYaw"].SetText("abc")
+	if err := set.save(); err == nil || !strings.Contains(set.status.Text, "enter a number") {
+		t.Fatalf("a non-number threshold saved: %v %q", err, set.status.Text)
+	}
+	set.quality.entries["MaxYaw"].SetText("8")
+	set.language.SetSelected(languageName("zh"))
 	if err := set.save(); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := enroll.Settings(s.st); got.IdleLockMinutes != 7 || got.Language != "zh" {
-		t.Fatalf("settings: %+v", got)
+	if got, _ := enroll.Settings(s.st); got.IdleLockMinutes != 7 || got.Language != "zh" || string(got.Quality) != `{"MaxYaw":8}` {
+		t.Fatalf("settings: %+v (quality %s)", got, got.Quality)
 	}
 	if currentLanguage() != "zh" {
 		t.Fatalf("language after saving zh: %s", currentLanguage())
 	}
-	set.language.SetSelected("en")
+	set.language.SetSelected(languageName("en"))
 	if err := set.save(); err != nil || currentLanguage() != "en" {
 		t.Fatalf("back to English: %v, %s", err, currentLanguage())
 	}
@@ -617,7 +665,7 @@ func TestDemoWalkThrough(t *testing.T) {
 	a := test.NewTempApp(t)
 	w := test.NewTempWindow(t, nil)
 	data := t.TempDir()
-	cfg := enroll.Config{Data: data, TPM: sim.Addr()}
+	cfg := enroll.Config{Data: data, TPM: sim.Addr(), Models: testenv.ModelsDir(t), Camera: "synthetic"}
 	sh := newShell(context.Background(), a, w, cfg, testOpener(cfg), true)
 	t.Cleanup(sh.close)
 	sh.start()

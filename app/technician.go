@@ -30,6 +30,8 @@ func technicianScreens() []roleScreen {
 			Make: func(sh *shell) fyne.CanvasObject { return newCameraScreen(sh, tech).content }},
 		{Role: vault.RoleTechnician, Title: tr("Diagnostics"), Icon: theme.InfoIcon(),
 			Make: func(sh *shell) fyne.CanvasObject { return newTechDiagnostics(sh, tech).content }},
+		{Role: vault.RoleTechnician, Title: tr("Printer"), Icon: theme.DocumentPrintIcon(),
+			Make: func(sh *shell) fyne.CanvasObject { return newPrinterScreen(sh).content }},
 	}
 }
 
@@ -137,7 +139,14 @@ func (t *techDiagnostics) showFacts() {
 	if !f.ModelsOK {
 		models = tr("PROBLEM: %s", f.ModelsDetail)
 	}
-	tpm := fmt.Sprintf("%s (%s, firmware %s)", f.TPM.Kind, f.TPM.Manufacturer, f.TPM.Firmware)
+	kind := f.TPM.Kind
+	switch kind {
+	case "software":
+		kind = tr("software")
+	case "hardware":
+		kind = tr("hardware")
+	}
+	tpm := tr("%s (%s, firmware %s)", kind, f.TPM.Manufacturer, f.TPM.Firmware)
 	if f.TPM.Kind == "software" {
 		tpm += "\n    " + tr("software TPM: demos and tests only")
 	}

@@ -18,7 +18,12 @@ const CJKFontPath = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
 // text size for counter screens read at arm's length.
 type stationTheme struct {
 	font fyne.Resource // nil: Fyne's default font
+	bold fyne.Resource // bold face with CJK glyphs; nil: bold text uses font
 }
+
+// CJKBoldCollection is Debian's bold CJK face (fonts-noto-cjk, installed by
+// scripts/setup): without it, bold Chinese titles render in the regular weight.
+const CJKBoldCollection = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
 
 // newStationTheme loads the CJK font. Without it the station still works, in English;
 // the error says how to fix it.
@@ -27,7 +32,13 @@ func newStationTheme() (*stationTheme, error) {
 	if err != nil {
 		return &stationTheme{}, fmt.Errorf("font for Chinese text missing (%s): Chinese names and the Chinese screens will show boxes; run scripts/setup (installs fonts-droid-fallback)", CJKFontPath)
 	}
-	return &stationTheme{font: fyne.NewStaticResource("DroidSansFallbackFull.ttf", b)}, nil
+	th := &stationTheme{font: fyne.NewStaticResource("DroidSansFallbackFull.ttf", b)}
+	if ttc, err := os.ReadFile(CJKBoldCollection); err == nil {
+		if otf, err := fontFromCollection(ttc, "CJK SC"); err == nil {
+			th.bold = fyne.NewStaticResource("NotoSansCJKsc-Bold.otf", otf)
+		}
+	}
+	return th, nil
 }
 
 func (t *stationTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
@@ -45,6 +56,9 @@ func (t *stationTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.C
 }
 
 func (t *stationTheme) Font(s fyne.TextStyle) fyne.Resource {
+	if t.bold != nil && s.Bold && !s.Monospace && !s.Symbol {
+		return t.bold
+	}
 	if t.font != nil && !s.Monospace && !s.Symbol {
 		return t.font
 	}

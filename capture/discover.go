@@ -95,7 +95,9 @@ const (
 	v4l2BufTypeVideoCapture   = 1
 	v4l2FmtFlagCompressed     = 0x0001
 	v4l2FrmDiscrete           = 1
-	maxEnum                   = 64 // bounds every enumeration against a misbehaving driver
+	v4l2PixFmtBigEndian       = 1 << 31 // a FOURCC's flag for the big-endian variant
+	maxEnum                   = 64      // bounds every enumeration against a misbehaving driver
+	maxFormats                = 256     // as maxEnum; capture drivers offer up to ~90 (vivid)
 )
 
 var ne = binary.NativeEndian
@@ -128,8 +130,14 @@ func parseCapability(b []byte) (capability, error) {
 	return c, nil
 }
 
+// fourCC renders a pixel format code; a big-endian variant gets "-BE", as v4l2-ctl
+// writes it ("Y16-BE" for 'Y16 ' | 1<<31).
 func fourCC(v uint32) string {
-	return strings.TrimRight(string([]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)}), " \x00")
+	s := strings.TrimRight(string([]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v>>24) &^ 0x80}), " \x00")
+	if v&v4l2PixFmtBigEndian != 0 {
+		s += "-BE"
+	}
+	return s
 }
 
 // ListDevices lists the V4L2 video capture devices under /sys/class/video4linux. Nodes
@@ -203,7 +211,7 @@ func describe(node ioctler, d *Device) (ok bool, err error) {
 		d.Name = c.Card
 	}
 	d.Driver, d.Bus = c.Driver, c.Bus
-	for i := 0; i < maxEnum; i++ {
+	for i := 0; i < maxFormats; i++ {
 		b := make([]byte, fmtSize)
 		ne.PutUint32(b[0:], uint32(i))
 		ne.PutUint32(b[4:], v4l2BufTypeVideoCapture)

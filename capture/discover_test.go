@@ -263,3 +263,12 @@ func FuzzDescribe(f *testing.F) {
 		}
 	})
 }
+
+// Big-endian variants carry bit 31 (vivid lists 'Y16 ' | 1<<31); v4l2-ctl shows "-BE".
+func TestFourCCBigEndian(t *testing.T) {
+	for v, want := range map[uint32]string{pix("Y16 "): "Y16", pix("Y16 ") | 1<<31: "Y16-BE", pix("XR15") | 1<<31: "XR15-BE", pix("YUYV"): "YUYV"} {
+		if got := fourCC(v); got != want {
+			t.Errorf("fourCC(%#x) = %q, want %q", v, got, want)
+		}
+	}
+}

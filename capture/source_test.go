@@ -36,72 +36,79 @@ func sourceCases(t *testing.T) []sourceCase {
 	}
 }
 
-// TestSourceSuite runs the same contract against every source kind that exists here.
+// TestSourceSuite runs the same contract against every source kind that exists here
+// (the V4L2 device source too, in the device tests: v4l2_devices_test.go).
 func TestSourceSuite(t *testing.T) {
 	for _, tc := range sourceCases(t) {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			src, err := Open(ctx, tc.spec, tc.opts)
-			if err != nil {
-				t.Fatalf("Open(%q): %v", tc.spec, err)
-			}
-			defer src.Close()
-			info := src.Info()
-			if info.Kind != tc.kind || info.Width != tc.w || info.Height != tc.h {
-				t.Errorf("Info = %+v, want kind %s %dx%d", info, tc.kind, tc.w, tc.h)
-			}
-			if info.Spec != tc.spec {
-				t.Errorf("Info.Spec = %q, want %q", info.Spec, tc.spec)
-			}
-			if cs, ok := src.(Controllable); ok {
-				if _, err := cs.SetControls(Controls{Gain: ptr(1.0)}); !errors.Is(err, ErrUnsupported) {
-					t.Errorf("SetControls on a %s source = %v, want ErrUnsupported", tc.kind, err)
-				}
-				if _, err := cs.Controls(); !errors.Is(err, ErrUnsupported) {
-					t.Errorf("Controls on a %s source = %v, want ErrUnsupported", tc.kind, err)
-				}
-			}
-			m := gocv.NewMat()
-			defer m.Close()
-			prev := gocv.NewMat()
-			defer prev.Close()
-			changed := 0
-			for i := 0; i < tc.frames; i++ {
-				if err := src.Read(ctx, &m); err != nil {
-					t.Fatalf("Read %d: %v", i, err)
-				}
-				if m.Cols() != tc.w || m.Rows() != tc.h || m.Type() != gocv.MatTypeCV8UC3 {
-					t.Fatalf("frame %d: %dx%d type %v, want %dx%d CV8UC3", i, m.Cols(), m.Rows(), m.Type(), tc.w, tc.h)
-				}
-				if i > 0 && gocv.NormWithMats(m, prev, gocv.NormL1) > 0 {
-					changed++
-				}
-				m.CopyTo(&prev)
-			}
-			if changed < tc.frames/2 {
-				t.Errorf("only %d of %d consecutive frames differ; the stream looks frozen", changed, tc.frames-1)
-			}
-			if tc.finite {
-				if err := src.Read(ctx, &m); !errors.Is(err, io.EOF) {
-					t.Errorf("Read past the end = %v, want io.EOF", err)
-				}
-			}
-			cctx, cancel := context.WithCancel(ctx)
-			cancel()
-			if err := src.Read(cctx, &m); !errors.Is(err, context.Canceled) && !(tc.finite && errors.Is(err, io.EOF)) {
-				t.Errorf("Read with cancelled context = %v, want context.Canceled", err)
-			}
-			if err := src.Close(); err != nil {
-				t.Errorf("Close: %v", err)
-			}
-			if err := src.Close(); err != nil {
-				t.Errorf("second Close: %v", err)
-			}
-			if err := src.Read(ctx, &m); !errors.Is(err, ErrClosed) {
-				t.Errorf("Read after Close = %v, want ErrClosed", err)
-			}
-		})
+		checkSource(t, tc)
 	}
+}
+
+// checkSource runs the shared source contract on one source as a subtest.
+func checkSource(t *testing.T, tc sourceCase) {
+	t.Helper()
+	t.Run(tc.name, func(t *testing.T) {
+		ctx := context.Background()
+		src, err := Open(ctx, tc.spec, tc.opts)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", tc.spec, err)
+		}
+		defer src.Close()
+		info := src.Info()
+		if info.Kind != tc.kind || info.Width != tc.w || info.Height != tc.h {
+			t.Errorf("Info = %+v, want kind %s %dx%d", info, tc.kind, tc.w, tc.h)
+		}
+		if info.Spec != tc.spec {
+			t.Errorf("Info.Spec = %q, want %q", info.Spec, tc.spec)
+		}
+		if cs, ok := src.(Controllable); ok && tc.kind != KindDevice {
+			if _, err := cs.SetControls(Controls{Gain: ptr(1.0)}); !errors.Is(err, ErrUnsupported) {
+				t.Errorf("SetControls on a %s source = %v, want ErrUnsupported", tc.kind, err)
+			}
+			if _, err := cs.Controls(); !errors.Is(err, ErrUnsupported) {
+				t.Errorf("Controls on a %s source = %v, want ErrUnsupported", tc.kind, err)
+			}
+		}
+		m := gocv.NewMat()
+		defer m.Close()
+		prev := gocv.NewMat()
+		defer prev.Close()
+		changed := 0
+		for i := 0; i < tc.frames; i++ {
+			if err := src.Read(ctx, &m); err != nil {
+				t.Fatalf("Read %d: %v", i, err)
+			}
+			if m.Cols() != tc.w || m.Rows() != tc.h || m.Type() != gocv.MatTypeCV8UC3 {
+				t.Fatalf("frame %d: %dx%d type %v, want %dx%d CV8UC3", i, m.Cols(), m.Rows(), m.Type(), tc.w, tc.h)
+			}
+			if i > 0 && gocv.NormWithMats(m, prev, gocv.NormL1) > 0 {
+				changed++
+			}
+			m.CopyTo(&prev)
+		}
+		if changed < tc.frames/2 {
+			t.Errorf("only %d of %d consecutive frames differ; the stream looks frozen", changed, tc.frames-1)
+		}
+		if tc.finite {
+			if err := src.Read(ctx, &m); !errors.Is(err, io.EOF) {
+				t.Errorf("Read past the end = %v, want io.EOF", err)
+			}
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := src.Read(cctx, &m); !errors.Is(err, context.Canceled) && !(tc.finite && errors.Is(err, io.EOF)) {
+			t.Errorf("Read with cancelled context = %v, want context.Canceled", err)
+		}
+		if err := src.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if err := src.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		if err := src.Read(ctx, &m); !errors.Is(err, ErrClosed) {
+			t.Errorf("Read after Close = %v, want ErrClosed", err)
+		}
+	})
 }
 
 func TestFileLoop(t *testing.T) {

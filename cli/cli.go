@@ -2,7 +2,7 @@
 // and subcommands for technicians, scripts and the issuer.
 //
 // Every subcommand takes the common flags (--data, --tpm, --models, --camera,
-// --password-stdin) after its name, then its own flags, then arguments.
+// --password-stdin) before or after its name, then its own flags, then arguments.
 package cli
 
 import (
@@ -73,9 +73,14 @@ type ExitError struct{ Code int }
 
 func (e ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
 
+// SystemDir is where the Debian package (scripts/package) installs the dlib models
+// (models/) and the demo video (demo.mp4).
+const SystemDir = "/usr/share/enrollstation"
+
 // Defaults returns the default data and models directories: $XDG_DATA_HOME/enrollstation
 // (~/.local/share/enrollstation), and the models/ folder of a source checkout set up by
-// scripts/setup when there is one beside the binary or in the working directory.
+// scripts/setup when there is one beside the binary or in the working directory, else
+// the installed package's /usr/share/enrollstation/models.
 func Defaults() (data, models string) {
 	base := os.Getenv("XDG_DATA_HOME")
 	if base == "" {
@@ -91,7 +96,7 @@ func Defaults() (data, models string) {
 	if exe, err := os.Executable(); err == nil {
 		dirs = append(dirs, filepath.Dir(exe))
 	}
-	for _, dir := range append(dirs, ".") {
+	for _, dir := range append(dirs, ".", SystemDir) {
 		if st, err := os.Stat(filepath.Join(dir, "models")); err == nil && st.IsDir() {
 			if abs, err := filepath.Abs(filepath.Join(dir, "models")); err == nil {
 				return data, abs
@@ -149,22 +154,27 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}
 
+	// Common flags may come before the command name ("--data D selftest"): they are set
+	// aside, the command is found in the words after them, and they are parsed with the
+	// command's own flags.
+	lead, rest := leadingFlags(args)
+
 	// Find the longest command name that the leading non-flag words match.
 	var cmd *Command
 	var words int
 	for i := range cmds {
 		parts := strings.Fields(cmds[i].Name)
-		if len(parts) <= len(args) && len(parts) > words && equalWords(parts, args[:len(parts)]) {
+		if len(parts) <= len(rest) && len(parts) > words && equalWords(parts, rest[:len(parts)]) {
 			cmd, words = &cmds[i], len(parts)
 		}
 	}
 	if cmd == nil {
-		if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "--help") {
+		if len(rest) > 0 && (rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help") {
 			printHelp(stdout, cmds)
 			return 0
 		}
-		if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-			fmt.Fprintf(stderr, "enrollstation: unknown command %q\n\n", strings.Join(firstWords(args), " "))
+		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+			fmt.Fprintf(stderr, "enrollstation: unknown command %q\n\n", strings.Join(firstWords(rest), " "))
 			printHelp(stderr, cmds)
 			return 2
 		}
@@ -197,7 +207,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		fmt.Fprintf(stderr, "usage: enrollstation %s [flags] %s\n%s\n\nflags:\n", cmd.Name, cmd.Args, cmd.Summary)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(interleave(fs, args[words:])); err != nil {
+	if err := fs.Parse(append(lead, interleave(fs, rest[words:])...)); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -233,6 +243,36 @@ func report(stderr io.Writer, name string, err error) int {
 	}
 	fmt.Fprintf(stderr, "enrollstation%s: %v\n", name, err)
 	return 1
+}
+
+// leadingFlags splits off the common flags (and their values) that come before the first
+// word, e.g. ["--data", "D", "selftest"] → ["--data", "D"], ["selftest"]. It stops at the
+// first word, at "--" and at a flag that is not a common one (left for the window's
+// flags, such as --demo, and their error messages).
+func leadingFlags(args []string) (lead, rest []string) {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	commonFlags(fs, &Env{})
+	i := 0
+	for i < len(args) {
+		a := args[i]
+		if a == "--" || a == "-" || !strings.HasPrefix(a, "-") {
+			break
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if f == nil {
+			break
+		}
+		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() || hasValue {
+			i++
+			continue
+		}
+		if i+1 >= len(args) {
+			break
+		}
+		i += 2
+	}
+	return args[:i:i], args[i:]
 }
 
 // interleave moves flags that follow positional arguments in front of them, so that
@@ -296,7 +336,7 @@ func printHelp(w io.Writer, cmds []Command) {
 	for _, c := range sorted {
 		fmt.Fprintf(w, "  %-22s %s\n", c.Name, c.Summary)
 	}
-	fmt.Fprintln(w, "\nCommon flags after any command: --data DIR --tpm auto|/dev/tpmrm0|swtpm|HOST:PORT --models DIR --camera SRC --password-stdin")
+	fmt.Fprintln(w, "\nCommon flags before or after any command: --data DIR --tpm auto|/dev/tpmrm0|swtpm|HOST:PORT --models DIR --camera SRC --password-stdin")
 	fmt.Fprintln(w, "Run 'enrollstation COMMAND --help' for a command's flags.")
 }
 

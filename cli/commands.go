@@ -11,6 +11,7 @@ func Commands() []Command {
 	c = append(c, attestCommands()...)
 	c = append(c, workflowCommands()...)
 	c = append(c, enrollCommands()...)
+	c = append(c, receiptCommands()...)
 	c = append(c, settingsCommands()...)
 	return c
 }

@@ -39,7 +39,7 @@ func StateOf(b *vault.Batch) ExportState {
 		return ExportAcknowledged
 	case b.Status == vault.BatchExported:
 		return ExportConfirmed
-	case b.DeliveryError != "":
+	case b.DeliveryError != "" && b.BundleID != "":
 		return ExportSent
 	case b.BundleID != "":
 		return ExportQueued

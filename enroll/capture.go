@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"runtime"
 	"sync"
 	"time"
 
@@ -56,6 +57,21 @@ type CaptureConfig struct {
 	Attempts int
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// AnalysisFPS is the live analysis budget in analysed frames per second (default
+	// by the machine's cores: DefaultAnalysisFPS). The analyser also rests at least as
+	// long as each analysis took, so it never runs back to back and leaves the cores
+	// to the preview (issue 16: a 2-core counter PC was saturated).
+	AnalysisFPS float64
+}
+
+// DefaultAnalysisFPS is the live analysis rate for a machine with cores CPUs: enough
+// for the selector's stable frames within a second or two, little enough to leave
+// most of a 2-core counter PC to the preview.
+func DefaultAnalysisFPS(cores int) float64 {
+	if cores <= 2 {
+		return 4
+	}
+	return 8
 }
 
 // CaptureEvents are the session's callbacks. Each may be called from any goroutine (the
@@ -166,6 +182,9 @@ func StartCapture(ctx context.Context, cfg CaptureConfig, ev CaptureEvents) (*Ca
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.AnalysisFPS <= 0 {
+		cfg.AnalysisFPS = DefaultAnalysisFPS(runtime.NumCPU())
 	}
 	if cfg.Live == nil || cfg.Final == nil || cfg.Open == nil {
 		return nil, errors.New("workflow: capture needs a camera and assessors")
@@ -346,8 +365,28 @@ func (a *analyser) run() {
 				a.drainCmds()
 				return
 			}
+			start := time.Now()
 			a.assess(m)
+			a.pace(time.Since(start))
 			a.s.ready <- struct{}{}
+		case f := <-a.s.cmds:
+			f(a)
+		}
+	}
+}
+
+// pace rests after an analysis that took d: until the budget's interval has passed, and
+// at least d, answering commands meanwhile.
+func (a *analyser) pace(d time.Duration) {
+	gap := max(d, time.Duration(float64(time.Second)/a.s.cfg.AnalysisFPS)-d)
+	t := time.NewTimer(gap)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return
+		case <-a.s.ctx.Done():
+			return
 		case f := <-a.s.cmds:
 			f(a)
 		}

@@ -46,8 +46,12 @@ func DemoCamera() string {
 	if exe, err := os.Executable(); err == nil {
 		dirs = append(dirs, filepath.Dir(exe))
 	}
+	var cands []string
 	for _, dir := range append(dirs, ".") {
-		p := filepath.Join(dir, "testdata", "demo.mp4")
+		cands = append(cands, filepath.Join(dir, "testdata", "demo.mp4"))
+	}
+	// The Debian package (scripts/package) installs it under /usr/share/enrollstation.
+	for _, p := range append(cands, "/usr/share/enrollstation/demo.mp4") {
 		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
 			if abs, err := filepath.Abs(p); err == nil {
 				return abs

@@ -99,6 +99,7 @@ const (
 	MsgControl      = "Contains characters that cannot be printed."
 	MsgInvisible    = "Contains invisible or text-direction characters. Retype it without copying and pasting."
 	MsgDate         = "Use the form YYYY-MM-DD, e.g. 1988-04-17."
+	MsgNoSuchDate   = "There is no such day: check the day and the month."
 	MsgDateFuture   = "The date of birth is in the future."
 	MsgDateTooOld   = "The date of birth is more than 130 years ago."
 	MsgSex          = "Choose F, M or X."
@@ -114,6 +115,7 @@ var (
 	postalRe     = regexp.MustCompile(`^[A-Za-z0-9 -]{1,12}$`)
 	previousIDRe = regexp.MustCompile(`^[A-Za-z0-9()/-]{1,30}$`)
 	phoneRe      = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	dateFormRe   = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 )
 
 // Normalize trims spaces, upper-cases codes and strips phone separators, returning the
@@ -306,6 +308,11 @@ func checkDOB(s string, today time.Time) string {
 	}
 	dob, err := time.Parse("2006-01-02", s)
 	if err != nil || len(s) != 10 {
+		// In the right form but not on the calendar (1990-02-31, 1990-13-01): say so,
+		// rather than repeat the form the clerk already used.
+		if dateFormRe.MatchString(s) {
+			return MsgNoSuchDate
+		}
 		return MsgDate
 	}
 	y, m, d := today.Date()

@@ -88,7 +88,7 @@ func (x *Exporter) Export(ctx context.Context, sup *vault.Session, batchID strin
 	bf, err := x.outbox.Bundle(b.BundleID)
 	if b.BundleID == "" || err != nil {
 		if bf, err = x.build(ctx, b, progress); err != nil {
-			return "", err
+			return "", x.recordFailure(sup, batchID, target, "building the bundle", err)
 		}
 	} else if err := x.countBundle(b); err != nil {
 		return "", err
@@ -102,15 +102,39 @@ func (x *Exporter) Export(ctx context.Context, sup *vault.Session, batchID strin
 	progress(Progress{Stage: "delivering", Done: 0, Total: 1})
 	rc, err := x.outbox.Deliver(ctx, target, bf.ID)
 	if err != nil {
-		x.updateBatch(batchID, func(b *vault.Batch) { b.Target, b.DeliveryError = target.String(), err.Error() })
-		return "", fmt.Errorf("workflow: delivering batch %s to %s: %w", batchID, target, err)
+		err = fmt.Errorf("workflow: delivering batch %s (bundle %d) to %s: %w", batchID, b.BundleSeq, target, err)
+		return "", x.recordFailure(sup, batchID, target, fmt.Sprintf("delivering bundle %d", b.BundleSeq), err)
 	}
 	progress(Progress{Stage: "recording", Done: 1, Total: 1})
 	if err := x.st.MarkExported(sup, batchID, b.EnrollmentIDs, b.BundleSeq, bf.SHA256[:]); err != nil {
-		return "", err
+		return "", x.recordFailure(sup, batchID, target, fmt.Sprintf("recording bundle %d as exported", b.BundleSeq), err)
 	}
-	x.updateBatch(batchID, func(b *vault.Batch) { b.Target, b.Location, b.DeliveryError = target.String(), rc.Location, "" })
+	if err := x.updateBatch(batchID, func(b *vault.Batch) { b.Target, b.Location, b.DeliveryError = target.String(), rc.Location, "" }); err != nil {
+		return "", fmt.Errorf("workflow: batch %s was exported to %s but recording where failed: %w", batchID, rc.Location, err)
+	}
 	return rc.Location, nil
+}
+
+// recordFailure keeps a failed export's one consistent state: the batch not exported,
+// its bundle (when built) still queued, the error on the batch, and an audit entry, all
+// in one transaction. It returns err, joined with any error recording it.
+func (x *Exporter) recordFailure(sup *vault.Session, batchID string, target exporter.Target, step string, err error) error {
+	msg := err.Error()
+	rerr := x.st.Store().Update(func(tx *vault.Tx) error {
+		b, e := tx.Batch(batchID)
+		if e != nil {
+			return e
+		}
+		b.Target, b.DeliveryError = target.String(), msg
+		if e := tx.PutBatch(b); e != nil {
+			return e
+		}
+		return tx.Audit(sup.Name, "batch.export-failed", batchID, fmt.Sprintf("%s to %s: %s", step, target, msg))
+	})
+	if rerr != nil {
+		return errors.Join(err, fmt.Errorf("workflow: recording the failed export: %w", rerr))
+	}
+	return err
 }
 
 // build makes the batch's bundle in the outbox: the next TPM counter value as its

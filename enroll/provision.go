@@ -124,6 +124,31 @@ func UpdateSettings(st *vault.Station, admin *vault.Session, c SettingsChange) e
 	})
 }
 
+// SetOperatorLanguage records who's own screen language ("en" or "zh"), used at their
+// next logins instead of the station's.
+func SetOperatorLanguage(st *vault.Station, who *vault.Session, code string) error {
+	if code != "en" && code != "zh" {
+		return fmt.Errorf("%w: language must be en or zh", vault.ErrInvalid)
+	}
+	return st.Store().Update(func(tx *vault.Tx) error {
+		s, err := tx.Settings()
+		if err != nil {
+			return err
+		}
+		if s.OperatorLanguage[who.Name] == code {
+			return nil
+		}
+		if s.OperatorLanguage == nil {
+			s.OperatorLanguage = map[string]string{}
+		}
+		s.OperatorLanguage[who.Name] = code
+		if err := tx.PutSettings(s); err != nil {
+			return err
+		}
+		return tx.Audit(who.Name, "operator.language", "", "language "+code)
+	})
+}
+
 // QualityThresholds are the station's quality limits: base (e.g.
 // biometrics.DefaultThresholds or the live preview's) with the administrator's
 // overrides from the settings applied. The capture and assessment screens use them.

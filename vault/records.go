@@ -256,6 +256,9 @@ type Settings struct {
 	IdleLockMinutes int             `json:"idle_lock_minutes,omitempty"` // lock the screen after this long idle
 	Language        string          `json:"language,omitempty"`          // "en" or "zh"
 	Quality         json.RawMessage `json:"quality,omitempty"`           // quality threshold overrides, as JSON
+	ReceiptPrinter  string          `json:"receipt_printer,omitempty"`   // CUPS queue for receipts ("" = CUPS default)
+	// OperatorLanguage is each operator's own screen language, by operator name.
+	OperatorLanguage map[string]string `json:"operator_language,omitempty"`
 }
 
 // DefaultSettings are the settings of a new station.

@@ -43,3 +43,12 @@ func TestStartRestart(t *testing.T) {
 		t.Fatal("two fresh swtpm instances share a seed")
 	}
 }
+
+// ResetLockout's hand-made command is accepted by a TPM (and so clears a lockout the
+// device tests leave behind).
+func TestResetLockout(t *testing.T) {
+	s := Start(t)
+	if err := s.ResetLockout(); err != nil {
+		t.Fatal(err)
+	}
+}
