@@ -164,8 +164,6 @@ func (r *Report) Measure(id MeasureID) (Measure, bool) {
 	return Measure{}, false
 }
 
-// Assessor judges image quality. It is safe for concurrent use (the Recognizer
-
 func (r *Report) add(th Thresholds, m Measure) {
 	m.Mandatory = true
 	for _, id := range th.Advisory {
