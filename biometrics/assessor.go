@@ -3,8 +3,8 @@ package biometrics
 import (
 	"fmt"
 	"image"
+	"image/color"
 	"math"
-	"runtime"
 
 	"gocv.io/x/gocv"
 )
@@ -12,52 +12,58 @@ import (
 // Config configures an Assessor.
 type Config struct {
 	Thresholds Thresholds
-	// MaxSide: images with a longer side are scaled down to it before analysis (speed:
-	// HOG detection costs grow with pixels). Geometry in the report is always in input
-	// pixels. Default 1280.
+	// MaxSide: images with a longer side are scaled down to it before analysis (speed).
+	// Geometry in the report is always in input pixels. Default 1280.
 	MaxSide int
-	// EyeCascade is the OpenCV cascade for EyesOpen (default DefaultEyeCascade).
-	EyeCascade string
+	// DetectSide is the longer side of the copy the CNN face detector runs on (its cost
+	// grows with pixels; it finds faces from about 40 px across). Default 320: a face box
+	// of 160 px at 1280 (inter-eye ≈ 70 px) is still found. FineDetectSide, when larger,
+	// is tried once more when nothing was found (small faces, photos); 0: never.
+	DetectSide, FineDetectSide int
+	// SkipTemplate: do not make a go-face template (live frames need none).
+	SkipTemplate bool
 }
 
-// DefaultConfig returns DefaultThresholds and MaxSide 1280: for photos and kept frames.
-func DefaultConfig() Config { return Config{Thresholds: DefaultThresholds(), MaxSide: 1280} }
+// DefaultConfig returns DefaultThresholds, analysis at 1280 px and detection at 640 px
+// (the face boxes at 640 place the shape predictor best; see docs/quality.md): for
+// photos and kept frames.
+func DefaultConfig() Config {
+	return Config{Thresholds: DefaultThresholds(), MaxSide: 1280, DetectSide: 640}
+}
 
-// LiveConfig is DefaultConfig analysing at 960 px, for assessing camera frames during
-// capture: about 40% less work per 720p frame. An enrollment face (inter-eye ≥ 90 px at
-// 720p) is still ≥ 67 px apart at 960, well within what the HOG detector finds; the
-// measures are reported in input pixels either way.
-func LiveConfig() Config { return Config{Thresholds: DefaultThresholds(), MaxSide: 960} }
+// LiveConfig is for assessing camera frames during capture: analysis at 960 px,
+// detection at 320 px (each face's box refined on a crop around it) and no template. Faces big enough to enrol (inter-eye ≥ 90 px
+// at 720p) are found; smaller ones may read as "no face", which the preview's tracker
+// box makes plain to the clerk. The measures are reported in input pixels either way.
+func LiveConfig() Config {
+	return Config{Thresholds: DefaultThresholds(), MaxSide: 960, DetectSide: 320, SkipTemplate: true}
+}
 
-// Assessor judges image quality. It is safe for concurrent use (the Recognizer
-// serialises go-face; the pixel measures use no shared state).
+// Assessor judges image quality. It is safe for concurrent use (the Recognizer's
+// goroutine serialises the dlib models; the pixel measures use no shared state).
 type Assessor struct {
-	rec  *Recognizer
-	cfg  Config
-	eyes *eyeDetector
+	rec *Recognizer
+	cfg Config
 }
 
-// NewAssessor returns an Assessor using rec for detection, landmarks and templates. A
-// zero MaxSide means 1280 and zero Thresholds mean DefaultThresholds.
+// NewAssessor returns an Assessor using rec for detection, landmarks and templates.
+// Zero MaxSide and DetectSide mean 1280 and 320; zero Thresholds mean DefaultThresholds.
 func NewAssessor(rec *Recognizer, cfg Config) *Assessor {
 	if cfg.MaxSide <= 0 {
 		cfg.MaxSide = 1280
 	}
+	if cfg.DetectSide <= 0 {
+		cfg.DetectSide = 320
+	}
 	if cfg.Thresholds.MaxLuminance == 0 && cfg.Thresholds.MinInterEye == 0 {
 		cfg.Thresholds = DefaultThresholds()
 	}
-	if cfg.EyeCascade == "" {
-		cfg.EyeCascade = DefaultEyeCascade
-	}
-	a := &Assessor{rec: rec, cfg: cfg, eyes: newEyeDetector(cfg.EyeCascade)}
-	// A forgotten Close costs only the cascade's memory until the Assessor is collected.
-	runtime.AddCleanup(a, func(e *eyeDetector) { e.close() }, a.eyes)
-	return a
+	return &Assessor{rec: rec, cfg: cfg}
 }
 
-// Close frees the eye cascade; later Assess calls fail. The Recognizer is the caller's to
-// close. Safe to call twice.
-func (a *Assessor) Close() { a.eyes.close() }
+// Close releases nothing today (the Recognizer is the caller's to close); it is kept so
+// callers need not change when the Assessor holds resources again.
+func (a *Assessor) Close() {}
 
 // Config returns the assessor's configuration.
 func (a *Assessor) Config() Config { return a.cfg }
@@ -82,6 +88,130 @@ func (a *Assessor) AssessImage(img image.Image) (*Report, error) {
 	return a.Assess(m)
 }
 
+// rollRetries are the rotations (degrees) tried when the upright image shows no face:
+// dlib's CNN finds faces rolled up to about ±20°, these reach ±45°.
+var rollRetries = []float64{25, -25}
+
+// findFaces detects faces in work (BGR) and fits their landmarks, all in work's pixels.
+func (a *Assessor) findFaces(work gocv.Mat) ([]Face, error) {
+	faces, err := a.detect(work, a.cfg.DetectSide)
+	if err != nil {
+		return nil, err
+	}
+	for _, deg := range rollRetries {
+		if len(faces) > 0 {
+			break
+		}
+		rot := gocv.GetRotationMatrix2D(image.Pt(work.Cols()/2, work.Rows()/2), deg, 1)
+		turned := gocv.NewMat()
+		gocv.WarpAffineWithParams(work, &turned, rot, image.Pt(work.Cols(), work.Rows()), gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
+		faces, err = a.detect(turned, a.cfg.DetectSide)
+		inv := invertAffine(rot)
+		rot.Close()
+		turned.Close()
+		if err != nil {
+			return nil, err
+		}
+		for i := range faces {
+			faces[i] = faces[i].transformed(inv)
+		}
+	}
+	if len(faces) == 0 && a.cfg.FineDetectSide > a.cfg.DetectSide {
+		if faces, err = a.detect(work, a.cfg.FineDetectSide); err != nil {
+			return nil, err
+		}
+	}
+	for i := range faces {
+		if faces[i], err = a.levelled(work, faces[i]); err != nil {
+			return nil, err
+		}
+	}
+	return faces, nil
+}
+
+// levelled refits the landmarks of a face rolled by more than 5° on a copy of its
+// surroundings turned upright: the shape predictor starts from an upright mean face in
+// the box and follows a rolled face only part of the way.
+func (a *Assessor) levelled(work gocv.Mat, f Face) (Face, error) {
+	l, r := f.Shape.EyeCentres()
+	roll := math.Atan2(l.Y-r.Y, r.X-l.X) * 180 / math.Pi
+	if math.Abs(roll) <= 5 {
+		return f, nil
+	}
+	c := mean(f.Shape[:]...)
+	rot := gocv.GetRotationMatrix2D(image.Pt(int(c.X), int(c.Y)), -roll, 1)
+	defer rot.Close()
+	turned := gocv.NewMat()
+	defer turned.Close()
+	gocv.WarpAffineWithParams(work, &turned, rot, image.Pt(work.Cols(), work.Rows()), gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
+	fwd := affine{rot.GetDoubleAt(0, 0), rot.GetDoubleAt(0, 1), rot.GetDoubleAt(0, 2), rot.GetDoubleAt(1, 0), rot.GetDoubleAt(1, 1), rot.GetDoubleAt(1, 2)}
+	// The box: the original box's size, centred where the face now is.
+	fc := fwd.apply(Point{float64(f.Rect.Min.X+f.Rect.Max.X) / 2, float64(f.Rect.Min.Y+f.Rect.Max.Y) / 2})
+	w, h := float64(f.Rect.Dx()), float64(f.Rect.Dy())
+	box := image.Rect(int(fc.X-w/2), int(fc.Y-h/2), int(fc.X+w/2), int(fc.Y+h/2))
+	got, err := a.rec.shapes68(turned, []image.Rectangle{box})
+	if err != nil || len(got) != 1 {
+		return f, err
+	}
+	g := got[0].transformed(invertAffine(rot))
+	g.Rect, g.Confidence = f.Rect, f.Confidence
+	return g, nil
+}
+
+// detect finds faces on a copy of work scaled to side, then refines each box by running
+// the detector again on a crop around it in which the face is refineWidth px wide: at
+// 320 px the detector's box is only good to a few analysis pixels per detector pixel,
+// and the shape predictor needs a box placed the way its training boxes were.
+func (a *Assessor) detect(work gocv.Mat, side int) ([]Face, error) {
+	faces, err := a.detectAt(work, side)
+	if err != nil {
+		return nil, err
+	}
+	bounds := image.Rect(0, 0, work.Cols(), work.Rows())
+	for i, f := range faces {
+		w := f.Rect.Dx()
+		if float64(w)*float64(side)/float64(max(work.Cols(), work.Rows())) >= refineWidth {
+			continue // found at a good resolution already
+		}
+		crop := f.Rect.Inset(-w * 6 / 10).Intersect(bounds)
+		roi := work.Region(crop)
+		sub := roi.Clone()
+		roi.Close()
+		k := math.Min(1, refineWidth/float64(w))
+		got, err := a.detectAt(sub, int(float64(max(sub.Cols(), sub.Rows()))*k+0.5))
+		sub.Close()
+		if err != nil {
+			return nil, err
+		}
+		best, bestIoU := -1, 0.3
+		for j, g := range got {
+			if iou := overlap(g.Rect.Add(crop.Min), f.Rect); iou > bestIoU {
+				best, bestIoU = j, iou
+			}
+		}
+		if best >= 0 {
+			faces[i] = got[best].transformed(affine{1, 0, float64(crop.Min.X), 0, 1, float64(crop.Min.Y)})
+			faces[i].Rect = got[best].Rect.Add(crop.Min)
+		}
+	}
+	return faces, nil
+}
+
+// refineWidth: the face width (px) at which detect re-runs the detector around a face.
+const refineWidth = 128.0
+
+func (a *Assessor) detectAt(work gocv.Mat, side int) ([]Face, error) {
+	k := 1.0
+	small := work
+	if long := max(work.Cols(), work.Rows()); long > side {
+		k = float64(side) / float64(long)
+		small = gocv.NewMat()
+		defer small.Close()
+		gocv.Resize(work, &small, image.Pt(int(float64(work.Cols())*k+0.5), int(float64(work.Rows())*k+0.5)), 0, 0, gocv.InterpolationArea)
+	}
+	return a.rec.detect68(work, small, k)
+}
+
 // Assess judges img (8-bit grey, BGR or BGRA; not modified). When no face is found it
 // returns a report (with guidance) together with an error wrapping ErrNoFace.
 func (a *Assessor) Assess(img gocv.Mat) (*Report, error) {
@@ -101,28 +231,25 @@ func (a *Assessor) Assess(img gocv.Mat) (*Report, error) {
 		scale = float64(a.cfg.MaxSide) / float64(long)
 		gocv.Resize(work, &work, image.Pt(int(float64(work.Cols())*scale+0.5), int(float64(work.Rows())*scale+0.5)), 0, 0, gocv.InterpolationArea)
 	}
-	jpg, err := EncodeJPEG(work, 95)
-	if err != nil {
-		return nil, err
-	}
-	faces, err := a.rec.do(jpg, false)
+	faces, err := a.findFaces(work)
 	if err != nil {
 		return nil, err
 	}
 	rep := &Report{Width: img.Cols(), Height: img.Rows(), Scale: scale, Subject: -1}
 	th := a.cfg.Thresholds
 	if len(faces) == 0 {
-		rep.add(th, Measure{ID: SingleFacePresent, Raw: 0, Score: 0, Pass: false, Unit: "faces", Limit: "= 1"})
+		rep.add(th, Measure{ID: SingleFacePresent, Raw: 1, Score: 0, Pass: false, Limit: fmt.Sprintf("<= %g", th.MaxSecondFace), Detail: "no face found"})
 		rep.finish(th)
 		return rep, fmt.Errorf("biometrics: assessing %dx%d image: %w", rep.Width, rep.Height, ErrNoFace)
 	}
+	// OFIQ assesses the face with the largest detection box.
 	subj := 0
 	for i, f := range faces {
-		if f.InterEye() > faces[subj].InterEye() {
+		if area(f.Rect) > area(faces[subj].Rect) {
 			subj = i
 		}
 	}
-	if err := measureFace(rep, th, a.eyes, work, faces[subj], len(faces), scale); err != nil {
+	if err := measureFace(rep, th, work, faces, subj, scale); err != nil {
 		return nil, err
 	}
 	rep.Subject = subj
@@ -131,12 +258,68 @@ func (a *Assessor) Assess(img gocv.Mat) (*Report, error) {
 		rep.Faces[i] = f.scaled(1 / scale)
 	}
 	rep.Face = &rep.Faces[subj]
-	t := NewTemplate(rep.Face.Descriptor, a.rec.Jitter())
-	rep.Template = &t
+	if !a.cfg.SkipTemplate {
+		d, ok, err := a.descriptor(work, faces[subj])
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			rep.Face.Descriptor = d
+			t := NewTemplate(d, a.rec.Jitter())
+			rep.Template = &t
+		}
+	}
 	l, r := rep.Face.Eyes()
 	rep.Eyes = [2]Point{l, r}
 	rep.finish(th)
 	return rep, nil
+}
+
+func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
+
+// descriptor makes the go-face descriptor of face f of work: go-face runs its CNN
+// detector on a crop around the face (so it is cheap and finds the same face) and the
+// face it finds nearest f's box is used. ok is false when go-face finds none there.
+func (a *Assessor) descriptor(work gocv.Mat, f Face) (Descriptor, bool, error) {
+	w := float64(f.Rect.Dx())
+	crop := image.Rect(int(float64(f.Rect.Min.X)-0.6*w), int(float64(f.Rect.Min.Y)-0.6*w), int(float64(f.Rect.Max.X)+0.6*w), int(float64(f.Rect.Max.Y)+0.6*w)).Intersect(image.Rect(0, 0, work.Cols(), work.Rows()))
+	roi := work.Region(crop)
+	defer roi.Close()
+	// go-face's descriptor uses a 150 px chip: a face much larger gains nothing.
+	k := math.Min(1, 300/w)
+	sub := roi.Clone()
+	defer sub.Close()
+	if k < 1 {
+		gocv.Resize(sub, &sub, image.Pt(int(float64(sub.Cols())*k+0.5), int(float64(sub.Rows())*k+0.5)), 0, 0, gocv.InterpolationArea)
+	}
+	jpg, err := EncodeJPEG(sub, 95)
+	if err != nil {
+		return Descriptor{}, false, err
+	}
+	got, err := a.rec.do(jpg, true)
+	if err != nil {
+		return Descriptor{}, false, err
+	}
+	want := scaleRect(f.Rect.Sub(crop.Min), k)
+	best, bestIoU := -1, 0.3
+	for i, g := range got {
+		if iou := overlap(g.Rect, want); iou > bestIoU {
+			best, bestIoU = i, iou
+		}
+	}
+	if best < 0 {
+		return Descriptor{}, false, nil
+	}
+	return got[best].Descriptor, true, nil
+}
+
+func overlap(a, b image.Rectangle) float64 {
+	i := area(a.Intersect(b))
+	u := area(a) + area(b) - i
+	if u <= 0 {
+		return 0
+	}
+	return float64(i) / float64(u)
 }
 
 func (f Face) scaled(s float64) Face {
@@ -148,116 +331,43 @@ func (f Face) scaled(s float64) Face {
 	for i, p := range f.Landmarks {
 		out.Landmarks[i] = image.Pt(int(float64(p.X)*s+0.5), int(float64(p.Y)*s+0.5))
 	}
+	if f.Shape != nil {
+		out.Shape = f.Shape.scaled(s)
+	}
 	return out
 }
 
-// scale × the input size).
-func measureFace(rep *Report, th Thresholds, eyes *eyeDetector, work gocv.Mat, f Face, nFaces int, scale float64) error {
-	W, H := float64(work.Cols()), float64(work.Rows())
-	L, R := f.Eyes()
-	d := math.Hypot(R.X-L.X, R.Y-L.Y)
-	M := Point{(L.X + R.X) / 2, (L.Y + R.Y) / 2}
-	ex := Point{(R.X - L.X) / d, (R.Y - L.Y) / d} // along the eye line, toward image right
-	ey := Point{-ex.Y, ex.X}                      // face "down"
-	N := f.Landmarks[LmNose]
-	u := ((float64(N.X)-M.X)*ex.X + (float64(N.Y)-M.Y)*ex.Y) / d
-	v := ((float64(N.X)-M.X)*ey.X + (float64(N.Y)-M.Y)*ey.Y) / d
+// affine is a 2×3 affine transform, row-major.
+type affine [6]float64
 
-	n := float64(nFaces)
-	rep.add(th, Measure{ID: SingleFacePresent, Raw: n, Score: map[bool]int{true: 100, false: 0}[nFaces == 1], Pass: nFaces == 1, Unit: "faces", Limit: "= 1"})
-
-	ied := d / scale
-	rep.add(th, Measure{ID: InterEyeDistance, Raw: ied, Score: scoreAbove(ied, 0, th.MinInterEye, th.MinInterEye*4/3), Pass: ied >= th.MinInterEye, Unit: "px", Limit: fmt.Sprintf(">= %g", th.MinInterEye)})
-
-	hs := headLength * d / H
-	hsScore := scoreAbove(hs, 0, th.MinHeadSize, th.MinHeadSize*1.5)
-	if hs > th.MinHeadSize*1.5 {
-		hsScore = scoreBelow(hs, th.MaxHeadSize*0.8, th.MaxHeadSize, 1.2*th.MaxHeadSize)
-	}
-	rep.add(th, Measure{ID: HeadSize, Raw: hs, Score: hsScore, Pass: hs >= th.MinHeadSize && hs <= th.MaxHeadSize, Unit: "of image height", Limit: fmt.Sprintf("%g..%g", th.MinHeadSize, th.MaxHeadSize)})
-
-	side := func(id MeasureID, raw, limit float64) {
-		rep.add(th, Measure{ID: id, Raw: raw, Score: scoreAbove(raw, 0, limit, limit*1.25), Pass: raw >= limit, Unit: "IED", Limit: fmt.Sprintf(">= %g", round(limit, 2))})
-	}
-	side(LeftwardCropOfTheFaceImage, M.X/d, th.MinSideMargin)
-	side(RightwardCropOfTheFaceImage, (W-M.X)/d, th.MinSideMargin)
-	side(MarginAboveOfTheFaceImage, M.Y/d, th.MinMarginAbove)
-	side(MarginBelowOfTheFaceImage, (H-M.Y)/d, th.MinMarginBelow)
-
-	pose := HeadPose{
-		Roll:  math.Atan2(L.Y-R.Y, R.X-L.X) * 180 / math.Pi,
-		Yaw:   math.Atan(u/noseDepth) * 180 / math.Pi,
-		Pitch: pitchFromDrop(v),
-	}
-	rep.Pose = HeadPose{Yaw: round(pose.Yaw, 2), Pitch: round(pose.Pitch, 2), Roll: round(pose.Roll, 2)}
-	angle := func(id MeasureID, raw, limit float64) {
-		rep.add(th, Measure{ID: id, Raw: raw, Score: scoreBelow(math.Abs(raw), 0, limit, 3*limit), Pass: math.Abs(raw) <= limit, Unit: "deg", Limit: fmt.Sprintf("|x| <= %g", limit)})
-	}
-	angle(HeadPoseYaw, pose.Yaw, th.MaxYaw)
-	angle(HeadPosePitch, pose.Pitch, th.MaxPitch)
-	angle(HeadPoseRoll, pose.Roll, th.MaxRoll)
-
-	grey := gocv.NewMat()
-	defer grey.Close()
-	gocv.CvtColor(work, &grey, gocv.ColorBGRToGray)
-	bounds := image.Rect(0, 0, work.Cols(), work.Rows())
-	// Inner face: eyebrows to mouth, cheek to cheek (axis-aligned around the eye midpoint).
-	faceR := image.Rect(int(M.X-0.8*d), int(M.Y-0.45*d), int(M.X+0.8*d), int(M.Y+1.45*d)).Intersect(bounds)
-	if faceR.Dx() < 4 || faceR.Dy() < 4 {
-		faceR = f.Rect.Intersect(bounds)
-	}
-
-	sharp := sharpness(grey, faceR, d)
-	rep.add(th, Measure{ID: Sharpness, Raw: sharp, Score: scoreAbove(sharp, 0, th.MinSharpness, 3*th.MinSharpness), Pass: sharp >= th.MinSharpness, Limit: fmt.Sprintf(">= %g", th.MinSharpness)})
-
-	st := lumStats(grey, faceR, int(M.X))
-	lumScore := scoreAbove(st.mean, 0, th.MinLuminance, (th.MinLuminance+th.MaxLuminance)/2)
-	if st.mean > (th.MinLuminance+th.MaxLuminance)/2 {
-		lumScore = scoreBelow(st.mean, (th.MinLuminance+th.MaxLuminance)/2, th.MaxLuminance, 1)
-	}
-	rep.add(th, Measure{ID: LuminanceMean, Raw: st.mean, Score: lumScore, Pass: st.mean >= th.MinLuminance && st.mean <= th.MaxLuminance, Limit: fmt.Sprintf("%g..%g", th.MinLuminance, th.MaxLuminance)})
-	rep.add(th, Measure{ID: UnderExposurePrevention, Raw: st.under, Score: scoreBelow(st.under, 0, th.MaxUnderExposed, 4*th.MaxUnderExposed), Pass: st.under <= th.MaxUnderExposed, Unit: "fraction", Limit: fmt.Sprintf("<= %g", th.MaxUnderExposed)})
-	rep.add(th, Measure{ID: OverExposurePrevention, Raw: st.over, Score: scoreBelow(st.over, 0, th.MaxOverExposed, 4*th.MaxOverExposed), Pass: st.over <= th.MaxOverExposed, Unit: "fraction", Limit: fmt.Sprintf("<= %g", th.MaxOverExposed)})
-	rep.add(th, Measure{ID: DynamicRange, Raw: st.entropy, Score: scoreAbove(st.entropy, 0, th.MinDynamicRange, 7.5), Pass: st.entropy >= th.MinDynamicRange, Unit: "bits", Limit: fmt.Sprintf(">= %g", th.MinDynamicRange)})
-	rep.add(th, Measure{ID: IlluminationUniformity, Raw: st.uniformity, Score: scoreAbove(st.uniformity, 0, th.MinIlluminationUniformity, 0.95), Pass: st.uniformity >= th.MinIlluminationUniformity, Limit: fmt.Sprintf(">= %g", th.MinIlluminationUniformity), Detail: fmt.Sprintf("left half %.3f, right half %.3f", st.left, st.right)})
-
-	bg, ok := background(grey, M, d)
-	bm := Measure{ID: BackgroundUniformity, Raw: bg, Score: scoreBelow(bg, 0, th.MaxBackgroundStdDev, 3*th.MaxBackgroundStdDev), Pass: bg <= th.MaxBackgroundStdDev, Unit: "stddev", Limit: fmt.Sprintf("<= %g", th.MaxBackgroundStdDev)}
-	if !ok {
-		bm.Raw, bm.Score, bm.Pass, bm.Detail = 0, 0, false, "no background visible beside or above the head"
-	}
-	rep.add(th, bm)
-
-	a, b := skinLab(work, L, R, d)
-	dist := boxDistance(a, b, th.SkinAMin, th.SkinAMax, th.SkinBMin, th.SkinBMax)
-	rep.add(th, Measure{ID: NaturalColour, Raw: dist, Score: scoreBelow(dist, 0, 0.001, 15), Pass: dist == 0, Unit: "a*b* distance", Limit: fmt.Sprintf("a* %g..%g, b* %g..%g", th.SkinAMin, th.SkinAMax, th.SkinBMin, th.SkinBMax), Detail: fmt.Sprintf("a*=%.1f b*=%.1f", a, b)})
-
-	open, detail, err := eyes.open(grey, L, R, d)
-	if err != nil {
-		return fmt.Errorf("biometrics: EyesOpen: %w", err)
-	}
-	rep.add(th, Measure{ID: EyesOpen, Raw: float64(open), Score: 50 * open, Pass: open == 2, Unit: "eyes", Limit: "= 2", Detail: detail})
-	return nil
+func (m affine) apply(p Point) Point {
+	return Point{m[0]*p.X + m[1]*p.Y + m[2], m[3]*p.X + m[4]*p.Y + m[5]}
 }
 
-// pitchFromDrop inverts v = (noseDrop·cos p + noseDepth·sin p) for the pitch p (degrees)
-// where v is the nose's drop below the eye line in IED.
-func pitchFromDrop(v float64) float64 {
-	rr := math.Hypot(noseDrop, noseDepth)
-	alpha := math.Atan2(noseDepth, noseDrop)
-	c := math.Max(-1, math.Min(1, v/rr))
-	if v > rr {
-		return alpha * 180 / math.Pi
+func invertAffine(m gocv.Mat) affine {
+	a, b, c := m.GetDoubleAt(0, 0), m.GetDoubleAt(0, 1), m.GetDoubleAt(0, 2)
+	d, e, f := m.GetDoubleAt(1, 0), m.GetDoubleAt(1, 1), m.GetDoubleAt(1, 2)
+	det := a*e - b*d
+	return affine{e / det, -b / det, (b*f - c*e) / det, -d / det, a / det, (c*d - a*f) / det}
+}
+
+// transformed maps the face through m (box: the bounding box of the mapped corners).
+func (f Face) transformed(m affine) Face {
+	out := f
+	if f.Shape != nil {
+		var s Shape
+		for i, p := range f.Shape {
+			s[i] = m.apply(p)
+		}
+		out.Shape = &s
+		out.Landmarks = s.fivePoint()
 	}
-	// Two poses give the same drop; take the one nearer frontal.
-	p := alpha - math.Acos(c)
-	return p * 180 / math.Pi
+	r := f.Rect
+	minX, minY, maxX, maxY := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, c := range []Point{{float64(r.Min.X), float64(r.Min.Y)}, {float64(r.Max.X), float64(r.Min.Y)}, {float64(r.Min.X), float64(r.Max.Y)}, {float64(r.Max.X), float64(r.Max.Y)}} {
+		q := m.apply(c)
+		minX, minY, maxX, maxY = math.Min(minX, q.X), math.Min(minY, q.Y), math.Max(maxX, q.X), math.Max(maxY, q.Y)
+	}
+	out.Rect = image.Rect(int(minX), int(minY), int(maxX), int(maxY))
+	return out
 }
-
-func boxDistance(a, b, amin, amax, bmin, bmax float64) float64 {
-	da := math.Max(0, math.Max(amin-a, a-amax))
-	db := math.Max(0, math.Max(bmin-b, b-bmax))
-	return math.Hypot(da, db)
-}
-
-// sharpness is the variance of the Laplacian of the face region scaled so that the

@@ -117,18 +117,17 @@ func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric(float64(cpuTime()-start)/1e6/float64(b.N), "cpu-ms/op")
 }
 
-// BenchmarkMeasures720p: only what Assess adds to go-face — the frame copy, the JPEG
-// hand-off and every pixel measure — for the face found in a 1280x720 frame.
+// BenchmarkMeasures720p: only what Assess adds to detection — the frame copy and every
+// measure (pose fit, aligned face, pixel measures) — for the face found in a 1280x720 frame.
 func BenchmarkMeasures720p(b *testing.B) {
 	f := frame720(b, "rena.jpg")
 	defer f.Close()
-	faces, err := recognizer(b).RecognizeMat(f)
+	a := assessor(b)
+	faces, err := a.findFaces(f)
 	if err != nil || len(faces) != 1 {
 		b.Fatal(len(faces), err)
 	}
 	th := DefaultThresholds()
-	eyes := newEyeDetector(DefaultEyeCascade)
-	defer eyes.close()
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	defer func() { reportCPU(b, cpu0) }()
@@ -137,11 +136,8 @@ func BenchmarkMeasures720p(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := EncodeJPEG(work, 95); err != nil {
-			b.Fatal(err)
-		}
 		rep := &Report{}
-		if err := measureFace(rep, th, eyes, work, faces[0], 1, 1); err != nil {
+		if err := measureFace(rep, th, work, faces, 0, 1); err != nil {
 			b.Fatal(err)
 		}
 		rep.finish(th)

@@ -29,6 +29,8 @@ const (
 	BackgroundUniformity        MeasureID = "BackgroundUniformity"
 	NaturalColour               MeasureID = "NaturalColour"
 	EyesOpen                    MeasureID = "EyesOpen"
+	MouthClosed                 MeasureID = "MouthClosed"
+	LuminanceVariance           MeasureID = "LuminanceVariance"
 )
 
 // Measure is one quality component: its raw value, a 0–100 score (higher is better; 50
@@ -44,21 +46,28 @@ type Measure struct {
 	Detail    string    `json:"detail,omitempty"`
 }
 
-// Thresholds are the pass limits. DefaultThresholds documents the defaults and why.
+// Thresholds are the pass limits (OFIQ maps raw values to 0–100 but sets no pass limits;
+// these are ours, chosen in docs/quality.md). DefaultThresholds documents the defaults.
 type Thresholds struct {
-	MinInterEye float64 // eye-centre distance in input pixels (ISO/IEC 39794-5: 90)
-	// HeadSize: estimated crown-to-chin height (3.8 × inter-eye) over image height.
+	MinInterEye float64 // eye-centre distance in input pixels (ISO/IEC 39794-5: 90), yaw-corrected
+	// HeadSize is OFIQ's: eye-midpoint-to-chin distance T over the image height.
 	MinHeadSize, MaxHeadSize float64
-	// Margins from the eye midpoint to each border, in inter-eye distances; the
-	// defaults are what the ISO token portrait (see Portrait) needs without padding.
+	// MinSideMargin: border to the farther eye centre (OFIQ's Leftward/Rightward crop);
+	// MinMarginAbove/Below: eye midpoint to the top/bottom border. All in inter-eye
+	// distances: the defaults are what the ISO token portrait (see CropPortrait) needs
+	// without padding. (The reported raw margins above/below are OFIQ's, in units of T.)
 	MinSideMargin, MinMarginAbove, MinMarginBelow float64
-	MaxYaw, MaxPitch, MaxRoll                     float64 // degrees
+	MaxYaw, MaxPitch, MaxRoll                     float64 // degrees (ISO/IEC 39794-5: 5, 5, 8)
+	MaxSecondFace                                 float64 // OFIQ's f = sqrt(second face area / first)
+	MinEyesOpen                                   float64 // smaller eye's lid opening over T
+	MaxMouthOpen                                  float64 // inner-lip opening over T
 	MinSharpness                                  float64 // variance of the Laplacian at the normalised scale
-	MinLuminance, MaxLuminance                    float64 // mean face luminance, 0–1
-	MaxUnderExposed                               float64 // fraction of face pixels with luminance ≤ 25
-	MaxOverExposed                                float64 // fraction of face pixels with luminance ≥ 247
+	MinLuminance, MaxLuminance                    float64 // mean linear-light face luminance, 0–1
+	MinLuminanceVariance                          float64 // variance of the linear-light face luminance
+	MaxUnderExposed                               float64 // fraction of face pixels with linear luminance ≤ 25/255
+	MaxOverExposed                                float64 // fraction of face pixels with linear luminance ≥ 247/255
 	MinDynamicRange                               float64 // bits of luminance-histogram entropy
-	MinIlluminationUniformity                     float64 // darker/brighter face-half mean luminance
+	MinIlluminationUniformity                     float64 // OFIQ's cheek-zone histogram intersection, 0–1
 	MaxBackgroundStdDev                           float64 // luminance standard deviation beside and above the head
 	// Natural skin colour box in CIELAB (a*, b*) for the cheeks.
 	SkinAMin, SkinAMax, SkinBMin, SkinBMax float64
@@ -70,27 +79,31 @@ type Thresholds struct {
 func DefaultThresholds() Thresholds {
 	return Thresholds{
 		MinInterEye:               90,
-		MinHeadSize:               0.2,
-		MaxHeadSize:               0.75,
-		MinSideMargin:             tokenHalfWidth,
+		MinHeadSize:               0.1,
+		MaxHeadSize:               0.36,
+		MinSideMargin:             tokenHalfWidth + 0.5,
 		MinMarginAbove:            tokenAbove,
 		MinMarginBelow:            tokenBelow,
 		MaxYaw:                    5,
 		MaxPitch:                  5,
 		MaxRoll:                   8,
+		MaxSecondFace:             0.5,
+		MinEyesOpen:               0.035,
+		MaxMouthOpen:              0.2,
 		MinSharpness:              120,
-		MinLuminance:              0.25,
-		MaxLuminance:              0.85,
-		MaxUnderExposed:           0.10,
+		MinLuminance:              0.08,
+		MaxLuminance:              0.80,
+		MinLuminanceVariance:      0.002,
+		MaxUnderExposed:           0.5,
 		MaxOverExposed:            0.05,
 		MinDynamicRange:           5.5,
-		MinIlluminationUniformity: 0.70,
+		MinIlluminationUniformity: 0.10,
 		MaxBackgroundStdDev:       20,
 		SkinAMin:                  3,
 		SkinAMax:                  30,
 		SkinBMin:                  3,
 		SkinBMax:                  35,
-		Advisory:                  []MeasureID{BackgroundUniformity, NaturalColour, DynamicRange, IlluminationUniformity, HeadPosePitch},
+		Advisory:                  []MeasureID{BackgroundUniformity, NaturalColour, DynamicRange, IlluminationUniformity, LuminanceVariance},
 	}
 }
 
@@ -102,12 +115,6 @@ const (
 	tokenHalfWidth = 2.0
 	tokenAbove     = 2.4
 	tokenBelow     = 4.0*4/3 - 2.4
-	headLength     = 3.8 // crown to chin ≈ 2.0 above + 1.8 below the eye line
-	// Yaw and pitch from the 5 landmarks use a generic face: the base of the nose sits
-	// noseDepth IED in front of the eye-centre plane and noseDrop IED below the eye
-	// line. See docs/quality.md for how rough this is.
-	noseDepth = 0.30
-	noseDrop  = 0.78
 )
 
 // Report is the quality assessment of one image. It is JSON-serialisable; measure IDs are
