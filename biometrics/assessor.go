@@ -129,33 +129,60 @@ func (a *Assessor) findFaces(work gocv.Mat) ([]Face, error) {
 	return faces, nil
 }
 
-// levelled refits the landmarks of a face rolled by more than 5° on a copy of its
-// surroundings turned upright: the shape predictor starts from an upright mean face in
-// the box and follows a rolled face only part of the way.
+// levelled refits the landmarks on copies of the face's surroundings turned by −15°, 0°
+// and +15° and keeps the fit that is most upright in its own frame, then, if that face
+// is still rolled by more than 3°, refits it turned exactly upright. dlib's shape
+// predictor starts from an upright mean face in the box and follows a rolled face only
+// part of the way (a 15° roll can read as 2°).
 func (a *Assessor) levelled(work gocv.Mat, f Face) (Face, error) {
-	l, r := f.Shape.EyeCentres()
-	roll := math.Atan2(l.Y-r.Y, r.X-l.X) * 180 / math.Pi
-	if math.Abs(roll) <= 5 {
-		return f, nil
+	best, bestRoll := f, rollOf(f.Shape)
+	for _, h := range []float64{-15, 15} {
+		g, r, err := a.fitTurned(work, f, h)
+		if err != nil {
+			return f, err
+		}
+		if g.Shape != nil && math.Abs(r) < math.Abs(bestRoll) {
+			best, bestRoll = g, r
+		}
 	}
+	if math.Abs(rollOf(best.Shape)) > 3 {
+		g, _, err := a.fitTurned(work, best, -rollOf(best.Shape))
+		if err != nil || g.Shape == nil {
+			return best, err
+		}
+		best = g
+	}
+	best.Rect, best.Confidence = f.Rect, f.Confidence
+	return best, nil
+}
+
+func rollOf(s *Shape) float64 {
+	l, r := s.ofiqEyes()
+	return math.Atan2(l.Y-r.Y, r.X-l.X) * 180 / math.Pi
+}
+
+// fitTurned fits the landmarks of f on work turned by deg about the face (the face's box
+// size, centred where the face then is) and maps them back; it also returns the roll the
+// fit shows in the turned frame. A nil Shape means no fit.
+func (a *Assessor) fitTurned(work gocv.Mat, f Face, deg float64) (Face, float64, error) {
 	c := mean(f.Shape[:]...)
-	rot := gocv.GetRotationMatrix2D(image.Pt(int(c.X), int(c.Y)), -roll, 1)
+	rot := gocv.GetRotationMatrix2D(image.Pt(int(c.X), int(c.Y)), deg, 1)
 	defer rot.Close()
 	turned := gocv.NewMat()
 	defer turned.Close()
 	gocv.WarpAffineWithParams(work, &turned, rot, image.Pt(work.Cols(), work.Rows()), gocv.InterpolationLinear, gocv.BorderReplicate, color.RGBA{})
 	fwd := affine{rot.GetDoubleAt(0, 0), rot.GetDoubleAt(0, 1), rot.GetDoubleAt(0, 2), rot.GetDoubleAt(1, 0), rot.GetDoubleAt(1, 1), rot.GetDoubleAt(1, 2)}
-	// The box: the original box's size, centred where the face now is.
 	fc := fwd.apply(Point{float64(f.Rect.Min.X+f.Rect.Max.X) / 2, float64(f.Rect.Min.Y+f.Rect.Max.Y) / 2})
 	w, h := float64(f.Rect.Dx()), float64(f.Rect.Dy())
 	box := image.Rect(int(fc.X-w/2), int(fc.Y-h/2), int(fc.X+w/2), int(fc.Y+h/2))
 	got, err := a.rec.shapes68(turned, []image.Rectangle{box})
 	if err != nil || len(got) != 1 {
-		return f, err
+		return Face{}, 0, err
 	}
+	r := rollOf(got[0].Shape)
 	g := got[0].transformed(invertAffine(rot))
-	g.Rect, g.Confidence = f.Rect, f.Confidence
-	return g, nil
+	g.Rect = f.Rect
+	return g, r, nil
 }
 
 // detect finds faces on a copy of work scaled to side, then refines each box by running

@@ -35,11 +35,11 @@ func measureFace(rep *Report, th Thresholds, work gocv.Mat, faces []Face, subj i
 	if err != nil {
 		return fmt.Errorf("biometrics: head pose: %w", err)
 	}
-	// Roll from the eye line (the six-point eye centres), not the PnP fit: it is exact
-	// under image rotation and, with OFIQ's sign (counter-clockwise > 0), agreed with
-	// OFIQ before; yaw and pitch need the 3-D fit.
-	el, er := s.EyeCentres()
-	pose.Roll = math.Atan2(el.Y-er.Y, er.X-el.X) * 180 / math.Pi
+	// Roll from the eye line (OFIQ's eye centres: the corners, which a closed or winking
+	// lid does not move), not the PnP fit: it is exact under image rotation and, with
+	// OFIQ's sign (counter-clockwise > 0), agreed with OFIQ before; yaw and pitch need the
+	// 3-D fit.
+	pose.Roll = rollOf(s)
 	rep.Pose = HeadPose{Yaw: round(pose.Yaw, 2), Pitch: round(pose.Pitch, 2), Roll: round(pose.Roll, 2)}
 
 	L, R := s.ofiqEyes()
