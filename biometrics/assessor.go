@@ -32,11 +32,11 @@ func DefaultConfig() Config {
 }
 
 // LiveConfig is for assessing camera frames during capture: analysis at 960 px,
-// detection at 320 px (each face's box refined on a crop around it) and no template. Faces big enough to enrol (inter-eye ≥ 90 px
-// at 720p) are found; smaller ones may read as "no face", which the preview's tracker
-// box makes plain to the clerk. The measures are reported in input pixels either way.
+// detection at 480 px (each face's box refined on a crop around it) and no template.
+// Faces big enough to enrol (inter-eye ≥ 90 px at 720p, a box of ~70 px at 480) are
+// found; the measures are reported in input pixels either way.
 func LiveConfig() Config {
-	return Config{Thresholds: DefaultThresholds(), MaxSide: 960, DetectSide: 320, SkipTemplate: true}
+	return Config{Thresholds: DefaultThresholds(), MaxSide: 960, DetectSide: 480, SkipTemplate: true}
 }
 
 // Assessor judges image quality. It is safe for concurrent use (the Recognizer's
@@ -93,8 +93,27 @@ func (a *Assessor) AssessImage(img image.Image) (*Report, error) {
 var rollRetries = []float64{25, -25}
 
 // findFaces detects faces in work (BGR) and fits their landmarks, all in work's pixels.
+// dlib's HOG detector (through go-face, which also makes the descriptors) goes first: its
+// boxes are the ones the 68-point predictor was trained on, so the landmarks (and the
+// pose fitted to them) are steadiest on them, and it is the cheaper detector. Only when
+// it finds nothing — head coverings, scarves, masks, turned or rolled faces — does the
+// CNN detector run.
 func (a *Assessor) findFaces(work gocv.Mat) ([]Face, error) {
-	faces, err := a.detect(work, a.cfg.DetectSide)
+	faces, err := a.hogFaces(work)
+	if err != nil {
+		return nil, err
+	}
+	if len(faces) > 0 {
+		for i := range faces {
+			d := faces[i].Descriptor
+			if faces[i], err = a.levelled(work, faces[i]); err != nil {
+				return nil, err
+			}
+			faces[i].Descriptor = d
+		}
+		return faces, nil
+	}
+	faces, err = a.detect(work, a.cfg.DetectSide)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +143,32 @@ func (a *Assessor) findFaces(work gocv.Mat) ([]Face, error) {
 	for i := range faces {
 		if faces[i], err = a.levelled(work, faces[i]); err != nil {
 			return nil, err
+		}
+	}
+	return faces, nil
+}
+
+func (a *Assessor) hogFaces(work gocv.Mat) ([]Face, error) {
+	jpg, err := EncodeJPEG(work, 95)
+	if err != nil {
+		return nil, err
+	}
+	hog, err := a.rec.do(jpg, false)
+	if err != nil || len(hog) == 0 {
+		return nil, err
+	}
+	boxes := make([]image.Rectangle, len(hog))
+	for i, h := range hog {
+		boxes[i] = h.Rect
+	}
+	faces, err := a.rec.shapes68(work, boxes)
+	if err != nil {
+		return nil, err
+	}
+	if len(faces) == len(hog) {
+		for i := range faces {
+			faces[i].Descriptor = hog[i].Descriptor
+			faces[i].Confidence = 0 // HOG gives none
 		}
 	}
 	return faces, nil
@@ -286,9 +331,11 @@ func (a *Assessor) Assess(img gocv.Mat) (*Report, error) {
 	}
 	rep.Face = &rep.Faces[subj]
 	if !a.cfg.SkipTemplate {
-		d, ok, err := a.descriptor(work, faces[subj])
-		if err != nil {
-			return nil, err
+		d, ok := faces[subj].Descriptor, faces[subj].Descriptor != Descriptor{}
+		if !ok { // found by the CNN only: go-face describes it on a crop
+			if d, ok, err = a.descriptor(work, faces[subj]); err != nil {
+				return nil, err
+			}
 		}
 		if ok {
 			rep.Face.Descriptor = d
