@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -17,7 +16,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"enrollstation/enroll"
-	"enrollstation/exporter"
 	"enrollstation/vault"
 )
 
@@ -293,7 +291,10 @@ type settingsScreen struct {
 
 func newSettingsScreen(sh *shell) *settingsScreen {
 	s := &settingsScreen{sh: sh}
-	set, _ := enroll.Settings(sh.station)
+	set, setErr := enroll.Settings(sh.station)
+	if setErr != nil {
+		set = vault.DefaultSettings() // shown below with the error; saving rewrites them
+	}
 	s.retention = widget.NewEntry()
 	s.retention.SetText(strconv.Itoa(set.RetentionDays))
 	s.lockout = widget.NewEntry()
@@ -315,6 +316,9 @@ func newSettingsScreen(sh *shell) *settingsScreen {
 	s.quality.SetText(string(set.Quality))
 	s.quality.SetMinRowsVisible(3)
 	s.status = widget.NewLabel("")
+	if setErr != nil {
+		s.status.SetText(errText(setErr))
+	}
 	s.status.Wrapping = fyne.TextWrapWord
 	save := widget.NewButtonWithIcon(tr("Save settings"), theme.DocumentSaveIcon(), func() { s.save() })
 	save.Importance = widget.HighImportance
@@ -422,45 +426,17 @@ func (s *settingsScreen) importKey(key []byte) error {
 // demoIssuerKey makes an issuer key pair in the demo data directory and imports its
 // public half, so a demo station can export (and verify) without a real issuer.
 func (s *settingsScreen) demoIssuerKey() error {
-	dir, err := makeDemoIssuerKey(s.sh.env.Data, s.sh.station, s.sh.sess)
+	dir, err := enroll.MakeDemoIssuerKey(s.sh.cfg.Data, s.sh.station, s.sh.sess)
 	if err != nil {
 		s.status.SetText(errText(err))
 		return err
 	}
-	set, _ := enroll.Settings(s.sh.station)
+	set, err := enroll.Settings(s.sh.station)
+	if err != nil {
+		s.status.SetText(errText(err))
+		return err
+	}
 	s.showKey(set.IssuerKey)
 	s.status.SetText(tr("Demo issuer key made in %s and imported.", dir))
 	return nil
-}
-
-// makeDemoIssuerKey writes a new issuer key pair to dataDir/demo-issuer (issuer.key,
-// issuer.pub: what `enrollstation verify --issuer-key` needs to open the demo's bundles)
-// and imports the public key into the station. Demo stations only.
-func makeDemoIssuerKey(dataDir string, st *vault.Station, admin *vault.Session) (string, error) {
-	k, err := exporter.GenerateIssuerKey()
-	if err != nil {
-		return "", err
-	}
-	priv, err := k.MarshalText()
-	if err != nil {
-		return "", err
-	}
-	pub, err := k.Public().MarshalText()
-	if err != nil {
-		return "", err
-	}
-	dir := filepath.Join(dataDir, "demo-issuer")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "issuer.key"), priv, 0o600); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "issuer.pub"), pub, 0o644); err != nil {
-		return "", err
-	}
-	if _, err := enroll.SetIssuerKey(st, admin, pub); err != nil {
-		return "", err
-	}
-	return dir, nil
 }

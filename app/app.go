@@ -4,8 +4,8 @@
 //
 // # Extension points (the shell)
 //
-// This file is the shell: it opens the TPM and the station, shows the first-run
-// provisioning screen when the data directory holds no station, the login screen, and
+// This file is the shell: through the opener main gives it, it opens the TPM and the
+// station, shows the first-run provisioning screen when the data directory holds no station, the login screen, and
 // after login a home made of the role screens the operator may use. Screens of each role
 // live in their own files and plug in through:
 //
@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"time"
 
+	"io"
+
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 	"fyne.io/fyne/v2/canvas"
@@ -37,7 +39,6 @@ import (
 	"enrollstation/assets"
 	"enrollstation/biometrics"
 	"enrollstation/capture"
-	"enrollstation/cli"
 	"enrollstation/enroll"
 	"enrollstation/exporter"
 	"enrollstation/vault"
@@ -61,11 +62,13 @@ type roleScreen struct {
 // by the shell; screens read them and must not replace them. Methods run on the UI
 // thread unless documented otherwise.
 type shell struct {
-	ctx  context.Context
-	app  fyne.App
-	win  fyne.Window
-	env  *cli.Env
-	demo bool
+	ctx    context.Context
+	app    fyne.App
+	win    fyne.Window
+	cfg    enroll.Config
+	open   enroll.Opener // main's: the only way the window opens the TPM, store and models
+	stderr io.Writer
+	demo   bool
 
 	tpm     *vault.TPM     // opened before provisioning; nil when the TPM is missing
 	station *vault.Station // nil until provisioned and opened
@@ -108,7 +111,9 @@ type shell struct {
 }
 
 // Run opens the station window and returns when it is closed or ctx is cancelled.
-func Run(ctx context.Context, env *cli.Env, demo bool) error {
+// op opens the TPM, the station (after the first-run wizard when there is none yet) and
+// the face models; stderr receives what the window cannot show.
+func Run(ctx context.Context, cfg enroll.Config, op enroll.Opener, demo bool, stderr io.Writer) error {
 	a := fyneapp.NewWithID(AppID)
 	a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
 	th, fontErr := newStationTheme()
@@ -120,10 +125,11 @@ func Run(ctx context.Context, env *cli.Env, demo bool) error {
 	w := a.NewWindow(title)
 	w.Resize(fyne.NewSize(1366, 768))
 
-	sh := newShell(ctx, a, w, env, demo)
+	sh := newShell(ctx, a, w, cfg, op, demo)
+	sh.stderr = stderr
 	defer sh.close()
 	if fontErr != nil {
-		fmt.Fprintln(env.Stderr, "enrollstation:", fontErr)
+		fmt.Fprintln(stderr, "enrollstation:", fontErr)
 	}
 	sh.start()
 
@@ -136,9 +142,9 @@ func Run(ctx context.Context, env *cli.Env, demo bool) error {
 }
 
 // newShell makes the shell; start shows the first screen.
-func newShell(ctx context.Context, a fyne.App, w fyne.Window, env *cli.Env, demo bool) *shell {
+func newShell(ctx context.Context, a fyne.App, w fyne.Window, cfg enroll.Config, op enroll.Opener, demo bool) *shell {
 	initLanguage()
-	sh := &shell{ctx: ctx, app: a, win: w, env: env, demo: demo, now: time.Now}
+	sh := &shell{ctx: ctx, app: a, win: w, cfg: cfg, open: op, stderr: io.Discard, demo: demo, now: time.Now}
 	sh.idle = newIdleLock(func() { ui(sh.lock) })
 	sh.idle.now = func() time.Time { return sh.now() }
 	sh.act = &instrumenter{touch: sh.touch, now: func() time.Time { return sh.now() }, canvas: w.Canvas}
@@ -148,33 +154,35 @@ func newShell(ctx context.Context, a fyne.App, w fyne.Window, env *cli.Env, demo
 
 // start opens the TPM and the station and shows provisioning or login.
 func (sh *shell) start() {
-	tp, err := vault.OpenTPM(sh.env.TPM, sh.env.Data)
+	tp, err := sh.open.OpenTPM()
 	if err != nil {
-		sh.showError(tr("TPM not available"), vault.ExplainLowDisk(sh.env.Data, err))
+		sh.showError(tr("TPM not available"), vault.ExplainLowDisk(sh.cfg.Data, err))
 		return
 	}
 	sh.tpm = tp
-	if !vault.Initialized(sh.env.Data) {
+	if !vault.Initialized(sh.cfg.Data) {
 		if p := provisioningScreen(sh, sh.provisioned); p != nil {
 			sh.setContent(p)
 			return
 		}
 		if !sh.demo {
 			sh.showError(tr("This station is not set up"),
-				fmt.Errorf("no station in %s: run `enrollstation station init --admin NAME`", sh.env.Data))
+				fmt.Errorf("no station in %s: run `enrollstation station init --admin NAME`", sh.cfg.Data))
 			return
 		}
 		// Without a provisioning wizard a demo station provisions itself with documented
 		// demo accounts, so a new user can still try a complete enrollment.
-		if err := sh.demoProvision(); err != nil {
-			sh.showError(tr("Could not set up the demo station"), vault.ExplainLowDisk(sh.env.Data, err))
+		st, err := enroll.ProvisionDemo(sh.cfg, sh.open, sh.tpm)
+		if err != nil {
+			sh.showError(tr("Could not set up the demo station"), vault.ExplainLowDisk(sh.cfg.Data, err))
 			return
 		}
+		sh.station = st
 	}
 	if sh.station == nil {
-		st, err := vault.Open(sh.env.Data, sh.tpm, vault.Config{})
+		st, err := sh.open.OpenStation(sh.tpm)
 		if err != nil {
-			sh.showError(tr("Could not open the station"), vault.ExplainLowDisk(sh.env.Data, err))
+			sh.showError(tr("Could not open the station"), vault.ExplainLowDisk(sh.cfg.Data, err))
 			return
 		}
 		sh.station = st
@@ -222,7 +230,7 @@ func (sh *shell) recognizer() (*biometrics.Recognizer, error) {
 	if sh.rec != nil {
 		return sh.rec, nil
 	}
-	r, err := biometrics.NewRecognizer(sh.env.Models)
+	r, err := sh.open.LoadRecognizer()
 	if err != nil {
 		return nil, err
 	}
@@ -230,17 +238,18 @@ func (sh *shell) recognizer() (*biometrics.Recognizer, error) {
 	return r, nil
 }
 
-// settings reads the station settings (defaults when unreadable).
+// settings reads the station settings for what the screens show (language, names, idle
+// lock). When they cannot be read the defaults apply and the error goes to stderr: the
+// screen that changes settings reads them itself and shows the error.
 func (sh *shell) settings() vault.Settings {
-	s := vault.DefaultSettings()
 	if sh.station == nil {
-		return s
+		return vault.DefaultSettings()
 	}
-	_ = sh.station.Store().View(func(tx *vault.Tx) error {
-		var err error
-		s, err = tx.Settings()
-		return err
-	})
+	s, err := enroll.Settings(sh.station)
+	if err != nil {
+		fmt.Fprintln(sh.stderr, "enrollstation: reading the station settings:", err)
+		return vault.DefaultSettings()
+	}
 	return s
 }
 

@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"enrollstation/enroll"
 	"enrollstation/vault"
 )
 
@@ -61,14 +62,11 @@ func newAuditScreen(sh *shell) *auditScreen {
 }
 
 func (a *auditScreen) reload() {
-	err := a.sh.station.Store().View(func(tx *vault.Tx) (err error) {
-		a.all, err = tx.AuditEntries(1, 0)
-		return err
-	})
+	all, err := enroll.AuditLog(a.sh.station)
 	if err != nil {
 		a.verdict.SetText(errText(err))
 	}
-	sort.Slice(a.all, func(i, j int) bool { return a.all[i].Seq > a.all[j].Seq })
+	a.all = all
 	actors, actions := map[string]bool{}, map[string]bool{}
 	for _, e := range a.all {
 		actors[e.Actor], actions[e.Action] = true, true

@@ -104,7 +104,7 @@ func newBatchScreen(sh *shell) *batchScreen {
 	if sh.demo {
 		// A demo exports to a folder of its own, so a new user can press Export at once.
 		// (DirTarget wants an existing directory: a missing one means unmounted media.)
-		dir := filepath.Join(sh.env.Data, "demo-export")
+		dir := filepath.Join(sh.cfg.Data, "demo-export")
 		if err := os.MkdirAll(dir, 0o700); err == nil {
 			b.target.SetText(dir)
 			// The station key beside the bundles, for verify (the running station holds
@@ -223,7 +223,7 @@ func (b *batchScreen) startExport() {
 		b.status.SetText(tr("Enter a folder or the issuer's https:// address first."))
 		return
 	}
-	x, err := enroll.NewExporter(b.sh.station, b.sh.env.Data)
+	x, err := enroll.NewExporter(b.sh.station, b.sh.cfg.Data)
 	if err != nil {
 		b.status.SetText(errText(err))
 		return
@@ -262,7 +262,7 @@ func (b *batchScreen) startExport() {
 				msg := tr("Batch %s exported to %s", id, loc)
 				if b.sh.demo {
 					msg += "\n" + tr("Check it as the issuer would: enrollstation verify --issuer-key %s --station-key %s %s",
-						filepath.Join(b.sh.env.Data, "demo-issuer", "issuer.key"), filepath.Join(b.sh.env.Data, "demo-export", "station.pem"), loc)
+						filepath.Join(b.sh.cfg.Data, "demo-issuer", "issuer.key"), filepath.Join(b.sh.cfg.Data, "demo-export", "station.pem"), loc)
 				}
 				b.status.SetText(msg)
 			case errors.Is(err, context.Canceled):
@@ -302,7 +302,7 @@ func (b *batchScreen) importAck(path string) error {
 		b.status.SetText(errText(err))
 		return err
 	}
-	x, err := enroll.NewExporter(b.sh.station, b.sh.env.Data)
+	x, err := enroll.NewExporter(b.sh.station, b.sh.cfg.Data)
 	if err != nil {
 		b.status.SetText(errText(err))
 		return err

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -16,10 +15,8 @@ import (
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
-	"gocv.io/x/gocv"
 
 	"enrollstation/capture"
-	"enrollstation/cli"
 	"enrollstation/enroll"
 )
 
@@ -53,14 +50,11 @@ type cameraScreen struct {
 	left      *container.Scroll
 	status    *widget.Label
 
-	mu       sync.Mutex
-	sharp    []float64 // recent normalised sharpness values, for the trace
-	calib    chan capture.Measures
-	pump     *capture.Pump
-	stop     context.CancelFunc
-	running  chan struct{} // closed when the preview loop ends
-	profile  capture.CameraProfile
-	loadedID string // ID of the profile loaded at start ("" none)
+	mu        sync.Mutex
+	bench     *capture.Bench         // the camera engine; nil when no camera runs
+	calibDone chan<- capture.Verdict // told the next calibration verdict (tests); may be nil
+	profile   capture.CameraProfile
+	loadedID  string // ID of the profile loaded at start ("" none)
 }
 
 // techState is shared by the technician's tabs (camera stats for diagnostics).
@@ -89,10 +83,10 @@ func newCameraScreen(sh *shell, tech *techState) *cameraScreen {
 			sources = append(sources, d.Path)
 		}
 	}
-	if sh.env.Camera != "" {
-		sources = append(sources, sh.env.Camera)
+	if sh.cfg.Camera != "" {
+		sources = append(sources, sh.cfg.Camera)
 	}
-	if demo := cli.DemoCamera(); demo != "" {
+	if demo := enroll.DemoCamera(); demo != "" {
 		sources = append(sources, demo)
 	}
 	sources = append(sources, "synthetic:1280x720@30")
@@ -192,8 +186,8 @@ func (c *cameraScreen) loadProfile() {
 }
 
 func (c *cameraScreen) defaultSource() string {
-	if c.sh.env.Camera != "" {
-		return c.sh.env.Camera
+	if c.sh.cfg.Camera != "" {
+		return c.sh.cfg.Camera
 	}
 	if len(c.sources) > 0 {
 		return c.sources[0]
@@ -259,119 +253,66 @@ func (c *cameraScreen) readProfile() capture.CameraProfile {
 	return p
 }
 
-// start opens the camera with the current settings and runs the preview loop.
+// start opens the camera with the current settings on capture's bench engine; the
+// screen only draws what the bench publishes.
 func (c *cameraScreen) start() error {
 	c.stopPreview()
 	p := c.readProfile()
-	if err := p.Validate(); err != nil {
-		c.status.SetText(errText(err))
-		return err
-	}
-	ctx, cancel := context.WithCancel(c.sh.ctx)
-	pump, err := capture.StartPump(ctx, p.Opener(), capture.PumpOptions{MaxRetries: 3, OnEvent: func(ev capture.Event) {
-		ui(func() {
-			if ev.Err != nil {
-				c.camState.SetText(tr("Camera %s: %v", ev.State, ev.Err))
-			} else {
-				c.camState.SetText(tr("Camera %s: %s %dx%d", ev.State, ev.Info.Spec, ev.Info.Width, ev.Info.Height))
-			}
-		})
-	}})
+	b, err := capture.StartBench(c.sh.ctx, p, capture.BenchOptions{}, capture.BenchEvents{
+		Camera: func(ev capture.Event) { ui(func() { c.showCamera(ev) }) },
+		Preview: func(img *image.RGBA) {
+			ui(func() {
+				c.preview.Image = img
+				c.preview.Refresh()
+			})
+		},
+		Sampled: func(s capture.BenchSample) {
+			hImg, tImg := histogramImage(s.Histogram), traceImage(s.Trace)
+			ui(func() { c.showSample(s, hImg, tImg) })
+		},
+		Calibrated: func(v capture.Verdict) { ui(func() { c.calibrated(v) }) },
+	})
 	if err != nil {
-		cancel()
 		c.status.SetText(errText(err))
 		return err
 	}
 	c.mu.Lock()
-	c.pump, c.stop, c.running, c.profile, c.sharp = pump, cancel, make(chan struct{}), p, nil
-	running := c.running
+	c.bench, c.profile = b, p
 	c.mu.Unlock()
 	c.tech.mu.Lock()
-	c.tech.stats = pump.Stats
+	c.tech.stats = b.Stats
 	c.tech.mu.Unlock()
-	go c.loop(ctx, pump, running)
 	return nil
 }
 
-// stopPreview stops the camera (UI thread; waits for the loop to end).
+func (c *cameraScreen) showCamera(ev capture.Event) {
+	if ev.Err != nil {
+		c.camState.SetText(tr("Camera %s: %v", ev.State, ev.Err))
+	} else {
+		c.camState.SetText(tr("Camera %s: %s %dx%d", ev.State, ev.Info.Spec, ev.Info.Width, ev.Info.Height))
+	}
+}
+
+func (c *cameraScreen) showSample(s capture.BenchSample, hImg, tImg image.Image) {
+	c.histogram.Image, c.trace.Image = hImg, tImg
+	c.histogram.Refresh()
+	c.trace.Refresh()
+	c.stats.SetText(tr("%.1f fps shown · %d dropped · sharpness %.0f · mean luma %.0f", s.Stats.RecentFPS, s.Stats.Dropped, s.Measures.SharpnessNorm, s.Measures.MeanLuma))
+}
+
+// stopPreview stops the camera (UI thread; waits for the bench to end).
 func (c *cameraScreen) stopPreview() {
 	c.mu.Lock()
-	pump, stop, running := c.pump, c.stop, c.running
-	c.pump, c.stop = nil, nil
+	b := c.bench
+	c.bench = nil
 	c.mu.Unlock()
-	if pump == nil {
+	if b == nil {
 		return
 	}
-	stop()
-	pump.Stop()
-	<-running
+	b.Stop()
 	c.tech.mu.Lock()
 	c.tech.stats = nil
 	c.tech.mu.Unlock()
-}
-
-// loop takes frames, downscales them for display, and every few frames updates the
-// histogram and the sharpness trace. Widgets change only through ui.
-func (c *cameraScreen) loop(ctx context.Context, pump *capture.Pump, done chan struct{}) {
-	defer close(done)
-	small := gocv.NewMat()
-	defer small.Close()
-	n := 0
-	for {
-		f, err := pump.Next(ctx)
-		if err != nil {
-			return
-		}
-		n++
-		w := f.Mat.Cols()
-		scale := 640.0 / float64(max(w, 1))
-		gocv.Resize(f.Mat, &small, image.Point{}, scale, scale, gocv.InterpolationArea)
-		img, err := small.ToImage()
-		var hist []float64
-		var m capture.Measures
-		var merr error
-		if n%5 == 1 {
-			hist, _ = capture.LumaHistogram(small)
-			m, merr = capture.Measure(f.Mat)
-		}
-		f.Close()
-		if err != nil {
-			continue
-		}
-		st := pump.Stats()
-		c.mu.Lock()
-		var trace []float64
-		calib := c.calib
-		if hist != nil && merr == nil {
-			c.sharp = append(c.sharp, m.SharpnessNorm)
-			if len(c.sharp) > 120 {
-				c.sharp = c.sharp[len(c.sharp)-120:]
-			}
-			trace = append([]float64(nil), c.sharp...)
-		}
-		c.mu.Unlock()
-		if calib != nil && hist != nil && merr == nil {
-			select {
-			case calib <- m:
-			default:
-			}
-		}
-		var hImg, tImg image.Image
-		if hist != nil {
-			hImg = histogramImage(hist)
-			tImg = traceImage(trace)
-		}
-		ui(func() {
-			c.preview.Image = img
-			c.preview.Refresh()
-			if hImg != nil {
-				c.histogram.Image, c.trace.Image = hImg, tImg
-				c.histogram.Refresh()
-				c.trace.Refresh()
-				c.stats.SetText(tr("%.1f fps shown · %d dropped · sharpness %.0f · mean luma %.0f", st.RecentFPS, st.Dropped, m.SharpnessNorm, m.MeanLuma))
-			}
-		})
-	}
 }
 
 // histogramImage draws a 256-bin luminance histogram.
@@ -433,14 +374,13 @@ func traceImage(v []float64) image.Image {
 // camera; resolution and rate need Open camera again.
 func (c *cameraScreen) applyControls() error {
 	c.mu.Lock()
-	pump := c.pump
+	b := c.bench
 	c.mu.Unlock()
-	if pump == nil {
+	if b == nil {
 		c.status.SetText(tr("Open the camera first."))
 		return errors.New("no camera")
 	}
-	p := c.readProfile()
-	got, err := capture.ApplyProfile(c.sh.ctx, pump, p)
+	got, err := b.Apply(c.sh.ctx, c.readProfile())
 	if err != nil {
 		c.status.SetText(tr("The camera refused the controls: %v", err))
 		return err
@@ -469,49 +409,41 @@ func controlsText(ct capture.Controls) string {
 	return strings.Join(parts, ", ")
 }
 
-// calibrationFrames is how many measured frames the calibration test takes the median of.
-const calibrationFrames = 8
-
-// runCalibration measures the next frames of the running camera (median of a few) and
-// shows pass/fail per measure against the profile's thresholds. The result arrives on
-// the UI thread; done (may be nil) receives the verdict.
+// runCalibration measures the next frames of the running camera (the bench takes the
+// median of a few) and shows pass/fail per measure against the profile's thresholds.
 func (c *cameraScreen) runCalibration() {
 	c.calibrate(nil)
 }
 
+// calibrate starts a calibration; done (may be nil) receives the verdict once shown.
 func (c *cameraScreen) calibrate(done chan<- capture.Verdict) {
 	c.mu.Lock()
-	if c.pump == nil || c.calib != nil {
-		c.mu.Unlock()
+	b := c.bench
+	c.mu.Unlock()
+	if b == nil {
 		c.status.SetText(tr("Open the camera first."))
 		return
 	}
-	ch := make(chan capture.Measures, 1)
-	c.calib = ch
+	if err := b.Calibrate(c.readProfile().Thresholds); err != nil {
+		c.status.SetText(errText(err))
+		return
+	}
+	c.mu.Lock()
+	c.calibDone = done
 	c.mu.Unlock()
-	c.status.SetText(tr("Measuring %d frames… point the camera at the grey card or the empty background.", calibrationFrames))
-	th := c.readProfile().Thresholds
-	go func() {
-		var ms []capture.Measures
-		for len(ms) < calibrationFrames {
-			select {
-			case m := <-ch:
-				ms = append(ms, m)
-			case <-c.sh.ctx.Done():
-				return
-			}
-		}
-		c.mu.Lock()
-		c.calib = nil
-		c.mu.Unlock()
-		v := th.Evaluate(capture.MedianMeasures(ms))
-		ui(func() {
-			c.showVerdict(v)
-			if done != nil {
-				done <- v
-			}
-		})
-	}()
+	c.status.SetText(tr("Measuring %d frames… point the camera at the grey card or the empty background.", capture.DefaultCalibrationFrames))
+}
+
+// calibrated shows a calibration verdict (UI thread).
+func (c *cameraScreen) calibrated(v capture.Verdict) {
+	c.showVerdict(v)
+	c.mu.Lock()
+	done := c.calibDone
+	c.calibDone = nil
+	c.mu.Unlock()
+	if done != nil {
+		done <- v
+	}
 }
 
 func (c *cameraScreen) showVerdict(v capture.Verdict) {
@@ -554,21 +486,4 @@ func (c *cameraScreen) save() error {
 	c.profile = p
 	c.status.SetText(tr("Saved as the station's camera profile %q; it is applied whenever the camera opens.", p.Name))
 	return nil
-}
-
-// stationCameraOptions returns the options to open camera cam with: the station's
-// camera profile (resolution, rate and the technician's controls) when it is for that
-// camera, else def. The clerk's capture step opens its camera with these, so the
-// technician's calibration is re-applied whenever the camera opens.
-func stationCameraOptions(sh *shell, cam string, def capture.Options) capture.Options {
-	p, _, err := enroll.ActiveCameraProfile(sh.station)
-	if err != nil || p.Source != cam {
-		return def
-	}
-	o := p.Options()
-	o.Loop, o.Fast, o.OpenTimeout = def.Loop, def.Fast, def.OpenTimeout
-	if o.Width == 0 {
-		o.Width, o.Height = def.Width, def.Height
-	}
-	return o
 }

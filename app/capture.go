@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -112,19 +113,7 @@ func (sh *shell) cameraOpener(spec string, opts capture.Options) capture.Opener 
 
 // cameraChoices are the cameras the clerk may pick: the configured one first, then the
 // other V4L2 devices.
-func (sh *shell) cameraChoices() []string {
-	out := []string{}
-	if sh.env.Camera != "" {
-		out = append(out, sh.env.Camera)
-	}
-	devs, _ := capture.ListDevices()
-	for _, d := range devs {
-		if d.Err == "" && d.Path != sh.env.Camera {
-			out = append(out, d.Path)
-		}
-	}
-	return out
-}
+func (sh *shell) cameraChoices() []string { return enroll.CameraChoices(sh.cfg.Camera) }
 
 func (e *enrollment) showCapture() {
 	v := &captureView{e: e, chips: map[string]*chip{}, captured: make(chan struct{}), opened: time.Now()}
@@ -223,16 +212,16 @@ func (v *captureView) start() {
 			ui(func() { v.showProblem(tr("Face models could not be loaded"), err) })
 			return
 		}
-		spec, _ := capture.ParseSpec(v.cam)
 		// The technician's camera profile and the administrator's quality limits apply.
-		opts := stationCameraOptions(sh, v.cam, capture.Options{Width: 1280, Height: 720, Loop: spec.Kind == capture.KindFile})
-		live, final := biometrics.LiveConfig(), biometrics.DefaultConfig()
-		live.Thresholds, _ = enroll.QualityThresholds(sh.station, live.Thresholds)
-		final.Thresholds, _ = enroll.QualityThresholds(sh.station, final.Thresholds)
+		set, err := enroll.StationCapture(sh.station, v.cam, enroll.DefaultCameraOptions(v.cam))
+		if err != nil {
+			ui(func() { v.showProblem(tr("The station's capture settings could not be read"), err) })
+			return
+		}
 		cfg := enroll.CaptureConfig{
-			Open:     sh.cameraOpener(v.cam, opts),
-			Live:     biometrics.NewAssessor(rec, live),
-			Final:    biometrics.NewAssessor(rec, final),
+			Open:     sh.cameraOpener(v.cam, set.Camera),
+			Live:     biometrics.NewAssessor(rec, set.Live),
+			Final:    biometrics.NewAssessor(rec, set.Final),
 			Camera:   v.cam,
 			Attempts: v.e.attempts,
 			Now:      sh.now,
@@ -371,9 +360,9 @@ func (v *captureView) onFailed(a enroll.Attempt) {
 		return
 	}
 	switch {
-	case a.Err == enroll.ErrForceNotAllowed:
+	case errors.Is(a.Err, enroll.ErrForceNotAllowed):
 		v.msg.SetText(tr("A forced capture needs a reason."))
-	case a.Err == enroll.ErrNothingToCapture:
+	case errors.Is(a.Err, enroll.ErrNothingToCapture):
 		v.msg.SetText(tr("No face seen yet. Ask the citizen to look into the camera."))
 	case a.Err != nil:
 		v.msg.SetText(errText(a.Err))
@@ -408,7 +397,7 @@ func (v *captureView) onCaptured(c *enroll.Capture) {
 		return
 	}
 	if dt := time.Since(v.opened); c.Auto {
-		fmt.Fprintf(v.e.sh.env.Stderr, "capture: auto-capture %.2fs after opening the step; preview shown at %.1f fps\n", dt.Seconds(), v.displayedFPS())
+		fmt.Fprintf(v.e.sh.stderr, "capture: auto-capture %.2fs after opening the step; preview shown at %.1f fps\n", dt.Seconds(), v.displayedFPS())
 	}
 	v.e.attempts = c.Attempts
 	v.e.sh.emit("captured", c)
@@ -435,7 +424,7 @@ func (v *captureView) leave() {
 	s := v.sess
 	v.mu.Unlock()
 	if n := v.shown.Load(); n > 1 {
-		fmt.Fprintf(v.e.sh.env.Stderr, "capture: %d preview frames shown at %.1f fps over %.1fs\n",
+		fmt.Fprintf(v.e.sh.stderr, "capture: %d preview frames shown at %.1f fps over %.1fs\n",
 			n, v.displayedFPS(), time.Duration(v.lastShow.Load()-v.firstShow.Load()).Seconds())
 	}
 	if s != nil {

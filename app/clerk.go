@@ -1,15 +1,13 @@
 package app
 
 import (
-	"fmt"
-	"sort"
-
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"enrollstation/enroll"
 	"enrollstation/vault"
 )
 
@@ -47,7 +45,8 @@ func (h *clerkHome) checkSpace(sh *shell) bool {
 
 func newClerkHome(sh *shell) *clerkHome {
 	h := &clerkHome{}
-	h.rows = todaysEnrollments(sh)
+	rows, listErr := todaysEnrollments(sh)
+	h.rows = rows
 	h.newBtn = widget.NewButtonWithIcon(tr("New enrollment"), theme.ContentAddIcon(), func() { sh.startEnrollment() })
 	h.newBtn.Importance = widget.HighImportance
 	head := widget.NewLabelWithStyle(tr("Today's enrollments"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
@@ -80,6 +79,10 @@ func newClerkHome(sh *shell) *clerkHome {
 	if !h.checkSpace(sh) {
 		empty.SetText(tr("No enrollments yet today."))
 	}
+	if listErr != nil {
+		empty.SetText(errText(listErr))
+		empty.Importance = widget.DangerImportance
+	}
 	top := container.NewVBox(container.NewHBox(head, count, layout.NewSpacer(), h.newBtn), h.space)
 	h.content = container.NewBorder(top, nil, nil, nil, body)
 	sh.setCurrent(h)
@@ -96,29 +99,15 @@ func newClerkHome(sh *shell) *clerkHome {
 }
 
 // todaysEnrollments are the enrollments this clerk made today, newest first.
-func todaysEnrollments(sh *shell) []*vault.Enrollment {
-	var out []*vault.Enrollment
+func todaysEnrollments(sh *shell) ([]*vault.Enrollment, error) {
 	if sh.station == nil || sh.sess == nil {
-		return nil
+		return nil, nil
 	}
-	_ = sh.station.Store().View(func(tx *vault.Tx) error {
-		for _, id := range tx.EnrollmentsByDay(sh.now()) {
-			e, err := tx.EnrollmentMeta(id)
-			if err != nil || e.CapturedBy != sh.sess.Name {
-				continue
-			}
-			out = append(out, e)
-		}
-		return nil
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
-	return out
+	return enroll.ClerkDay(sh.station, sh.sess.Name, sh.now())
 }
 
 // displayName is how a citizen's name is shown: family name first, as on the card.
-func displayName(d vault.Demographics) string {
-	return fmt.Sprintf("%s %s", d.Surname, d.GivenNames)
-}
+func displayName(d vault.Demographics) string { return enroll.DisplayName(d) }
 
 // statusText is the plain-language status.
 func statusText(s vault.Status) string {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,9 +20,9 @@ import (
 
 	"enrollstation/biometrics"
 	"enrollstation/capture"
-	"enrollstation/cli"
 	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/internal/tpmtest"
 	"enrollstation/internal/videotest"
 	"enrollstation/vault"
@@ -76,7 +75,7 @@ func newHarnessAt(t *testing.T, camera, dir string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := vault.Init(dir, tp, vault.Config{KDF: vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}},
+	st, err := vault.Init(dir, tp, vault.Config{KDF: testkit.FastKDF},
 		vault.InitOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "admin-password"})
 	if err != nil {
 		t.Fatal(err)
@@ -85,22 +84,19 @@ func newHarnessAt(t *testing.T, camera, dir string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range [][2]string{{"clerk", clerkPW}, {"clerk2", clerk2PW}} {
-		if err := st.AddUser(admin, u[0], []vault.Role{vault.RoleClerk}, u[1]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testkit.AddUsers(t, st, admin, testkit.User{Name: "clerk", Roles: []vault.Role{vault.RoleClerk}, Password: clerkPW},
+		testkit.User{Name: "clerk2", Roles: []vault.Role{vault.RoleClerk}, Password: clerk2PW})
 	st.Close()
 	tp.Close()
 	sim.CloseConn()
 
 	h := &harness{t: t, events: make(chan event, 100000), stderr: &bytes.Buffer{}}
-	env := &cli.Env{Data: dir, TPM: sim.Addr(), Models: testenv.Root() + "/models", Camera: camera,
-		Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: h.stderr}
+	cfg := enroll.Config{Data: dir, TPM: sim.Addr(), Models: testenv.Root() + "/models", Camera: camera}
 	w := a.NewWindow("test")
 	w.Resize(fyne.NewSize(1366, 768))
 	ctx, cancel := context.WithCancel(context.Background())
-	h.sh = newShell(ctx, a, w, env, false)
+	h.sh = newShell(ctx, a, w, cfg, testOpener(cfg), false)
+	h.sh.stderr = h.stderr
 	h.sh.rec = testRec
 	h.sh.notify = func(name string, x any) {
 		select {
@@ -257,14 +253,14 @@ func TestClerkEnrollmentFlow(t *testing.T) {
 	if b, err := os.ReadFile(e.receipt); err != nil || !bytes.HasPrefix(b, []byte("%PDF-")) {
 		t.Errorf("receipt %s: %v", e.receipt, err)
 	}
-	if strings.HasPrefix(e.receipt, h.sh.env.Data) {
+	if strings.HasPrefix(e.receipt, h.sh.cfg.Data) {
 		t.Errorf("receipt %s written into the data dir, outside the encrypted store", e.receipt)
 	}
 	test.Tap(e.stepView.(*receiptView).done)
 	if _, err := os.Stat(e.receipt); !os.IsNotExist(err) {
 		t.Errorf("receipt %s still on disk after leaving the receipt screen (%v)", e.receipt, err)
 	}
-	assertNothingInClear(t, h.sh.env.Data, []byte("Chen2"), []byte("%PDF-1."), got.Portrait[:64], got.Template[:32])
+	assertNothingInClear(t, h.sh.cfg.Data, []byte("Chen2"), []byte("%PDF-1."), got.Portrait[:64], got.Template[:32])
 	home = wait[*clerkHome](h, "screen")
 	if len(home.rows) != 1 || home.rows[0].Status != vault.StatusPending {
 		t.Errorf("home lists %d enrollments", len(home.rows))

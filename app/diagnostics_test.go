@@ -8,6 +8,7 @@ import (
 
 	"fyne.io/fyne/v2/test"
 
+	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
 	"enrollstation/internal/tpmtest"
 	"enrollstation/selftest"
@@ -53,13 +54,13 @@ func TestDiagnosticsShowsFailureHint(t *testing.T) {
 func TestDiagnosticsStationChecks(t *testing.T) {
 	sim := tpmtest.Start(t)
 	sim.CloseConn() // swtpm takes one client; the TPM check connects itself
-	cfg := selftest.Config{
+	cfg := enroll.Config{
 		Data:   t.TempDir(),
 		TPM:    sim.Addr(),
 		Models: testenv.ModelsDir(t),
 		Camera: "synthetic:320x240@30",
 	}
-	rs, markup := runDiagnostics(t, func() []selftest.Check { return selftest.StationChecks(cfg) })
+	rs, markup := runDiagnostics(t, func() []selftest.Check { return selftest.StationChecks(cfg, testOpener(cfg).OpenTPM, true) })
 	for _, r := range rs {
 		if !r.OK {
 			t.Errorf("check %s failed: %s (hint: %s)", r.Name, r.Detail, r.Hint)

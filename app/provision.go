@@ -73,8 +73,8 @@ func newProvisioning(sh *shell, done func(*vault.Station)) *provisioning {
 	if sh.demo {
 		// A demo walks through the same wizard, prefilled; creating the station also adds
 		// the documented demo accounts and a demo issuer key (see demoExtras).
-		p.name.SetText(demoStationName)
-		p.site.SetText(demoSite)
+		p.name.SetText(enroll.DemoStationName)
+		p.site.SetText(enroll.DemoSite)
 		p.admin.SetText(demoAccounts[0].Name)
 		p.pw.SetText(demoAccounts[0].Password)
 		p.pw2.SetText(demoAccounts[0].Password)
@@ -180,7 +180,7 @@ func (p *provisioning) stationStep() fyne.CanvasObject {
 	return container.NewVBox(intro, widget.NewForm(
 		widget.NewFormItem(tr("Station name"), p.name),
 		widget.NewFormItem(tr("Site"), p.site),
-	), widget.NewLabel(tr("Data directory: %s", p.sh.env.Data)))
+	), widget.NewLabel(tr("Data directory: %s", p.sh.cfg.Data)))
 }
 
 func (p *provisioning) tpmStep() fyne.CanvasObject {
@@ -257,9 +257,9 @@ func (p *provisioning) create() {
 	p.status.SetText(tr("Creating keys in the TPM and the encrypted store…"))
 	o := enroll.ProvisionOptions{Name: p.name.Text, Site: p.site.Text, Admin: strings.TrimSpace(p.admin.Text), AdminPassword: p.pw.Text, IssuerKey: p.issuerKey}
 	go func() {
-		st, err := enroll.Provision(p.sh.env.Data, p.sh.tpm, vault.Config{}, o)
+		st, err := enroll.Provision(p.sh.open, p.sh.tpm, vault.Config{}, o)
 		if err == nil && p.sh.demo {
-			if err = demoExtras(p.sh.env.Data, st, o); err != nil {
+			if err = enroll.DemoExtras(p.sh.cfg.Data, st, o); err != nil {
 				st.Close()
 			}
 		}
@@ -275,27 +275,6 @@ func (p *provisioning) create() {
 		})
 		p.finished <- err
 	}()
-}
-
-// demoExtras completes a demo station made with the wizard: the demo accounts (other
-// than the administrator, made by the wizard) and, unless an issuer key was imported, a
-// demo issuer key whose private half stays in the data directory for verify.
-func demoExtras(dataDir string, st *vault.Station, o enroll.ProvisionOptions) error {
-	admin, err := st.Login(o.Admin, o.AdminPassword)
-	if err != nil {
-		return err
-	}
-	for _, a := range demoAccounts[1:] {
-		if err := st.AddUser(admin, a.Name, a.Roles, a.Password); err != nil && !errors.Is(err, vault.ErrUserExists) {
-			return fmt.Errorf("adding demo account %s: %w", a.Name, err)
-		}
-	}
-	if o.IssuerKey == nil {
-		if _, err := makeDemoIssuerKey(dataDir, st, admin); err != nil {
-			return fmt.Errorf("making the demo issuer key: %w", err)
-		}
-	}
-	return nil
 }
 
 // showCreated shows what was created (the keys in the TPM, the station ID the issuer

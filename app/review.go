@@ -149,11 +149,7 @@ func (v *reviewView) search() {
 	v.busy = true
 	v.update()
 	go func() {
-		g, err := enroll.LoadGallery(sh.station)
-		var r *enroll.Review
-		if err == nil {
-			r, err = enroll.NewReview(sh.station, g, c, 3)
-		}
+		r, err := enroll.ReviewCapture(sh.station, c, enroll.ReviewCandidates)
 		ui(func() {
 			defer close(v.ready)
 			v.busy = false

@@ -174,7 +174,7 @@ func (q *reviewQueue) showDetail(id string) {
 		return
 	}
 	qs, _ := enroll.ParseQuality(e.Quality)
-	dups, err := enroll.Duplicates(q.sh.station, id, 3)
+	dups, err := enroll.Duplicates(q.sh.station, id, enroll.ReviewCandidates)
 	if err != nil {
 		q.status.SetText(errText(err))
 	}

@@ -26,6 +26,7 @@ import (
 	"enrollstation/enroll"
 	"enrollstation/exporter"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/internal/tpmtest"
 	"enrollstation/vault"
 )
@@ -50,7 +51,13 @@ type supStation struct {
 	pw     map[string]string // passwords other than NAME-password
 }
 
-var supKDF = vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}
+var supKDF = testkit.FastKDF
+
+// supUsers are the supervisor tests' operators (passwords NAME-password).
+var supUsers = []testkit.User{
+	{Name: "clara", Roles: []vault.Role{vault.RoleClerk}}, {Name: "sam", Roles: []vault.Role{vault.RoleSupervisor}},
+	{Name: "sue", Roles: []vault.Role{vault.RoleSupervisor, vault.RoleClerk}}, {Name: "tom", Roles: []vault.Role{vault.RoleTechnician}},
+}
 
 func newSupStation(t *testing.T) *supStation {
 	t.Helper()
@@ -66,21 +73,13 @@ func newSupStation(t *testing.T) *supStation {
 	pub, _ := s.issuer.Public().MarshalText()
 	os.WriteFile(filepath.Join(s.keys, "issuer.key"), priv, 0o600)
 	os.WriteFile(filepath.Join(s.keys, "issuer.pub"), pub, 0o644)
-	s.st, err = enroll.Provision(s.dir, s.tp, vault.Config{KDF: supKDF}, enroll.ProvisionOptions{
+	s.st, err = enroll.Provision(testkit.Opener{Data: s.dir}, s.tp, vault.Config{KDF: supKDF}, enroll.ProvisionOptions{
 		Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: pub})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.st.Close() })
-	admin := s.login("root")
-	for name, roles := range map[string][]vault.Role{
-		"clara": {vault.RoleClerk}, "sam": {vault.RoleSupervisor}, "sue": {vault.RoleSupervisor, vault.RoleClerk},
-		"tom": {vault.RoleTechnician},
-	} {
-		if err := s.st.AddUser(admin, name, roles, name+"-password"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testkit.AddUsers(t, s.st, s.login("root"), supUsers...)
 	return s
 }
 
@@ -131,15 +130,7 @@ func (s *supStation) enroll(clerk, photo, family string) string {
 	now := time.Now()
 	c := &enroll.Capture{Frame: frame, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
 		Width: rep.Width, Height: rep.Height, Forced: !rep.Pass, Reason: "test photo, not an ICAO portrait"}
-	b, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := exporter.ParseIdentity(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := enroll.DetailsFromIdentity(id)
+	d := enroll.DetailsFromIdentity(testkit.ExampleIdentity(t))
 	d.FamilyName = family
 	appNo, _ := enroll.NewApplicationNumber(now)
 	e, err := enroll.Submit(s.st, s.login(clerk), d, appNo, &enroll.Review{Capture: c}, true)
@@ -171,10 +162,10 @@ func (s *supStation) shellFor(user string, camera string) *shell {
 	a := test.NewTempApp(s.t)
 	w := test.NewTempWindow(s.t, nil)
 	w.Resize(fyne.NewSize(1366, 768))
-	env := &cli.Env{Data: s.dir, TPM: "swtpm", Models: testenv.ModelsDir(s.t), Camera: camera}
+	cfg := enroll.Config{Data: s.dir, TPM: "swtpm", Models: testenv.ModelsDir(s.t), Camera: camera}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.t.Cleanup(cancel)
-	sh := newShell(ctx, a, w, env, false)
+	sh := newShell(ctx, a, w, cfg, testOpener(cfg), false)
 	sh.tpm, sh.station = s.tp, s.st
 	s.t.Cleanup(func() {
 		for _, f := range sh.onLogout {
@@ -202,8 +193,8 @@ func TestProvisioningWizardOnFreshDataDir(t *testing.T) {
 	os.WriteFile(filepath.Join(keys, "issuer.pub"), pub, 0o644)
 	os.WriteFile(filepath.Join(keys, "junk.pub"), []byte("junk"), 0o644)
 	data := filepath.Join(t.TempDir(), "station")
-	env := &cli.Env{Data: data, TPM: sim.Addr()}
-	sh := newShell(context.Background(), a, w, env, false)
+	cfg := enroll.Config{Data: data, TPM: sim.Addr()}
+	sh := newShell(context.Background(), a, w, cfg, testOpener(cfg), false)
 	t.Cleanup(sh.close)
 	sh.start()
 	p, ok := sh.current.(*provisioning)
@@ -384,7 +375,7 @@ func TestSupervisorReviewApproveRejectExportVerify(t *testing.T) {
 	os.WriteFile(stationPEM, s.st.PublicKeyPEM(), 0o644)
 	var out, errb bytes.Buffer
 	code := cli.Main(context.Background(), []string{"verify", "--issuer-key", filepath.Join(s.keys, "issuer.key"), "--station-key", stationPEM, loc},
-		strings.NewReader(""), &out, &errb, cli.Commands(), nil)
+		strings.NewReader(""), &out, &errb, cli.Commands(), testCLIRoot)
 	if code != 0 || !strings.Contains(out.String(), bona) || !strings.Contains(out.String(), own) {
 		t.Fatalf("verify: exit %d\n%s%s", code, out.String(), errb.String())
 	}
@@ -490,10 +481,10 @@ func TestTechnicianCameraProfileReappliedOnNextStart(t *testing.T) {
 		t.Fatalf("profile not re-applied: source %q res %q fps %q name %q exposure %v", c2.source.Text, c2.resolution.Selected, c2.fps.Selected, c2.name.Text, c2.exposure.Value)
 	}
 	def := capture.Options{Width: 1280, Height: 720, Loop: true}
-	if o := stationCameraOptions(sh2, "synthetic", def); o.Width != 640 || o.FPS != 15 || o.Controls == nil || o.Controls.Exposure == nil || *o.Controls.Exposure != 300 || !o.Loop {
+	if o, err := enroll.CameraOptions(sh2.station, "synthetic", def); err != nil || o.Width != 640 || o.FPS != 15 || o.Controls == nil || o.Controls.Exposure == nil || *o.Controls.Exposure != 300 || !o.Loop {
 		t.Fatalf("capture options from the station profile: %+v", o)
 	}
-	if o := stationCameraOptions(sh2, "/dev/video9", def); o.Width != 1280 || o.Controls != nil {
+	if o, err := enroll.CameraOptions(sh2.station, "/dev/video9", def); err != nil || o.Width != 1280 || o.Controls != nil {
 		t.Fatalf("another camera got the profile's options: %+v", o)
 	}
 	p, _, err := enroll.ActiveCameraProfile(st)
@@ -605,7 +596,8 @@ func TestDemoWalkThrough(t *testing.T) {
 	a := test.NewTempApp(t)
 	w := test.NewTempWindow(t, nil)
 	data := t.TempDir()
-	sh := newShell(context.Background(), a, w, &cli.Env{Data: data, TPM: sim.Addr()}, true)
+	cfg := enroll.Config{Data: data, TPM: sim.Addr()}
+	sh := newShell(context.Background(), a, w, cfg, testOpener(cfg), true)
 	t.Cleanup(sh.close)
 	sh.start()
 	// A demo walks through the wizard, prefilled: Next on every step creates the station.
@@ -681,7 +673,7 @@ func TestDemoWalkThrough(t *testing.T) {
 	var vout, verr bytes.Buffer
 	if code := cli.Main(context.Background(), []string{"verify", "--issuer-key", filepath.Join(data, "demo-issuer", "issuer.key"),
 		"--station-key", filepath.Join(data, "demo-export", "station.pem"), bs.batches[0].Location},
-		strings.NewReader(""), &vout, &verr, cli.Commands(), nil); code != 0 {
+		strings.NewReader(""), &vout, &verr, cli.Commands(), testCLIRoot); code != 0 {
 		t.Fatalf("verify as the demo says: exit %d\n%s%s", code, vout.String(), verr.String())
 	}
 	f, _ := os.Open(bs.batches[0].Location)

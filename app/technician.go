@@ -60,9 +60,9 @@ type stationFacts struct {
 
 func newTechDiagnostics(sh *shell, tech *techState) *techDiagnostics {
 	t := &techDiagnostics{sh: sh, tech: tech}
-	cfg := selftest.Config{Data: sh.env.Data, TPM: sh.env.TPM, Models: sh.env.Models, Camera: sh.env.Camera,
-		OpenTPM: func() (*vault.TPM, error) { return sh.tpm, nil }}
-	t.diag = newDiagnostics(func() []selftest.Check { return selftest.StationChecks(cfg) })
+	// The window lends its open TPM connection (a running swtpm holds its state lock).
+	lend := func() (*vault.TPM, error) { return sh.tpm, nil }
+	t.diag = newDiagnostics(func() []selftest.Check { return selftest.StationChecks(sh.cfg, lend, false) })
 	t.facts = widget.NewLabel("") // short lines: wrapping inside a card's VBox misjudges the height
 	t.status = widget.NewLabel("")
 	refresh := widget.NewButtonWithIcon(tr("Refresh"), theme.ViewRefreshIcon(), func() { t.showFacts() })
@@ -103,7 +103,7 @@ func (t *techDiagnostics) gather() stationFacts {
 			f.Enrollments[string(k)] = v
 		}
 	}
-	_ = filepath.WalkDir(t.sh.env.Data, func(_ string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(t.sh.cfg.Data, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			if info, err := d.Info(); err == nil {
 				if st, ok := info.Sys().(*syscall.Stat_t); ok {
@@ -115,11 +115,11 @@ func (t *techDiagnostics) gather() stationFacts {
 		}
 		return nil
 	})
-	f.DiskFree, _ = vault.DiskFree(t.sh.env.Data)
-	if err := biometrics.VerifyModels(t.sh.env.Models); err != nil {
+	f.DiskFree, _ = vault.DiskFree(t.sh.cfg.Data)
+	if err := biometrics.VerifyModels(t.sh.cfg.Models); err != nil {
 		f.ModelsDetail = err.Error()
 	} else {
-		f.ModelsOK, f.ModelsDetail = true, fmt.Sprintf("%d models verified in %s", len(biometrics.PinnedModels()), t.sh.env.Models)
+		f.ModelsOK, f.ModelsDetail = true, fmt.Sprintf("%d models verified in %s", len(biometrics.PinnedModels()), t.sh.cfg.Models)
 	}
 	if st, ok := t.tech.cameraStats(); ok {
 		f.Camera = &st

@@ -5,7 +5,7 @@ import "math"
 // SelectorConfig configures best-frame selection and auto-capture.
 type SelectorConfig struct {
 	// StableFrames is how many consecutive analysed frames must pass with a still face
-	// before auto-capture fires (default 5).
+	// before auto-capture fires (DefaultStableFrames).
 	StableFrames int
 	// MaxMove is how far the eye midpoint may move between consecutive frames, in
 	// inter-eye distances, for the face to count as still (default 0.1).
@@ -14,6 +14,10 @@ type SelectorConfig struct {
 	// consecutive frames for a still face (default 0.08).
 	MaxSizeChange float64
 }
+
+// DefaultStableFrames is how many still, passing frames auto-capture waits for: at the
+// live assessment's rate, about a second, also the countdown the clerk sees.
+const DefaultStableFrames = 4
 
 // Decision is what the Selector concluded from one frame.
 type Decision struct {
@@ -38,7 +42,7 @@ type Selector[F any] struct {
 // NewSelector returns an empty Selector.
 func NewSelector[F any](cfg SelectorConfig) *Selector[F] {
 	if cfg.StableFrames <= 0 {
-		cfg.StableFrames = 5
+		cfg.StableFrames = DefaultStableFrames
 	}
 	if cfg.MaxMove <= 0 {
 		cfg.MaxMove = 0.1

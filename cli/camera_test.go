@@ -15,7 +15,7 @@ import (
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(context.Background(), args, strings.NewReader(""), &out, &errb, Commands(), nil)
+	code = Main(context.Background(), args, strings.NewReader(""), &out, &errb, Commands(), testRoot)
 	return out.String(), errb.String(), code
 }
 

@@ -19,22 +19,40 @@ import (
 
 	"golang.org/x/term"
 
-	"enrollstation/capture"
+	"enrollstation/enroll"
 )
 
-// Env is what a command runs with: the common flags and the process's streams.
+// Env is what a command runs with: the station's configuration (from the common
+// flags), how to read passwords, the process's streams, and the opener main composed.
 type Env struct {
-	Data          string // station data directory
-	TPM           string // auto | /dev/tpmrm0 | swtpm | HOST:PORT
-	Models        string // dlib models directory
-	Camera        string // camera source (device, file, gst:PIPELINE, synthetic)
-	PasswordStdin bool   // read passwords from stdin, one line each
+	enroll.Config
+	PasswordStdin bool // read passwords from stdin, one line each
 
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 
+	open       enroll.Opener
 	stdinLines *bufio.Reader
+}
+
+// Root is what main composes for the command line: the opener of the station's
+// resources for a configuration, and the window shown when no command is named.
+type Root struct {
+	Opener func(cfg enroll.Config) enroll.Opener
+	Window func(ctx context.Context, cfg enroll.Config, op enroll.Opener, demo bool, stderr io.Writer) error
+}
+
+// defaultRoot is used when Main is given no Root: nil in the program (main always
+// composes one); this package's tests set it to their opener over real resources.
+var defaultRoot *Root
+
+// opener is the Opener main composed for env's configuration.
+func (e *Env) opener() (enroll.Opener, error) {
+	if e.open == nil {
+		return nil, errors.New("no station opener: the program was built without one")
+	}
+	return e.open, nil
 }
 
 // Command is one subcommand. Setup registers the command's own flags on fs (which already
@@ -122,7 +140,13 @@ func (e *Env) Password(prompt string) (string, error) {
 
 // Main runs the program with os-style arguments (without the program name) and returns
 // the process exit code. gui starts the window when no subcommand is named.
-func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, cmds []Command, gui func(ctx context.Context, env *Env, demo bool) error) int {
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, cmds []Command, root *Root) int {
+	if root == nil {
+		root = defaultRoot
+	}
+	if root == nil {
+		root = &Root{}
+	}
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}
 
 	// Find the longest command name that the leading non-flag words match.
@@ -158,7 +182,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		if *demo {
 			applyDemo(fs, env)
 		}
-		return report(stderr, "", gui(ctx, env, *demo))
+		if root.Window == nil {
+			return report(stderr, "", errors.New("this build has no window"))
+		}
+		compose(env, root)
+		return report(stderr, "", root.Window(ctx, env.Config, env.open, *demo, stderr))
 	}
 
 	fs := flag.NewFlagSet("enrollstation "+cmd.Name, flag.ContinueOnError)
@@ -175,6 +203,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		return 2
 	}
+	compose(env, root)
 	err := run(ctx, env, fs.Args())
 	if errors.Is(err, ErrUsage) {
 		fmt.Fprintf(stderr, "enrollstation %s: %v\n", cmd.Name, err)
@@ -182,6 +211,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return 2
 	}
 	return report(stderr, cmd.Name, err)
+}
+
+// compose gives env the opener for its (now parsed) configuration.
+func compose(env *Env, root *Root) {
+	if root.Opener != nil {
+		env.open = root.Opener(env.Config)
+	}
 }
 
 func report(stderr io.Writer, name string, err error) int {
@@ -277,28 +313,6 @@ func applyDemo(fs *flag.FlagSet, env *Env) {
 		env.TPM = "swtpm"
 	}
 	if !set["camera"] {
-		env.Camera = DemoCamera()
+		env.Camera = enroll.DemoCamera()
 	}
-}
-
-// DemoCamera is the first V4L2 capture device when one exists, else the demo video
-// that scripts/setup makes (testdata/demo.mp4 beside the binary or in the working directory),
-// else the synthetic source.
-func DemoCamera() string {
-	if devs, _ := capture.ListDevices(); len(devs) > 0 && devs[0].Err == "" {
-		return devs[0].Path
-	}
-	var dirs []string
-	if exe, err := os.Executable(); err == nil {
-		dirs = append(dirs, filepath.Dir(exe))
-	}
-	for _, dir := range append(dirs, ".") {
-		p := filepath.Join(dir, "testdata", "demo.mp4")
-		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
-			if abs, err := filepath.Abs(p); err == nil {
-				return abs
-			}
-		}
-	}
-	return "synthetic"
 }

@@ -10,5 +10,6 @@ func Commands() []Command {
 	c = append(c, stationCommands()...)
 	c = append(c, workflowCommands()...)
 	c = append(c, enrollCommands()...)
+	c = append(c, settingsCommands()...)
 	return c
 }

@@ -12,7 +12,6 @@ import (
 	"enrollstation/biometrics"
 	"enrollstation/enroll"
 	"enrollstation/exporter"
-	"enrollstation/vault"
 )
 
 // enrollCommands is the scripted clerk path (issue 6/7): enroll from a details file and a
@@ -87,51 +86,33 @@ func runEnroll(env *Env, a enrollArgs) error {
 		return fmt.Errorf("%s: %w", a.photo, err)
 	}
 	defer m.Close()
-	rec, err := biometrics.NewRecognizer(env.Models)
-	if err != nil {
-		return err
-	}
-	defer rec.Close()
 
-	return withSession(env, a.as, func(st *vault.Station, clerk *vault.Session) error {
-		if !clerk.Has(vault.RoleClerk) {
-			return fmt.Errorf("%s: %w", a.as, vault.ErrForbidden)
+	// The service judges the photo with the station's settings (the administrator's
+	// quality thresholds), exactly as the capture screen does.
+	return withService(env, func(svc *enroll.Service) error {
+		clerk, err := loginAs(env, svc.Station(), a.as)
+		if err != nil {
+			return err
 		}
-		c, err := enroll.Finalize(m, biometrics.NewAssessor(rec, biometrics.DefaultConfig()), biometrics.PortraitConfig{},
-			enroll.FinalizeInfo{Forced: a.force, Reason: a.reason, Camera: enroll.FileCameraPrefix + a.photo, At: time.Now()})
-		if errors.Is(err, enroll.ErrNoTemplate) || errors.Is(err, biometrics.ErrNoFace) {
+		pe, err := svc.EnrollPhoto(clerk, d, m, enroll.PhotoOptions{Source: a.photo, Force: a.force, Reason: a.reason, Now: time.Now()})
+		var qe *enroll.QualityError
+		switch {
+		case enroll.NoUsableFace(err):
 			fmt.Fprintf(env.Stderr, "enroll: %s: no usable face in the photo; it cannot be enrolled, even with --force\n", a.photo)
 			return ExitError{Code: 1}
-		}
-		if err != nil {
-			return err
-		}
-		if !c.Report.Pass && !a.force {
+		case errors.As(err, &qe):
 			fmt.Fprintf(env.Stderr, "enroll: %s fails the quality checks (score %d): %v\n  guidance: %s\n  use --force --reason TEXT to accept it anyway\n",
-				a.photo, c.Report.Score, c.Report.Failed, c.Report.Guidance.Text)
+				a.photo, qe.Report.Score, qe.Report.Failed, qe.Report.Guidance.Text)
 			return ExitError{Code: 1}
-		}
-		g, err := enroll.LoadGallery(st)
-		if err != nil {
+		case err != nil:
 			return err
 		}
-		rv, err := enroll.NewReview(st, g, c, 3)
-		if err != nil {
-			return err
-		}
-		appNo, err := enroll.NewApplicationNumber(time.Now())
-		if err != nil {
-			return err
-		}
-		e, err := enroll.Submit(st, clerk, d, appNo, rv, true)
-		if err != nil {
-			return err
-		}
+		c, e, appNo := pe.Capture, pe.Enrollment, pe.AppNo
 		res := enrollResult{ID: e.ID, ApplicationNumber: appNo, Pass: c.Report.Pass, Score: c.Report.Score, Forced: c.Forced}
 		for _, f := range c.Report.Failed {
 			res.Failed = append(res.Failed, string(f))
 		}
-		for _, dd := range rv.Duplicates {
+		for _, dd := range pe.Review.Duplicates {
 			if dd.Match.Match {
 				res.Duplicates = append(res.Duplicates, dd.ID)
 			}

@@ -13,6 +13,7 @@ import (
 	"enrollstation/biometrics"
 	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/internal/videotest"
 	"enrollstation/vault"
 	"gocv.io/x/gocv"
@@ -53,7 +54,7 @@ func TestEnroll(t *testing.T) {
 		t.Helper()
 		var out, errb bytes.Buffer
 		args = append(args, "--data", data, "--tpm", "swtpm", "--models", models, "--password-stdin")
-		code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, nil)
+		code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, testRoot)
 		return out.String(), errb.String(), code
 	}
 	if _, e, code := run("root-password\n", "station", "init", "--admin", "root"); code != 0 {
@@ -68,7 +69,7 @@ func TestEnroll(t *testing.T) {
 	}
 	good := videotest.Still(t, rec, t.TempDir(), testenv.Face(t, "sejeong.jpg"))
 	rec.Close()
-	details := filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json")
+	details := testkit.ExampleIdentityFile()
 
 	out, e, code := run("clara-password\n", "enroll", "--details", details, "--photo", good, "--as", "clara", "--json")
 	if code != 0 {
@@ -103,7 +104,7 @@ func TestEnroll(t *testing.T) {
 		t.Errorf("wrong password: exit %d: %s", code, e)
 	}
 
-	err = withStation(&Env{Data: data, TPM: "swtpm"}, func(st *vault.Station) error {
+	err = withStation(testEnv(enroll.Config{Data: data, TPM: "swtpm"}), func(st *vault.Station) error {
 		for _, r := range []enrollResult{res, forced} {
 			got, err := st.Enrollment(r.ID)
 			if err != nil {

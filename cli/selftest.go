@@ -20,12 +20,15 @@ func selftestCommands() []Command {
 				if len(args) > 0 {
 					return fmt.Errorf("%w: selftest takes no arguments", ErrUsage)
 				}
-				cfg := selftest.Config{Data: env.Data, TPM: env.TPM, Models: env.Models, Camera: env.Camera}
+				op, err := env.opener()
+				if err != nil {
+					return err
+				}
 				var report func(selftest.Result)
 				if !*asJSON {
 					report = func(r selftest.Result) { printResult(env, r) }
 				}
-				rs := selftest.Run(ctx, selftest.StationChecks(cfg), report)
+				rs := selftest.Run(ctx, selftest.StationChecks(env.Config, op.OpenTPM, true), report)
 				ok := selftest.Passed(rs)
 				if *asJSON {
 					enc := json.NewEncoder(env.Stdout)

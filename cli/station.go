@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,7 +22,7 @@ func stationCommands() []Command {
 	return []Command{
 		{
 			Name:    "station init",
-			Args:    "--admin NAME [--name N] [--site S] [--pcr LIST] [--issuer-key FILE]",
+			Args:    "--admin NAME [--name N] [--site S] [--pcr LIST] [--issuer-key FILE] [--wipe-existing-store [--confirm TEXT]]",
 			Summary: "first-run provisioning: TPM keys, encrypted store, first administrator",
 			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 				admin := fs.String("admin", "", "first administrator's `NAME`")
@@ -29,6 +30,8 @@ func stationCommands() []Command {
 				site := fs.String("site", "", "site (office) name")
 				pcrs := fs.String("pcr", "", "bind the store key to these PCRs, e.g. 7 (comma-separated; off by default)")
 				issuerKey := fs.String("issuer-key", "", "issuer's public key `FILE` (PEM) for encrypting bundles; can be set later")
+				wipe := fs.Bool("wipe-existing-store", false, "delete the station and store data already in --data (asks for a typed confirmation)")
+				confirm := fs.String("confirm", "", "with --wipe-existing-store: the confirmation `TEXT` (the station ID, or the store directory when there is no station file), for scripts")
 				return func(ctx context.Context, env *Env, args []string) error {
 					if len(args) > 0 {
 						return fmt.Errorf("%w: unexpected argument %q", ErrUsage, args[0])
@@ -50,39 +53,36 @@ func stationCommands() []Command {
 							return fmt.Errorf("%s: %w", *issuerKey, err)
 						}
 					}
-					if vault.Initialized(env.Data) {
-						return fmt.Errorf("%w (%s)", vault.ErrAlreadyInitialized, env.Data)
+					existing, err := vault.Inspect(env.Data)
+					if err != nil {
+						return err
+					}
+					if !existing.Empty() {
+						if !*wipe {
+							return refuseExisting(env.Data, existing)
+						}
+						if err := confirmWipe(env, existing, *confirm); err != nil {
+							return err
+						}
 					}
 					pw, err := newPassword(env, *admin)
 					if err != nil {
 						return err
 					}
-					tp, err := vault.OpenTPM(env.TPM, env.Data)
+					op, err := env.opener()
+					if err != nil {
+						return err
+					}
+					tp, err := op.OpenTPM()
 					if err != nil {
 						return err
 					}
 					defer tp.Close()
-					st, err := vault.Init(env.Data, tp, vault.Config{PCRs: pcrList}, vault.InitOptions{Name: *name, Site: *site, Admin: *admin, AdminPassword: pw})
+					st, err := enroll.Provision(op, tp, vault.Config{PCRs: pcrList}, enroll.ProvisionOptions{Name: *name, Site: *site, Admin: *admin, AdminPassword: pw, IssuerKey: issuer, WipeExistingStore: *wipe && !existing.Empty()})
 					if err != nil {
 						return err
 					}
 					defer st.Close()
-					if issuer != nil {
-						err := st.Store().Update(func(tx *vault.Tx) error {
-							s, err := tx.Settings()
-							if err != nil {
-								return err
-							}
-							s.IssuerKey = issuer
-							if err := tx.PutSettings(s); err != nil {
-								return err
-							}
-							return tx.Audit(*admin, "station.issuer-key", "", "")
-						})
-						if err != nil {
-							return err
-						}
-					}
 					info := tp.Info()
 					fmt.Fprintf(env.Stdout, "station initialised in %s\nstation ID: %s\nTPM: %s (%s, firmware %s)\nadministrator: %s\n", env.Data, st.ID(), info.Kind, info.Manufacturer, info.Firmware, *admin)
 					if info.Kind == "software" {
@@ -126,6 +126,10 @@ func stationCommands() []Command {
 						fmt.Fprintf(w, "batches\t%d\n", s.Batches)
 						fmt.Fprintf(w, "operators\t%d\n", s.Operators)
 						fmt.Fprintf(w, "audit entries\t%d\n", s.AuditEntries)
+						fmt.Fprintf(w, "audit anchor (TPM)\t%d\n", s.AuditAnchor)
+						for _, k := range s.Damaged {
+							fmt.Fprintf(w, "damaged record\t%s (fails its integrity check)\n", k)
+						}
 						return w.Flush()
 					})
 				}
@@ -333,7 +337,7 @@ func stationCommands() []Command {
 								return err
 							}
 						} else {
-							fmt.Fprintf(env.Stdout, "%d entries, %d signed checkpoints (signed up to entry %d)\n", rep.Entries, rep.Checkpoints, rep.LastSigned)
+							fmt.Fprintf(env.Stdout, "%d entries, %d signed checkpoints (signed up to entry %d; anchored in the TPM up to entry %d, anchor %d)\n", rep.Entries, rep.Checkpoints, rep.LastSigned, rep.Anchored, rep.Anchor)
 							for _, p := range rep.Problems {
 								fmt.Fprintf(env.Stdout, "FAIL entry %d: %s\n", p.Seq, p.Problem)
 							}
@@ -352,19 +356,83 @@ func stationCommands() []Command {
 	}
 }
 
-// withStation opens the TPM and the station, runs fn, and closes both.
+// refuseExisting is station init's answer when the data directory holds a station or
+// store data: what is there, and how to wipe it on purpose.
+func refuseExisting(dataDir string, d *vault.ExistingData) error {
+	var b strings.Builder
+	if d.StationFile {
+		id := d.StationID
+		if id == "" {
+			id = "unreadable"
+		}
+		fmt.Fprintf(&b, "%v (%s: station file station.json, station ID %s", vault.ErrAlreadyInitialized, dataDir, id)
+	} else {
+		fmt.Fprintf(&b, "refusing to initialise %s: it already holds store data without a station file (station.json missing or deleted; restore it to use the store)", dataDir)
+		b.WriteString(" (")
+	}
+	if len(d.StoreFiles) > 0 {
+		var total int64
+		names := make([]string, len(d.StoreFiles))
+		for i, f := range d.StoreFiles {
+			names[i], total = f.String(), total+f.Size
+		}
+		if d.StationFile {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "store %s: %d files, %d bytes: %s", d.StoreDir, len(d.StoreFiles), total, strings.Join(names, ", "))
+	}
+	b.WriteString("); nothing was changed. To destroy this data and provision a new station, run station init again with --wipe-existing-store")
+	return errors.New(b.String())
+}
+
+// confirmWipe asks the operator to type the station ID (or, without a station file, the
+// store directory) before station init destroys existing data; --confirm gives it for
+// scripts.
+func confirmWipe(env *Env, d *vault.ExistingData, given string) error {
+	want, what := d.StationID, "the station ID"
+	if want == "" {
+		want, what = d.StoreDir, "the store directory"
+	}
+	if given == "" {
+		if env.PasswordStdin {
+			return fmt.Errorf("%w: --wipe-existing-store with --password-stdin needs --confirm TEXT (%s: %s)", ErrUsage, what, want)
+		}
+		fmt.Fprintf(env.Stderr, "this deletes the station and its store in %s (%d store files); type %s (%s) to confirm: ", env.Data, len(d.StoreFiles), what, want)
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return errors.New("wipe not confirmed; nothing was changed")
+		}
+		given = strings.TrimSpace(line)
+	}
+	if given != want {
+		return fmt.Errorf("wipe not confirmed: expected %s %q; nothing was changed", what, want)
+	}
+	return nil
+}
+
+// withService opens the station's service (TPM, station; the recognizer on demand),
+// runs fn, and closes it.
+func withService(env *Env, fn func(*enroll.Service) error) (err error) {
+	op, err := env.opener()
+	if err != nil {
+		return err
+	}
+	svc, err := enroll.Open(env.Config, op)
+	if err != nil {
+		return err
+	}
+	// Closing anchors the audit log in the TPM (vault.Station.Close), so its error counts.
+	defer func() {
+		if cerr := svc.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	return fn(svc)
+}
+
+// withStation is withService for commands that need only the station.
 func withStation(env *Env, fn func(*vault.Station) error) error {
-	tp, err := vault.OpenTPM(env.TPM, env.Data)
-	if err != nil {
-		return vault.ExplainLowDisk(env.Data, err)
-	}
-	defer tp.Close()
-	st, err := vault.Open(env.Data, tp, vault.Config{})
-	if err != nil {
-		return vault.ExplainLowDisk(env.Data, err)
-	}
-	defer st.Close()
-	return fn(st)
+	return withService(env, func(svc *enroll.Service) error { return fn(svc.Station()) })
 }
 
 // withSession is withStation with the operator name logged in (password prompted or

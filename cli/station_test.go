@@ -16,7 +16,7 @@ import (
 func runStation(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code = Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, stationCommands(), nil)
+	code = Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, stationCommands(), testRoot)
 	return out.String(), errb.String(), code
 }
 

@@ -81,10 +81,13 @@ func verifyCommand() Command {
 					if errors.Is(err, ErrUsage) {
 						return err
 					}
+					// The reason code is the stable verdict (docs/bundle-format.md, "Reason
+					// codes"); the message is escaped: a bundle must not reach the
+					// issuer's terminal with control sequences.
 					if *asJSON {
-						json.NewEncoder(env.Stdout).Encode(map[string]any{"ok": false, "reason": exporter.Reason(err), "error": err.Error()})
+						json.NewEncoder(env.Stdout).Encode(map[string]any{"ok": false, "reason": exporter.Reason(err), "error": printable(err.Error())})
 					}
-					fmt.Fprintf(env.Stderr, "FAIL (%s): %v\n", exporter.Reason(err), err)
+					fmt.Fprintf(env.Stderr, "FAIL %s: %s\n", exporter.Reason(err), printable(err.Error()))
 					return ExitError{Code: 1}
 				}
 				if *openDir != "" {
@@ -98,7 +101,7 @@ func verifyCommand() Command {
 						ids[i] = r.EnrollmentID
 					}
 					return json.NewEncoder(env.Stdout).Encode(map[string]any{
-						"ok": true, "bundle_id": b.ID, "seq": b.Seq, "sha256": hex.EncodeToString(b.SHA256[:]),
+						"ok": true, "reason": "ok", "format": b.Version, "bundle_id": b.ID, "seq": b.Seq, "sha256": hex.EncodeToString(b.SHA256[:]),
 						"station_id": hex.EncodeToString(b.StationID[:]), "records": ids})
 				}
 				if err := exporter.WriteReport(env.Stdout, b); err != nil {
@@ -112,3 +115,6 @@ func verifyCommand() Command {
 		},
 	}
 }
+
+// printable escapes what came from a bundle or a file for a terminal (exporter.Escape).
+func printable(s string) string { return exporter.Escape(s) }

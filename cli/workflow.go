@@ -86,6 +86,28 @@ func workflowCommands() []Command {
 			},
 		},
 		{
+			Name:    "batch quarantine",
+			Args:    "ID --batch BATCH --as SUPERVISOR [--reason TEXT]",
+			Summary: "take a damaged enrollment (integrity check failed) out of a closed batch so the rest can be exported (audited)",
+			Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
+				as := fs.String("as", "", "supervisor `NAME` deciding")
+				batch := fs.String("batch", "", "closed batch `ID`")
+				reason := fs.String("reason", "", "why, for the audit log (default: damaged record)")
+				return func(ctx context.Context, env *Env, args []string) error {
+					if len(args) != 1 || *as == "" || *batch == "" {
+						return fmt.Errorf("%w: one enrollment ID, --batch BATCH and --as SUPERVISOR expected", ErrUsage)
+					}
+					return withSession(env, *as, func(st *vault.Station, sup *vault.Session) error {
+						if err := enroll.Quarantine(st, sup, *batch, args[0], *reason); err != nil {
+							return err
+						}
+						fmt.Fprintf(env.Stdout, "quarantined %s out of batch %s; export the batch again for the rest\n", args[0], *batch)
+						return nil
+					})
+				}
+			},
+		},
+		{
 			Name:    "batch list",
 			Args:    "[--json]",
 			Summary: "the export history: each batch with its state (closed, queued, sent, confirmed, acknowledged)",
@@ -183,9 +205,14 @@ func workflowCommands() []Command {
 						if err != nil {
 							return err
 						}
+						if res.Refused {
+							fmt.Fprintf(env.Stdout, "the issuer refused the bundle of batch %s (%s: %s); %d enrollment(s) returned for a new export\n",
+								res.BatchID, res.Reason, exporter.Escape(res.Detail), res.Returned)
+							return nil
+						}
 						fmt.Fprintf(env.Stdout, "batch %s acknowledged by the issuer; biometrics of %d enrollment(s) purged\n", res.BatchID, res.Purged)
 						for _, r := range res.Rejected {
-							fmt.Fprintf(env.Stdout, "refused by the issuer: %s (%s): biometrics kept; enrol again\n", r.EnrollmentID, r.Reason)
+							fmt.Fprintf(env.Stdout, "refused by the issuer: %s (%s): biometrics kept; enrol again\n", r.EnrollmentID, exporter.Escape(r.Reason))
 						}
 						return nil
 					})

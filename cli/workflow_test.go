@@ -15,6 +15,7 @@ import (
 	"enrollstation/enroll"
 	"enrollstation/exporter"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/vault"
 )
 
@@ -39,20 +40,13 @@ func submitForTest(t *testing.T, data, clerk, photo string, seed uint64) string 
 	q, _ := json.Marshal(map[string]any{"pass": true, "score": 88, "measures": []biometrics.Measure{
 		{ID: biometrics.SingleFacePresent, Raw: 1, Score: 100, Pass: true, Mandatory: true},
 	}})
-	b, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idn, err := exporter.ParseIdentity(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	idn := testkit.ExampleIdentity(t)
 	appNo, err := enroll.NewApplicationNumber(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var id string
-	err = withStation(&Env{Data: data, TPM: "swtpm"}, func(st *vault.Station) error {
+	err = withStation(testEnv(enroll.Config{Data: data, TPM: "swtpm"}), func(st *vault.Station) error {
 		s, err := st.Login(clerk, clerk+"-password")
 		if err != nil {
 			return err
@@ -78,7 +72,7 @@ func TestScriptedApproveRejectExportVerify(t *testing.T) {
 	run := func(stdin string, args ...string) (string, string, int) {
 		t.Helper()
 		var out, errb bytes.Buffer
-		code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, nil)
+		code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, testRoot)
 		return out.String(), errb.String(), code
 	}
 	common := []string{"--data", data, "--tpm", "swtpm", "--password-stdin"}
@@ -147,7 +141,7 @@ func TestScriptedApproveRejectExportVerify(t *testing.T) {
 	// The issuer's acknowledgement, imported, purges the biometrics of the record it
 	// accepted; the one it refused keeps them.
 	ackFile := filepath.Join(keys, "ack.json")
-	if out, errs, code := run("", "issuer", "ack", "--issuer-key", filepath.Join(keys, "issuer.key"), "--station-key", stationPEM, "--reject", e3+"=photo unusable", "--out", ackFile, loc); code != 0 {
+	if out, errs, code := run("", "issuer", "ack", "--issuer-key", filepath.Join(keys, "issuer.key"), "--station-key", stationPEM, "--reject", e3+"=other:photo unusable", "--out", ackFile, loc); code != 0 {
 		t.Fatalf("issuer ack: exit %d: %s%s", code, out, errs)
 	}
 	if out := must("sam-password\n", "batch", "ack", ackFile, "--as", "sam"); !strings.Contains(out, "1 enrollment(s) purged") || !strings.Contains(out, e3+" (photo unusable): biometrics kept") {

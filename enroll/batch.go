@@ -3,7 +3,9 @@ package enroll
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"enrollstation/vault"
@@ -59,7 +61,7 @@ func CloseBatch(st *vault.Station, sup *vault.Session) (*vault.Batch, error) {
 			if err != nil {
 				return err
 			}
-			for _, e := range ob.EnrollmentIDs {
+			for _, e := range append(ob.EnrollmentIDs, ob.Quarantined...) {
 				taken[e] = true
 			}
 		}
@@ -108,4 +110,46 @@ func Batches(st *vault.Station) ([]BatchInfo, error) {
 func Batch(st *vault.Station, id string) (b *vault.Batch, err error) {
 	err = st.Store().View(func(tx *vault.Tx) error { b, err = tx.Batch(id); return err })
 	return b, err
+}
+
+// ErrNotDamaged means Quarantine was asked to take out a record that reads correctly.
+var ErrNotDamaged = errors.New("workflow: the enrollment reads correctly; only a damaged record can be quarantined")
+
+// Quarantine takes a damaged enrollment (one that fails its integrity check, or whose
+// record is gone) out of a closed batch whose bundle has not been built, so the rest of
+// the batch can be exported. Only a supervisor may, only for a record that really is
+// damaged, and it is audited with the reason. The record stays in the store (approved,
+// unreadable) for investigation and goes into no later batch.
+func Quarantine(st *vault.Station, sup *vault.Session, batchID, enrollmentID, reason string) error {
+	if !sup.Has(vault.RoleSupervisor) {
+		return fmt.Errorf("%w (%s is not a supervisor)", vault.ErrForbidden, sup.Name)
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		reason = "damaged record"
+	}
+	return st.Store().Update(func(tx *vault.Tx) error {
+		b, err := tx.Batch(batchID)
+		if err != nil {
+			return err
+		}
+		if b.Status != vault.BatchClosed || b.BundleID != "" {
+			return fmt.Errorf("%w: batch %s is %s (bundle %q); only a closed batch not yet built can lose a member", vault.ErrNotInWorkflow, batchID, StateOf(b), b.BundleID)
+		}
+		i := slices.Index(b.EnrollmentIDs, enrollmentID)
+		if i < 0 {
+			return fmt.Errorf("workflow: enrollment %s is not in batch %s", enrollmentID, batchID)
+		}
+		if _, err := tx.Enrollment(enrollmentID); err == nil {
+			return fmt.Errorf("%w (%s)", ErrNotDamaged, enrollmentID)
+		} else if !errors.Is(err, vault.ErrIntegrity) && !errors.Is(err, vault.ErrNotFound) {
+			return err
+		}
+		b.EnrollmentIDs = slices.Delete(slices.Clone(b.EnrollmentIDs), i, i+1)
+		b.Quarantined = append(b.Quarantined, enrollmentID)
+		if err := tx.PutBatch(b); err != nil {
+			return err
+		}
+		return tx.Audit(sup.Name, "batch.quarantine", batchID, "enrollment "+enrollmentID+": "+reason)
+	})
 }

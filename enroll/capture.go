@@ -38,7 +38,7 @@ type CaptureConfig struct {
 	// Tracker configures the preview-rate face boxes.
 	Tracker biometrics.TrackerConfig
 	// Selector configures best-frame selection and auto-capture; StableFrames is also
-	// the countdown shown to the clerk (default 4).
+	// the countdown shown to the clerk (biometrics.DefaultStableFrames).
 	Selector biometrics.SelectorConfig
 	// PreviewWidth is the width the preview is scaled down to (default 640).
 	PreviewWidth int
@@ -162,7 +162,7 @@ func StartCapture(ctx context.Context, cfg CaptureConfig, ev CaptureEvents) (*Ca
 		cfg.ForceAfter = 3
 	}
 	if cfg.Selector.StableFrames <= 0 {
-		cfg.Selector.StableFrames = 4
+		cfg.Selector.StableFrames = biometrics.DefaultStableFrames
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -274,10 +274,8 @@ var stateColours = map[FaceState]color.RGBA{
 // publishes it, and hands a clone to the analyser when it is idle.
 func (s *CaptureSession) previewLoop(tr *biometrics.Tracker) {
 	defer close(s.work)
-	small := gocv.NewMat()
-	defer small.Close()
-	rgba := gocv.NewMat()
-	defer rgba.Close()
+	var pv capture.Previewer
+	defer pv.Close()
 	for {
 		f, err := s.pump.Next(s.ctx)
 		if err != nil {
@@ -297,24 +295,34 @@ func (s *CaptureSession) previewLoop(tr *biometrics.Tracker) {
 		default:
 		}
 		if s.ev.Preview != nil {
-			w := s.cfg.PreviewWidth
-			h := f.Mat.Rows() * w / max(1, f.Mat.Cols())
-			gocv.Resize(f.Mat, &small, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
-			k := float64(w) / float64(max(1, f.Mat.Cols()))
-			st := s.faceState()
-			if len(faces) > 1 {
-				st = FaceMany
-			}
-			for _, fc := range faces {
-				r := image.Rect(int(float64(fc.Rect.Min.X)*k), int(float64(fc.Rect.Min.Y)*k), int(float64(fc.Rect.Max.X)*k), int(float64(fc.Rect.Max.Y)*k))
-				gocv.Rectangle(&small, r, stateColours[st], 3) // gocv orders the channels for BGR
-			}
-			gocv.CvtColor(small, &rgba, gocv.ColorBGRToRGBA)
-			img := &image.RGBA{Pix: rgba.ToBytes(), Stride: 4 * w, Rect: image.Rect(0, 0, w, h)}
-			s.ev.Preview(Preview{Image: img, Seq: f.Seq, Faces: len(faces), State: st, Time: f.Time})
+			s.publishPreview(&pv, f, faces)
 		}
 		f.Close()
 	}
+}
+
+// publishPreview downscales the frame with the one preview downscale (capture's),
+// draws the face boxes and publishes it. The receiver keeps the image, so each preview
+// gets its own pixels; the Mats are reused.
+func (s *CaptureSession) publishPreview(pv *capture.Previewer, f *capture.Frame, faces []biometrics.TrackedFace) {
+	small, err := pv.Scale(f.Mat, s.cfg.PreviewWidth, max(1, f.Mat.Rows()))
+	if err != nil {
+		return // not an 8-bit BGR frame: nothing to show; the analyser reports the frame
+	}
+	k := float64(small.Cols()) / float64(max(1, f.Mat.Cols()))
+	st := s.faceState()
+	if len(faces) > 1 {
+		st = FaceMany
+	}
+	for _, fc := range faces {
+		r := image.Rect(int(float64(fc.Rect.Min.X)*k), int(float64(fc.Rect.Min.Y)*k), int(float64(fc.Rect.Max.X)*k), int(float64(fc.Rect.Max.Y)*k))
+		gocv.Rectangle(small, r, stateColours[st], 3) // gocv orders the channels for BGR
+	}
+	img, err := pv.RGBA(nil)
+	if err != nil {
+		return
+	}
+	s.ev.Preview(Preview{Image: img, Seq: f.Seq, Faces: len(faces), State: st, Time: f.Time})
 }
 
 // analyser owns the Selector and the frames it holds; it runs on one goroutine.

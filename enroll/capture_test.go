@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"os"
-	"sync/atomic"
+	"sync"
 	"testing"
-	"time"
 
 	"gocv.io/x/gocv"
 
 	"enrollstation/biometrics"
 	"enrollstation/capture"
 	"enrollstation/internal/testenv"
-	"enrollstation/internal/tpmtest"
+	"enrollstation/internal/testkit"
 	"enrollstation/internal/videotest"
 	"enrollstation/vault"
 )
@@ -66,8 +65,14 @@ func runSession(t *testing.T, video string, cfg CaptureConfig, act func(s *Captu
 	results := make(chan any, 100)
 	ended := make(chan error, 1)
 	previews := make(chan struct{}, 10000)
+	seqs := previewSeqs
 	s, err := StartCapture(context.Background(), cfg, CaptureEvents{
-		Preview:  func(p Preview) { previews <- struct{}{} },
+		Preview: func(p Preview) {
+			previews <- struct{}{}
+			if seqs != nil {
+				seqs <- p.Seq
+			}
+		},
 		Assessed: func(l Live) { lives <- l },
 		Captured: func(c *Capture) { results <- c },
 		Failed:   func(a Attempt) { results <- a },
@@ -200,22 +205,87 @@ func TestForcedCapture(t *testing.T) {
 	_ = out
 }
 
-// gatedSource stops delivering frames while paused is set, as a camera whose subject
-// stepped away, so a test can know that no new frame reaches the analyser.
-type gatedSource struct {
-	capture.Source
-	paused *atomic.Bool
+// previewSeqs, when set by a test before runSession, hears the Seq of every preview.
+var previewSeqs chan uint64
+
+// gate stops a source's frames while paused, as a camera whose subject stepped away, so
+// a test knows which frame was the last one (no timing involved).
+type gate struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	paused   bool
+	inflight bool
+	reads    uint64
 }
 
-func (g gatedSource) Read(ctx context.Context, dst *gocv.Mat) error {
-	for g.paused.Load() {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
+func newGate() *gate { g := &gate{}; g.cond = sync.NewCond(&g.mu); return g }
+
+// pause stops further reads and returns how many frames were read (the pump's Seq of
+// the last frame), after any read in progress has finished.
+func (g *gate) pause() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.paused = true
+	for g.inflight {
+		g.cond.Wait()
 	}
-	return g.Source.Read(ctx, dst)
+	return g.reads
+}
+
+func (g *gate) resume() {
+	g.mu.Lock()
+	g.paused = false
+	g.mu.Unlock()
+	g.cond.Broadcast()
+}
+
+type gatedSource struct {
+	capture.Source
+	g *gate
+}
+
+func (s gatedSource) Read(ctx context.Context, dst *gocv.Mat) error {
+	g := s.g
+	stop := context.AfterFunc(ctx, func() { g.mu.Lock(); g.cond.Broadcast(); g.mu.Unlock() })
+	defer stop()
+	g.mu.Lock()
+	for g.paused && ctx.Err() == nil {
+		g.cond.Wait()
+	}
+	if err := ctx.Err(); err != nil {
+		g.mu.Unlock()
+		return err
+	}
+	g.inflight = true
+	g.mu.Unlock()
+	err := s.Source.Read(ctx, dst)
+	g.mu.Lock()
+	g.inflight = false
+	if err == nil {
+		g.reads++
+	}
+	g.mu.Unlock()
+	g.cond.Broadcast()
+	return err
+}
+
+// drainAnalysis returns once the analyser has assessed every frame handed to it (run
+// on the analyser's goroutine, after the commands before it).
+func drainAnalysis(s *CaptureSession) {
+	done := make(chan struct{})
+	s.command(func(a *analyser) {
+		defer close(done)
+		for {
+			select {
+			case m := <-a.s.work:
+				a.assess(m)
+				a.s.ready <- struct{}{}
+			default:
+				return
+			}
+		}
+	})
+	<-done
 }
 
 // A clerk who forces right after a failed attempt, before the camera has delivered
@@ -223,28 +293,33 @@ func (g gatedSource) Read(ctx context.Context, dst *gocv.Mat) error {
 func TestForceRightAfterFailure(t *testing.T) {
 	r := needRec(t)
 	video := videotest.Make(t, r, t.TempDir(), videotest.Blur, 2, testenv.Face(t, "sejeong.jpg"))
-	var paused atomic.Bool
+	g := newGate()
 	open := func(ctx context.Context) (capture.Source, error) {
 		src, err := fileOpener(video, true)(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return gatedSource{src, &paused}, nil
+		return gatedSource{src, g}, nil
 	}
+	previewSeqs = make(chan uint64, 100000)
+	defer func() { previewSeqs = nil }()
+	seqs := previewSeqs
 	runSession(t, video, CaptureConfig{Open: open, ForceAfter: 1}, func(s *CaptureSession, lives <-chan Live, results <-chan any) {
 		for l := range lives {
 			if l.Report != nil && l.Report.Face != nil {
 				break
 			}
 		}
-		paused.Store(true)
-		for quiet := false; !quiet; { // let the frames already on their way be assessed
-			select {
-			case <-lives:
-			case <-time.After(time.Second):
-				quiet = true
+		// No frame after the last one read: once the preview loop has shown it (and so
+		// handed it on, if the analyser was idle) and the analyser has assessed what it
+		// was handed, the new window stays empty.
+		last := g.pause()
+		for seq := range seqs {
+			if seq >= last {
+				break
 			}
 		}
+		drainAnalysis(s)
 		s.CaptureNow()
 		a, ok := (<-results).(Attempt)
 		if !ok || a.Report == nil || a.Report.Pass || !a.CanForce {
@@ -258,7 +333,7 @@ func TestForceRightAfterFailure(t *testing.T) {
 		if !c.Forced || c.Attempts != 1 || c.Report.Score != a.Report.Score || len(c.Portrait) == 0 {
 			t.Fatalf("forced capture: forced %v, attempts %d, score %d (failed attempt %d)", c.Forced, c.Attempts, c.Report.Score, a.Report.Score)
 		}
-		paused.Store(false)
+		g.resume()
 	})
 }
 
@@ -337,24 +412,8 @@ func TestSubmitAndDuplicates(t *testing.T) {
 // newStation provisions a station on a real software TPM with a clerk.
 func newStation(t *testing.T) (*vault.Station, *vault.Session) {
 	t.Helper()
-	sim := tpmtest.Start(t)
-	tp, err := vault.NewTPM(sim.TPM(), "software")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := vault.Config{KDF: vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}}
-	st, err := vault.Init(t.TempDir(), tp, cfg, vault.InitOptions{Name: "Counter 1", Admin: "root", AdminPassword: "admin-password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	admin, err := st.Login("root", "admin-password")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.AddUser(admin, "clerk", []vault.Role{vault.RoleClerk}, "clerk-password"); err != nil {
-		t.Fatal(err)
-	}
+	st, _ := testkit.NewStation(t, testkit.StationOptions{AdminPassword: "admin-password",
+		Users: []testkit.User{{Name: "clerk", Roles: []vault.Role{vault.RoleClerk}}}})
 	clerk, err := st.Login("clerk", "clerk-password")
 	if err != nil {
 		t.Fatal(err)

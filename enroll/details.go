@@ -55,7 +55,24 @@ func (e *DetailsError) Error() string {
 
 func (e *DetailsError) Is(target error) bool { return target == ErrInvalidDetails }
 
-// Details are the citizen's details as the clerk types them.
+// Details are the citizen's details: the one citizen-record type of the workflow. The
+// clerk's form, a details file and the supervisor's screens all read and write Details;
+// the other shapes are storage or wire formats reached only through the mappers below:
+//
+//	Details            vault.Demographics (stored)   exporter.Identity (identity.json)
+//	FamilyName         Surname                       FamilyName   (family_name)
+//	GivenNames         GivenNames                    GivenNames
+//	DateOfBirth, Sex, Nationality, PlaceOfBirth: same names in all three
+//	AddressLines       AddressLines (+ Address, a display join)   Address.Lines
+//	Locality, PostalCode, Country  same                Address.Locality/PostalCode/Country
+//	PreviousID         DocumentNumber                PreviousIDNumber
+//	Phone              Phone                         Phone
+//	(application no.)  ApplicationNumber             (the record's name in the bundle)
+//
+// Mappers: Details.Demographics, DetailsOf (back), Details.Identity, DetailsFromIdentity,
+// IdentityOf (stored to wire). The approval statement signs vault.Demographics as stored.
+// The capture's failed attempts are CaptureMeta.Attempts on the station and
+// Capture.Retries in the bundle (see exportCapture).
 type Details struct {
 	FamilyName   string
 	GivenNames   string
@@ -271,12 +288,15 @@ func (d Details) Demographics(appNo string) vault.Demographics {
 	}
 }
 
-// IdentityOf maps stored demographics to the issuer's identity record (for the exporter).
-func IdentityOf(d vault.Demographics) exporter.Identity {
+// DetailsOf is the inverse of Details.Demographics (without the application number).
+func DetailsOf(d vault.Demographics) Details {
 	return Details{
 		FamilyName: d.Surname, GivenNames: d.GivenNames, DateOfBirth: d.DateOfBirth, Sex: d.Sex,
 		Nationality: d.Nationality, PlaceOfBirth: d.PlaceOfBirth, AddressLines: d.AddressLines,
 		Locality: d.Locality, PostalCode: d.PostalCode, Country: d.Country,
 		PreviousID: d.DocumentNumber, Phone: d.Phone,
-	}.Identity()
+	}
 }
+
+// IdentityOf maps stored demographics to the issuer's identity record (for the exporter).
+func IdentityOf(d vault.Demographics) exporter.Identity { return DetailsOf(d).Identity() }

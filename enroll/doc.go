@@ -1,11 +1,23 @@
-// Package workflow is the clerk's side of an enrollment as plain Go, testable without a
-// window: details validation and the application number, the capture session (camera
-// pump, preview-rate face tracking, quality assessment, auto-capture), the review data
-// (ICAO portrait, quality report, duplicate search on this station) and the submission
-// to the supervisor's queue in the vault. The screens in app/ and the scripted
-// `enrollstation enroll` command both drive it.
+// Package enroll is the enrollment workflow: the one API the window (app) and the
+// command line (cli) call, as plain Go testable without a window. It owns an
+// enrollment's life: details, capture, review, pending, approved or rejected, batched,
+// exported, acknowledged.
 //
-// States: details → capture → review → pending (then approved → exported, by the
-// supervisor's side). Events from running work are published through callbacks that
-// may be called from any goroutine; the UI adapts them.
+//   - Configuration and composition: Config (the one configuration, built in main),
+//     Opener (main's way to open the TPM, store and models), Service (an open station
+//     with its recognizer).
+//   - Provisioning: Provision, ProvisionDemo, DemoExtras, SetIssuerKey.
+//   - Settings: Settings, UpdateSettings, the quality thresholds (SetQuality,
+//     QualitySettings, QualityThresholds) and camera profiles.
+//   - The clerk's side: Details (the one citizen-record type, with its documented
+//     mappings), the application number, StationCapture (the capture-session setup from
+//     the station's settings), CaptureSession (camera pump, preview, face tracking, live
+//     assessment, auto-capture, force), Finalize, review with the one duplicate gallery
+//     (LoadGallery, ReviewCapture), Submit, and EnrollPhoto for the scripted path.
+//   - The supervisor's side: PendingQueue, Duplicates (the same gallery), Reject (reason
+//     codes checked here), ApproveClean, batches, export, acknowledgements, statistics.
+//
+// The vault keeps what must sit in the same transaction as the data (four-eyes, status
+// transitions, audit). Events from running work are published through callbacks that may
+// be called from any goroutine; the UI adapts them. See docs/ARCHITECTURE.md.
 package enroll

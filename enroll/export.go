@@ -3,10 +3,14 @@ package enroll
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 
 	"enrollstation/biometrics"
 	"enrollstation/exporter"
@@ -86,6 +90,14 @@ func (x *Exporter) Export(ctx context.Context, sup *vault.Session, batchID strin
 		if bf, err = x.build(ctx, b, progress); err != nil {
 			return "", err
 		}
+	} else if err := x.countBundle(b); err != nil {
+		return "", err
+	}
+	if h, ok := target.(*exporter.HTTPTarget); ok && h.ClientCert == nil && h.Client == nil {
+		// Uploads authenticate the station by its TPM key (mutual TLS).
+		if h.ClientCert, err = exporter.StationClientCertificate(x.st.Signer(), time.Now()); err != nil {
+			return "", fmt.Errorf("workflow: batch %s: %w", batchID, err)
+		}
 	}
 	progress(Progress{Stage: "delivering", Done: 0, Total: 1})
 	rc, err := x.outbox.Deliver(ctx, target, bf.ID)
@@ -116,32 +128,153 @@ func (x *Exporter) build(ctx context.Context, b *vault.Batch, progress func(Prog
 	if err != nil {
 		return exporter.BundleFile{}, err
 	}
-	seq, err := x.st.NextBundleSeq()
+	// The bundle is built with the counter's next value and the counter advanced only
+	// once it is built, so a failed build (a damaged record, a cancelled export) uses no
+	// sequence number. One process per station (the data directory's lock) keeps the
+	// prediction right; the first bundle on a TPM whose counters were used before gets
+	// its value from the TPM, so that bundle is rebuilt once with it.
+	cur, err := x.st.BundleSeq()
 	if err != nil {
 		return exporter.BundleFile{}, err
 	}
+	roster, err := Roster(x.st)
+	if err != nil {
+		return exporter.BundleFile{}, err
+	}
+	if last, err := x.lastRecordedSeq(); err != nil {
+		return exporter.BundleFile{}, err
+	} else if last == cur+1 { // recorded, then a crash before it was counted
+		if cur, err = x.st.NextBundleSeq(); err != nil {
+			return exporter.BundleFile{}, err
+		}
+	}
 	src := &vaultRecords{ctx: ctx, st: x.st, ids: b.EnrollmentIDs, progress: progress}
 	p := exporter.BuildParams{
-		Records: src, StationSigner: x.st.Signer(), IssuerKey: issuer, Seq: seq, PrevHash: prev,
-		Batch: exporter.Batch{ID: b.ID, ClosedAt: b.ClosedAt, EnrollmentIDs: b.EnrollmentIDs},
+		Records: src, StationSigner: x.st.Signer(), IssuerKey: issuer, Seq: cur + 1, PrevHash: prev,
+		Batch:  exporter.Batch{ID: b.ID, ClosedAt: b.ClosedAt, EnrollmentIDs: b.EnrollmentIDs},
+		Roster: roster,
+		// IssuerKeyChanges: the vault keeps no issuer-key history yet (issue 14b adds it).
 	}
 	if cp != nil {
 		p.Audit = exporter.AuditCheckpoint{Seq: cp.Seq, Hash: cp.Hash, Signature: cp.Signature}
 	}
 	bf, err := x.outbox.Build(p)
 	if err != nil {
-		return exporter.BundleFile{}, fmt.Errorf("workflow: building batch %s: %w", b.ID, err)
+		return exporter.BundleFile{}, buildError(b.ID, err)
 	}
-	// Remember the bundle at once: its sequence number is spent, and the next bundle
-	// chains to it whether or not this one has been delivered yet.
-	err = x.updateBatch(b.ID, func(nb *vault.Batch) {
-		nb.BundleID, nb.BundleSeq, nb.BundleHash, nb.DeliveryError = bf.ID, seq, bf.SHA256[:], ""
-	})
+	// Record the bundle first, then count it: a crash between the two leaves the batch
+	// naming a bundle one above the counter, which the next Export counts (countBundle).
+	// Remembered at once also because the next bundle chains to it, delivered or not.
+	if err := x.recordBundle(b, bf, p.Seq); err != nil {
+		return exporter.BundleFile{}, err
+	}
+	if testHookBundleRecorded != nil {
+		if err := testHookBundleRecorded(); err != nil {
+			return exporter.BundleFile{}, err
+		}
+	}
+	seq, err := x.st.NextBundleSeq()
 	if err != nil {
 		return exporter.BundleFile{}, err
 	}
-	b.BundleID, b.BundleSeq, b.BundleHash = bf.ID, seq, bf.SHA256[:]
+	if seq != p.Seq {
+		os.Remove(bf.Path)
+		src.calls, p.Seq = 0, seq
+		if bf, err = x.outbox.Build(p); err != nil {
+			return exporter.BundleFile{}, buildError(b.ID, err)
+		}
+		if err := x.recordBundle(b, bf, seq); err != nil {
+			return exporter.BundleFile{}, err
+		}
+	}
 	return bf, nil
+}
+
+// Roster is the station's registered supervisor approval keys as the vault holds them
+// today: each supervisor's current TPM approval key, active since the account was made.
+// The vault keeps no key history yet (issue 14b adds it: replaced keys then enter the
+// roster as KeyReplaced with EndedAt and ReplacedBy), so an approval signed by a key
+// that was replaced since fails the export with reason unregistered-key rather than
+// travel unregistered.
+func Roster(st *vault.Station) ([]exporter.RosterEntry, error) {
+	var ops []*vault.Operator
+	err := st.Store().View(func(tx *vault.Tx) error {
+		for _, name := range tx.Operators() {
+			o, err := tx.Operator(name)
+			if err != nil {
+				return err
+			}
+			if o.ApprovalKey != nil && o.HasRole(vault.RoleSupervisor) {
+				ops = append(ops, o)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("workflow: reading the supervisors: %w", err)
+	}
+	var out []exporter.RosterEntry
+	for _, o := range ops {
+		pub, err := st.SupervisorKey(o.Name)
+		if err != nil {
+			return nil, fmt.Errorf("workflow: approval key of %s: %w", o.Name, err)
+		}
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, exporter.RosterEntry{SupervisorID: o.Name, DisplayName: o.Name, PublicKey: der,
+			Created: o.CreatedAt, Status: exporter.KeyActive})
+	}
+	return out, nil
+}
+
+// testHookBundleRecorded runs between recording a bundle and counting it; a test makes
+// it fail to stand for a crash there.
+var testHookBundleRecorded func() error
+
+func (x *Exporter) recordBundle(b *vault.Batch, bf exporter.BundleFile, seq uint64) error {
+	err := x.updateBatch(b.ID, func(nb *vault.Batch) {
+		nb.BundleID, nb.BundleSeq, nb.BundleHash, nb.DeliveryError = bf.ID, seq, bf.SHA256[:], ""
+	})
+	if err == nil {
+		b.BundleID, b.BundleSeq, b.BundleHash = bf.ID, seq, bf.SHA256[:]
+	}
+	return err
+}
+
+// lastRecordedSeq is the highest bundle sequence number a batch records.
+func (x *Exporter) lastRecordedSeq() (uint64, error) {
+	bs, err := Batches(x.st)
+	var last uint64
+	for _, b := range bs {
+		last = max(last, b.BundleSeq)
+	}
+	return last, err
+}
+
+// countBundle finishes what a crash interrupted: a batch's recorded bundle one above the
+// TPM counter is counted now.
+func (x *Exporter) countBundle(b *vault.Batch) error {
+	cur, err := x.st.BundleSeq()
+	if err != nil || cur >= b.BundleSeq {
+		return err
+	}
+	if cur+1 != b.BundleSeq {
+		return fmt.Errorf("workflow: batch %s's bundle is number %d but the TPM counter is at %d", b.ID, b.BundleSeq, cur)
+	}
+	_, err = x.st.NextBundleSeq()
+	return err
+}
+
+// buildError explains a failed build; a damaged record names the way out (quarantine).
+func buildError(batchID string, err error) error {
+	var ie *vault.IntegrityError
+	if errors.As(err, &ie) && ie.Key != "" {
+		id := ie.Key[strings.IndexByte(ie.Key, '/')+1:]
+		return fmt.Errorf("workflow: building batch %s: %w; no bundle sequence number was used. A supervisor can take the damaged record out of the batch: enrollstation batch quarantine %s --batch %s --as SUPERVISOR", batchID, err, id, batchID)
+	}
+	return fmt.Errorf("workflow: building batch %s: %w; no bundle sequence number was used", batchID, err)
 }
 
 // lastBundleHash is the hash of the station's most recent bundle (highest sequence
@@ -176,16 +309,27 @@ func (x *Exporter) updateBatch(id string, f func(*vault.Batch)) error {
 
 // AckResult is what importing an issuer acknowledgement did.
 type AckResult struct {
-	BatchID  string
-	Purged   int                  // enrollments the issuer accepted: their biometrics are deleted
-	Rejected []exporter.Rejection // records the issuer refused, with its reasons (biometrics kept)
+	BatchID string
+	Purged  int // enrollments the issuer accepted: their biometrics are deleted
+	// Rejected are the records the issuer refused (biometrics kept); Reason is the text
+	// kept with each record: the issuer's detail for "other", else "code: detail".
+	Rejected []exporter.Rejection
+	// Refused is set for a negative acknowledgement: the issuer refused the whole bundle
+	// (Reason, Detail), and Returned records went back to approved for a new export.
+	Refused        bool
+	Reason, Detail string
+	Returned       int
 }
 
 // ImportAck reads an issuer acknowledgement, checks it is signed by the station's issuer
-// key and names a bundle this station exported, and records it record by record: the
+// key, names a bundle this station exported and delivered, comes after the last one
+// imported (no replay, no merging into an acknowledged batch), and accounts for every
+// record of the bundle. A positive acknowledgement is recorded record by record: the
 // enrollments the issuer accepted are acknowledged and their biometrics purged (the
 // issuer holds them now); those it refused keep their biometrics, carry its reason and
-// are audited (the citizen must be enrolled again).
+// are audited (the citizen must be enrolled again). A negative one refuses the whole
+// bundle: its records go back to approved and the batch to closed, so the next export
+// builds a new bundle of them.
 func (x *Exporter) ImportAck(sup *vault.Session, ack []byte) (AckResult, error) {
 	issuer, err := IssuerKey(x.st)
 	if err != nil {
@@ -210,20 +354,94 @@ func (x *Exporter) ImportAck(sup *vault.Session, ack []byte) (AckResult, error) 
 		if b.BundleID != a.BundleID || !bytes.Equal(b.BundleHash, a.BundleSHA256[:]) {
 			continue
 		}
+		if !b.IssuerAckAt.IsZero() {
+			return AckResult{}, fmt.Errorf("workflow: batch %s: %w", b.ID,
+				&exporter.CodedError{Code: exporter.CodeAckReplay, Err: exporter.ErrReplay, Msg: "the bundle was acknowledged already; acknowledgements are not merged"})
+		}
 		if b.Status != vault.BatchExported {
 			return AckResult{}, fmt.Errorf("%w: batch %s is not confirmed as delivered yet", ErrAckMismatch, b.ID)
 		}
-		refused := make(map[string]string, len(a.Rejected))
-		for _, r := range a.Rejected {
-			refused[r.EnrollmentID] = r.Reason
+		last, err := x.outbox.LastAckSeq()
+		if err != nil {
+			return AckResult{}, err
 		}
-		out, err := x.st.AckIssuer(sup, b.ID, vault.IssuerAck{Accepted: a.Accepted, Refused: refused, At: a.Created.UTC()})
+		if err := exporter.CheckAck(a, b.EnrollmentIDs, last); err != nil {
+			return AckResult{}, fmt.Errorf("workflow: batch %s: %w", b.ID, err)
+		}
+		var res AckResult
+		if a.Kind == exporter.AckNegative {
+			res, err = x.returnForExport(sup, &b.Batch, a)
+		} else {
+			refused := make(map[string]string, len(a.Rejected))
+			shown := make([]exporter.Rejection, len(a.Rejected))
+			for i, r := range a.Rejected {
+				refused[r.EnrollmentID] = refusalText(r)
+				shown[i] = exporter.Rejection{EnrollmentID: r.EnrollmentID, Reason: refusalText(r)}
+			}
+			var out vault.AckOutcome
+			out, err = x.st.AckIssuer(sup, b.ID, vault.IssuerAck{Accepted: a.Accepted, Refused: refused, At: a.Created.UTC()})
+			res = AckResult{BatchID: b.ID, Purged: out.Accepted, Rejected: shown}
+		}
 		if err != nil {
 			return AckResult{}, fmt.Errorf("workflow: recording the acknowledgement: %w", err)
 		}
-		return AckResult{BatchID: b.ID, Purged: out.Accepted, Rejected: a.Rejected}, nil
+		if err := x.outbox.RecordAck(a, ack); err != nil {
+			return AckResult{}, err
+		}
+		return res, nil
 	}
 	return AckResult{}, fmt.Errorf("%w: bundle %s", ErrAckMismatch, a.BundleID)
+}
+
+// refusalText is how a refused record's reason is kept with it: the issuer's text for
+// "other", else the reason code and any text.
+func refusalText(r exporter.Rejection) string {
+	switch {
+	case r.Reason == "other" && r.Detail != "":
+		return r.Detail
+	case r.Detail != "":
+		return r.Reason + ": " + r.Detail
+	}
+	return r.Reason
+}
+
+// returnForExport applies a negative acknowledgement: the batch's records go back to
+// approved (keeping their approvals and biometrics) and the batch to closed without a
+// bundle, so Export builds a new bundle of them; the refused bundle stays the chain's
+// predecessor, and the audit log records the issuer's reason.
+func (x *Exporter) returnForExport(sup *vault.Session, b *vault.Batch, a *exporter.Ack) (AckResult, error) {
+	res := AckResult{BatchID: b.ID, Refused: true, Reason: a.Reason, Detail: a.Detail}
+	why := "issuer refused bundle " + a.BundleID + ": " + a.Reason
+	if a.Detail != "" {
+		why += ": " + a.Detail
+	}
+	err := x.st.Store().Update(func(tx *vault.Tx) error {
+		res.Returned = 0
+		for _, id := range b.EnrollmentIDs {
+			e, err := tx.EnrollmentMeta(id)
+			if err != nil {
+				return err
+			}
+			if e.Status != vault.StatusExported {
+				return fmt.Errorf("workflow: enrollment %s is %s, not exported: the acknowledgement cannot return it", id, e.Status)
+			}
+			e.Status, e.BundleSeq, e.ExportedAt = vault.StatusApproved, 0, time.Time{}
+			if err := tx.PutEnrollment(e); err != nil {
+				return err
+			}
+			res.Returned++
+		}
+		nb, err := tx.Batch(b.ID)
+		if err != nil {
+			return err
+		}
+		nb.Status, nb.BundleID, nb.ExportedAt, nb.Location, nb.DeliveryError = vault.BatchClosed, "", time.Time{}, "", why
+		if err := tx.PutBatch(nb); err != nil {
+			return err
+		}
+		return tx.Audit(sup.Name, "batch.issuer-nack", b.ID, why)
+	})
+	return res, err
 }
 
 // vaultRecords loads a batch's records from the vault one at a time, so memory stays
@@ -276,21 +494,30 @@ func RecordOf(e *vault.Enrollment) (exporter.Record, error) {
 		at = e.CreatedAt
 	}
 	a := e.Approval
+	identity := IdentityOf(e.Demographics)
+	identity.ApplicationNumber = e.Demographics.ApplicationNumber // printed on the receipt
 	return exporter.Record{
 		EnrollmentID:    e.ID,
-		Identity:        IdentityOf(e.Demographics),
+		Identity:        identity,
 		Portrait:        e.Portrait,
 		Template:        e.Template,
 		ModelID:         t.ModelID,
 		TemplateVersion: strconv.Itoa(t.Version),
 		Quality:         qv,
-		Capture: exporter.Capture{
-			Operator: e.CapturedBy, CameraProfile: e.Capture.ProfileID, Retries: e.Capture.Attempts,
-			ForcedReason: e.Capture.Extra[ExtraForcedReason], CapturedAt: at.UTC(),
-		},
+		Capture:         exportCapture(e, at),
 		Approval: exporter.Approval{
 			SupervisorID: a.Supervisor, SupervisorPublicKey: a.PublicKey, Signature: a.Signature,
 			SignedAt: a.At.UTC(), Statement: a.Statement,
 		},
 	}, nil
+}
+
+// exportCapture maps the stored capture metadata to the bundle's capture record: the
+// station's Attempts (failed attempts before the kept frame) is the bundle's Retries,
+// and the forced reason is the Extra entry under ExtraForcedReason.
+func exportCapture(e *vault.Enrollment, at time.Time) exporter.Capture {
+	return exporter.Capture{
+		Operator: e.CapturedBy, CameraProfile: e.Capture.ProfileID, Retries: e.Capture.Attempts,
+		ForcedReason: e.Capture.Extra[ExtraForcedReason], CapturedAt: at.UTC(),
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"enrollstation/biometrics"
 	"enrollstation/exporter"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/internal/tpmtest"
 	"enrollstation/vault"
 )
@@ -28,7 +29,7 @@ func benchStation(b *testing.B, n int) (*vault.Station, string, []string) {
 	}
 	issuer, _ := exporter.GenerateIssuerKey()
 	pub, _ := issuer.Public().MarshalText()
-	st, err := Provision(dir, tp, vault.Config{KDF: vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}},
+	st, err := Provision(testkit.Opener{Data: dir}, tp, vault.Config{KDF: testkit.FastKDF},
 		ProvisionOptions{Name: "Bench", Admin: "root", AdminPassword: "root-password", IssuerKey: pub})
 	if err != nil {
 		b.Fatal(err)

@@ -1,7 +1,6 @@
 package enroll
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +19,9 @@ type ProvisionOptions struct {
 	Admin         string
 	AdminPassword string
 	IssuerKey     []byte // issuer public key file; nil to import later
+	// WipeExistingStore lets init destroy store data already in the data directory
+	// (station init --wipe-existing-store, after a typed confirmation).
+	WipeExistingStore bool
 }
 
 // CheckIssuerKey parses an issuer public key file and returns its fingerprint, for the
@@ -32,19 +34,17 @@ func CheckIssuerKey(b []byte) (string, error) {
 	return k.Fingerprint(), nil
 }
 
-// Provision creates a station in dataDir with the TPM: keys, the encrypted store, the
+// Provision creates a station with op and the TPM: keys, the encrypted store, the
 // first administrator, and the issuer key when given. The issuer key is checked before
-// anything is created.
-func Provision(dataDir string, tp *vault.TPM, cfg vault.Config, o ProvisionOptions) (*vault.Station, error) {
-	if strings.TrimSpace(o.Name) == "" {
-		return nil, fmt.Errorf("%w: the station needs a name", vault.ErrInvalid)
-	}
+// anything is created. A station may be unnamed (`station init` without --name); the
+// wizard asks for a name.
+func Provision(op Opener, tp *vault.TPM, cfg vault.Config, o ProvisionOptions) (*vault.Station, error) {
 	if o.IssuerKey != nil {
 		if _, err := CheckIssuerKey(o.IssuerKey); err != nil {
 			return nil, err
 		}
 	}
-	st, err := vault.Init(dataDir, tp, cfg, vault.InitOptions{Name: strings.TrimSpace(o.Name), Site: strings.TrimSpace(o.Site), Admin: o.Admin, AdminPassword: o.AdminPassword})
+	st, err := op.InitStation(tp, cfg, vault.InitOptions{Name: strings.TrimSpace(o.Name), Site: strings.TrimSpace(o.Site), Admin: o.Admin, AdminPassword: o.AdminPassword, WipeExistingStore: o.WipeExistingStore})
 	if err != nil {
 		return nil, err
 	}
@@ -133,18 +133,6 @@ func UpdateSettings(st *vault.Station, admin *vault.Session, c SettingsChange) e
 		return tx.Audit(admin.Name, "station.settings", "",
 			fmt.Sprintf("retention %dd, lockout %d, idle %dm, language %s", c.RetentionDays, c.LockoutThreshold, c.IdleLockMinutes, c.Language))
 	})
-}
-
-// applyQuality overlays threshold overrides (a JSON object with biometrics.Thresholds
-// field names, e.g. {"MinInterEye": 90}) on base; unknown names are refused.
-func applyQuality(base biometrics.Thresholds, overrides json.RawMessage) (biometrics.Thresholds, error) {
-	th := base
-	dec := json.NewDecoder(bytes.NewReader(overrides))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&th); err != nil {
-		return base, fmt.Errorf("%w: quality thresholds: %v (use field names such as MinInterEye, MaxYaw, MinSharpness)", vault.ErrInvalid, err)
-	}
-	return th, nil
 }
 
 // QualityThresholds are the station's quality limits: base (e.g.

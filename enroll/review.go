@@ -57,63 +57,6 @@ type Store interface {
 	SaveEnrollment(clerk *vault.Session, e *vault.Enrollment) error
 }
 
-// LoadGallery loads the templates of the station's enrollments that still hold
-// biometrics, for the 1:N duplicate search.
-func LoadGallery(st Store) (*biometrics.Gallery, error) {
-	g := biometrics.NewGallery()
-	err := st.Store().View(func(tx *vault.Tx) error {
-		for _, status := range []vault.Status{vault.StatusDraft, vault.StatusPending, vault.StatusApproved, vault.StatusRejected, vault.StatusExported} {
-			for _, id := range tx.EnrollmentsByStatus(status) {
-				e, err := tx.Enrollment(id)
-				if err != nil {
-					return err
-				}
-				if len(e.Template) == 0 {
-					continue
-				}
-				var t biometrics.Template
-				if err := t.UnmarshalBinary(e.Template); err != nil {
-					continue // another model's template cannot be compared; not a duplicate
-				}
-				if err := g.Add(id, t); err != nil {
-					continue
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("workflow: loading the station's templates: %w", err)
-	}
-	return g, nil
-}
-
-// NewReview searches the gallery for the k nearest enrollments to the capture.
-func NewReview(st Store, g *biometrics.Gallery, c *Capture, k int) (*Review, error) {
-	r := &Review{Capture: c}
-	if g == nil || g.Len() == 0 {
-		return r, nil
-	}
-	ms, err := g.Search(c.Template, k, 0)
-	if err != nil {
-		return nil, fmt.Errorf("workflow: duplicate search: %w", err)
-	}
-	err = st.Store().View(func(tx *vault.Tx) error {
-		for _, m := range ms {
-			d := Duplicate{Match: m}
-			if e, err := tx.Enrollment(m.ID); err == nil {
-				d.Name = strings.TrimSpace(e.Demographics.Surname + " " + e.Demographics.GivenNames)
-				d.AppNo = e.Demographics.ApplicationNumber
-				d.Status = e.Status
-				d.Portrait = e.Portrait
-			}
-			r.Duplicates = append(r.Duplicates, d)
-		}
-		return nil
-	})
-	return r, err
-}
-
 // Submit stores the enrollment as pending (the supervisor's queue), with the captured
 // frame (kept on the station) and the name of the active camera profile in its capture
 // metadata. consent must be true. The write is durable when it returns.

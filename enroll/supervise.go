@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"enrollstation/biometrics"
+	"enrollstation/exporter"
 	"enrollstation/vault"
 )
 
 // ExtraForcedReason is the CaptureMeta.Extra key holding the clerk's reason for a
-// forced capture (a photo accepted although it failed the quality checks).
-const ExtraForcedReason = "forced_reason"
+// forced capture (a photo accepted although it failed the quality checks). The exported
+// record and the approval statement read it under the same key.
+const ExtraForcedReason = exporter.ForcedReasonKey
 
 // RejectReasons are the reason codes a supervisor picks from when rejecting; the code
 // goes into the vault and the audit log (never free text with personal data).
@@ -93,91 +95,11 @@ type DuplicateCandidate struct {
 	Match             bool    // within the matching threshold: likely the same person
 }
 
-// FullName formats demographics for lists.
-func FullName(d vault.Demographics) string {
-	switch {
-	case d.Surname == "":
-		return d.GivenNames
-	case d.GivenNames == "":
-		return strings.ToUpper(d.Surname)
-	}
-	return strings.ToUpper(d.Surname) + ", " + d.GivenNames
-}
-
-// gallery holds the templates of the station's live enrollments (not purged), with
-// their metadata, for duplicate search.
-type gallery struct {
-	g    *biometrics.Gallery
-	meta map[string]*vault.Enrollment
-}
-
-func loadGallery(st *vault.Station) (*gallery, error) {
-	gl := &gallery{g: biometrics.NewGallery(), meta: map[string]*vault.Enrollment{}}
-	err := st.Store().View(func(tx *vault.Tx) error {
-		for _, s := range []vault.Status{vault.StatusPending, vault.StatusApproved, vault.StatusExported, vault.StatusRejected} {
-			for _, id := range tx.EnrollmentsByStatus(s) {
-				e, err := tx.Enrollment(id)
-				if err != nil {
-					return err
-				}
-				var t biometrics.Template
-				if len(e.Template) == 0 || t.UnmarshalBinary(e.Template) != nil {
-					continue // no usable template: nothing to compare
-				}
-				if err := gl.g.Add(id, t); err != nil {
-					return err
-				}
-				e.Portrait, e.Template = nil, nil
-				gl.meta[id] = e
-			}
-		}
-		return nil
-	})
-	return gl, err
-}
-
-// candidates returns the k enrollments closest to id's template, other than id.
-func (gl *gallery) candidates(st *vault.Station, id string, k int) ([]DuplicateCandidate, error) {
-	e, err := st.Enrollment(id)
-	if err != nil {
-		return nil, err
-	}
-	var t biometrics.Template
-	if len(e.Template) == 0 || t.UnmarshalBinary(e.Template) != nil {
-		return nil, nil
-	}
-	ms, err := gl.g.Search(t, k+1, biometrics.DefaultThreshold)
-	if err != nil {
-		return nil, fmt.Errorf("workflow: duplicate search: %w", err)
-	}
-	var out []DuplicateCandidate
-	for _, m := range ms {
-		if m.ID == id || len(out) == k {
-			continue
-		}
-		c := DuplicateCandidate{ID: m.ID, Distance: m.Distance, Score: m.Score, Match: m.Match}
-		if o := gl.meta[m.ID]; o != nil {
-			c.ApplicationNumber, c.Name, c.Status = o.Demographics.ApplicationNumber, FullName(o.Demographics), o.Status
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}
-
-// Duplicates returns up to k enrollments on this station most like enrollment id.
-func Duplicates(st *vault.Station, id string, k int) ([]DuplicateCandidate, error) {
-	gl, err := loadGallery(st)
-	if err != nil {
-		return nil, err
-	}
-	return gl.candidates(st, id, k)
-}
-
 // PendingQueue lists the enrollments waiting for a supervisor, oldest first, with
 // their quality score and flags. viewer (may be "") marks the viewer's own captures,
 // which they may not approve.
 func PendingQueue(st *vault.Station, viewer string) ([]QueueItem, error) {
-	gl, err := loadGallery(st)
+	gl, err := LoadGallery(st)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +125,7 @@ func PendingQueue(st *vault.Station, viewer string) ([]QueueItem, error) {
 			ForcedReason: e.Capture.Extra[ExtraForcedReason], Own: viewer != "" && viewer == e.CapturedBy,
 		}
 		it.Forced = it.ForcedReason != "" || (q.Score >= 0 && !q.Pass)
-		cands, err := gl.candidates(st, id, 1)
+		cands, err := gl.Of(id, 1)
 		if err != nil {
 			return nil, err
 		}

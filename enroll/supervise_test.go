@@ -3,11 +3,13 @@ package enroll
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"image/jpeg"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +22,7 @@ import (
 	"enrollstation/capture"
 	"enrollstation/exporter"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 	"enrollstation/internal/tpmtest"
 	"enrollstation/vault"
 )
@@ -61,48 +64,44 @@ func newSupFixture(t *testing.T) *supFixture {
 // newSupFixtureAt is newSupFixture with the station's data in dir and store options.
 func newSupFixtureAt(t *testing.T, dir string, store vault.StoreOptions) *supFixture {
 	t.Helper()
-	f := &supFixture{dir: dir}
+	return newSupFixtureIssuer(t, dir, store, nil)
+}
+
+// newSupFixtureIssuer is newSupFixtureAt with the given issuer key (nil: a new one).
+func newSupFixtureIssuer(t *testing.T, dir string, store vault.StoreOptions, issuer *exporter.IssuerPrivateKey) *supFixture {
+	t.Helper()
+	f := &supFixture{dir: dir, issuer: issuer}
 	tp, err := vault.NewTPM(tpmtest.Start(t).TPM(), "software")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.issuer, err = exporter.GenerateIssuerKey(); err != nil {
-		t.Fatal(err)
+	if f.issuer == nil {
+		if f.issuer, err = exporter.GenerateIssuerKey(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if f.issuerPub, err = f.issuer.Public().MarshalText(); err != nil {
 		t.Fatal(err)
 	}
-	cfg := vault.Config{KDF: vault.KDFParams{Time: 1, Memory: 1 << 10, Threads: 1}, Store: store}
-	if _, err := Provision(f.dir, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: []byte("junk")}); err == nil {
+	cfg := vault.Config{KDF: testkit.FastKDF, Store: store}
+	if _, err := Provision(testkit.Opener{Data: f.dir}, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: []byte("junk")}); err == nil {
 		t.Fatal("provisioning with a junk issuer key succeeded")
 	}
 	if vault.Initialized(f.dir) {
 		t.Fatal("a refused provisioning left a station behind")
 	}
-	f.st, err = Provision(f.dir, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: f.issuerPub})
+	f.st, err = Provision(testkit.Opener{Data: f.dir}, tp, cfg, ProvisionOptions{Name: "Counter 1", Site: "Town Hall", Admin: "root", AdminPassword: "root-password", IssuerKey: f.issuerPub})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.st.Close() })
 	f.admin = f.login(t, "root")
-	for name, roles := range map[string][]vault.Role{
-		"clara": {vault.RoleClerk}, "sam": {vault.RoleSupervisor}, "sue": {vault.RoleSupervisor, vault.RoleClerk},
-	} {
-		if err := f.st.AddUser(f.admin, name, roles, name+"-password"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testkit.AddUsers(t, f.st, f.admin, testkit.User{Name: "clara", Roles: []vault.Role{vault.RoleClerk}},
+		testkit.User{Name: "sam", Roles: []vault.Role{vault.RoleSupervisor}},
+		testkit.User{Name: "sue", Roles: []vault.Role{vault.RoleSupervisor, vault.RoleClerk}})
 	f.clerk, f.sup, f.supClerk = f.login(t, "clara"), f.login(t, "sam"), f.login(t, "sue")
 	f.assessor = supAssessor(t)
-	b, err := os.ReadFile(filepath.Join(testenv.Root(), "docs", "examples", "enrollment.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := exporter.ParseIdentity(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.details = DetailsFromIdentity(id)
+	f.details = DetailsFromIdentity(testkit.ExampleIdentity(t))
 	return f
 }
 
@@ -120,6 +119,13 @@ func (f *supFixture) login(t *testing.T, name string) *vault.Session {
 // photo as the captured frame and portrait (forced when it fails the quality checks).
 func (f *supFixture) enroll(t *testing.T, clerk *vault.Session, photo, family string) *vault.Enrollment {
 	t.Helper()
+	return f.enrollWith(t, clerk, photo, family, nil)
+}
+
+// enrollWith is enroll with the stored portrait and frame made from the photo by
+// portrait (nil: the photo itself); the template is the photo's.
+func (f *supFixture) enrollWith(t *testing.T, clerk *vault.Session, photo, family string, portrait func(gocv.Mat) []byte) *vault.Enrollment {
+	t.Helper()
 	img, err := os.ReadFile(testenv.Face(t, photo))
 	if err != nil {
 		t.Fatal(err)
@@ -136,12 +142,17 @@ func (f *supFixture) enroll(t *testing.T, clerk *vault.Session, photo, family st
 		t.Fatal(err)
 	}
 	frame, err := FrameJPEG(m)
+	pj := img
+	if portrait != nil {
+		pj = portrait(m)
+		frame = pj
+	}
 	m.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	c := &Capture{Frame: frame, Portrait: img, Report: rep, Template: *rep.Template, Camera: "test", At: now,
+	c := &Capture{Frame: frame, Portrait: pj, Report: rep, Template: *rep.Template, Camera: "test", At: now,
 		Width: rep.Width, Height: rep.Height, Forced: !rep.Pass}
 	if c.Forced {
 		c.Reason = "test photo is not an ICAO portrait"
@@ -322,7 +333,7 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 		t.Fatal("second bundle does not chain to the first")
 	}
 
-	// A third batch goes to the issuer's upload receiver over HTTP (loopback).
+	// A third batch goes to the issuer's upload receiver over HTTPS with mutual TLS.
 	e5 := f.enroll(t, f.clerk, "luda.jpg", "LUDA")
 	if _, err := f.st.Approve(f.sup, e5.ID); err != nil {
 		t.Fatal(err)
@@ -332,12 +343,18 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	recvDir := t.TempDir()
-	srv := httptest.NewServer(exporter.NewReceiver(recvDir))
+	rc := exporter.NewReceiver(recvDir, f.st.PublicKey())
+	srv := httptest.NewUnstartedServer(rc)
+	srv.TLS = rc.TLSConfig()
+	srv.StartTLS()
 	defer srv.Close()
 	target, err := exporter.ParseTarget(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The receiver's test certificate; the station's client certificate is its TPM key.
+	target.(*exporter.HTTPTarget).RootCAs = x509.NewCertPool()
+	target.(*exporter.HTTPTarget).RootCAs.AddCert(srv.Certificate())
 	url, err := x.Export(ctx, f.sup, b3.ID, target, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -362,12 +379,35 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 	if _, err := x.ImportAck(f.sup, forged); err == nil {
 		t.Fatal("ack signed by another issuer accepted")
 	}
+	// An acknowledgement must account for every record of the bundle, exactly once.
+	partial := *bundle
+	partial.Records = bundle.Records[:1]
+	extra := *bundle
+	extra.Records = append(slices.Clone(bundle.Records), exporter.Record{EnrollmentID: "E-NOT-IN-BUNDLE"})
+	for name, tc := range map[string]struct {
+		b    *exporter.Bundle
+		want string
+	}{"partial": {&partial, exporter.CodeAckIncomplete}, "extra": {&extra, exporter.CodeAckExtra}} {
+		bad, err := exporter.Acknowledge(f.issuer, tc.b, 1, nil, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := x.ImportAck(f.sup, bad); exporter.Reason(err) != tc.want {
+			t.Fatalf("%s acknowledgement: %v, want %s", name, err, tc.want)
+		}
+	}
 	ackRes, err := x.ImportAck(f.sup, ack)
 	if err != nil || ackRes.BatchID != b.ID || ackRes.Purged != 1 || len(ackRes.Rejected) != 1 || ackRes.Rejected[0].EnrollmentID != e3.ID {
 		t.Fatalf("import ack: %+v %v", ackRes, err)
 	}
-	if _, err := x.ImportAck(f.sup, ack); err != nil {
+	// Neither the same acknowledgement again nor a later one for the same bundle (which
+	// would merge into the first) is accepted.
+	if _, err := x.ImportAck(f.sup, ack); exporter.Reason(err) != exporter.CodeAckReplay {
 		t.Fatalf("importing the same ack again: %v", err)
+	}
+	again, _ := exporter.MakeAck(f.issuer, bundle, nil, time.Now().Add(time.Minute))
+	if _, err := x.ImportAck(f.sup, again); exporter.Reason(err) != exporter.CodeAckReplay {
+		t.Fatalf("a second ack of the same bundle: %v", err)
 	}
 	if got, _ := Batch(f.st, b.ID); StateOf(got) != ExportAcknowledged {
 		t.Fatalf("state after ack: %s", StateOf(got))
@@ -383,6 +423,33 @@ func TestSupervisorQueueApproveRejectExport(t *testing.T) {
 	}
 	if got, _ := Batch(f.st, b.ID); got.AckAccepted != 1 || got.AckRefused != 1 {
 		t.Fatalf("batch ack counts: %d accepted, %d refused", got.AckAccepted, got.AckRefused)
+	}
+
+	// A negative acknowledgement refuses the second bundle as a whole: its record goes
+	// back to approved and the batch is exported again in a new bundle, chained after the
+	// newest one.
+	nack, err := exporter.Refuse(f.issuer, exporter.BundleRef{ID: second.ID, SHA256: second.SHA256, Seq: second.Seq, StationID: second.StationID},
+		uint64(time.Now().Add(2*time.Minute).UnixMicro()), "policy", "batch held back by the issuer", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nres, err := x.ImportAck(f.sup, nack)
+	if err != nil || !nres.Refused || nres.Returned != 1 || nres.BatchID != b2.ID {
+		t.Fatalf("import nack: %+v %v", nres, err)
+	}
+	if e, _ := f.st.Enrollment(e4.ID); e.Status != vault.StatusApproved || e.Portrait == nil {
+		t.Fatalf("record of the refused bundle: %s", e.Status)
+	}
+	if _, err := x.ImportAck(f.sup, nack); err == nil {
+		t.Fatal("the negative acknowledgement was imported twice")
+	}
+	loc4, err := x.Export(ctx, f.sup, b2.ID, &exporter.DirTarget{Dir: usb}, nil)
+	if err != nil {
+		t.Fatalf("export after the issuer refused the bundle: %v", err)
+	}
+	fourth := openBundle(t, loc4, f, third.Seq)
+	if !bytes.Equal(fourth.PrevHash, third.SHA256[:]) || len(fourth.Records) != 1 || fourth.Records[0].EnrollmentID != e4.ID {
+		t.Fatalf("re-exported bundle: prev %x, %d records", fourth.PrevHash, len(fourth.Records))
 	}
 	if rep, err := f.st.VerifyAudit(); err != nil || !rep.OK() {
 		t.Fatalf("audit after export: %+v %v", rep, err)

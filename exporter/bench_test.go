@@ -215,7 +215,7 @@ func BenchmarkVerifyCollect500(b *testing.B) {
 func benchPayloadSize(b *testing.B, f fixture) int64 {
 	var total int64
 	for _, r := range f.photoRecords(b, benchRecords) {
-		m, err := encodeMembers(r)
+		m, err := encodeMembers(r, formatVersion)
 		if err != nil {
 			b.Fatal(err)
 		}

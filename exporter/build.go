@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -19,6 +18,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"enrollstation/exporter/internal/format"
+	"enrollstation/exporter/internal/stream"
+	"enrollstation/exporter/statement"
 )
 
 // RecordSource yields the records of a bundle by index. Build reads every record twice
@@ -44,9 +47,15 @@ type BuildParams struct {
 	IssuerKey     *IssuerPublicKey // whom the bundle is encrypted to
 	Seq           uint64           // from the TPM monotonic counter; must be ≥ 1
 	PrevHash      []byte           // SHA-256 of the previous bundle file; nil for the first
-	Batch         Batch
+	Batch         Batch            // required: a valid ID and exactly the records' enrollment IDs
 	Audit         AuditCheckpoint
 	Created       time.Time // zero means now
+	// Roster is every registered supervisor approval key whose approvals may be in this
+	// or a later bundle (current, replaced and revoked ones); each record's approval must
+	// be by one of them. Entries without a Certification are certified by StationSigner.
+	Roster []RosterEntry
+	// IssuerKeyChanges are the issuer-key changes since the previous bundle, oldest first.
+	IssuerKeyChanges []IssuerKeyChange
 
 	// dropFromPayload, when set, leaves that record out of the manifest and payload while
 	// the batch still lists it: tests use it to make a bundle with a removed record.
@@ -70,116 +79,179 @@ type Result struct {
 // beyond the caller's records, a few records and 64 KiB chunks are in flight at a time. On
 // error w holds a partial bundle that the caller must discard ([Outbox.Build] does).
 func Build(w io.Writer, p BuildParams) (Result, error) {
+	bp, err := planBundle(p)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := bp.planManifest(); err != nil {
+		return Result{}, err
+	}
+	if err := bp.signHeader(); err != nil {
+		return Result{}, err
+	}
+	return bp.write(w)
+}
+
+// bundlePlan is a bundle being built: what each step of Build works out for the next.
+type bundlePlan struct {
+	p          BuildParams
+	stationID  [32]byte
+	issuerID   [32]byte
+	bundleID   string
+	created    time.Time
+	roster     []rosterJSON
+	rosterKeys map[string]*rosterKey
+	changes    []issuerKeyChangeJSON
+	m          manifest
+	checked    []checkedRecord
+	included   []int // records in the payload, by index
+	inMemory   bool
+	payloadLen int64
+	signedMfst []byte
+	h          header
+	signedHdr  []byte
+	headerHash [32]byte
+	sender     *hpke.Sender
+}
+
+// planBundle checks the parameters, the roster and the issuer-key changes, and picks the
+// bundle ID.
+func planBundle(p BuildParams) (*bundlePlan, error) {
 	if p.Records == nil || p.StationSigner == nil || p.IssuerKey == nil {
-		return Result{}, errors.New("exporter: build: Records, StationSigner and IssuerKey are required")
+		return nil, errors.New("exporter: build: Records, StationSigner and IssuerKey are required")
 	}
 	if p.Seq == 0 {
-		return Result{}, errors.New("exporter: build: sequence number must be at least 1")
+		return nil, errors.New("exporter: build: sequence number must be at least 1")
 	}
 	if p.PrevHash != nil && len(p.PrevHash) != sha256.Size {
-		return Result{}, fmt.Errorf("exporter: build: previous bundle hash is %d bytes, want 32", len(p.PrevHash))
+		return nil, fmt.Errorf("exporter: build: previous bundle hash is %d bytes, want 32", len(p.PrevHash))
 	}
-	if p.Batch.ID != "" && !validID.MatchString(p.Batch.ID) {
-		return Result{}, fmt.Errorf("exporter: build: batch ID %q: use letters, digits, '.', '_' or '-'", p.Batch.ID)
+	if !validID.MatchString(p.Batch.ID) {
+		return nil, fmt.Errorf("exporter: build: batch ID %q: use letters, digits, '.', '_' or '-'", p.Batch.ID)
+	}
+	if len(p.Batch.EnrollmentIDs) == 0 && p.Records.Len() > 0 {
+		return nil, errors.New("exporter: build: the batch lists no enrollments; give the batch's members")
 	}
 	stationPub, ok := p.StationSigner.Public().(*ecdsa.PublicKey)
 	if !ok || stationPub.Curve != elliptic.P256() {
-		return Result{}, fmt.Errorf("exporter: build: station key is %T, want ECDSA P-256: %w", p.StationSigner.Public(), ErrBadKey)
+		return nil, fmt.Errorf("exporter: build: station key is %T, want ECDSA P-256: %w", p.StationSigner.Public(), ErrBadKey)
 	}
-	stationID, err := StationID(stationPub)
+	bp := &bundlePlan{p: p}
+	var err error
+	bp.stationID, err = StationID(stationPub)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	created := p.Created
-	if created.IsZero() {
-		created = time.Now()
+	bp.roster, bp.rosterKeys, err = rosterForBuild(p.Roster, p.StationSigner, hex.EncodeToString(bp.stationID[:]))
+	if err != nil {
+		return nil, err
+	}
+	bp.changes = issuerKeyChangesJSON(p.IssuerKeyChanges)
+	bp.issuerID = p.IssuerKey.KeyID()
+	if _, err := checkIssuerKeyChanges(bp.changes, hex.EncodeToString(bp.issuerID[:])); err != nil {
+		return nil, fmt.Errorf("exporter: build: %w", err)
+	}
+	bp.created = p.Created
+	if bp.created.IsZero() {
+		bp.created = time.Now()
 	}
 	var idb [16]byte
 	if _, err := rand.Read(idb[:]); err != nil {
-		return Result{}, fmt.Errorf("exporter: build: bundle ID: %w", err)
+		return nil, fmt.Errorf("exporter: build: bundle ID: %w", err)
 	}
-	bundleID := hex.EncodeToString(idb[:])
+	bp.bundleID = hex.EncodeToString(idb[:])
+	return bp, nil
+}
 
+// planManifest is pass 1: it checks and hashes every record and signs the manifest.
+func (bp *bundlePlan) planManifest() error {
 	// Pass 1: check and hash every record for the manifest. Records are read in order here
 	// and hashed by one worker per CPU: SHA-256 of the portraits is most of the work, except
 	// for statement approvals, whose portrait and template hashes pass 2 verifies instead.
+	p := bp.p
 	n := p.Records.Len()
-	m := manifest{
-		Format: manifestFormat, BundleID: bundleID, StationID: hex.EncodeToString(stationID[:]),
+	bp.m = manifest{
+		Format: manifestFormat, BundleID: bp.bundleID, StationID: hex.EncodeToString(bp.stationID[:]),
 		Seq: strconv.FormatUint(p.Seq, 10), PrevBundleSHA256: hex.EncodeToString(p.PrevHash),
-		Created: fmtTime(created),
+		Created: fmtTime(bp.created),
 		Batch:   manifestBatch{ID: p.Batch.ID, EnrollmentIDs: p.Batch.EnrollmentIDs},
 		Audit: manifestAudit{Seq: strconv.FormatUint(p.Audit.Seq, 10), Hash: p.Audit.Hash,
 			Signature: p.Audit.Signature},
+		Roster: &bp.roster, IssuerKeyChanges: &bp.changes,
 	}
 	if !p.Batch.ClosedAt.IsZero() {
-		m.Batch.ClosedAt = fmtTime(p.Batch.ClosedAt)
+		bp.m.Batch.ClosedAt = fmtTime(p.Batch.ClosedAt)
 	}
-	if m.Batch.EnrollmentIDs == nil {
-		m.Batch.EnrollmentIDs = []string{}
+	if bp.m.Batch.EnrollmentIDs == nil {
+		bp.m.Batch.EnrollmentIDs = []string{}
 	}
-	_, inMemory := p.Records.(Records) // in-memory records cannot change between the passes
-	checked, err := checkRecords(p, n, inMemory)
+	_, bp.inMemory = p.Records.(Records) // in-memory records cannot change between the passes
+	checked, err := checkRecords(p, n, bp.inMemory, bp.m.StationID, bp.rosterKeys)
 	if err != nil {
-		return Result{}, err
+		return err
 	}
+	bp.checked = checked
 	seen := make(map[string]bool, n)
-	var payloadLen int64
-	var included []int
 	for i := range checked {
 		c := &checked[i]
 		if seen[c.rec.EnrollmentID] {
-			return Result{}, fmt.Errorf("exporter: build: enrollment %s appears twice", c.rec.EnrollmentID)
+			return fmt.Errorf("exporter: build: enrollment %s appears twice", c.rec.EnrollmentID)
 		}
 		seen[c.rec.EnrollmentID] = true
 		if c.rec.EnrollmentID == p.dropFromPayload {
 			continue
 		}
-		payloadLen += c.size
-		included = append(included, i)
-		m.Records = append(m.Records, c.rec)
+		bp.payloadLen += c.size
+		bp.included = append(bp.included, i)
+		bp.m.Records = append(bp.m.Records, c.rec)
 	}
-	if m.Records == nil {
-		m.Records = []manifestRecord{}
+	if bp.m.Records == nil {
+		bp.m.Records = []manifestRecord{}
 	}
-	if len(p.Batch.EnrollmentIDs) > 0 {
-		if err := checkBatch(p.Batch.EnrollmentIDs, seen); err != nil {
-			return Result{}, fmt.Errorf("exporter: build: %w", err)
-		}
+	if err := checkBatch(p.Batch.EnrollmentIDs, seen); err != nil {
+		return fmt.Errorf("exporter: build: %w", err)
 	}
-	mj, err := canonicalJSON(m)
+	mj, err := canonicalJSON(bp.m)
 	if err != nil {
-		return Result{}, fmt.Errorf("exporter: build: encoding manifest: %w", err)
+		return fmt.Errorf("exporter: build: encoding manifest: %w", err)
 	}
-	signedManifest, err := sign1(rand.Reader, p.StationSigner, ctManifest, stationID[:], mj)
+	bp.signedMfst, err = sign1(rand.Reader, p.StationSigner, ctManifest, bp.stationID[:], mj)
 	if err != nil {
-		return Result{}, fmt.Errorf("exporter: build: signing manifest: %w", err)
+		return fmt.Errorf("exporter: build: signing manifest: %w", err)
 	}
-	payloadLen += 4 + int64(len(signedManifest))
+	bp.payloadLen += 4 + int64(len(bp.signedMfst))
+	return nil
+}
 
+// signHeader encapsulates to the issuer and signs the header the chunks are bound to.
+func (bp *bundlePlan) signHeader() error {
 	// Header: encapsulate to the issuer, then sign what the chunks will be bound to.
+	p := bp.p
 	enc, sender, err := hpke.NewSender(p.IssuerKey.kem, suiteKDF, suiteAEAD, []byte(hpkeInfo))
 	if err != nil {
-		return Result{}, fmt.Errorf("exporter: build: HPKE: %w", err)
+		return fmt.Errorf("exporter: build: HPKE: %w", err)
 	}
-	issuerID := p.IssuerKey.KeyID()
-	h := header{
-		Format: headerFormat, BundleID: bundleID, StationID: m.StationID,
-		IssuerKeyID: hex.EncodeToString(issuerID[:]),
+	bp.sender = sender
+	bp.h = header{
+		Format: headerFormat, BundleID: bp.bundleID, StationID: bp.m.StationID,
+		IssuerKeyID: hex.EncodeToString(bp.issuerID[:]),
 		KEM:         suiteKEM.ID(), KDF: suiteKDF.ID(), AEAD: suiteAEAD.ID(), Enc: enc,
-		ChunkSize: chunkSize, PlaintextLength: payloadLen, CiphertextLength: sealedLength(payloadLen),
-		Created: m.Created,
+		ChunkSize: chunkSize, PlaintextLength: bp.payloadLen, CiphertextLength: sealedLength(bp.payloadLen),
+		Created: bp.m.Created,
 	}
-	hj, err := canonicalJSON(h)
+	hj, err := canonicalJSON(bp.h)
 	if err != nil {
-		return Result{}, fmt.Errorf("exporter: build: encoding header: %w", err)
+		return fmt.Errorf("exporter: build: encoding header: %w", err)
 	}
-	signedHeader, err := sign1(rand.Reader, p.StationSigner, ctHeader, stationID[:], hj)
-	if err != nil {
-		return Result{}, fmt.Errorf("exporter: build: signing header: %w", err)
+	if bp.signedHdr, err = sign1(rand.Reader, p.StationSigner, ctHeader, bp.stationID[:], hj); err != nil {
+		return fmt.Errorf("exporter: build: signing header: %w", err)
 	}
-	headerHash := sha256.Sum256(signedHeader)
+	bp.headerHash = sha256.Sum256(bp.signedHdr)
+	return nil
+}
 
+// write is pass 2: it streams the preamble, header, sealed payload and trailer to w.
+func (bp *bundlePlan) write(w io.Writer) (Result, error) {
 	// Pass 2: stream. This goroutine encodes and seals; a hashing goroutine computes the
 	// bundle hash and hands the chunks to a writing goroutine, and a verifying goroutine
 	// hashes the members whose manifest hash pass 1 did not compute from these very bytes,
@@ -187,31 +259,27 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	pw := newPipeWriter(w)
 	ver := newVerifier()
 	defer ver.finish() // on early returns; a no-op after the check below
-	pre := make([]byte, preambleSize)
-	copy(pre, magic)
-	binary.BigEndian.PutUint16(pre[8:], formatVersion)
-	binary.BigEndian.PutUint32(pre[10:], uint32(len(signedHeader)))
-	pw.send(pre)
-	pw.send(signedHeader)
-	cw := &chunkWriter{sender: sender, headerHash: headerHash, out: pw, buf: make([]byte, 0, chunkSize)}
+	pw.send(format.Preamble(formatVersion, len(bp.signedHdr)))
+	pw.send(bp.signedHdr)
+	cw := stream.NewWriter(bp.sender, bp.headerHash, pw)
 	var lenb [4]byte
-	binary.BigEndian.PutUint32(lenb[:], uint32(len(signedManifest)))
+	binary.BigEndian.PutUint32(lenb[:], uint32(len(bp.signedMfst)))
 	cw.Write(lenb[:])
-	cw.Write(signedManifest)
-	for _, i := range included {
-		if cw.err != nil || pw.failed() || ver.failed() {
+	cw.Write(bp.signedMfst)
+	for _, i := range bp.included {
+		if cw.Err() != nil || pw.failed() || ver.failed() {
 			break
 		}
-		c := &checked[i]
+		c := &bp.checked[i]
 		mem := c.mem // in-memory records: the very bytes pass 1 encoded
-		recheck := !inMemory
+		recheck := !bp.inMemory
 		if recheck {
-			r, err := p.Records.Record(i)
+			r, err := bp.p.Records.Record(i)
 			if err != nil {
 				pw.abort()
 				return Result{}, fmt.Errorf("exporter: build: reading record %d: %w", i, err)
 			}
-			if mem, err = encodeMembers(r); err != nil {
+			if mem, err = encodeMembers(r, formatVersion); err != nil {
 				pw.abort()
 				return Result{}, err
 			}
@@ -232,23 +300,23 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 	}
 	cw.Close()
 	bodyHash, written, err := pw.finish()
-	if cw.err != nil {
-		return Result{}, cw.err
+	if cw.Err() != nil {
+		return Result{}, cw.Err()
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
 	}
-	if cw.plain != payloadLen || cw.sealed != h.CiphertextLength {
-		return Result{}, fmt.Errorf("exporter: build: internal error: payload %d/%d bytes, ciphertext %d/%d", cw.plain, payloadLen, cw.sealed, h.CiphertextLength)
+	if cw.Plain() != bp.payloadLen || cw.Sealed() != bp.h.CiphertextLength {
+		return Result{}, fmt.Errorf("exporter: build: internal error: payload %d/%d bytes, ciphertext %d/%d", cw.Plain(), bp.payloadLen, cw.Sealed(), bp.h.CiphertextLength)
 	}
 
-	t := trailer{Format: trailerFormat, BundleID: bundleID, HeaderSHA256: hex.EncodeToString(headerHash[:]),
-		CiphertextLength: cw.sealed, BodySHA256: hex.EncodeToString(bodyHash)}
+	t := trailer{Format: trailerFormat, BundleID: bp.bundleID, HeaderSHA256: hex.EncodeToString(bp.headerHash[:]),
+		CiphertextLength: cw.Sealed(), BodySHA256: hex.EncodeToString(bodyHash)}
 	tj, err := canonicalJSON(t)
 	if err != nil {
 		return Result{}, fmt.Errorf("exporter: build: encoding trailer: %w", err)
 	}
-	signedTrailer, err := sign1(rand.Reader, p.StationSigner, ctTrailer, stationID[:], tj)
+	signedTrailer, err := sign1(rand.Reader, bp.p.StationSigner, ctTrailer, bp.stationID[:], tj)
 	if err != nil {
 		return Result{}, fmt.Errorf("exporter: build: signing trailer: %w", err)
 	}
@@ -259,7 +327,7 @@ func Build(w io.Writer, p BuildParams) (Result, error) {
 		return Result{}, fmt.Errorf("exporter: build: writing: %w", err)
 	}
 	pw.hash.Write(tail)
-	res := Result{BundleID: bundleID, Size: written + int64(len(tail)), Seq: p.Seq, Records: len(m.Records)}
+	res := Result{BundleID: bp.bundleID, Size: written + int64(len(tail)), Seq: bp.p.Seq, Records: len(bp.m.Records)}
 	copy(res.SHA256[:], pw.hash.Sum(nil))
 	return res, nil
 }
@@ -280,7 +348,7 @@ type checkedRecord struct {
 // checkRecords reads every record in order and, on one worker per CPU, encodes, hashes and
 // checks it (ID, identity schema, approval signature). keep keeps the encoded members for
 // pass 2, which then need not encode them again.
-func checkRecords(p BuildParams, n int, keep bool) ([]checkedRecord, error) {
+func checkRecords(p BuildParams, n int, keep bool, stationID string, roster map[string]*rosterKey) ([]checkedRecord, error) {
 	out := make([]checkedRecord, n)
 	type job struct {
 		i int
@@ -293,7 +361,7 @@ func checkRecords(p BuildParams, n int, keep bool) ([]checkedRecord, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				out[j.i] = checkRecord(p, j.i, j.r, keep)
+				out[j.i] = checkRecord(p, j.i, j.r, keep, stationID, roster)
 			}
 		}()
 	}
@@ -319,14 +387,14 @@ func checkRecords(p BuildParams, n int, keep bool) ([]checkedRecord, error) {
 	return out, nil
 }
 
-func checkRecord(p BuildParams, i int, r Record, keep bool) checkedRecord {
+func checkRecord(p BuildParams, i int, r Record, keep bool, stationID string, roster map[string]*rosterKey) checkedRecord {
 	var c checkedRecord
 	if !validID.MatchString(r.EnrollmentID) {
 		c.err = fmt.Errorf("exporter: build: record %d: enrollment ID %q: use letters, digits, '.', '_' or '-'", i, r.EnrollmentID)
 		return c
 	}
 	c.rec = manifestRecord{EnrollmentID: r.EnrollmentID, TemplateModel: r.ModelID, TemplateVersion: r.TemplateVersion}
-	mem, err := encodeMembers(r)
+	mem, err := encodeMembers(r, formatVersion)
 	if err != nil {
 		c.err = err
 		return c
@@ -355,7 +423,7 @@ func checkRecord(p BuildParams, i int, r Record, keep bool) checkedRecord {
 		c.err = fmt.Errorf("exporter: build: %w", err)
 		return c
 	}
-	if err := verifyApproval(r, c.hashes); err != nil {
+	if err := verifyApprovalV2(r, c.hashes, stationID, roster); err != nil {
 		c.err = fmt.Errorf("exporter: build: %w", err)
 	}
 	return c
@@ -473,9 +541,15 @@ func (v *verifier) finish() error {
 
 // checkBatch reports batch IDs with no record, and records outside the batch.
 func checkBatch(batchIDs []string, have map[string]bool) error {
+	if len(batchIDs) == 0 && len(have) > 0 {
+		return coded(CodeBatchMismatch, ErrTampered, "manifest: the batch lists no enrollments but the bundle has %d records", len(have))
+	}
 	inBatch := make(map[string]bool, len(batchIDs))
 	var missing []string
 	for _, id := range batchIDs {
+		if inBatch[id] {
+			return coded(CodeBatchMismatch, ErrMalformed, "manifest: the batch lists an enrollment twice")
+		}
 		inBatch[id] = true
 		if !have[id] {
 			missing = append(missing, id)
@@ -486,103 +560,24 @@ func checkBatch(batchIDs []string, have map[string]bool) error {
 	}
 	for id := range have {
 		if !inBatch[id] {
-			return &TamperedError{Member: "manifest", Reason: fmt.Sprintf("record %s is not in the batch", id)}
+			return coded(CodeBatchMismatch, ErrTampered, "manifest: record %s is not in the batch", id)
 		}
 	}
 	return nil
 }
 
 // statementHashes returns the portrait (index 1) and template (index 2) hashes an
-// approval statement names, if it names both in the form verifyApproval accepts.
+// approval statement names, if it is a well-formed format-v2 statement.
 func statementHashes(stmt []byte) (h [len(memberNames)][32]byte, ok bool) {
 	if len(stmt) == 0 {
 		return h, false
 	}
-	var st stationStatement
-	if json.Unmarshal(stmt, &st) != nil {
+	st, err := statement.Parse(stmt)
+	if err != nil {
 		return h, false
 	}
-	for j, s := range map[int]string{1: st.Portrait, 2: st.Template} {
-		b, err := hex.DecodeString(s)
-		if err != nil || len(b) != sha256.Size || hex.EncodeToString(b) != s {
-			return h, false
-		}
-		copy(h[j][:], b)
+	if decodeHex32(st.PortraitSHA256, &h[1]) != nil || decodeHex32(st.TemplateSHA256, &h[2]) != nil {
+		return h, false
 	}
 	return h, true
-}
-
-// verifyApproval checks a supervisor's signature over the record's approval digest, or
-// over its statement, which must then name this record: its ID, portrait and template
-// hashes, identity and capture metadata (checkStatement). hashes are the members' SHA-256.
-func verifyApproval(r Record, hashes [len(memberNames)][32]byte) error {
-	a := r.Approval
-	what := "approval of record " + r.EnrollmentID
-	pub, err := parseP256(a.SupervisorPublicKey)
-	if err != nil {
-		return &SignatureError{What: what, Err: err}
-	}
-	var d [32]byte
-	if len(a.Statement) > 0 {
-		if err := checkStatement(a.Statement, r, hashes); err != nil {
-			return &SignatureError{What: what, Err: err}
-		}
-		d = sha256.Sum256(a.Statement)
-	} else if d, err = approvalDigest(r.EnrollmentID, r.ModelID, r.TemplateVersion, hashes); err != nil {
-		return err
-	}
-	if !ecdsa.VerifyASN1(pub, d[:], a.Signature) {
-		return &SignatureError{What: what}
-	}
-	return nil
-}
-
-// chunkWriter seals the payload in chunkSize pieces. A full buffer is sealed as non-final
-// only once more data arrives, so the last chunk is always sealed by Close with the final flag.
-type chunkWriter struct {
-	sender     *hpke.Sender
-	headerHash [32]byte
-	out        io.Writer // takes ownership of each sealed chunk
-	buf        []byte
-	plain      int64
-	sealed     int64
-	closed     bool
-	err        error // first sealing error; later writes are dropped
-}
-
-func (c *chunkWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 && c.err == nil {
-		if len(c.buf) == chunkSize {
-			c.err = c.seal(false)
-			continue
-		}
-		k := copy(c.buf[len(c.buf):chunkSize], p)
-		c.buf = c.buf[:len(c.buf)+k]
-		p = p[k:]
-		c.plain += int64(k)
-	}
-	return n, nil
-}
-
-func (c *chunkWriter) seal(final bool) error {
-	ct, err := c.sender.Seal(chunkAAD(c.headerHash, final), c.buf)
-	if err != nil {
-		return fmt.Errorf("exporter: build: sealing chunk: %w", err)
-	}
-	if _, err := c.out.Write(ct); err != nil {
-		return fmt.Errorf("exporter: build: writing: %w", err)
-	}
-	c.sealed += int64(len(ct))
-	c.buf = c.buf[:0]
-	return nil
-}
-
-func (c *chunkWriter) Close() error {
-	if c.closed || c.err != nil {
-		return c.err
-	}
-	c.closed = true
-	c.err = c.seal(true)
-	return c.err
 }

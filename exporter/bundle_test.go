@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"errors"
 	"io"
 	"reflect"
@@ -246,11 +244,14 @@ func TestBuildRefusesBadRecords(t *testing.T) {
 		{"changed after approval", func(p *BuildParams, r []Record) { r[1].Portrait = append(bytes.Clone(r[1].Portrait), 0) }, ErrBadSignature, ""},
 		{"schema", func(p *BuildParams, r []Record) { r[0].Identity.DateOfBirth = "1990-02-30"; r[0] = f.approve(t, r[0]) }, ErrSchema, ""},
 		{"batch lists a missing record", func(p *BuildParams, r []Record) { p.Batch.EnrollmentIDs = append(p.Batch.EnrollmentIDs, "E-99999") }, ErrMissingRecord, ""},
-		{"bad enrollment ID", func(p *BuildParams, r []Record) { r[0].EnrollmentID = "../etc"; p.Batch.EnrollmentIDs = nil }, nil, "enrollment ID"},
+		{"bad enrollment ID", func(p *BuildParams, r []Record) {
+			r[0].EnrollmentID = "../etc"
+			p.Batch.EnrollmentIDs = []string{"../etc", r[1].EnrollmentID}
+		}, nil, "enrollment ID"},
 		{"duplicate", func(p *BuildParams, r []Record) {
 			r[1].EnrollmentID = r[0].EnrollmentID
 			r[1] = f.approve(t, r[1])
-			p.Batch.EnrollmentIDs = nil
+			p.Batch.EnrollmentIDs = []string{r[0].EnrollmentID}
 		}, nil, "twice"},
 		{"zero sequence", func(p *BuildParams, r []Record) { p.Seq = 0 }, nil, "sequence"},
 	}
@@ -291,39 +292,37 @@ func TestSignApproval(t *testing.T) {
 	f := newFixture(t)
 	r := f.synthRecords(t, 1, 16)[0]
 	r.Approval = Approval{}
-	a, err := SignApproval(r, f.supervisor, "sup-7", time.Date(2026, 11, 25, 10, 0, 0, 0, time.FixedZone("HKT", 8*3600)))
+	a, err := SignApproval(r, f.supervisor, f.stationID(t), "sup-7", time.Date(2026, 11, 25, 10, 0, 0, 0, time.FixedZone("HKT", 8*3600)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.Approval = a
-	if err := VerifyApproval(r); err != nil || a.SupervisorID != "sup-7" || a.SignedAt.Location() != time.UTC {
+	if err := VerifyApproval(r, f.stationID(t)); err != nil || a.SupervisorID != "sup-7" || a.SignedAt.Location() != time.UTC {
 		t.Fatalf("%+v: %v", a, err)
 	}
-	// The digest covers every member but the approval, so any change breaks it.
+	// The statement covers the identity, portrait, template and capture, so any change
+	// breaks it (the quality vector and model are covered by the manifest signature).
 	for name, edit := range map[string]func(*Record){
-		"identity": func(r *Record) { r.Identity.GivenNames += "x" },
-		"portrait": func(r *Record) { r.Portrait = append(slices.Clone(r.Portrait), 0) },
-		"template": func(r *Record) { r.Template = slices.Clone(r.Template); r.Template[0] ^= 1 },
-		"quality":  func(r *Record) { r.Quality = slices.Clone(r.Quality); r.Quality[0].Scalar++ },
-		"capture":  func(r *Record) { r.Capture.Retries++ },
-		"model":    func(r *Record) { r.ModelID += "2" },
-		"id":       func(r *Record) { r.EnrollmentID += "0" },
+		"identity":  func(r *Record) { r.Identity.GivenNames += "x" },
+		"portrait":  func(r *Record) { r.Portrait = append(slices.Clone(r.Portrait), 0) },
+		"template":  func(r *Record) { r.Template = slices.Clone(r.Template); r.Template[0] ^= 1 },
+		"capture":   func(r *Record) { r.Capture.Retries++ },
+		"id":        func(r *Record) { r.EnrollmentID += "0" },
+		"signed_at": func(r *Record) { r.Approval.SignedAt = r.Approval.SignedAt.Add(time.Hour) },
 	} {
 		c := r
 		edit(&c)
-		if err := VerifyApproval(c); !errors.Is(err, ErrBadSignature) {
+		if err := VerifyApproval(c, f.stationID(t)); !errors.Is(err, ErrBadSignature) {
 			t.Errorf("%s changed: %v", name, err)
 		}
 	}
-	// The approval's own fields are not covered: they are checked by the signature alone.
-	c := r
-	c.Approval.SignedAt = c.Approval.SignedAt.Add(time.Hour)
-	if err := VerifyApproval(c); err != nil {
-		t.Errorf("changing signed_at: %v", err)
+	if err := VerifyApproval(r, strings.Repeat("0", 64)); Reason(err) != CodeApprovalStation {
+		t.Errorf("another station: %v", err)
 	}
 }
 
-// changingSource returns a different portrait the second time record 1 is read.
+// changingSource returns a different quality vector the second time record 1 is read
+// (the portrait's hash comes from the signed statement, which reports differently).
 type changingSource struct {
 	recs  []Record
 	reads map[int]int
@@ -334,7 +333,8 @@ func (c *changingSource) Record(i int) (Record, error) {
 	c.reads[i]++
 	r := c.recs[i]
 	if i == 1 && c.reads[i] > 1 {
-		r.Portrait = append(slices.Clone(r.Portrait), 0xff)
+		r.Quality = slices.Clone(r.Quality)
+		r.Quality[0].Scalar++
 	}
 	return r, nil
 }
@@ -430,40 +430,16 @@ func TestBuildVerifiesStatementHashesWhileStreaming(t *testing.T) {
 	}
 }
 
-// statementApproval signs a vault-style approval statement over r's portrait and template.
+// statementApproval signs an approval statement over r's data naming enrollment id.
 func (f fixture) statementApproval(t testing.TB, r Record, id string) Record {
 	t.Helper()
-	hx := func(b []byte) string { s := sha256.Sum256(b); return hexs(s[:]) }
-	idt := r.Identity
-	st, err := canonicalJSON(map[string]any{
-		"type": "enrollstation-approval-v1", "enrollment_id": id, "supervisor": "sup-1",
-		"portrait_sha256": hx(r.Portrait), "template_sha256": hx(r.Template),
-		"captured_by": r.Capture.Operator, "created_at": "2026-11-25T08:59:00Z",
-		"demographics": map[string]any{
-			"surname": idt.FamilyName, "given_names": idt.GivenNames, "date_of_birth": idt.DateOfBirth,
-			"sex": idt.Sex, "nationality": idt.Nationality, "place_of_birth": idt.PlaceOfBirth,
-			"address": "free text, not compared", "address_lines": idt.Address.Lines,
-			"locality": idt.Address.Locality, "postal_code": idt.Address.PostalCode,
-			"country": idt.Address.Country, "document_number": idt.PreviousIDNumber, "phone": idt.Phone,
-			"application_number": "A-1",
-		},
-		"capture": map[string]any{
-			"camera": "/dev/video0", "profile_id": r.Capture.CameraProfile, "attempts": r.Capture.Retries,
-			"captured_at": r.Capture.CapturedAt.In(time.FixedZone("HKT", 8*3600)).Format(time.RFC3339Nano),
-			"extra":       map[string]string{"forced_reason": r.Capture.ForcedReason},
-		},
-	})
+	rr := r
+	rr.EnrollmentID = id
+	a, err := SignApproval(rr, f.supervisor, f.stationID(t), "supervisor1", time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := sha256.Sum256(st)
-	sig, err := ecdsa.SignASN1(rand.Reader, f.supervisor, d[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKIXPublicKey(&f.supervisor.PublicKey)
-	r.Approval = Approval{SupervisorID: "sup-1", SupervisorPublicKey: der, Signature: sig,
-		SignedAt: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC), Statement: st}
+	r.Approval = a
 	return r
 }
 
@@ -486,10 +462,10 @@ func TestStatementApprovals(t *testing.T) {
 		edit func(r []Record)
 		want string // in the error
 	}{
-		{"statement for another record", func(r []Record) { r[1] = f.statementApproval(t, r[1], r[0].EnrollmentID) }, "names enrollment"},
+		{"statement for another record", func(r []Record) { r[1] = f.statementApproval(t, r[1], r[0].EnrollmentID) }, "another enrollment"},
 		{"portrait changed after signing", func(r []Record) { r[2].Portrait = append(slices.Clone(r[2].Portrait), 1) }, "another portrait.jpg"},
 		{"statement edited", func(r []Record) {
-			r[0].Approval.Statement = bytes.Replace(r[0].Approval.Statement, []byte("sup-1"), []byte("sup-2"), 1)
+			r[0].Approval.Statement = bytes.Replace(r[0].Approval.Statement, []byte("supervisor1"), []byte("supervisor2"), 1)
 		}, "approval of record " + recs[0].EnrollmentID},
 		// The supervisor approved these identity and capture values: a station that
 		// changes them afterwards must not get them past the issuer.

@@ -6,6 +6,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"log"
 	"os"
@@ -34,8 +36,11 @@ func Example() {
 		Quality: []exporter.QualityMeasure{{ID: "UnifiedQualityScore", Raw: 0.71, Scalar: 71}},
 		Capture: exporter.Capture{Operator: "clerk1", CameraProfile: "c920", CapturedAt: time.Now()},
 	}
+	stationID, _ := exporter.StationID(&stationKey.PublicKey)
+	supervisorDER, _ := x509.MarshalPKIXPublicKey(&supervisorKey.PublicKey)
+	registered := time.Now().Add(-time.Hour)
 	var err error
-	if rec.Approval, err = exporter.SignApproval(rec, supervisorKey, "supervisor1", time.Now()); err != nil {
+	if rec.Approval, err = exporter.SignApproval(rec, supervisorKey, hex.EncodeToString(stationID[:]), "supervisor1", time.Now()); err != nil {
 		log.Fatal(err)
 	}
 
@@ -46,6 +51,8 @@ func Example() {
 	bf, err := outbox.Build(exporter.BuildParams{
 		Records: exporter.Records{rec}, StationSigner: stationKey, IssuerKey: issuerKey.Public(),
 		Seq: 1, Batch: exporter.Batch{ID: "B-1", EnrollmentIDs: []string{"E-1"}},
+		Roster: []exporter.RosterEntry{{SupervisorID: "supervisor1", DisplayName: "Wong Ka Yan",
+			PublicKey: supervisorDER, Created: registered}},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -1,49 +1,59 @@
 package exporter
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/sha256"
-	"encoding/asn1"
-	"encoding/json"
+	"encoding/hex"
 	"fmt"
 	"io"
-	"math/big"
 	"regexp"
 
 	"github.com/veraison/go-cose"
+
+	"enrollstation/exporter/internal/format"
+	"enrollstation/exporter/internal/jsonprofile"
+	"enrollstation/exporter/internal/stream"
 )
 
-// Format v1 constants; docs/bundle-format.md is the specification.
+// Format constants; docs/bundle-format.md is the specification. Build writes version 2;
+// Open reads versions 1 and 2.
 const (
-	magic         = "ESBUNDLE"
-	formatVersion = 1
+	magic         = format.Magic
+	formatVersion = 2
+	formatV1      = 1
 
-	preambleSize = len(magic) + 2 + 4 // magic, u16 version, u32 header length
+	preambleSize = format.PreambleSize
 
-	chunkSize = 64 << 10 // plaintext bytes per sealed chunk (the last may be shorter)
-	tagSize   = 16       // AES-256-GCM tag
+	chunkSize = stream.ChunkSize
+	tagSize   = stream.TagSize
 
 	// Limits on lengths read from a bundle before anything is authenticated.
 	maxHeaderSize  = 16 << 10
 	maxTrailerSize = 4 << 10
 	maxPlaintext   = 1 << 40 // 1 TiB: far beyond any batch, well within int64 arithmetic
 
-	headerFormat   = "enrollstation-bundle-header/1"
-	trailerFormat  = "enrollstation-bundle-trailer/1"
-	manifestFormat = "enrollstation-bundle-manifest/1"
+	headerFormat   = "enrollstation-bundle-header/2"
+	trailerFormat  = "enrollstation-bundle-trailer/2"
+	manifestFormat = "enrollstation-bundle-manifest/2"
 
 	// COSE content types keep the three signed objects apart.
 	ctHeader   = "application/vnd.enrollstation.bundle-header+json"
 	ctTrailer  = "application/vnd.enrollstation.bundle-trailer+json"
 	ctManifest = "application/vnd.enrollstation.bundle-manifest+json"
 
-	hpkeInfo = "enrollstation bundle v1"
+	hpkeInfo = "enrollstation bundle v2"
 
 	// FileExt is the file name extension of a bundle.
 	FileExt = ".esb"
 )
+
+// versionInfo is what differs between the format versions a reader accepts.
+type versionInfo struct{ header, trailer, manifest, hpkeInfo string }
+
+var versions = map[uint16]versionInfo{
+	formatV1:      {"enrollstation-bundle-header/1", "enrollstation-bundle-trailer/1", "enrollstation-bundle-manifest/1", "enrollstation bundle v1"},
+	formatVersion: {headerFormat, trailerFormat, manifestFormat, hpkeInfo},
+}
 
 // header is the cleartext header, signed by the station and bound into every chunk's AAD.
 type header struct {
@@ -80,6 +90,10 @@ type manifest struct {
 	Batch            manifestBatch    `json:"batch"`
 	Audit            manifestAudit    `json:"audit_checkpoint"`
 	Records          []manifestRecord `json:"records"`
+	// Version 2 only (absent in version 1): the station's registered supervisor keys and
+	// the issuer-key changes since the previous bundle.
+	Roster           *[]rosterJSON          `json:"roster,omitempty"`
+	IssuerKeyChanges *[]issuerKeyChangeJSON `json:"issuer_key_changes,omitempty"`
 }
 
 type manifestBatch struct {
@@ -110,101 +124,45 @@ type manifestMember struct {
 // validID is what enrollment, batch and bundle IDs may look like: they become file names.
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
+// validOperator is what a supervisor or operator ID may look like (at most 64 bytes of
+// UTF-8, checked apart): no control characters or '/', no space at either end.
+var validOperator = regexp.MustCompile(`^[^\x00-\x20\x7F/]([^\x00-\x1F\x7F/]*[^\x00-\x20\x7F/])?$`)
+
+func validOperatorID(s string) bool { return len(s) <= 64 && validOperator.MatchString(s) }
+
+// validText is free text a reader prints: no control characters, at most 200 bytes.
+var validText = regexp.MustCompile(`^[^\x00-\x1F\x7F]*$`)
+
+func validFreeText(s string) bool { return len(s) <= 200 && validText.MatchString(s) }
+
+// hex64 is a SHA-256 in the bundle's spelling: 64 lowercase hex digits.
+var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
 // sealedLength is the ciphertext length for a plaintext of n bytes.
-func sealedLength(n int64) int64 {
-	chunks := (n + chunkSize - 1) / chunkSize
-	if chunks == 0 {
-		chunks = 1
-	}
-	return n + chunks*tagSize
-}
+func sealedLength(n int64) int64 { return stream.SealedLength(n) }
 
-// chunkAAD is the associated data of every chunk: the header's hash and whether the chunk
-// is the last, so that dropping trailing chunks fails authentication.
-func chunkAAD(headerHash [32]byte, final bool) []byte {
-	aad := make([]byte, 33)
-	copy(aad, headerHash[:])
-	if final {
-		aad[32] = 1
-	}
-	return aad
-}
-
-// es256Signer adapts a crypto.Signer (e.g. a TPM key) to COSE ES256, passing crypto.SHA256
-// as the signer options, which TPM-backed signers need.
-type es256Signer struct{ s crypto.Signer }
-
-func (es256Signer) Algorithm() cose.Algorithm { return cose.AlgorithmES256 }
-
-func (e es256Signer) Sign(rand io.Reader, content []byte) ([]byte, error) {
-	d := sha256.Sum256(content)
-	der, err := e.s.Sign(rand, d[:], crypto.SHA256)
-	if err != nil {
-		return nil, err
-	}
-	var sig struct{ R, S *big.Int }
-	if rest, err := asn1.Unmarshal(der, &sig); err != nil || len(rest) != 0 {
-		return nil, fmt.Errorf("signer returned a malformed ECDSA signature")
-	}
-	if sig.R.Sign() <= 0 || sig.S.Sign() <= 0 || sig.R.BitLen() > 256 || sig.S.BitLen() > 256 {
-		return nil, fmt.Errorf("signer returned an out-of-range ECDSA signature")
-	}
-	out := make([]byte, 64)
-	sig.R.FillBytes(out[:32])
-	sig.S.FillBytes(out[32:])
-	return out, nil
-}
-
-// sign1 wraps payload in a COSE_Sign1 signed with ES256.
 func sign1(rand io.Reader, s crypto.Signer, contentType string, kid []byte, payload []byte) ([]byte, error) {
-	hdr := cose.Headers{Protected: cose.ProtectedHeader{
-		cose.HeaderLabelAlgorithm:   cose.AlgorithmES256,
-		cose.HeaderLabelContentType: contentType,
-		cose.HeaderLabelKeyID:       kid,
-	}}
-	return cose.Sign1(rand, es256Signer{s}, hdr, payload, nil)
+	return format.Sign1(rand, s, contentType, kid, payload)
 }
 
-// parseSign1 decodes a COSE_Sign1 and returns the message and its (unverified) payload,
-// checking the algorithm and content type.
 func parseSign1(b []byte, contentType, what string) (*cose.Sign1Message, error) {
-	var m cose.Sign1Message
-	if err := m.UnmarshalCBOR(b); err != nil {
-		return nil, malformed("%s: not a COSE_Sign1 message: %v", what, err)
-	}
-	alg, err := m.Headers.Protected.Algorithm()
-	if err != nil || alg != cose.AlgorithmES256 {
-		return nil, fmt.Errorf("exporter: %s: signature algorithm must be ES256: %w", what, ErrUnsupported)
-	}
-	if ct, ok := m.Headers.Protected[cose.HeaderLabelContentType]; !ok || ct != contentType {
-		return nil, malformed("%s: content type %v, want %s", what, ct, contentType)
-	}
-	if m.Payload == nil {
-		return nil, malformed("%s: detached payload", what)
-	}
-	return &m, nil
+	return format.ParseSign1(b, contentType, what)
 }
 
 func verifySign1(m *cose.Sign1Message, pub *ecdsa.PublicKey, what string) error {
-	v, err := cose.NewVerifier(cose.AlgorithmES256, pub)
-	if err != nil {
-		return fmt.Errorf("exporter: %s: %v: %w", what, err, ErrBadKey)
-	}
-	if err := m.Verify(nil, v); err != nil {
-		return &SignatureError{What: what, Err: err}
-	}
-	return nil
+	return format.VerifySign1(m, pub, what)
 }
 
-// decodeStrict unmarshals canonical JSON, refusing unknown fields and trailing data.
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
+// decodeStrict reads signed JSON under the reader profile (docs/bundle-format.md, "JSON
+// profile"): exact-case names, no duplicates, no unknown members, canonical RFC 8785 form
+// and every member present (the bytes re-encode to themselves).
+func decodeStrict(b []byte, v any) error { return jsonprofile.DecodeExact(b, v) }
+
+// decodeHex32 reads 64 lowercase hex digits.
+func decodeHex32(s string, out *[32]byte) error {
+	if !hex64.MatchString(s) {
+		return fmt.Errorf("want 64 lowercase hex digits")
 	}
-	if dec.More() {
-		return fmt.Errorf("trailing data after JSON value")
-	}
-	return nil
+	_, err := hex.Decode(out[:], []byte(s))
+	return err
 }

@@ -7,14 +7,23 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"regexp"
 	"testing"
 	"time"
+
+	"enrollstation/exporter/internal/stream"
 )
 
 // sealRaw frames an arbitrary payload as a correctly signed and encrypted bundle, as a
 // compromised or buggy station could: manifestJSON is signed as the manifest (with
 // "BUNDLEID" and "STATIONID" replaced by the real values) and members follow it.
 func sealRaw(t testing.TB, f fixture, manifestJSON, members []byte) []byte {
+	t.Helper()
+	return sealRawHeader(t, f, manifestJSON, members, nil)
+}
+
+// sealRawHeader is sealRaw with editHeader applied to the header before it is signed.
+func sealRawHeader(t testing.TB, f fixture, manifestJSON, members []byte, editHeader func(*header)) []byte {
 	t.Helper()
 	stationID, _ := StationID(&f.station.PublicKey)
 	sid := hex.EncodeToString(stationID[:])
@@ -34,6 +43,12 @@ func sealRaw(t testing.TB, f fixture, manifestJSON, members []byte) []byte {
 	h := header{Format: headerFormat, BundleID: bundleID, StationID: sid, IssuerKeyID: hex.EncodeToString(kid[:]),
 		KEM: suiteKEM.ID(), KDF: suiteKDF.ID(), AEAD: suiteAEAD.ID(), Enc: enc, ChunkSize: chunkSize,
 		PlaintextLength: int64(len(payload)), CiphertextLength: sealedLength(int64(len(payload))), Created: fmtTime(time.Now())}
+	if m := regexp.MustCompile(`"created":"([^"]*)"`).FindSubmatch(manifestJSON); m != nil {
+		h.Created = string(m[1]) // format 2: the header's created equals the manifest's
+	}
+	if editHeader != nil {
+		editHeader(&h)
+	}
 	hj, _ := canonicalJSON(h)
 	sh, err := sign1(rand.Reader, f.station, ctHeader, stationID[:], hj)
 	if err != nil {
@@ -44,14 +59,14 @@ func sealRaw(t testing.TB, f fixture, manifestJSON, members []byte) []byte {
 	out.Write(binary.BigEndian.AppendUint16(nil, formatVersion))
 	out.Write(binary.BigEndian.AppendUint32(nil, uint32(len(sh))))
 	out.Write(sh)
-	cw := &chunkWriter{sender: sender, headerHash: sha256.Sum256(sh), out: &out, buf: make([]byte, 0, chunkSize)}
+	cw := stream.NewWriter(sender, sha256.Sum256(sh), &out)
 	cw.Write(payload)
 	if err := cw.Close(); err != nil {
 		t.Fatal(err)
 	}
 	body := sha256.Sum256(out.Bytes())
 	tj, _ := canonicalJSON(trailer{Format: trailerFormat, BundleID: bundleID, HeaderSHA256: hex.EncodeToString(func() []byte { s := sha256.Sum256(sh); return s[:] }()),
-		CiphertextLength: cw.sealed, BodySHA256: hex.EncodeToString(body[:])})
+		CiphertextLength: cw.Sealed(), BodySHA256: hex.EncodeToString(body[:])})
 	st, err := sign1(rand.Reader, f.station, ctTrailer, stationID[:], tj)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +95,7 @@ func FuzzOpenPayload(f *testing.F) {
 		seed := bytes.ReplaceAll(bytes.ReplaceAll(b.Manifest, []byte(b.ID), []byte("BUNDLEID")), []byte(hex.EncodeToString(stationID[:])), []byte("STATIONID"))
 		var members []byte
 		for _, r := range recs {
-			mem, _ := encodeMembers(r)
+			mem, _ := encodeMembers(r, formatVersion)
 			for _, x := range mem {
 				members = append(members, x...)
 			}
@@ -98,7 +113,7 @@ func FuzzOpenPayload(f *testing.F) {
 		recs[i] = fx.statementApproval(f, recs[i], recs[i].EnrollmentID)
 	}
 	addSeed(recs)
-	f.Add([]byte(`{"format":"enrollstation-bundle-manifest/1","bundle_id":"BUNDLEID","station_id":"STATIONID","seq":"1","prev_bundle_sha256":"","created":"2026-01-01T00:00:00Z","batch":{"id":"","closed_at":"","enrollment_ids":[]},"audit_checkpoint":{"seq":"0","hash":null,"signature":null},"records":[{"enrollment_id":"E1","template_model":"m","template_version":"1","members":[{"name":"identity.json","size":1099511627776,"sha256":""}]}]}`), []byte("x"))
+	f.Add([]byte(`{"format":"enrollstation-bundle-manifest/2","bundle_id":"BUNDLEID","station_id":"STATIONID","seq":"1","prev_bundle_sha256":"","created":"2026-01-01T00:00:00Z","batch":{"id":"","closed_at":"","enrollment_ids":[]},"audit_checkpoint":{"seq":"0","hash":null,"signature":null},"roster":[],"issuer_key_changes":[],"records":[{"enrollment_id":"E1","template_model":"m","template_version":"1","members":[{"name":"identity.json","size":1099511627776,"sha256":""}]}]}`), []byte("x"))
 	f.Fuzz(func(t *testing.T, manifestJSON, members []byte) {
 		if len(manifestJSON)+len(members) > 1<<20 {
 			return
@@ -112,7 +127,7 @@ func FuzzOpenPayload(f *testing.F) {
 			return
 		}
 		for _, r := range got.Records {
-			if err := VerifyApproval(r); err != nil {
+			if err := VerifyApproval(r, hex.EncodeToString(stationID[:])); err != nil {
 				t.Fatalf("opened a record whose approval does not verify: %v", err)
 			}
 		}

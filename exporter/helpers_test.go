@@ -2,15 +2,19 @@ package exporter
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
 	mrand "math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -89,24 +93,34 @@ func (f fixture) testRecord(t testing.TB, i int, portrait []byte) Record {
 	return f.approve(t, r)
 }
 
-// approve signs r as the fixture's supervisor.
+// stationID is the fixture station's ID in hex.
+func (f fixture) stationID(t testing.TB) string {
+	id, err := StationID(&f.station.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(id[:])
+}
+
+// approve signs r as the fixture's supervisor (a format-v2 statement approval).
 func (f fixture) approve(t testing.TB, r Record) Record {
 	t.Helper()
-	der, err := x509.MarshalPKIXPublicKey(&f.supervisor.PublicKey)
+	a, err := SignApproval(r, f.supervisor, f.stationID(t), "supervisor1", time.Date(2026, 11, 25, 10, 30, 0, 5, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := ApprovalDigest(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := ecdsa.SignASN1(rand.Reader, f.supervisor, d[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Approval = Approval{SupervisorID: "supervisor1", SupervisorPublicKey: der, Signature: sig,
-		SignedAt: time.Date(2026, 11, 25, 10, 30, 0, 5, time.UTC)}
+	r.Approval = a
 	return r
+}
+
+// rosterEntry registers a supervisor key as the station's vault would.
+func rosterEntry(id string, k *ecdsa.PrivateKey) RosterEntry {
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		panic(err) // a P-256 key always marshals
+	}
+	return RosterEntry{SupervisorID: id, DisplayName: "Supervisor " + id, PublicKey: der,
+		Created: time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)}
 }
 
 // photoRecords makes n records whose portraits are the shared test photos, in turn.
@@ -168,6 +182,7 @@ func (f fixture) params(recs []Record, seq uint64, prev []byte) BuildParams {
 		Batch:   Batch{ID: "B-2026-11-25-1", ClosedAt: time.Date(2026, 11, 25, 11, 0, 0, 0, time.UTC), EnrollmentIDs: ids},
 		Audit:   AuditCheckpoint{Seq: 77, Hash: bytes.Repeat([]byte{0xab}, 32), Signature: []byte("audit-sig")},
 		Created: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
+		Roster:  []RosterEntry{rosterEntry("supervisor1", f.supervisor)},
 	}
 }
 
@@ -183,4 +198,21 @@ func (f fixture) build(t testing.TB, p BuildParams) ([]byte, Result) {
 
 func (f fixture) open(data []byte, opts OpenOptions) (*Bundle, error) {
 	return Open(bytes.NewReader(data), f.issuer, &f.station.PublicKey, opts)
+}
+
+// startReceiver serves h over TLS with rc's mutual-TLS configuration (registered stations
+// only) and returns the server and a target for it authenticated as station.
+func startReceiver(t testing.TB, h http.Handler, rc *Receiver, station crypto.Signer) (*httptest.Server, *HTTPTarget) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = rc.TLSConfig()
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	cert, err := StationClientCertificate(station, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	return srv, &HTTPTarget{URL: srv.URL, ClientCert: cert, RootCAs: roots}
 }

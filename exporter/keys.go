@@ -9,13 +9,23 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"strings"
 )
 
-// Issuer key files are PEM blocks (RFC 7468 text) with informational headers:
+// Issuer key files (written since format v2) are RFC 7468 text: a line of explanatory
+// text giving the fingerprint, then two standard blocks. issuer.pub holds two
+// "PUBLIC KEY" blocks (PKIX SubjectPublicKeyInfo, RFC 5280): the X-Wing KEM key
+// (ML-KEM-768+X25519, OID 1.3.6.1.4.1.62253.25722, the 1216-byte key as the BIT STRING)
+// and the Ed25519 key (RFC 8410). issuer.key holds two "PRIVATE KEY" blocks (PKCS#8,
+// RFC 5208/5958): the X-Wing key (same OID, the 32-byte seed as the OCTET STRING) and the
+// Ed25519 key (RFC 8410). Blocks carry no headers.
+//
+// Files of the earlier form are still read: one PEM block with informational headers,
 //
 //	-----BEGIN ENROLLSTATION ISSUER PUBLIC KEY-----
 //	KEM: MLKEM768-X25519
@@ -122,23 +132,147 @@ func Fingerprint(id [32]byte) string {
 	return b.String()
 }
 
-// MarshalText returns the public key file contents.
-func (k *IssuerPublicKey) MarshalText() ([]byte, error) {
-	return pem.EncodeToMemory(&pem.Block{Type: pemIssuerPublic, Headers: map[string]string{
-		"KEM": kemName, "Signature": sigName, "Fingerprint": k.Fingerprint(),
-	}, Bytes: k.raw}), nil
+// oidXWing is X-Wing's object identifier (draft-connolly-cfrg-xwing-kem).
+var oidXWing = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 62253, 25722}
+
+type spki struct {
+	Algorithm pkix.AlgorithmIdentifier
+	PublicKey asn1.BitString
 }
 
-// MarshalText returns the private key file contents (keep it 0600).
+type pkcs8 struct {
+	Version    int
+	Algorithm  pkix.AlgorithmIdentifier
+	PrivateKey []byte
+}
+
+func fingerprintText(fp string) []byte {
+	return []byte("Enrollstation issuer key (X-Wing KEM, Ed25519 signatures)\nFingerprint: " + fp + "\n")
+}
+
+// MarshalText returns the public key file contents: explanatory text with the
+// fingerprint, the X-Wing SubjectPublicKeyInfo and the Ed25519 one.
+func (k *IssuerPublicKey) MarshalText() ([]byte, error) {
+	kemDER, err := asn1.Marshal(spki{Algorithm: pkix.AlgorithmIdentifier{Algorithm: oidXWing},
+		PublicKey: asn1.BitString{Bytes: k.raw[:kemPublicSize], BitLength: 8 * kemPublicSize}})
+	if err != nil {
+		return nil, err
+	}
+	sigDER, err := x509.MarshalPKIXPublicKey(k.sig)
+	if err != nil {
+		return nil, err
+	}
+	out := fingerprintText(k.Fingerprint())
+	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: kemDER})...)
+	return append(out, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: sigDER})...), nil
+}
+
+// MarshalText returns the private key file contents (keep it 0600): explanatory text with
+// the fingerprint, the X-Wing PKCS#8 key and the Ed25519 one.
 func (k *IssuerPrivateKey) MarshalText() ([]byte, error) {
 	kb, err := k.kem.Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("exporter: serialising issuer key: %w", err)
 	}
-	raw := append(append([]byte{}, kb...), k.sig.Seed()...)
-	return pem.EncodeToMemory(&pem.Block{Type: pemIssuerPrivate, Headers: map[string]string{
-		"KEM": kemName, "Signature": sigName, "Fingerprint": k.pub.Fingerprint(),
-	}, Bytes: raw}), nil
+	kemDER, err := asn1.Marshal(pkcs8{Algorithm: pkix.AlgorithmIdentifier{Algorithm: oidXWing}, PrivateKey: kb})
+	if err != nil {
+		return nil, err
+	}
+	sigDER, err := x509.MarshalPKCS8PrivateKey(k.sig)
+	if err != nil {
+		return nil, err
+	}
+	out := fingerprintText(k.pub.Fingerprint())
+	out = append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kemDER})...)
+	return append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: sigDER})...), nil
+}
+
+// twoBlocks reads the standard form: optional explanatory text (a "Fingerprint:" line in
+// it must match), then exactly two blocks of type typ without headers, then nothing.
+func twoBlocks(b []byte, typ string) (first, second []byte, fingerprint string, err error) {
+	i := bytes.Index(b, []byte("-----BEGIN "))
+	if i < 0 {
+		return nil, nil, "", fmt.Errorf("exporter: no %q blocks found: %w", typ, ErrBadKey)
+	}
+	for _, line := range strings.Split(string(b[:i]), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Fingerprint:"); ok {
+			fingerprint = strings.TrimSpace(v)
+		}
+	}
+	rest := b[i:]
+	var ders [][]byte
+	for len(bytes.TrimSpace(rest)) > 0 {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil || block.Type != typ || len(block.Headers) != 0 || len(ders) == 2 {
+			return nil, nil, "", fmt.Errorf("exporter: want exactly two %q blocks without headers: %w", typ, ErrBadKey)
+		}
+		ders = append(ders, block.Bytes)
+	}
+	if len(ders) != 2 {
+		return nil, nil, "", fmt.Errorf("exporter: want exactly two %q blocks without headers: %w", typ, ErrBadKey)
+	}
+	return ders[0], ders[1], fingerprint, nil
+}
+
+func parseIssuerPublicPKIX(b []byte) (*IssuerPublicKey, error) {
+	kemDER, sigDER, fp, err := twoBlocks(b, "PUBLIC KEY")
+	if err != nil {
+		return nil, err
+	}
+	var k spki
+	if rest, err := asn1.Unmarshal(kemDER, &k); err != nil || len(rest) != 0 || !k.Algorithm.Algorithm.Equal(oidXWing) ||
+		len(k.Algorithm.Parameters.FullBytes) != 0 || k.PublicKey.BitLength != 8*kemPublicSize || len(k.PublicKey.Bytes) != kemPublicSize {
+		return nil, fmt.Errorf("exporter: the first block is not an X-Wing public key of %d bytes: %w", kemPublicSize, ErrBadKey)
+	}
+	sk, err := x509.ParsePKIXPublicKey(sigDER)
+	if err != nil {
+		return nil, fmt.Errorf("exporter: the second block: %v: %w", err, ErrBadKey)
+	}
+	sig, ok := sk.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("exporter: the second block is %T, want an Ed25519 key: %w", sk, ErrBadKey)
+	}
+	pub, err := newIssuerPublic(k.PublicKey.Bytes, sig)
+	if err != nil {
+		return nil, err
+	}
+	if fp != "" && fp != pub.Fingerprint() {
+		return nil, fmt.Errorf("exporter: key file says fingerprint %q but the key's is %q: %w", fp, pub.Fingerprint(), ErrBadKey)
+	}
+	return pub, nil
+}
+
+func parseIssuerPrivatePKCS8(b []byte) (*IssuerPrivateKey, error) {
+	kemDER, sigDER, fp, err := twoBlocks(b, "PRIVATE KEY")
+	if err != nil {
+		return nil, err
+	}
+	var k pkcs8
+	if rest, err := asn1.Unmarshal(kemDER, &k); err != nil || len(rest) != 0 || k.Version != 0 || !k.Algorithm.Algorithm.Equal(oidXWing) ||
+		len(k.Algorithm.Parameters.FullBytes) != 0 || len(k.PrivateKey) != kemPrivateSize {
+		return nil, fmt.Errorf("exporter: the first block is not an X-Wing private key: %w", ErrBadKey)
+	}
+	kem, err := suiteKEM.NewPrivateKey(k.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("exporter: issuer KEM private key: %v: %w", err, ErrBadKey)
+	}
+	sk, err := x509.ParsePKCS8PrivateKey(sigDER)
+	if err != nil {
+		return nil, fmt.Errorf("exporter: the second block: %v: %w", err, ErrBadKey)
+	}
+	sig, ok := sk.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("exporter: the second block is %T, want an Ed25519 key: %w", sk, ErrBadKey)
+	}
+	priv, err := newIssuerPrivate(kem, sig)
+	if err != nil {
+		return nil, err
+	}
+	if fp != "" && fp != priv.pub.Fingerprint() {
+		return nil, fmt.Errorf("exporter: key file says fingerprint %q but the key's is %q: %w", fp, priv.pub.Fingerprint(), ErrBadKey)
+	}
+	return priv, nil
 }
 
 // decodePEM finds exactly one PEM block of the given type in b, checking its headers.
@@ -172,8 +306,11 @@ func checkFingerprintHeader(b []byte, pub *IssuerPublicKey) error {
 	return nil
 }
 
-// ParseIssuerPublicKey reads an issuer public key file.
+// ParseIssuerPublicKey reads an issuer public key file (either form, see above).
 func ParseIssuerPublicKey(b []byte) (*IssuerPublicKey, error) {
+	if !bytes.Contains(b, []byte("-----BEGIN "+pemIssuerPublic+"-----")) {
+		return parseIssuerPublicPKIX(b)
+	}
 	raw, err := decodePEM(b, pemIssuerPublic)
 	if err != nil {
 		return nil, err
@@ -191,8 +328,11 @@ func ParseIssuerPublicKey(b []byte) (*IssuerPublicKey, error) {
 	return pub, nil
 }
 
-// ParseIssuerPrivateKey reads an issuer private key file.
+// ParseIssuerPrivateKey reads an issuer private key file (either form, see above).
 func ParseIssuerPrivateKey(b []byte) (*IssuerPrivateKey, error) {
+	if !bytes.Contains(b, []byte("-----BEGIN "+pemIssuerPrivate+"-----")) {
+		return parseIssuerPrivatePKCS8(b)
+	}
 	raw, err := decodePEM(b, pemIssuerPrivate)
 	if err != nil {
 		return nil, err

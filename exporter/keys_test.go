@@ -49,6 +49,47 @@ func TestIssuerKeyRoundTrip(t *testing.T) {
 	}
 }
 
+// TestIssuerKeyFilesStandard: the key files are standard PKIX / PKCS#8 blocks, and files of
+// the earlier form (one block with headers) are still read.
+func TestIssuerKeyFilesStandard(t *testing.T) {
+	f := vectorFixture(t)
+	pubText, _ := f.issuer.Public().MarshalText()
+	_, sigBlock, _, err := twoBlocks(pubText, "PUBLIC KEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := x509.ParsePKIXPublicKey(sigBlock); err != nil {
+		t.Fatalf("the Ed25519 block is not standard PKIX: %v %T", err, k)
+	}
+	privText, _ := f.issuer.MarshalText()
+	_, sigPriv, _, err := twoBlocks(privText, "PRIVATE KEY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x509.ParsePKCS8PrivateKey(sigPriv); err != nil {
+		t.Fatalf("the Ed25519 block is not standard PKCS#8: %v", err)
+	}
+	for _, name := range []string{"issuer-v1-form.pub", "issuer-v1-form.key"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pub *IssuerPublicKey
+		if strings.HasSuffix(name, ".key") {
+			var k *IssuerPrivateKey
+			k, err = ParseIssuerPrivateKey(b)
+			if k != nil {
+				pub = k.Public()
+			}
+		} else {
+			pub, err = ParseIssuerPublicKey(b)
+		}
+		if err != nil || !pub.Equal(f.issuer.Public()) {
+			t.Errorf("%s (earlier form): %v", name, err)
+		}
+	}
+}
+
 func TestParseKeyErrors(t *testing.T) {
 	k, _ := GenerateIssuerKey()
 	other, _ := GenerateIssuerKey()
@@ -58,8 +99,10 @@ func TestParseKeyErrors(t *testing.T) {
 	// Swap the fingerprint header of one key into another's file.
 	mixed := strings.Replace(string(pubText), k.Public().Fingerprint(), other.Public().Fingerprint(), 1)
 	short := pem.EncodeToMemory(&pem.Block{Type: pemIssuerPublic, Bytes: make([]byte, 100)})
-	badKEM := strings.Replace(string(pubText), "KEM: "+kemName, "KEM: DHKEM-P256", 1)
 	ecPub, _ := x509.MarshalPKIXPublicKey(&newFixture(t).station.PublicKey)
+	blocks := strings.SplitAfter(string(pubText), "-----END PUBLIC KEY-----\n")
+	badKEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ecPub})) + blocks[1]
+	withHeader := strings.Replace(string(pubText), "-----BEGIN PUBLIC KEY-----\n", "-----BEGIN PUBLIC KEY-----\nKEM: X\n\n", 1)
 	for _, tc := range []struct {
 		name string
 		in   []byte
@@ -72,6 +115,8 @@ func TestParseKeyErrors(t *testing.T) {
 		{"wrong length", short, false},
 		{"other KEM", []byte(badKEM), false},
 		{"two keys", append(bytes.Clone(pubText), otherPub...), false},
+		{"one block", []byte(blocks[0]), false},
+		{"PEM headers", []byte(withHeader), false},
 		{"station key", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ecPub}), false},
 	} {
 		var err error
@@ -126,7 +171,7 @@ func TestAck(t *testing.T) {
 	}
 	if a.BundleID != b.ID || a.BundleSHA256 != b.SHA256 || a.StationID != b.StationID || !a.Created.Equal(now) ||
 		len(a.Accepted) != 2 || a.Accepted[0] != recs[0].EnrollmentID || a.Accepted[1] != recs[2].EnrollmentID ||
-		len(a.Rejected) != 1 || a.Rejected[0] != (Rejection{recs[1].EnrollmentID, "portrait unusable"}) {
+		len(a.Rejected) != 1 || a.Rejected[0] != (Rejection{recs[1].EnrollmentID, "other", "portrait unusable"}) {
 		t.Fatalf("ack %+v", a)
 	}
 	other := newFixture(t)

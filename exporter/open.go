@@ -11,11 +11,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/veraison/go-cose"
+
+	"enrollstation/exporter/internal/errs"
+	"enrollstation/exporter/internal/format"
+	"enrollstation/exporter/internal/jsonprofile"
+	"enrollstation/exporter/internal/stream"
 )
 
 // OpenOptions are the issuer's expectations about a bundle.
@@ -42,6 +48,7 @@ type OpenOptions struct {
 
 // Bundle is a verified, decrypted bundle.
 type Bundle struct {
+	Version     int // format version: 1 or 2
 	ID          string
 	StationID   [32]byte
 	IssuerKeyID [32]byte
@@ -51,9 +58,13 @@ type Bundle struct {
 	Batch       Batch
 	Audit       AuditCheckpoint
 	Records     []Record
-	Manifest    []byte   // the canonical JSON manifest, as signed
-	SHA256      [32]byte // of the whole bundle file
-	Size        int64
+	// Roster and IssuerKeyChanges are the station's registered supervisor keys and the
+	// issuer-key changes since its previous bundle (format 2; nil in format 1).
+	Roster           []RosterEntry
+	IssuerKeyChanges []IssuerKeyChange
+	Manifest         []byte   // the canonical JSON manifest, as signed
+	SHA256           [32]byte // of the whole bundle file
+	Size             int64
 }
 
 // Open verifies and decrypts a bundle, checking in this order: header sanity, the header
@@ -73,48 +84,83 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 		opts.MaxManifestSize = 16 << 20
 	}
 	fileHash := sha256.New()
-	in := &countReader{r: io.TeeReader(bufio.NewReaderSize(r, 256<<10), fileHash)}
+	in := &stream.Count{R: io.TeeReader(bufio.NewReaderSize(r, 256<<10), fileHash)}
 
-	// Header.
-	pre := make([]byte, preambleSize)
-	if err := readFull(in, pre, "preamble"); err != nil {
+	oh, err := readHeader(in, issuer, station)
+	if err != nil {
 		return nil, err
 	}
-	if string(pre[:len(magic)]) != magic {
-		return nil, malformed("not a bundle (bad magic)")
+	// Payload. A reader goroutine reads and hashes the ciphertext and trailer while this one
+	// decrypts and checks, so SHA-256 and AES-GCM run on two cores.
+	rd := stream.Start(in, fileHash, oh.h.CiphertextLength, maxTrailerSize)
+	defer rd.Stop()
+	pl := stream.NewReader(rd, oh.rcp, oh.hash, oh.h.CiphertextLength)
+	b, m, roster, err := readManifest(pl, oh, station, opts)
+	if err != nil {
+		return nil, err
 	}
-	if v := binary.BigEndian.Uint16(pre[8:]); v != formatVersion {
-		return nil, fmt.Errorf("exporter: bundle format version %d, this program reads %d: %w", v, formatVersion, ErrUnsupported)
+	if b.Records, err = readRecords(pl, m, oh, roster, opts); err != nil {
+		return nil, err
 	}
-	hl := binary.BigEndian.Uint32(pre[10:])
-	if hl == 0 || hl > maxHeaderSize {
-		return nil, fmt.Errorf("exporter: header length %d (limit %d): %w", hl, maxHeaderSize, ErrTooLarge)
+	if err := readTrailer(rd, oh, station, b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// openedHeader is what the verified header says, for the later steps of Open.
+type openedHeader struct {
+	ver      uint16
+	vi       versionInfo
+	h        header
+	hash     [32]byte // SHA-256 of the signed header: the chunks' AAD and the trailer's
+	station  [32]byte
+	issuerID [32]byte
+	rcp      *hpke.Recipient
+}
+
+// readHeader reads the preamble and the signed header, checks the header's signature
+// before parsing it, then what it claims, up to opening the HPKE context: all before any
+// decryption.
+func readHeader(in io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey) (*openedHeader, error) {
+	ver, hl, err := format.ReadPreamble(in, maxHeaderSize)
+	if err != nil && !errors.Is(err, ErrTooLarge) {
+		return nil, err
+	}
+	vi, ok := versions[ver]
+	if !ok {
+		return nil, fmt.Errorf("exporter: bundle format version %d, this program reads 1 and %d: %w", ver, formatVersion, ErrUnsupported)
+	}
+	if err != nil {
+		return nil, err
 	}
 	signedHeader := make([]byte, hl)
-	if err := readFull(in, signedHeader, "header"); err != nil {
+	if err := errs.ReadFull(in, signedHeader, "header"); err != nil {
 		return nil, err
 	}
 	hm, err := parseSign1(signedHeader, ctHeader, "outer header")
 	if err != nil {
 		return nil, err
 	}
-	var h header
-	if err := decodeStrict(hm.Payload, &h); err != nil {
-		return nil, malformed("header: %v", err)
-	}
 	wantStation, err := StationID(station)
 	if err != nil {
 		return nil, err
 	}
+	// The signature first: nothing signed is parsed before it verifies. The COSE key ID
+	// (unverified, not parsed from JSON) only says whose bundle it is when it does not.
 	if err := verifySign1(hm, station, "outer header"); err != nil {
-		if h.StationID != hex.EncodeToString(wantStation[:]) {
+		if kid, _ := hm.Headers.Protected[cose.HeaderLabelKeyID].([]byte); len(kid) == 32 && !bytes.Equal(kid, wantStation[:]) {
 			return nil, fmt.Errorf("exporter: bundle is from station %s, the station key given is %s: %w",
-				h.StationID, hex.EncodeToString(wantStation[:]), ErrWrongStation)
+				hex.EncodeToString(kid), hex.EncodeToString(wantStation[:]), ErrWrongStation)
 		}
 		return nil, err
 	}
+	var h header
+	if err := decodeStrict(hm.Payload, &h); err != nil {
+		return nil, fmt.Errorf("exporter: header: %w: %w", err, ErrMalformed)
+	}
 	// Signed by this station from here on; sanity-check what it claims.
-	if h.Format != headerFormat {
+	if h.Format != vi.header {
 		return nil, fmt.Errorf("exporter: header format %q: %w", h.Format, ErrUnsupported)
 	}
 	if h.StationID != hex.EncodeToString(wantStation[:]) {
@@ -130,7 +176,13 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 		return nil, malformed("header: inconsistent lengths (chunk %d, plaintext %d, ciphertext %d)", h.ChunkSize, h.PlaintextLength, h.CiphertextLength)
 	}
 	if !validID.MatchString(h.BundleID) {
-		return nil, malformed("header: bundle ID %q", h.BundleID)
+		return nil, coded(CodeBadID, ErrMalformed, "header: bundle ID %q", h.BundleID)
+	}
+	if _, err := parseTime(h.Created); err != nil {
+		return nil, coded(CodeBadTime, ErrMalformed, "header: created")
+	}
+	if !hex64.MatchString(h.StationID) || !hex64.MatchString(h.IssuerKeyID) {
+		return nil, coded(CodeBadHex, ErrMalformed, "header: station or issuer key ID")
 	}
 	issuerID := issuer.pub.KeyID()
 	if h.IssuerKeyID != hex.EncodeToString(issuerID[:]) {
@@ -142,42 +194,57 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 		return nil, fmt.Errorf("exporter: bundle is encrypted to issuer key %s, this key is %s: %w", shown, Fingerprint(issuerID), ErrWrongIssuer)
 	}
 	headerHash := sha256.Sum256(signedHeader)
-	rcp, err := hpke.NewRecipient(h.Enc, issuer.kem, suiteKDF, suiteAEAD, []byte(hpkeInfo))
+	rcp, err := hpke.NewRecipient(h.Enc, issuer.kem, suiteKDF, suiteAEAD, []byte(vi.hpkeInfo))
 	if err != nil {
 		return nil, &TamperedError{Member: "header", Reason: "encapsulated key rejected: " + err.Error()}
 	}
+	return &openedHeader{ver: ver, vi: vi, h: h, hash: headerHash, station: wantStation, issuerID: issuerID, rcp: rcp}, nil
+}
 
-	// Payload. A reader goroutine reads and hashes the ciphertext and trailer while this one
-	// decrypts and checks, so SHA-256 and AES-GCM run on two cores.
-	rd := startChunkReading(in, fileHash, h.CiphertextLength)
-	defer rd.stop()
-	pl := &chunkReader{src: rd, rcp: rcp, headerHash: headerHash, remaining: h.CiphertextLength}
+// readManifest reads and checks the signed manifest: signature, form, consistency with
+// the header, roster and issuer-key changes, sequence and chain, batch completeness. It
+// returns the bundle without records.
+func readManifest(pl io.Reader, oh *openedHeader, station *ecdsa.PublicKey, opts OpenOptions) (*Bundle, *manifest, map[string]*rosterKey, error) {
+	h, ver, vi, issuerID, wantStation := oh.h, oh.ver, oh.vi, oh.issuerID, oh.station
 	var lenb [4]byte
 	if _, err := io.ReadFull(pl, lenb[:]); err != nil {
-		return nil, payloadErr(err, "manifest length")
+		return nil, nil, nil, payloadErr(err, "manifest length")
 	}
 	ml := int64(binary.BigEndian.Uint32(lenb[:]))
 	if ml > opts.MaxManifestSize || ml > h.PlaintextLength-4 {
-		return nil, fmt.Errorf("exporter: manifest is %d bytes (limit %d): %w", ml, opts.MaxManifestSize, ErrTooLarge)
+		return nil, nil, nil, fmt.Errorf("exporter: manifest is %d bytes (limit %d): %w", ml, opts.MaxManifestSize, ErrTooLarge)
 	}
 	signedManifest := make([]byte, ml)
 	if _, err := io.ReadFull(pl, signedManifest); err != nil {
-		return nil, payloadErr(err, "manifest")
+		return nil, nil, nil, payloadErr(err, "manifest")
 	}
 	mm, err := parseSign1(signedManifest, ctManifest, "manifest")
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if err := verifySign1(mm, station, "manifest"); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	var m manifest
 	if err := decodeStrict(mm.Payload, &m); err != nil {
-		return nil, malformed("manifest: %v", err)
+		return nil, nil, nil, fmt.Errorf("exporter: manifest: %w: %w", err, ErrMalformed)
 	}
-	b, err := checkManifest(&m, &h, ml, opts)
+	b, err := checkManifest(&m, &h, ml, opts, vi)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
+	}
+	b.Version = int(ver)
+	var roster map[string]*rosterKey
+	if ver >= formatVersion {
+		if roster, err = checkRoster(*m.Roster, h.StationID, station); err != nil {
+			return nil, nil, nil, err
+		}
+		for _, j := range *m.Roster {
+			b.Roster = append(b.Roster, roster[j.KeyID].RosterEntry)
+		}
+		if b.IssuerKeyChanges, err = checkIssuerKeyChanges(*m.IssuerKeyChanges, h.IssuerKeyID); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	b.Manifest = mm.Payload
 	b.IssuerKeyID = issuerID
@@ -185,24 +252,28 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 
 	// Sequence, chain and batch completeness: all stated in the signed manifest.
 	if b.Seq <= opts.AfterSeq {
-		return nil, fmt.Errorf("exporter: bundle sequence %d is not after %d: %w", b.Seq, opts.AfterSeq, ErrReplay)
+		return nil, nil, nil, fmt.Errorf("exporter: bundle sequence %d is not after %d: %w", b.Seq, opts.AfterSeq, ErrReplay)
 	}
 	if opts.PrevHash != nil && !bytes.Equal(opts.PrevHash, b.PrevHash) {
-		return nil, fmt.Errorf("exporter: bundle follows %s, expected %s: %w", hexOrNone(b.PrevHash), hexOrNone(opts.PrevHash), ErrChain)
+		return nil, nil, nil, fmt.Errorf("exporter: bundle follows %s, expected %s: %w", hexOrNone(b.PrevHash), hexOrNone(opts.PrevHash), ErrChain)
 	}
-	if len(b.Batch.EnrollmentIDs) > 0 {
-		have := make(map[string]bool, len(m.Records))
-		for _, mr := range m.Records {
-			have[mr.EnrollmentID] = true
-		}
-		if err := checkBatch(b.Batch.EnrollmentIDs, have); err != nil {
-			return nil, err
-		}
+	have := make(map[string]bool, len(m.Records))
+	for _, mr := range m.Records {
+		have[mr.EnrollmentID] = true
 	}
+	if err := checkBatch(b.Batch.EnrollmentIDs, have); err != nil {
+		return nil, nil, nil, err
+	}
+	return b, &m, roster, nil
+}
 
-	// Records: this goroutine decrypts and cuts out each record's members; a checker
-	// goroutine verifies them in order (member hashes, approval, schema) and delivers them.
-	chk := startRecordChecking(opts.OnRecord)
+// readRecords decrypts and cuts out each record's members on this goroutine while a
+// checker goroutine verifies them in order (member hashes, schema, approval) and keeps or
+// delivers them; then no payload may be left.
+func readRecords(pl *stream.Reader, m *manifest, oh *openedHeader, roster map[string]*rosterKey, opts OpenOptions) ([]Record, error) {
+	ver, h := oh.ver, oh.h
+	var lenb [1]byte
+	chk := startRecordChecking(opts.OnRecord, recordContext{ver: ver, stationID: h.StationID, roster: roster})
 	for _, mr := range m.Records {
 		if chk.failed.Load() {
 			break
@@ -223,44 +294,48 @@ func Open(r io.Reader, issuer *IssuerPrivateKey, station *ecdsa.PublicKey, opts 
 	if err := chk.finish(); err != nil {
 		return nil, err
 	}
-	b.Records = chk.records
-	if n, _ := io.ReadFull(pl, lenb[:1]); n != 0 {
+	if n, _ := io.ReadFull(pl, lenb[:]); n != 0 {
 		return nil, &TamperedError{Member: "payload", Reason: "data after the last member"}
 	}
-	if pl.err != nil && pl.err != io.EOF {
-		return nil, pl.err
+	if err := pl.Err(); err != nil && err != io.EOF {
+		return nil, err
 	}
+	return chk.records, nil
+}
 
-	// Trailer.
-	tail := <-rd.tail
-	if tail.err != nil {
-		return nil, tail.err
+// readTrailer checks the signed trailer against the header and the body hash, and that
+// nothing follows it; it completes b with the file's size and hash.
+func readTrailer(rd *stream.Reading, oh *openedHeader, station *ecdsa.PublicKey, b *Bundle) error {
+	h, vi, headerHash := oh.h, oh.vi, oh.hash
+	tail := rd.Tail()
+	if tail.Err != nil {
+		return tail.Err
 	}
-	signedTrailer := tail.trailer
+	signedTrailer := tail.Trailer
 	tm, err := parseSign1(signedTrailer, ctTrailer, "trailer")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := verifySign1(tm, station, "trailer"); err != nil {
-		return nil, err
+		return err
 	}
 	var t trailer
 	if err := decodeStrict(tm.Payload, &t); err != nil {
-		return nil, malformed("trailer: %v", err)
+		return fmt.Errorf("exporter: trailer: %w: %w", err, ErrMalformed)
 	}
-	if t.Format != trailerFormat || t.BundleID != h.BundleID || t.HeaderSHA256 != hex.EncodeToString(headerHash[:]) {
-		return nil, &TamperedError{Member: "trailer", Reason: "does not belong to this header"}
+	if t.Format != vi.trailer || t.BundleID != h.BundleID || t.HeaderSHA256 != hex.EncodeToString(headerHash[:]) {
+		return &TamperedError{Member: "trailer", Reason: "does not belong to this header"}
 	}
-	if t.CiphertextLength != h.CiphertextLength || t.BodySHA256 != hex.EncodeToString(tail.bodyHash) {
-		return nil, &TamperedError{Member: "ciphertext", Reason: "SHA-256 of the bundle body differs from the trailer"}
+	if t.CiphertextLength != h.CiphertextLength || t.BodySHA256 != hex.EncodeToString(tail.BodyHash) {
+		return &TamperedError{Member: "ciphertext", Reason: "SHA-256 of the bundle body differs from the trailer"}
 	}
-	if tail.extra {
-		return nil, malformed("data after the trailer")
+	if tail.Extra {
+		return malformed("data after the trailer")
 	}
-	b.Size = tail.size
-	copy(b.SHA256[:], tail.fileHash)
+	b.Size = tail.Size
+	copy(b.SHA256[:], tail.FileHash)
 
-	return b, nil
+	return nil
 }
 
 func hexOrNone(b []byte) string {
@@ -272,12 +347,26 @@ func hexOrNone(b []byte) string {
 
 // checkManifest checks the manifest's self-consistency against the header and limits and
 // returns the bundle it describes (without records).
-func checkManifest(m *manifest, h *header, ml int64, opts OpenOptions) (*Bundle, error) {
-	if m.Format != manifestFormat {
+func checkManifest(m *manifest, h *header, ml int64, opts OpenOptions, vi versionInfo) (*Bundle, error) {
+	if m.Format != vi.manifest {
 		return nil, fmt.Errorf("exporter: manifest format %q: %w", m.Format, ErrUnsupported)
+	}
+	if v2 := vi.manifest == manifestFormat; v2 != (m.Roster != nil) || v2 != (m.IssuerKeyChanges != nil) {
+		return nil, coded(jsonprofile.CodeMissingField, ErrMalformed, "manifest: roster and issuer_key_changes are present exactly in format 2")
 	}
 	if m.BundleID != h.BundleID || m.StationID != h.StationID {
 		return nil, &TamperedError{Member: "manifest", Reason: "bundle or station ID differs from the header"}
+	}
+	if vi.manifest == manifestFormat && m.Created != h.Created {
+		return nil, &TamperedError{Member: "manifest", Reason: "created differs from the header"}
+	}
+	if !validID.MatchString(m.Batch.ID) && (m.Batch.ID != "" || vi.manifest == manifestFormat) {
+		return nil, coded(CodeBadID, ErrMalformed, "manifest: batch ID %q", m.Batch.ID)
+	}
+	for _, id := range m.Batch.EnrollmentIDs {
+		if !validID.MatchString(id) {
+			return nil, coded(CodeBadID, ErrMalformed, "manifest: batch enrollment ID %q", id)
+		}
 	}
 	b := &Bundle{ID: m.BundleID}
 	var err error
@@ -285,12 +374,13 @@ func checkManifest(m *manifest, h *header, ml int64, opts OpenOptions) (*Bundle,
 		return nil, malformed("manifest: sequence %q", m.Seq)
 	}
 	if m.PrevBundleSHA256 != "" {
-		if b.PrevHash, err = hex.DecodeString(m.PrevBundleSHA256); err != nil || len(b.PrevHash) != sha256.Size {
-			return nil, malformed("manifest: previous bundle hash %q", m.PrevBundleSHA256)
+		if !hex64.MatchString(m.PrevBundleSHA256) {
+			return nil, coded(CodeBadHex, ErrMalformed, "manifest: previous bundle hash %q", m.PrevBundleSHA256)
 		}
+		b.PrevHash, _ = hex.DecodeString(m.PrevBundleSHA256)
 	}
 	if b.Created, err = parseTime(m.Created); err != nil {
-		return nil, malformed("manifest: created %q", m.Created)
+		return nil, coded(CodeBadTime, ErrMalformed, "manifest: created %q", m.Created)
 	}
 	b.Batch = Batch{ID: m.Batch.ID, EnrollmentIDs: m.Batch.EnrollmentIDs}
 	if len(b.Batch.EnrollmentIDs) == 0 {
@@ -298,7 +388,7 @@ func checkManifest(m *manifest, h *header, ml int64, opts OpenOptions) (*Bundle,
 	}
 	if m.Batch.ClosedAt != "" {
 		if b.Batch.ClosedAt, err = parseTime(m.Batch.ClosedAt); err != nil {
-			return nil, malformed("manifest: batch closed_at %q", m.Batch.ClosedAt)
+			return nil, coded(CodeBadTime, ErrMalformed, "manifest: batch closed_at %q", m.Batch.ClosedAt)
 		}
 	}
 	b.Audit = AuditCheckpoint{Hash: m.Audit.Hash, Signature: m.Audit.Signature}
@@ -308,8 +398,11 @@ func checkManifest(m *manifest, h *header, ml int64, opts OpenOptions) (*Bundle,
 	total := 4 + ml
 	seen := make(map[string]bool, len(m.Records))
 	for _, mr := range m.Records {
-		if !validID.MatchString(mr.EnrollmentID) || seen[mr.EnrollmentID] {
-			return nil, malformed("manifest: enrollment ID %q invalid or repeated", mr.EnrollmentID)
+		if !validID.MatchString(mr.EnrollmentID) {
+			return nil, coded(CodeBadID, ErrMalformed, "manifest: enrollment ID %q", mr.EnrollmentID)
+		}
+		if seen[mr.EnrollmentID] {
+			return nil, malformed("manifest: enrollment ID %q repeated", mr.EnrollmentID)
 		}
 		seen[mr.EnrollmentID] = true
 		if len(mr.Members) != len(memberNames) {
@@ -318,6 +411,9 @@ func checkManifest(m *manifest, h *header, ml int64, opts OpenOptions) (*Bundle,
 		for j, mb := range mr.Members {
 			if mb.Name != memberNames[j] {
 				return nil, malformed("manifest: record %s member %d is %q, want %q", mr.EnrollmentID, j, mb.Name, memberNames[j])
+			}
+			if !hex64.MatchString(mb.SHA256) {
+				return nil, coded(CodeBadHex, ErrMalformed, "manifest: record %s member %s hash", mr.EnrollmentID, mb.Name)
 			}
 			if mb.Size < 0 || mb.Size > opts.MaxMemberSize {
 				return nil, fmt.Errorf("exporter: record %s member %s is %d bytes (limit %d): %w", mr.EnrollmentID, mb.Name, mb.Size, opts.MaxMemberSize, ErrTooLarge)
@@ -331,14 +427,31 @@ func checkManifest(m *manifest, h *header, ml int64, opts OpenOptions) (*Bundle,
 	return b, nil
 }
 
-// decodeRecord rebuilds a Record from its verified members.
-func decodeRecord(mr manifestRecord, mem [len(memberNames)][]byte) (Record, error) {
+// recordContext is what checking a record needs beyond its members.
+type recordContext struct {
+	ver       uint16
+	stationID string
+	roster    map[string]*rosterKey // format 2
+}
+
+// decodeRecord rebuilds a Record from its verified members (the manifest hashes cover
+// them), reading each under the JSON profile. Errors name the member, never its values.
+func decodeRecord(mr manifestRecord, mem [len(memberNames)][]byte, rc recordContext) (Record, error) {
 	r := Record{EnrollmentID: mr.EnrollmentID, ModelID: mr.TemplateModel, TemplateVersion: mr.TemplateVersion,
 		Portrait: mem[1], Template: mem[2]}
 	bad := func(member string, err error) (Record, error) {
-		return Record{}, malformed("record %s: %s: %v", mr.EnrollmentID, member, err)
+		return Record{}, fmt.Errorf("exporter: record %s: %s: %w: %w", mr.EnrollmentID, member, err, ErrMalformed)
 	}
-	if err := decodeStrict(mem[0], &r.Identity); err != nil {
+	if rc.ver >= formatVersion {
+		var id identityV2
+		if err := decodeStrict(mem[0], &id); err != nil {
+			return bad(MemberIdentity, err)
+		}
+		if id.SchemaVersion != identitySchemaVersion {
+			return Record{}, &SchemaError{EnrollmentID: mr.EnrollmentID, Detail: `"/schema_version": const`}
+		}
+		r.Identity = id.Identity
+	} else if err := decodeStrict(mem[0], &r.Identity); err != nil {
 		return bad(MemberIdentity, err)
 	}
 	var q qualityJSON
@@ -354,9 +467,35 @@ func decodeRecord(mr manifestRecord, mem [len(memberNames)][]byte) (Record, erro
 	}
 	at, err := parseTime(c.CapturedAt)
 	if err != nil {
-		return bad(MemberCapture, err)
+		return Record{}, coded(CodeBadTime, ErrMalformed, "record %s: %s: captured_at", mr.EnrollmentID, MemberCapture)
 	}
 	r.Capture = Capture{Operator: c.Operator, CameraProfile: c.CameraProfile, Retries: c.Retries, ForcedReason: c.ForcedReason, CapturedAt: at}
+	if rc.ver >= formatVersion {
+		var a approvalJSONv2
+		if err := decodeStrict(mem[5], &a); err != nil {
+			return bad(MemberApproval, err)
+		}
+		if a.Algorithm != statementAlgorithmV2 {
+			return Record{}, fmt.Errorf("exporter: record %s: approval algorithm %q: %w", mr.EnrollmentID, a.Algorithm, ErrUnsupported)
+		}
+		if !validOperatorID(a.SupervisorID) {
+			return Record{}, coded(CodeBadID, ErrMalformed, "record %s: %s: supervisor_id", mr.EnrollmentID, MemberApproval)
+		}
+		if !hex64.MatchString(a.SupervisorKeyID) {
+			return Record{}, coded(CodeBadHex, ErrMalformed, "record %s: %s: supervisor_key_id", mr.EnrollmentID, MemberApproval)
+		}
+		k := rc.roster[a.SupervisorKeyID]
+		if k == nil {
+			return Record{}, &SignatureError{What: "approval of record " + mr.EnrollmentID,
+				Err: coded(CodeUnregisteredKey, ErrBadSignature, "the approval key is not in the station's roster")}
+		}
+		if r.Approval.SignedAt, err = parseTime(a.SignedAt); err != nil {
+			return Record{}, coded(CodeBadTime, ErrMalformed, "record %s: %s: signed_at", mr.EnrollmentID, MemberApproval)
+		}
+		r.Approval.SupervisorID, r.Approval.SupervisorPublicKey = a.SupervisorID, k.PublicKey
+		r.Approval.Signature, r.Approval.Statement = a.Signature, a.Statement
+		return r, nil
+	}
 	var a approvalJSON
 	if err := decodeStrict(mem[5], &a); err != nil {
 		return bad(MemberApproval, err)
@@ -370,26 +509,15 @@ func decodeRecord(mr manifestRecord, mem [len(memberNames)][]byte) (Record, erro
 	r.Approval.SupervisorID = a.SupervisorID
 	r.Approval.Statement = a.Statement
 	if r.Approval.SupervisorPublicKey, err = base64.StdEncoding.DecodeString(a.SupervisorPublicKey); err != nil {
-		return bad(MemberApproval, err)
+		return bad(MemberApproval, errors.New("supervisor_public_key is not base64"))
 	}
 	if r.Approval.Signature, err = base64.StdEncoding.DecodeString(a.Signature); err != nil {
-		return bad(MemberApproval, err)
+		return bad(MemberApproval, errors.New("signature is not base64"))
 	}
 	if r.Approval.SignedAt, err = parseTime(a.SignedAt); err != nil {
-		return bad(MemberApproval, err)
+		return Record{}, coded(CodeBadTime, ErrMalformed, "record %s: %s: signed_at", mr.EnrollmentID, MemberApproval)
 	}
 	return r, nil
-}
-
-// readFull reads outside the encrypted payload; running out of input means truncation.
-func readFull(r io.Reader, b []byte, what string) error {
-	if _, err := io.ReadFull(r, b); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("exporter: bundle ends inside the %s: %w", what, ErrTruncated)
-		}
-		return fmt.Errorf("exporter: reading %s: %w", what, err)
-	}
-	return nil
 }
 
 // payloadErr turns an error from the chunk reader into the error to report.
@@ -400,17 +528,6 @@ func payloadErr(err error, what string) error {
 		return &TamperedError{Member: what, Reason: "payload ends before it"}
 	}
 	return err
-}
-
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 type recordWork struct {
@@ -427,7 +544,7 @@ type recordChecking struct {
 	records []Record // collected when there is no OnRecord callback; read after done
 }
 
-func startRecordChecking(onRecord func(Record) error) *recordChecking {
+func startRecordChecking(onRecord func(Record) error, rc recordContext) *recordChecking {
 	c := &recordChecking{work: make(chan recordWork, 2), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
@@ -435,7 +552,7 @@ func startRecordChecking(onRecord func(Record) error) *recordChecking {
 			if c.err != nil {
 				continue // drain
 			}
-			if c.err = checkRecordMembers(w, onRecord, &c.records); c.err != nil {
+			if c.err = checkRecordMembers(w, onRecord, &c.records, rc); c.err != nil {
 				c.failed.Store(true)
 			}
 		}
@@ -450,7 +567,7 @@ func (c *recordChecking) finish() error {
 	return c.err
 }
 
-func checkRecordMembers(w recordWork, onRecord func(Record) error, records *[]Record) error {
+func checkRecordMembers(w recordWork, onRecord func(Record) error, records *[]Record, rc recordContext) error {
 	var hashes [len(memberNames)][32]byte
 	for j, mb := range w.mr.Members {
 		hashes[j] = sha256.Sum256(w.mem[j])
@@ -458,157 +575,26 @@ func checkRecordMembers(w recordWork, onRecord func(Record) error, records *[]Re
 			return &TamperedError{Member: "records/" + w.mr.EnrollmentID + "/" + mb.Name, Reason: "SHA-256 differs from the manifest"}
 		}
 	}
-	rec, err := decodeRecord(w.mr, w.mem)
+	// The schema first: an identity that is not what the schema allows is a schema error
+	// naming the field, whatever the JSON decoder would have said.
+	if err := validateIdentityJSON(w.mr.EnrollmentID, w.mem[0]); err != nil {
+		return err
+	}
+	rec, err := decodeRecord(w.mr, w.mem, rc)
 	if err != nil {
 		return err
 	}
-	if err := verifyApproval(rec, hashes); err != nil {
-		return err
+	if rc.ver >= formatVersion {
+		err = verifyApprovalV2(rec, hashes, rc.stationID, rc.roster)
+	} else {
+		err = verifyApproval(rec, hashes)
 	}
-	if err := validateIdentityJSON(rec.EnrollmentID, w.mem[0]); err != nil {
+	if err != nil {
 		return err
 	}
 	if onRecord != nil {
 		return onRecord(rec)
 	}
 	*records = append(*records, rec)
-	return nil
-}
-
-// chunkReading is the reader goroutine: it reads the ciphertext in chunk-sized pieces, then
-// the trailer, and reports the hashes. in hashes every byte read into fh.
-type chunkReading struct {
-	chunks chan sealedChunk
-	free   chan []byte // buffers handed back for reuse
-	tail   chan trailerRead
-	quit   chan struct{}
-	done   chan struct{}
-}
-
-type sealedChunk struct {
-	ct  []byte
-	err error
-}
-
-type trailerRead struct {
-	trailer  []byte
-	bodyHash []byte // SHA-256 of everything before the trailer length
-	fileHash []byte
-	size     int64
-	extra    bool // bytes follow the trailer
-	err      error
-}
-
-func startChunkReading(in *countReader, fh hash.Hash, remaining int64) *chunkReading {
-	c := &chunkReading{chunks: make(chan sealedChunk, 4), free: make(chan []byte, 6),
-		tail: make(chan trailerRead, 1), quit: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		send := func(sc sealedChunk) bool {
-			select {
-			case c.chunks <- sc:
-				return true
-			case <-c.quit:
-				return false
-			}
-		}
-		for index := 0; remaining > 0; index++ {
-			size := min(int64(chunkSize+tagSize), remaining)
-			var buf []byte
-			select {
-			case buf = <-c.free:
-			default:
-				buf = make([]byte, chunkSize+tagSize)
-			}
-			ct := buf[:size]
-			if err := readFull(in, ct, fmt.Sprintf("ciphertext chunk %d", index)); err != nil {
-				send(sealedChunk{err: err})
-				return
-			}
-			if !send(sealedChunk{ct: ct}) {
-				return
-			}
-			remaining -= size
-		}
-		close(c.chunks)
-		t := trailerRead{bodyHash: fh.Sum(nil)}
-		var lenb [4]byte
-		if t.err = readFull(in, lenb[:], "trailer length"); t.err == nil {
-			tl := binary.BigEndian.Uint32(lenb[:])
-			if tl == 0 || tl > maxTrailerSize {
-				t.err = fmt.Errorf("exporter: trailer length %d (limit %d): %w", tl, maxTrailerSize, ErrTooLarge)
-			} else {
-				t.trailer = make([]byte, tl)
-				t.err = readFull(in, t.trailer, "trailer")
-			}
-		}
-		t.fileHash = fh.Sum(nil)
-		t.size = in.n
-		if t.err == nil {
-			var one [1]byte
-			n, _ := io.ReadFull(in, one[:])
-			t.extra = n != 0
-		}
-		c.tail <- t
-	}()
-	return c
-}
-
-// stop ends the goroutine early (after an error) and waits for it.
-func (c *chunkReading) stop() {
-	close(c.quit)
-	<-c.done
-}
-
-// chunkReader opens the sealed chunks, serving the plaintext. It stops with io.EOF after
-// the final chunk, whose position the (signed) header fixes.
-type chunkReader struct {
-	src        *chunkReading
-	rcp        *hpke.Recipient
-	headerHash [32]byte
-	remaining  int64 // ciphertext bytes still to open
-	index      int
-	buf        []byte // unread plaintext
-	err        error
-}
-
-func (c *chunkReader) Read(p []byte) (int, error) {
-	for len(c.buf) == 0 {
-		if c.err != nil {
-			return 0, c.err
-		}
-		c.err = c.next()
-	}
-	n := copy(p, c.buf)
-	c.buf = c.buf[n:]
-	return n, nil
-}
-
-func (c *chunkReader) next() error {
-	if c.remaining == 0 {
-		return io.EOF
-	}
-	sc, ok := <-c.src.chunks
-	if !ok {
-		return fmt.Errorf("exporter: internal error: ciphertext ended early")
-	}
-	if sc.err != nil {
-		return sc.err
-	}
-	final := c.remaining == int64(len(sc.ct))
-	pt, err := c.rcp.Open(chunkAAD(c.headerHash, final), sc.ct)
-	c.remaining -= int64(len(sc.ct))
-	select {
-	case c.src.free <- sc.ct[:cap(sc.ct)]:
-	default:
-	}
-	if err != nil {
-		return &TamperedError{Member: fmt.Sprintf("ciphertext chunk %d", c.index), Reason: "authenticated decryption failed"}
-	}
-	c.index++
-	c.buf = pt
-	if len(pt) == 0 && !final {
-		return malformed("empty ciphertext chunk %d", c.index-1)
-	}
 	return nil
 }

@@ -12,9 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"enrollstation/internal/diskfree"
 )
@@ -303,26 +306,41 @@ type DirTarget struct {
 func (d *DirTarget) String() string { return "dir:" + d.Dir }
 
 // Deliver copies the bundle to Dir/<id>.esb atomically and re-reads it to check the hash.
+// Every file on the medium is opened relative to the directory (openat) and never through
+// a symbolic link (O_NOFOLLOW), so a link planted on the medium cannot redirect the copy
+// outside it (reason symlink); the directory itself is not a link either.
 func (d *DirTarget) Deliver(ctx context.Context, b BundleFile) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
 	name := b.ID + FileExt
+	tmp := "." + name + partialSuffix
 	final := filepath.Join(d.Dir, name)
-	if sum, _, err := hashFile(final); err == nil {
+	dfd, err := unix.Open(d.Dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	switch {
+	case errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) && isSymlink(d.Dir):
+		return "", coded(CodeSymlink, ErrNotDelivered, "%s is a symbolic link: give the medium's directory itself", d.Dir)
+	case err != nil:
+		return "", fmt.Errorf("exporter: target directory %s is not available (is the medium mounted?): %w", d.Dir, ErrNotDelivered)
+	}
+	defer unix.Close(dfd)
+	symlinkErr := func(n string) error {
+		return coded(CodeSymlink, ErrNotDelivered, "%s on %s is a symbolic link, not a bundle: remove it; nothing was written", n, d.Dir)
+	}
+	if sum, _, err := hashAt(dfd, name); err == nil {
 		if sum == b.SHA256 {
 			return final, nil
 		}
 		return "", fmt.Errorf("exporter: %s already holds a different bundle with ID %s: %w", d.Dir, b.ID, ErrNotDelivered)
-	}
-	if st, err := os.Stat(d.Dir); err != nil || !st.IsDir() {
-		return "", fmt.Errorf("exporter: target directory %s is not available (is the medium mounted?): %w", d.Dir, ErrNotDelivered)
+	} else if errors.Is(err, unix.ELOOP) {
+		return "", symlinkErr(name)
 	}
 	// Say so before copying rather than fill the medium and fail (a stale partial copy from
 	// an earlier attempt is replaced, so its space counts as free).
 	if free, err := diskfree.Free(d.Dir); err == nil {
-		if st, err := os.Stat(filepath.Join(d.Dir, "."+name+partialSuffix)); err == nil {
-			free += uint64(st.Size())
+		var st unix.Stat_t
+		if unix.Fstatat(dfd, tmp, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+			free += uint64(st.Size)
 		}
 		if need := uint64(b.Size) + spaceMargin; free < need {
 			return "", &NoSpaceError{Dir: d.Dir, Free: free, Need: need}
@@ -333,20 +351,126 @@ func (d *DirTarget) Deliver(ctx context.Context, b BundleFile) (string, error) {
 		return "", fmt.Errorf("exporter: %w", err)
 	}
 	defer src.Close()
-	if err := writeFileAtomic(d.Dir, name, func(w io.Writer) error {
-		_, err := io.Copy(w, src)
-		return err
-	}, d.hook); err != nil {
+	if err := copyAt(dfd, tmp, name, src, d.hook); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
 			free, _ := diskfree.Free(d.Dir)
 			return "", &NoSpaceError{Dir: d.Dir, Free: free, Need: uint64(b.Size) + spaceMargin}
 		}
+		if errors.Is(err, unix.ELOOP) {
+			return "", symlinkErr(tmp)
+		}
 		return "", fmt.Errorf("exporter: copying %s to %s: %v: %w", b.ID, d.Dir, err, ErrNotDelivered)
 	}
-	sum, size, err := hashFile(final)
+	// Only what the medium gives back counts.
+	sum, size, err := hashAt(dfd, name)
 	if err != nil || sum != b.SHA256 || size != b.Size {
-		os.Remove(final) // never leave a corrupt bundle that looks complete
+		unix.Unlinkat(dfd, name, 0) // never leave a corrupt bundle that looks complete
 		return "", fmt.Errorf("exporter: %s: re-read of %s does not match what was written (%v): %w", d.Dir, name, err, ErrNotDelivered)
 	}
 	return final, nil
+}
+
+func isSymlink(p string) bool {
+	st, err := os.Lstat(p)
+	return err == nil && st.Mode()&fs.ModeSymlink != 0
+}
+
+// copyAt writes src to dir/tmp (a new file: an old partial copy or a link in its place is
+// removed first, never followed), fsyncs it, renames it to dir/name and fsyncs dir.
+func copyAt(dfd int, tmp, name string, src io.Reader, hook func(string)) error {
+	if err := unix.Unlinkat(dfd, tmp, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), tmp)
+	_, err = io.Copy(f, src)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		unix.Unlinkat(dfd, tmp, 0)
+		return err
+	}
+	if hook != nil {
+		hook("partial-written")
+	}
+	// renameat replaces a link that appeared at name since the check; it never follows it.
+	if err := unix.Renameat(dfd, tmp, dfd, name); err != nil {
+		unix.Unlinkat(dfd, tmp, 0)
+		return err
+	}
+	if hook != nil {
+		hook("renamed")
+	}
+	if err := unix.Fsync(dfd); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("syncing the directory: %w", err)
+	}
+	return nil
+}
+
+// hashAt hashes dir/name, opened without following a link and dropped from the page
+// cache first so that removable media are really re-read.
+func hashAt(dfd int, name string) ([32]byte, int64, error) {
+	var sum [32]byte
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return sum, 0, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return sum, 0, fmt.Errorf("%s is not a regular file", name)
+	}
+	dropCache(f)
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return sum, 0, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, n, nil
+}
+
+// ackSeqFile keeps the sequence of the last issuer acknowledgement imported, so that an
+// older or repeated acknowledgement is refused (CheckAck).
+const ackSeqFile = "last-ack-seq"
+
+// LastAckSeq is the sequence of the last acknowledgement recorded with RecordAck, 0 if none.
+func (o *Outbox) LastAckSeq() (uint64, error) {
+	b, err := os.ReadFile(filepath.Join(o.dir, ackSeqFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("exporter: outbox: %w", err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("exporter: outbox: %s is damaged (%v): restore it from the audit log's last batch.issuer-ack entry", ackSeqFile, err)
+	}
+	return n, nil
+}
+
+// RecordAck keeps an imported acknowledgement beside its bundle (<bundle-id>.ack) and
+// makes its sequence the last one imported.
+func (o *Outbox) RecordAck(a *Ack, raw []byte) error {
+	if !validID.MatchString(a.BundleID) {
+		return fmt.Errorf("exporter: outbox: bad bundle ID %q", a.BundleID)
+	}
+	write := func(name string, b []byte) error {
+		return writeFileAtomic(o.dir, name, func(w io.Writer) error { _, err := w.Write(b); return err }, nil)
+	}
+	if err := write(a.BundleID+".ack", raw); err != nil {
+		return fmt.Errorf("exporter: outbox: keeping the acknowledgement: %w", err)
+	}
+	if err := write(ackSeqFile, []byte(strconv.FormatUint(a.Seq, 10)+"\n")); err != nil {
+		return fmt.Errorf("exporter: outbox: recording the acknowledgement sequence: %w", err)
+	}
+	return nil
 }

@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -287,10 +290,10 @@ func TestUploadExactlyOnce(t *testing.T) {
 	f := newFixture(t)
 	ob, bf := builtOutbox(t, f, f.synthRecords(t, 3, 200))
 	store := t.TempDir()
-	front := &flakyFront{next: NewReceiver(store)}
-	srv := httptest.NewTLSServer(front)
-	defer srv.Close()
-	target := &HTTPTarget{URL: srv.URL, Client: srv.Client(), Attempts: 10, Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
+	rc := NewReceiver(store, &f.station.PublicKey)
+	front := &flakyFront{next: rc}
+	srv, target := startReceiver(t, front, rc, f.station)
+	target.Attempts, target.Backoff, target.MaxBackoff = 10, time.Millisecond, 5*time.Millisecond
 	r, err := ob.Deliver(context.Background(), target, bf.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -325,18 +328,31 @@ func TestUploadExactlyOnce(t *testing.T) {
 func TestUploadFailures(t *testing.T) {
 	f := newFixture(t)
 	ob, bf := builtOutbox(t, f, f.synthRecords(t, 1, 32))
+	// A plain-http server that would confirm anything: a redirect to it must not count.
+	confirm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(201)
+		w.Write([]byte(`{"bundle_id":"` + bf.ID + `","sha256":"` + hexs(bf.SHA256[:]) + `","size":` + fmt.Sprint(bf.Size) + `}`))
+	}))
+	defer confirm.Close()
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc
 		wantReq int
+		reason  string
 	}{
-		{"always 500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 500) }, 3},
-		{"403 is final", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 403) }, 1},
+		{"always 500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 500) }, 3, "error"},
+		{"403 is final", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 403) }, 1, CodeUnregisteredClient},
 		{"wrong hash confirmed", func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)
 			w.WriteHeader(201)
 			w.Write([]byte(`{"bundle_id":"` + bf.ID + `","sha256":"00","size":1}`))
-		}, 1},
+		}, 1, "error"},
+		{"redirect to plain http", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, confirm.URL+r.URL.Path, http.StatusFound)
+		}, 1, CodeRedirect},
+		{"permanent redirect", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, confirm.URL+r.URL.Path, http.StatusPermanentRedirect)
+		}, 1, CodeRedirect},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -351,8 +367,8 @@ func TestUploadFailures(t *testing.T) {
 			defer srv.Close()
 			target := &HTTPTarget{URL: srv.URL, Client: srv.Client(), Attempts: 3, Backoff: time.Millisecond}
 			_, err := ob.Deliver(context.Background(), target, bf.ID)
-			if !errors.Is(err, ErrNotDelivered) || n != tt.wantReq {
-				t.Fatalf("got %v after %d requests, want ErrNotDelivered after %d", err, n, tt.wantReq)
+			if !errors.Is(err, ErrNotDelivered) || n != tt.wantReq || Reason(err) != tt.reason {
+				t.Fatalf("got %v (%s) after %d requests, want ErrNotDelivered (%s) after %d", err, Reason(err), n, tt.reason, tt.wantReq)
 			}
 			if _, err := ob.Receipt(bf.ID); !errors.Is(err, ErrNotDelivered) {
 				t.Fatalf("a receipt was written for a failed upload")
@@ -362,13 +378,18 @@ func TestUploadFailures(t *testing.T) {
 }
 
 func TestReceiverRejects(t *testing.T) {
+	f := newFixture(t)
 	store := t.TempDir()
-	srv := httptest.NewServer(NewReceiver(store))
-	defer srv.Close()
+	rc := NewReceiver(store, &f.station.PublicKey)
+	srv, target := startReceiver(t, rc, rc, f.station)
+	client, err := target.client()
+	if err != nil {
+		t.Fatal(err)
+	}
 	put := func(id, hash, body string) int {
 		req, _ := http.NewRequest(http.MethodPut, srv.URL+"/bundles/"+id, strings.NewReader(body))
 		req.Header.Set(headerBundleHash, hash)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,9 +434,11 @@ func TestParseTarget(t *testing.T) {
 		http bool
 	}{
 		{"https://issuer.example/upload", true, true},
-		{"http://127.0.0.1:8080", true, true},
-		{"http://localhost:8080", true, true},
+		{"http://127.0.0.1:8080", false, false}, // mutual TLS only
 		{"http://issuer.example", false, false},
+		{"https://user:secret@issuer.example/upload", false, false},
+		{"https://issuer.example/upload?token=secret", false, false},
+		{"https://issuer.example/upload#secret", false, false},
 		{"/media/usb", true, false},
 		{"", false, false},
 	} {
@@ -423,6 +446,12 @@ func TestParseTarget(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%q: err %v", tc.in, err)
 			continue
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("%q: the error repeats the secret: %v", tc.in, err)
+		}
+		if strings.Contains(tc.in, "secret") && Reason(err) != CodeCredentialsInURL {
+			t.Errorf("%q: reason %s", tc.in, Reason(err))
 		}
 		if err == nil {
 			_, isHTTP := tg.(*HTTPTarget)
@@ -507,9 +536,9 @@ func TestUploadToFullReceiver(t *testing.T) {
 	f := newFixture(t)
 	ob, bf := builtOutbox(t, f, f.photoRecords(t, 10))
 	store := testenv.SmallDisk(t, 2)
-	srv := httptest.NewTLSServer(NewReceiver(store))
-	defer srv.Close()
-	target := &HTTPTarget{URL: srv.URL, Client: srv.Client(), Attempts: 2, Backoff: time.Millisecond}
+	rc := NewReceiver(store, &f.station.PublicKey)
+	_, target := startReceiver(t, rc, rc, f.station)
+	target.Attempts, target.Backoff = 2, time.Millisecond
 	_, err := ob.Deliver(context.Background(), target, bf.ID)
 	if !errors.Is(err, ErrNotDelivered) || !strings.Contains(err.Error(), "507") {
 		t.Fatalf("upload to a full receiver: %v", err)
@@ -525,5 +554,97 @@ func TestUploadToFullReceiver(t *testing.T) {
 	}
 	if _, err := ob.Deliver(context.Background(), target, bf.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReceiverMutualTLS: the receiver takes bundles only from registered stations, over
+// TLS with the station's key as client certificate.
+func TestReceiverMutualTLS(t *testing.T) {
+	f := newFixture(t)
+	ob, bf := builtOutbox(t, f, f.synthRecords(t, 1, 32))
+	store := t.TempDir()
+	rc := NewReceiver(store, &f.station.PublicKey)
+	srv, target := startReceiver(t, rc, rc, f.station)
+	// Another station, whose key the issuer never registered.
+	stranger := newFixture(t)
+	bad := *target
+	cert, err := StationClientCertificate(stranger.station, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.ClientCert, bad.Attempts = cert, 1
+	if _, err := ob.Deliver(context.Background(), &bad, bf.ID); !errors.Is(err, ErrNotDelivered) || Reason(err) != CodeUnregisteredClient {
+		t.Fatalf("unregistered station: %v (%s)", err, Reason(err))
+	}
+	// No client certificate at all: the handshake fails.
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	anon := &HTTPTarget{URL: srv.URL, Attempts: 1, Client: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
+	if _, err := ob.Deliver(context.Background(), anon, bf.ID); !errors.Is(err, ErrNotDelivered) {
+		t.Fatalf("no client certificate: %v", err)
+	}
+	if len(esbFiles(t, store)) != 0 {
+		t.Fatal("the receiver kept a bundle from an unregistered client")
+	}
+	// A plain target without certificate does not even try.
+	if _, err := (&HTTPTarget{URL: srv.URL}).Deliver(context.Background(), bf); !errors.Is(err, ErrNotDelivered) {
+		t.Fatalf("no station certificate: %v", err)
+	}
+	// The registered station delivers.
+	if _, err := ob.Deliver(context.Background(), target, bf.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(esbFiles(t, store)) != 1 {
+		t.Fatal("the registered station's bundle was not stored")
+	}
+}
+
+// TestDirTargetRefusesSymlinks: links planted on the medium never redirect the copy
+// outside it, and a bundle is confirmed only after what the medium holds is re-read.
+func TestDirTargetRefusesSymlinks(t *testing.T) {
+	f := newFixture(t)
+	ob, bf := builtOutbox(t, f, f.synthRecords(t, 1, 32))
+	outside := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(outside, []byte("not yours"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	intact := func() {
+		t.Helper()
+		if b, _ := os.ReadFile(outside); string(b) != "not yours" {
+			t.Fatal("a file outside the medium was overwritten")
+		}
+	}
+	// A link where the bundle goes: refused, nothing written, no receipt.
+	usb := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(usb, bf.ID+FileExt)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ob.Deliver(context.Background(), &DirTarget{Dir: usb}, bf.ID); !errors.Is(err, ErrNotDelivered) || Reason(err) != CodeSymlink {
+		t.Fatalf("link at the bundle's name: %v (%s)", err, Reason(err))
+	}
+	intact()
+	if _, err := ob.Receipt(bf.ID); !errors.Is(err, ErrNotDelivered) {
+		t.Fatal("a receipt was written")
+	}
+	// A link where the partial copy goes: the link is removed, never followed.
+	usb2 := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(usb2, "."+bf.ID+FileExt+partialSuffix)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ob.Deliver(context.Background(), &DirTarget{Dir: usb2}, bf.ID); err != nil {
+		t.Fatal(err)
+	}
+	intact()
+	if st, err := os.Lstat(filepath.Join(usb2, bf.ID+FileExt)); err != nil || !st.Mode().IsRegular() {
+		t.Fatalf("delivered bundle: %v", err)
+	}
+	// The target directory itself a link (e.g. planted in place of a folder on the medium).
+	ob2, bf2 := builtOutbox(t, f, f.synthRecords(t, 1, 32))
+	link := filepath.Join(t.TempDir(), "exports")
+	if err := os.Symlink(t.TempDir(), link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ob2.Deliver(context.Background(), &DirTarget{Dir: link}, bf2.ID); Reason(err) != CodeSymlink {
+		t.Fatalf("target directory is a link: %v (%s)", err, Reason(err))
 	}
 }

@@ -9,11 +9,11 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/gowebpki/jcs"
+	"enrollstation/exporter/internal/jsonprofile"
+	"enrollstation/exporter/statement"
 )
 
 // Record is one approved enrollment as the exporter sees it: plain data the app maps its
@@ -32,15 +32,16 @@ type Record struct {
 
 // Identity is the demographic data of one applicant; identity.schema.json is its schema.
 type Identity struct {
-	FamilyName       string  `json:"family_name"`
-	GivenNames       string  `json:"given_names"`
-	DateOfBirth      string  `json:"date_of_birth"` // YYYY-MM-DD
-	Sex              string  `json:"sex"`           // F, M or X (ICAO 9303)
-	Nationality      string  `json:"nationality"`   // ICAO 9303 three-letter code
-	PlaceOfBirth     string  `json:"place_of_birth"`
-	Address          Address `json:"address"`
-	PreviousIDNumber string  `json:"previous_id_number,omitempty"`
-	Phone            string  `json:"phone,omitempty"` // E.164, e.g. +85212345678
+	ApplicationNumber string  `json:"application_number,omitempty"` // as printed on the receipt: YYMMDD-NNNNNN-C
+	FamilyName        string  `json:"family_name"`
+	GivenNames        string  `json:"given_names"`
+	DateOfBirth       string  `json:"date_of_birth"` // YYYY-MM-DD
+	Sex               string  `json:"sex"`           // F, M or X (ICAO 9303)
+	Nationality       string  `json:"nationality"`   // ICAO 9303 three-letter code
+	PlaceOfBirth      string  `json:"place_of_birth"`
+	Address           Address `json:"address"`
+	PreviousIDNumber  string  `json:"previous_id_number,omitempty"`
+	Phone             string  `json:"phone,omitempty"` // E.164, e.g. +85212345678
 }
 
 // Address is a postal address.
@@ -69,11 +70,11 @@ type Capture struct {
 }
 
 // Approval is a supervisor's signature over the record: an ASN.1 DER ECDSA signature by
-// SupervisorPublicKey (PKIX DER, P-256), either over the SHA-256 digest from
-// [ApprovalDigest], or, when Statement is set, over SHA-256(Statement): the canonical JSON
-// statement the station's own approval workflow signed, which must name the record's ID,
-// portrait and template hashes, identity and capture metadata (docs/bundle-format.md,
-// "Statement approvals", lists the fields).
+// SupervisorPublicKey (PKIX DER, P-256, a key in the bundle's roster) over
+// SHA-256(Statement), the approval statement (package exporter/statement) that names the
+// station, the record's ID, portrait and template hashes, identity, capture metadata and
+// the roster key (docs/bundle-format.md, "Approval statement"). Format-v1 bundles may
+// instead sign the digest from [ApprovalDigest] (Statement empty).
 type Approval struct {
 	SupervisorID        string
 	SupervisorPublicKey []byte
@@ -115,21 +116,20 @@ const timeFormat = time.RFC3339Nano
 
 func fmtTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(timeFormat, s)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return t.UTC(), nil
-}
+// parseTime reads a time as fmtTime writes it and nothing else: RFC 3339, "Z", no
+// trailing zeros in the fraction, so an instant has one spelling in signed bytes.
+func parseTime(s string) (time.Time, error) { return statement.ParseTime(s) }
 
 // canonicalJSON marshals v and canonicalises it per RFC 8785.
-func canonicalJSON(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return jcs.Transform(b)
+func canonicalJSON(v any) ([]byte, error) { return jsonprofile.Canonical(v) }
+
+// identitySchemaVersion is the identity.json schema_version of format v2.
+const identitySchemaVersion = 2
+
+// identityV2 is identity.json in format v2: the identity and its schema version.
+type identityV2 struct {
+	SchemaVersion int `json:"schema_version"`
+	Identity
 }
 
 type qualityJSON struct {
@@ -153,17 +153,33 @@ type approvalJSON struct {
 	Statement           []byte `json:"statement,omitempty"` // base64 of the signed statement
 }
 
+// approvalJSONv2 is approval.json in format v2: the key is named by its roster key ID.
+type approvalJSONv2 struct {
+	Algorithm       string `json:"algorithm"`
+	SupervisorID    string `json:"supervisor_id"`
+	SupervisorKeyID string `json:"supervisor_key_id"` // hex SHA-256 of the roster key's PKIX DER
+	Signature       []byte `json:"signature"`         // base64 ASN.1 DER ECDSA over SHA-256(statement)
+	SignedAt        string `json:"signed_at"`
+	Statement       []byte `json:"statement"` // base64 of the signed statement bytes
+}
+
 // Approval algorithms: what approval.json's signature is over.
 const (
-	approvalAlgorithm  = "ES256-DER/approval-digest-v1" // ApprovalDigest
-	statementAlgorithm = "ES256-DER/statement-v1"       // SHA-256 of the carried statement
+	approvalAlgorithm    = "ES256-DER/approval-digest-v1" // v1: ApprovalDigest
+	statementAlgorithm   = "ES256-DER/statement-v1"       // v1: SHA-256 of the carried station statement
+	statementAlgorithmV2 = "ES256-DER/statement-v2"       // v2: SHA-256 of the package statement bytes
 )
 
-// encodeMembers returns the bytes of a record's six members in memberNames order.
-func encodeMembers(r Record) ([len(memberNames)][]byte, error) {
+// encodeMembers returns the bytes of a record's six members in memberNames order, as
+// format version ver writes them.
+func encodeMembers(r Record, ver uint16) ([len(memberNames)][]byte, error) {
 	var m [len(memberNames)][]byte
 	var err error
-	if m[0], err = canonicalJSON(r.Identity); err != nil {
+	var id any = r.Identity
+	if ver >= formatVersion {
+		id = identityV2{identitySchemaVersion, r.Identity}
+	}
+	if m[0], err = canonicalJSON(id); err != nil {
 		return m, fmt.Errorf("exporter: record %s: encoding identity: %w", r.EnrollmentID, err)
 	}
 	m[1] = r.Portrait
@@ -180,6 +196,16 @@ func encodeMembers(r Record) ([len(memberNames)][]byte, error) {
 		ForcedReason: r.Capture.ForcedReason, CapturedAt: fmtTime(r.Capture.CapturedAt),
 	}); err != nil {
 		return m, fmt.Errorf("exporter: record %s: encoding capture metadata: %w", r.EnrollmentID, err)
+	}
+	if ver >= formatVersion {
+		if m[5], err = canonicalJSON(approvalJSONv2{
+			Algorithm: statementAlgorithmV2, SupervisorID: r.Approval.SupervisorID,
+			SupervisorKeyID: KeyID(r.Approval.SupervisorPublicKey), Signature: r.Approval.Signature,
+			SignedAt: fmtTime(r.Approval.SignedAt), Statement: r.Approval.Statement,
+		}); err != nil {
+			return m, fmt.Errorf("exporter: record %s: encoding approval: %w", r.EnrollmentID, err)
+		}
+		return m, nil
 	}
 	alg := approvalAlgorithm
 	if len(r.Approval.Statement) > 0 {
@@ -221,8 +247,10 @@ const approvalContext = "enrollstation approval v1"
 // Approval field of r is ignored, so the digest can be computed before signing. The
 // signature is ECDSA P-256 over this digest, ASN.1 DER encoded (what crypto.Signer returns
 // for an ECDSA key given the digest and crypto.SHA256).
+//
+// Format v1 only: format v2 approvals sign a statement ([SignApproval]).
 func ApprovalDigest(r Record) ([32]byte, error) {
-	m, err := encodeMembers(r)
+	m, err := encodeMembers(r, formatV1)
 	if err != nil {
 		return [32]byte{}, err
 	}
@@ -249,9 +277,12 @@ func approvalDigest(id, model, version string, hashes [len(memberNames)][32]byte
 	return sha256.Sum256(b), nil
 }
 
-// SignApproval makes a supervisor's approval of r: it signs ApprovalDigest(r) with s (an
-// ECDSA P-256 key, e.g. TPM-backed) and returns the Approval to store with the record.
-func SignApproval(r Record, s crypto.Signer, supervisorID string, at time.Time) (Approval, error) {
+// SignApproval makes a supervisor's approval of r for a bundle of the station stationID
+// (hex [StationID]): it signs the approval statement for r (package exporter/statement)
+// with s (an ECDSA P-256 key, e.g. TPM-backed, registered in the station's roster) and
+// returns the Approval to store with the record. The station's own workflow signs the
+// statement its vault builds instead; this is for tools and tests.
+func SignApproval(r Record, s crypto.Signer, stationID, supervisorID string, at time.Time) (Approval, error) {
 	pub, ok := s.Public().(*ecdsa.PublicKey)
 	if !ok || pub.Curve != elliptic.P256() {
 		return Approval{}, fmt.Errorf("exporter: supervisor key is %T, want ECDSA P-256: %w", s.Public(), ErrBadKey)
@@ -260,25 +291,27 @@ func SignApproval(r Record, s crypto.Signer, supervisorID string, at time.Time) 
 	if err != nil {
 		return Approval{}, fmt.Errorf("exporter: supervisor key: %w", err)
 	}
-	d, err := ApprovalDigest(r)
+	mem, err := encodeMembers(r, formatVersion)
 	if err != nil {
 		return Approval{}, err
 	}
+	stmt, err := statementOf(r, stationID, supervisorID, der, at, statement.Hash(mem[3])).Marshal()
+	if err != nil {
+		return Approval{}, fmt.Errorf("exporter: approval statement of %s: %w", r.EnrollmentID, err)
+	}
+	d := sha256.Sum256(stmt)
 	sig, err := s.Sign(rand.Reader, d[:], crypto.SHA256)
 	if err != nil {
 		return Approval{}, fmt.Errorf("exporter: signing approval of %s: %w", r.EnrollmentID, err)
 	}
-	a := Approval{SupervisorID: supervisorID, SupervisorPublicKey: der, Signature: sig, SignedAt: at.UTC()}
-	r.Approval = a
-	if err := VerifyApproval(r); err != nil { // catches a signer that returns another encoding
-		return Approval{}, err
-	}
-	return a, nil
+	return Approval{SupervisorID: supervisorID, SupervisorPublicKey: der, Signature: sig, SignedAt: at.UTC(), Statement: stmt}, nil
 }
 
-// VerifyApproval checks r.Approval against the record's content. Errors wrap ErrBadSignature.
-func VerifyApproval(r Record) error {
-	m, err := encodeMembers(r)
+// VerifyApproval checks r.Approval against the record's content for a bundle of station
+// stationID (hex), taking the key the approval names as registered: what Build checks
+// against the roster. Errors wrap ErrBadSignature.
+func VerifyApproval(r Record, stationID string) error {
+	m, err := encodeMembers(r, formatVersion)
 	if err != nil {
 		return err
 	}
@@ -286,5 +319,10 @@ func VerifyApproval(r Record) error {
 	for i := range m {
 		hashes[i] = sha256.Sum256(m[i])
 	}
-	return verifyApproval(r, hashes)
+	pub, err := parseP256(r.Approval.SupervisorPublicKey)
+	if err != nil {
+		return &SignatureError{What: "approval of record " + r.EnrollmentID, Err: err}
+	}
+	k := &rosterKey{RosterEntry: RosterEntry{SupervisorID: r.Approval.SupervisorID, PublicKey: r.Approval.SupervisorPublicKey, Status: KeyActive}, pub: pub}
+	return verifyApprovalV2(r, hashes, stationID, map[string]*rosterKey{KeyID(r.Approval.SupervisorPublicKey): k})
 }

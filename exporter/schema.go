@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
+
+	"enrollstation/exporter/internal/jsonprofile"
 )
 
 //go:embed identity.schema.json
@@ -43,21 +45,20 @@ func validateIdentityJSON(id string, b []byte) error {
 	}
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 	if err != nil {
-		return &SchemaError{EnrollmentID: id, Detail: "not JSON: " + err.Error()}
+		return &SchemaError{EnrollmentID: id, Detail: "not JSON"}
 	}
 	if err := sch.Validate(inst); err != nil {
 		var ve *jsonschema.ValidationError
 		if errors.As(err, &ve) {
 			return &SchemaError{EnrollmentID: id, Detail: flattenValidation(ve)}
 		}
-		return &SchemaError{EnrollmentID: id, Detail: err.Error()}
+		return &SchemaError{EnrollmentID: id, Detail: "does not validate"}
 	}
 	return nil
 }
 
 // flattenValidation turns the validator's error tree into one line naming each failing field.
 func flattenValidation(ve *jsonschema.ValidationError) string {
-	p := message.NewPrinter(language.English)
 	var parts []string
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
@@ -69,7 +70,13 @@ func flattenValidation(ve *jsonschema.ValidationError) string {
 					loc += "/" + p
 				}
 			}
-			parts = append(parts, fmt.Sprintf("%s: %s", loc, e.ErrorKind.LocalizedString(p)))
+			// The keyword only: the validator's messages quote the value, which is a
+			// citizen's data and must not reach logs or the issuer's terminal.
+			kw := "invalid"
+			if k := e.ErrorKind.KeywordPath(); len(k) > 0 {
+				kw = strings.Join(k, "/")
+			}
+			parts = append(parts, fmt.Sprintf("%s: %s", strconv.QuoteToASCII(loc), kw))
 			return
 		}
 		for _, c := range e.Causes {
@@ -94,7 +101,7 @@ func ParseIdentity(b []byte) (Identity, error) {
 	if err := validateIdentityJSON("", b); err != nil {
 		return id, err
 	}
-	if err := decodeStrict(b, &id); err != nil {
+	if err := jsonprofile.Decode(b, &id); err != nil {
 		return id, &SchemaError{Detail: err.Error()}
 	}
 	return id, nil

@@ -7,10 +7,13 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -41,11 +44,11 @@ func vectorFixture(t testing.TB) fixture {
 
 func writeVectorKeys(t *testing.T, dir string, f fixture) {
 	ecPEM := func(k *ecdsa.PrivateKey) []byte {
-		der, err := x509.MarshalECPrivateKey(k)
+		der, err := x509.MarshalPKCS8PrivateKey(k)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	}
 	stPub, _ := MarshalStationPublicKey(&f.station.PublicKey)
 	issPriv, _ := f.issuer.MarshalText()
@@ -60,15 +63,72 @@ func writeVectorKeys(t *testing.T, dir string, f fixture) {
 	}
 }
 
+// vectorParams are the parameters of testdata/vector.esb: sequence 3 after a bundle
+// whose hash is 32 bytes of 0x5a.
+func vectorParams(t testing.TB, f fixture) BuildParams {
+	return f.params(f.synthRecords(t, 2, 24), 3, bytes.Repeat([]byte{0x5a}, 32))
+}
+
+// negativeVector is a bundle the reader must refuse, with its reason code.
+type negativeVector struct {
+	Name   string `json:"file"`
+	Reason string `json:"reason"`
+	data   []byte
+}
+
+// negativeVectors makes one bundle per reader hole, signed and encrypted with the vector
+// keys, each refused with its reason code.
+func negativeVectors(t *testing.T, f fixture) []negativeVector {
+	var out []negativeVector
+	slug := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+				return r
+			}
+			return '-'
+		}, strings.ToLower(s))
+	}
+	for _, tc := range tamperCases() {
+		out = append(out, negativeVector{slug(tc.name) + FileExt, tc.want, f.resealed(t, vectorParams(t, f), tc)})
+	}
+	for _, tc := range approvalKeyCases(t, f) {
+		p := vectorParams(t, f)
+		recs := slices.Clone([]Record(p.Records.(Records)))
+		tc.edit(&p, recs)
+		p.Records, p.skipRecordChecks = Records(recs), true
+		data, _ := f.build(t, p)
+		out = append(out, negativeVector{slug(tc.name) + FileExt, tc.want, data})
+	}
+	good, _ := f.build(t, vectorParams(t, f))
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)/2] ^= 1
+	out = append(out, negativeVector{"truncated" + FileExt, "truncated", good[:len(good)-100]},
+		negativeVector{"ciphertext-bit-flip" + FileExt, "tampered", flipped})
+	return out
+}
+
+// TestVectors checks the committed vectors: the key files, the format-1 bundle (frozen),
+// the format-2 bundle and its report, and every negative vector's reason code.
+// -update writes them again (all but the format-1 bundle, which no writer makes now).
 func TestVectors(t *testing.T) {
 	dir := "testdata"
 	f := vectorFixture(t)
 	if *update {
 		writeVectorKeys(t, dir, f)
-		recs := f.synthRecords(t, 2, 24)
-		p := f.params(recs, 3, bytes.Repeat([]byte{0x5a}, 32))
-		data, _ := f.build(t, p)
+		data, _ := f.build(t, vectorParams(t, f))
 		if err := os.WriteFile(filepath.Join(dir, "vector.esb"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		neg := negativeVectors(t, f)
+		os.RemoveAll(filepath.Join(dir, "negative"))
+		os.Mkdir(filepath.Join(dir, "negative"), 0o755)
+		for _, v := range neg {
+			if err := os.WriteFile(filepath.Join(dir, "negative", v.Name), v.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		idx, _ := json.MarshalIndent(neg, "", "  ")
+		if err := os.WriteFile(filepath.Join(dir, "negative", "expected.json"), append(idx, '\n'), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -91,32 +151,63 @@ func TestVectors(t *testing.T) {
 	if err != nil || !st.Equal(&f.station.PublicKey) {
 		t.Fatalf("station.pub: %v", err)
 	}
-	data := read("vector.esb")
-	b, err := Open(bytes.NewReader(data), iss, st, OpenOptions{AfterSeq: 2, PrevHash: bytes.Repeat([]byte{0x5a}, 32)})
-	if err != nil {
-		t.Fatalf("vector.esb does not verify: %v", err)
-	}
-	var report bytes.Buffer
-	if err := WriteReport(&report, b); err != nil {
-		t.Fatal(err)
-	}
-	golden := filepath.Join(dir, "vector.verify.golden")
-	if *update {
-		if err := os.WriteFile(golden, report.Bytes(), 0o644); err != nil {
+	for _, v := range []struct{ bundle, golden string }{{"vector.esb", "vector.verify.golden"}, {"vector-v1.esb", "vector-v1.verify.golden"}} {
+		b, err := Open(bytes.NewReader(read(v.bundle)), iss, st, OpenOptions{AfterSeq: 2, PrevHash: bytes.Repeat([]byte{0x5a}, 32)})
+		if err != nil {
+			t.Fatalf("%s does not verify: %v", v.bundle, err)
+		}
+		var report bytes.Buffer
+		if err := WriteReport(&report, b); err != nil {
 			t.Fatal(err)
 		}
+		if *update {
+			if err := os.WriteFile(filepath.Join(dir, v.golden), report.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if want := read(v.golden); !bytes.Equal(report.Bytes(), want) {
+			t.Errorf("verify report differs from %s:\n got:\n%s\nwant:\n%s", v.golden, report.Bytes(), want)
+		}
+		checkOpened(t, b)
 	}
-	if want := read("vector.verify.golden"); !bytes.Equal(report.Bytes(), want) {
-		t.Errorf("verify report differs from %s:\n got:\n%s\nwant:\n%s", golden, report.Bytes(), want)
+	// The real-station vector (written by go test ./enroll -run TestExportVectors -update).
+	sst, err := ParseStationPublicKey(read("station/station.pub"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The records are the ones the vector was made from, and --open writes them byte for byte.
+	sb, err := Open(bytes.NewReader(read("station/bundle.esb")), iss, sst, OpenOptions{})
+	if err != nil {
+		t.Fatalf("station/bundle.esb does not verify: %v", err)
+	}
+	var sr bytes.Buffer
+	WriteReport(&sr, sb)
+	if !bytes.Equal(sr.Bytes(), read("station/bundle.verify.golden")) {
+		t.Errorf("station/bundle.esb report differs from its golden:\n%s", sr.Bytes())
+	}
+	// The records of the format-1 vector are the synthetic ones it was made from.
+	b1, _ := Open(bytes.NewReader(read("vector-v1.esb")), iss, st, OpenOptions{})
 	want := f.synthRecords(t, 2, 24)
 	for i := range want {
-		want[i].Approval = b.Records[i].Approval // ECDSA signatures are randomised
-		if d, _ := ApprovalDigest(want[i]); d != mustDigest(t, b.Records[i]) {
+		if d, _ := ApprovalDigest(want[i]); d != mustDigest(t, b1.Records[i]) {
 			t.Errorf("record %d differs from the synthetic record it was made from", i)
 		}
 	}
+	// Every negative vector is refused with its reason code.
+	var neg []negativeVector
+	if err := json.Unmarshal(read("negative/expected.json"), &neg); err != nil || len(neg) < 15 {
+		t.Fatalf("negative/expected.json: %d vectors, %v", len(neg), err)
+	}
+	for _, v := range neg {
+		_, err := Open(bytes.NewReader(read("negative/"+v.Name)), iss, st, OpenOptions{})
+		if Reason(err) != v.Reason {
+			t.Errorf("negative/%s: reason %q (%v), want %q", v.Name, Reason(err), err, v.Reason)
+		}
+	}
+}
+
+// checkOpened checks --open writes every member byte for byte.
+func checkOpened(t *testing.T, b *Bundle) {
+	t.Helper()
 	out := t.TempDir()
 	if err := WriteRecords(out, b); err != nil {
 		t.Fatal(err)
@@ -153,8 +244,10 @@ func FuzzOpen(f *testing.F) {
 	f.Add(valid)
 	f.Add(valid[:preambleSize+40])
 	f.Add(valid[:len(valid)-10])
-	if v, err := os.ReadFile(filepath.Join("testdata", "vector.esb")); err == nil {
-		f.Add(v)
+	for _, name := range []string{"vector.esb", "vector-v1.esb"} {
+		if v, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(v)
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := Open(bytes.NewReader(data), fx.issuer, &fx.station.PublicKey, OpenOptions{MaxMemberSize: 1 << 20, MaxManifestSize: 1 << 20})

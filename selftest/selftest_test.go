@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
+	"enrollstation/internal/testkit"
 )
 
 func TestRunReportsEachCheck(t *testing.T) {
@@ -67,8 +69,8 @@ func TestStationChecksFailClearly(t *testing.T) {
 	if err := os.WriteFile(readOnly, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Data: readOnly, TPM: "127.0.0.1:1", Models: badModels, Camera: filepath.Join(dir, "missing.mp4")}
-	rs := Run(context.Background(), StationChecks(cfg), nil)
+	cfg := enroll.Config{Data: readOnly, TPM: "127.0.0.1:1", Models: badModels, Camera: filepath.Join(dir, "missing.mp4")}
+	rs := Run(context.Background(), StationChecks(cfg, testkit.Opener{Data: cfg.Data, TPM: cfg.TPM}.OpenTPM, true), nil)
 	want := map[string]bool{"models": false, "face engine": false, "opencv": true, "camera": false, "tpm": false, "data dir": false, "store": false}
 	for _, r := range rs {
 		if r.OK != want[r.Name] {

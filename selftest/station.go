@@ -15,32 +15,28 @@ import (
 
 	"enrollstation/biometrics"
 	"enrollstation/capture"
+	"enrollstation/enroll"
 	"enrollstation/vault"
 )
 
-// Config names what the station checks use; it mirrors the common command-line flags.
-type Config struct {
-	Data   string // station data directory
-	TPM    string // auto | /dev/tpmrm0 | swtpm | HOST:PORT
-	Models string // dlib models directory
-	Camera string // camera source; empty means "any V4L2 capture device"
-	// OpenTPM, when set, is used instead of vault.OpenTPM(TPM, Data): the window keeps one
-	// TPM connection open (a running swtpm holds its state directory's lock).
-	OpenTPM func() (*vault.TPM, error)
-}
+// TPMOpener returns the TPM to check: the command line opens a fresh connection (and
+// the check closes it); the window lends the one it keeps open (a running swtpm holds its
+// state directory's lock).
+type TPMOpener func() (*vault.TPM, error)
 
 // SelftestPhoto is the known single-face photo scripts/setup puts in the models folder,
 // used to prove that face detection works on this machine.
 const SelftestPhoto = "selftest-face.jpg"
 
 // StationChecks returns the station's checks in the order they are worth reading.
-func StationChecks(cfg Config) []Check {
+// openTPM gives the TPM; closeTPM says whether the check closes it afterwards.
+func StationChecks(cfg enroll.Config, openTPM TPMOpener, closeTPM bool) []Check {
 	return []Check{
 		{"models", func(context.Context) (string, error) { return checkModels(cfg.Models) }},
 		{"face engine", func(context.Context) (string, error) { return checkFaceEngine(cfg.Models) }},
 		{"opencv", func(context.Context) (string, error) { return checkOpenCV() }},
 		{"camera", func(ctx context.Context) (string, error) { return checkCamera(ctx, cfg.Camera) }},
-		{"tpm", func(context.Context) (string, error) { return checkTPM(cfg) }},
+		{"tpm", func(context.Context) (string, error) { return checkTPM(cfg.TPM, openTPM, closeTPM) }},
 		{"data dir", func(context.Context) (string, error) { return checkDataDir(cfg.Data) }},
 		{"store", func(context.Context) (string, error) { return checkStore(cfg.Data) }},
 	}
@@ -139,13 +135,7 @@ func readOneFrame(ctx context.Context, spec string) (string, error) {
 	return fmt.Sprintf("%s (%s) delivers %dx%d at %.0f fps", spec, info.Kind, m.Cols(), m.Rows(), info.FPS), nil
 }
 
-func checkTPM(cfg Config) (string, error) {
-	open := cfg.OpenTPM
-	closeIt := false
-	if open == nil {
-		open = func() (*vault.TPM, error) { return vault.OpenTPM(cfg.TPM, cfg.Data) }
-		closeIt = true
-	}
+func checkTPM(spec string, open TPMOpener, closeIt bool) (string, error) {
 	tp, err := open()
 	if err != nil {
 		hint := "check that the TPM is enabled in the firmware and /dev/tpmrm0 is readable (tss group)"
@@ -158,7 +148,7 @@ func checkTPM(cfg Config) (string, error) {
 		defer tp.Close()
 	}
 	info := tp.Info()
-	detail := fmt.Sprintf("%s TPM (%s, firmware %s) via %s", info.Kind, info.Manufacturer, info.Firmware, cfg.TPM)
+	detail := fmt.Sprintf("%s TPM (%s, firmware %s) via %s", info.Kind, info.Manufacturer, info.Firmware, spec)
 	if info.Kind == "software" {
 		detail += " — software TPM: for demos and tests only"
 	}
@@ -212,7 +202,7 @@ func checkStore(dataDir string) (string, error) {
 	if _, err := rand.Read(key); err != nil {
 		return "", err
 	}
-	st, err := vault.OpenStore(dir, key)
+	st, err := vault.CreateStore(dir, key, vault.StoreOptions{})
 	if err != nil {
 		return "", Hint(err, "check free disk space and the data directory")
 	}

@@ -73,10 +73,5 @@ func (st *Station) SetRoles(admin *Session, name string, roles []Role, newPW str
 // SignCheckpoint signs the current head of the audit log with the station key and
 // returns the checkpoint (nil when the log is empty), e.g. to carry it in a bundle.
 func (st *Station) SignCheckpoint() (*AuditCheckpoint, error) {
-	var cp *AuditCheckpoint
-	err := st.store.Update(func(tx *Tx) (err error) {
-		cp, err = tx.addCheckpoint(st.signer)
-		return err
-	})
-	return cp, err
+	return st.anchoredUpdate(nil)
 }

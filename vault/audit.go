@@ -35,7 +35,9 @@ type AuditCheckpoint struct {
 	Seq       uint64    `json:"seq"`
 	Hash      []byte    `json:"hash"`
 	Time      time.Time `json:"time"`
-	Signature []byte    `json:"signature"` // ECDSA P-256 ASN.1 over SHA-256(checkpointMessage)
+	Signature []byte    `json:"signature"` // ECDSA P-256 ASN.1 over checkpointDigest
+	// Anchor is the TPM anchor counter's value for this checkpoint (anchor.go).
+	Anchor uint64 `json:"anchor"`
 }
 
 const (
@@ -60,8 +62,10 @@ func entryHash(e *AuditEntry) []byte {
 	return h.Sum(nil)
 }
 
-func checkpointDigest(seq uint64, hash []byte, t time.Time) []byte {
-	d := sha256.Sum256([]byte(fmt.Sprintf("enrollstation-audit-checkpoint-v1\x00%d\x00%x\x00%s", seq, hash, t.UTC().Format(time.RFC3339Nano))))
+// checkpointDigest = SHA-256("enrollstation-audit-checkpoint-v2" 0 seq 0 hex(hash) 0
+// time(RFC3339Nano) 0 anchor), all decimal but the hash.
+func checkpointDigest(cp *AuditCheckpoint) []byte {
+	d := sha256.Sum256([]byte(fmt.Sprintf("enrollstation-audit-checkpoint-v2\x00%d\x00%x\x00%s\x00%d", cp.Seq, cp.Hash, cp.Time.UTC().Format(time.RFC3339Nano), cp.Anchor)))
 	return d[:]
 }
 
@@ -83,6 +87,18 @@ func (tx *Tx) auditHead() (auditHead, error) {
 		return h, fmt.Errorf("vault: audit head: %w", err)
 	}
 	return h, nil
+}
+
+// value opens and decodes an iterated item's sealed JSON value.
+func (tx *Tx) value(item *badger.Item, v any) error {
+	key := string(item.Key())
+	return item.Value(func(b []byte) error {
+		plain, err := tx.s.open(key, b)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(plain, v)
+	})
 }
 
 // Audit appends an entry to the audit log in this transaction, so the log and the
@@ -118,7 +134,7 @@ func (tx *Tx) AuditEntries(from, to uint64) ([]AuditEntry, error) {
 	var out []AuditEntry
 	for it.Seek([]byte(seqKey(pAudit, from))); it.Valid(); it.Next() {
 		var e AuditEntry
-		if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
+		if err := tx.value(it.Item(), &e); err != nil {
 			return nil, fmt.Errorf("vault: audit entry %s: %w", it.Item().Key(), err)
 		}
 		if to != 0 && e.Seq > to {
@@ -129,8 +145,9 @@ func (tx *Tx) AuditEntries(from, to uint64) ([]AuditEntry, error) {
 	return out, nil
 }
 
-// addCheckpoint records a signed checkpoint of the current head.
-func (tx *Tx) addCheckpoint(signer crypto.Signer) (*AuditCheckpoint, error) {
+// addCheckpoint records a signed checkpoint of the current head with the given anchor
+// value (Station code goes through anchoredCheckpoint, which picks it).
+func (tx *Tx) addCheckpoint(signer crypto.Signer, anchor uint64) (*AuditCheckpoint, error) {
 	head, err := tx.auditHead()
 	if err != nil {
 		return nil, err
@@ -138,8 +155,8 @@ func (tx *Tx) addCheckpoint(signer crypto.Signer) (*AuditCheckpoint, error) {
 	if head.Seq == 0 {
 		return nil, nil
 	}
-	cp := AuditCheckpoint{V: recordVersion, Seq: head.Seq, Hash: head.Hash, Time: time.Now().UTC()}
-	cp.Signature, err = signer.Sign(nil, checkpointDigest(cp.Seq, cp.Hash, cp.Time), crypto.SHA256)
+	cp := AuditCheckpoint{V: recordVersion, Seq: head.Seq, Hash: head.Hash, Time: time.Now().UTC(), Anchor: anchor}
+	cp.Signature, err = signer.Sign(nil, checkpointDigest(&cp), crypto.SHA256)
 	if err != nil {
 		return nil, fmt.Errorf("vault: signing audit checkpoint: %w", err)
 	}
@@ -157,10 +174,14 @@ type AuditProblem struct {
 
 // AuditReport is the result of VerifyAudit.
 type AuditReport struct {
-	Entries     uint64         `json:"entries"`
-	Checkpoints int            `json:"checkpoints"`
-	LastSigned  uint64         `json:"last_signed"` // highest entry covered by a valid checkpoint
-	Problems    []AuditProblem `json:"problems,omitempty"`
+	Entries     uint64 `json:"entries"`
+	Checkpoints int    `json:"checkpoints"`
+	LastSigned  uint64 `json:"last_signed"` // highest entry covered by a valid checkpoint
+	// Anchored is the entry of the checkpoint the TPM's anchor counter (value Anchor)
+	// vouches for (Station.VerifyAudit only).
+	Anchored uint64         `json:"anchored,omitempty"`
+	Anchor   uint64         `json:"anchor,omitempty"`
+	Problems []AuditProblem `json:"problems,omitempty"`
 }
 
 // OK reports whether the log verified.
@@ -187,7 +208,7 @@ func (s *Store) VerifyAudit(pub *ecdsa.PublicKey) (*AuditReport, error) {
 		for it.Rewind(); it.Valid(); it.Next() {
 			key := string(it.Item().Key())
 			var e AuditEntry
-			if err := it.Item().Value(func(b []byte) error { return json.Unmarshal(b, &e) }); err != nil {
+			if err := tx.value(it.Item(), &e); err != nil {
 				rep.Problems = append(rep.Problems, AuditProblem{want, fmt.Sprintf("entry %s unreadable: %v", key, err)})
 				continue
 			}
@@ -216,14 +237,15 @@ func (s *Store) VerifyAudit(pub *ecdsa.PublicKey) (*AuditReport, error) {
 		copts.Prefix = []byte(pCheckpoint)
 		cit := tx.txn.NewIterator(copts)
 		defer cit.Close()
+		var lastAnchor uint64 // TPM-anchored checkpoints carry consecutive anchor values
 		for cit.Rewind(); cit.Valid(); cit.Next() {
 			var cp AuditCheckpoint
-			if err := cit.Item().Value(func(b []byte) error { return json.Unmarshal(b, &cp) }); err != nil {
+			if err := tx.value(cit.Item(), &cp); err != nil {
 				rep.Problems = append(rep.Problems, AuditProblem{0, fmt.Sprintf("checkpoint %s unreadable: %v", cit.Item().Key(), err)})
 				continue
 			}
 			rep.Checkpoints++
-			if !ecdsa.VerifyASN1(pub, checkpointDigest(cp.Seq, cp.Hash, cp.Time), cp.Signature) {
+			if !ecdsa.VerifyASN1(pub, checkpointDigest(&cp), cp.Signature) {
 				rep.Problems = append(rep.Problems, AuditProblem{cp.Seq, "checkpoint signature is not the station's"})
 				continue
 			}
@@ -233,6 +255,12 @@ func (s *Store) VerifyAudit(pub *ecdsa.PublicKey) (*AuditReport, error) {
 			}
 			if cp.Seq > rep.LastSigned {
 				rep.LastSigned = cp.Seq
+			}
+			if cp.Anchor != 0 {
+				if lastAnchor != 0 && cp.Anchor != lastAnchor+1 {
+					rep.Problems = append(rep.Problems, AuditProblem{cp.Seq, fmt.Sprintf("signed checkpoints with TPM anchors %d..%d are missing (removed)", lastAnchor+1, cp.Anchor-1)})
+				}
+				lastAnchor = cp.Anchor
 			}
 		}
 		return nil

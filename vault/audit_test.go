@@ -17,7 +17,7 @@ func auditStore(t *testing.T) (*Store, *ecdsa.PrivateKey) {
 	t.Helper()
 	key := make([]byte, 32)
 	rand.Read(key)
-	s, err := OpenStore(t.TempDir(), key)
+	s, err := CreateStore(t.TempDir(), key, StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func auditStore(t *testing.T) (*Store, *ecdsa.PrivateKey) {
 				return err
 			}
 			if i == 4 {
-				_, err := tx.addCheckpoint(sk)
+				_, err := tx.addCheckpoint(sk, 0)
 				return err
 			}
 			return nil
@@ -48,7 +48,13 @@ func rawEntry(t *testing.T, s *Store, seq uint64) AuditEntry {
 		if err != nil {
 			return err
 		}
-		return item.Value(func(b []byte) error { return json.Unmarshal(b, &e) })
+		return item.Value(func(b []byte) error {
+			plain, err := s.open(seqKey(pAudit, seq), b)
+			if err != nil {
+				return err
+			}
+			return json.Unmarshal(plain, &e)
+		})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +64,7 @@ func rawEntry(t *testing.T, s *Store, seq uint64) AuditEntry {
 
 func rawPut(t *testing.T, s *Store, key string, v any) {
 	b, _ := json.Marshal(v)
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(key), b) }); err != nil {
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(key), s.seal(key, b)) }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -112,7 +118,7 @@ func TestAuditVerify(t *testing.T) {
 		}, "checkpoint"},
 		{"forged checkpoint", func(t *testing.T, s *Store) {
 			other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-			if err := s.Update(func(tx *Tx) error { _, err := tx.addCheckpoint(other); return err }); err != nil {
+			if err := s.Update(func(tx *Tx) error { _, err := tx.addCheckpoint(other, 0); return err }); err != nil {
 				t.Fatal(err)
 			}
 		}, "signature"},

@@ -45,7 +45,7 @@ func BenchmarkAckWrite(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			key := make([]byte, 32)
 			rand.Read(key)
-			s, err := OpenStoreWith(b.TempDir(), key, c.opts)
+			s, err := CreateStore(b.TempDir(), key, c.opts)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -98,7 +98,7 @@ func openFixture(b *testing.B) string {
 		if openFixtureErr != nil {
 			return
 		}
-		s, err := OpenStoreWith(openFixtureDir, openFixtureKey, StoreOptions{NoSync: true})
+		s, err := CreateStore(openFixtureDir, openFixtureKey, StoreOptions{NoSync: true})
 		if err != nil {
 			openFixtureErr = err
 			return

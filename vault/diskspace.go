@@ -3,6 +3,8 @@ package vault
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"syscall"
 
 	"enrollstation/internal/diskfree"
 )
@@ -60,18 +62,38 @@ func ensureFree(dir string, need uint64) error {
 	return nil
 }
 
-// ExplainLowDisk returns err unchanged unless dataDir's disk is (nearly) full, which makes
-// everything that writes there fail in its own words (a software TPM's state file, badger's
-// lock file): then it returns a *LowDiskError (AtOpen) that names the disk as the cause and
-// keeps err's text.
+// fullFree is the free space below which a failure at start is put down to the disk
+// even without ENOSPC in the error (a software TPM that cannot write its state file
+// reports only TPM_RC_FAILURE).
+const fullFree = 4 << 20
+
+// ExplainLowDisk returns err unchanged unless the disk being full caused it: the error
+// says ENOSPC (or EDQUOT), or dataDir's disk has (almost) no space left at all, which
+// makes everything that writes there fail in its own words (a software TPM's state file,
+// badger's lock file). Then it returns a *LowDiskError (AtOpen) that names the disk as the
+// cause and keeps err's text. Any other error with some space free is left alone: a
+// damaged store, a wrong TPM or a rollback is not a disk problem.
 func ExplainLowDisk(dataDir string, err error) error {
 	var low *LowDiskError
 	if err == nil || errors.As(err, &low) {
 		return err
 	}
 	free, ferr := DiskFree(dataDir)
-	if ferr != nil || free >= DefaultMinFree {
+	if ferr != nil {
+		return err
+	}
+	if !isNoSpace(err) && free >= fullFree {
 		return err
 	}
 	return fmt.Errorf("%w (%v)", &LowDiskError{Dir: dataDir, Free: free, Need: DefaultMinFree, AtOpen: true}, err)
+}
+
+// isNoSpace reports whether err is, or (from a child process or a %v wrap) says, ENOSPC
+// or EDQUOT.
+func isNoSpace(err error) bool {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, syscall.ENOSPC.Error()) || strings.Contains(msg, syscall.EDQUOT.Error())
 }

@@ -3,10 +3,12 @@ package vault
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"enrollstation/internal/testenv"
@@ -138,6 +140,19 @@ func TestExplainLowDisk(t *testing.T) {
 	if err := ExplainLowDisk(disk, cause); err != cause {
 		t.Fatalf("with space: %v", err)
 	}
+	// Below the write reserve but far from full: a TPM failure, a damaged store or a
+	// rollback is not a disk problem (it used to be reported as "disk full").
+	ballast := testenv.FillDisk(t, disk, 50<<20)
+	for _, other := range []error{cause, ErrRollback, &StoreError{Kind: ErrStoreDamaged, Dir: disk, Problems: []string{"MANIFEST is missing"}}} {
+		if err := ExplainLowDisk(disk, other); err != other {
+			t.Fatalf("with 50 MB free: %v", err)
+		}
+	}
+	// ENOSPC itself is always the disk.
+	if err := ExplainLowDisk(disk, fmt.Errorf("writing LOCK: %w", syscall.ENOSPC)); !errors.Is(err, ErrLowDisk) {
+		t.Fatalf("ENOSPC with 50 MB free: %v", err)
+	}
+	os.Remove(ballast)
 	testenv.FillDisk(t, disk, 0)
 	err := ExplainLowDisk(disk, cause)
 	var low *LowDiskError

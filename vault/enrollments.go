@@ -5,15 +5,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
-	"github.com/gowebpki/jcs"
+	"enrollstation/exporter/statement"
 )
 
 // SaveEnrollment creates or updates an enrollment as a clerk: new enrollments and
@@ -64,39 +62,36 @@ func (st *Station) Enrollment(id string) (e *Enrollment, err error) {
 	return e, err
 }
 
-// ApprovalStatement is the byte string a supervisor's approval signs: the RFC 8785
-// (JCS) canonical JSON of
-//
-//	{"type":"enrollstation-approval-v1", "enrollment_id", "captured_by", "created_at",
-//	 "demographics":{...as stored...}, "capture":{...}, "quality_sha256",
-//	 "portrait_sha256", "template_sha256", "supervisor", "approved_at"}
-//
-// where the *_sha256 fields are lowercase hex SHA-256 of the exact stored bytes (the
-// quality report's JSON as stored) and times are RFC 3339 UTC. The signature is ECDSA
-// P-256 (ASN.1 DER) over SHA-256 of these bytes. Issuers check the demographics and
-// capture fields by these names against the bundle (docs/bundle-format.md, "Statement
-// approvals"), so renaming one breaks the verification of exported bundles.
-func ApprovalStatement(e *Enrollment, supervisor string, at time.Time) ([]byte, error) {
-	hx := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
-	v := struct {
-		Type         string       `json:"type"`
-		ID           string       `json:"enrollment_id"`
-		CapturedBy   string       `json:"captured_by"`
-		CreatedAt    time.Time    `json:"created_at"`
-		Demographics Demographics `json:"demographics"`
-		Capture      CaptureMeta  `json:"capture"`
-		Quality      string       `json:"quality_sha256"`
-		Portrait     string       `json:"portrait_sha256"`
-		Template     string       `json:"template_sha256"`
-		Supervisor   string       `json:"supervisor"`
-		At           time.Time    `json:"approved_at"`
-	}{"enrollstation-approval-v1", e.ID, e.CapturedBy, e.CreatedAt.UTC(), e.Demographics, e.Capture,
-		hx(e.Quality), hx(e.Portrait), hx(e.Template), supervisor, at.UTC()}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
+// ApprovalStatement is the byte string a supervisor's approval signs: the exporter's
+// approval statement (package exporter/statement, docs/bundle-format.md "Approval
+// statement") for this enrollment as stored, naming this station (stationID, hex) and the
+// supervisor's registered approval key (keyDER, PKIX DER). The vault's storage structs
+// are mapped field by field onto the statement's own types, so renaming a stored field
+// cannot change what is signed. The signature is ECDSA P-256 (ASN.1 DER) over SHA-256 of
+// these bytes.
+func ApprovalStatement(e *Enrollment, stationID, supervisor string, keyDER []byte, at time.Time) ([]byte, error) {
+	d, c := e.Demographics, e.Capture
+	captured := c.CapturedAt
+	if captured.IsZero() { // no frame time kept: the record's creation time stands in
+		captured = e.CreatedAt
 	}
-	return jcs.Transform(b)
+	return statement.Statement{
+		StationID: stationID, EnrollmentID: e.ID, ApplicationNumber: d.ApplicationNumber,
+		Supervisor: supervisor, SupervisorKeyID: statement.KeyID(keyDER), ApprovedAt: statement.FormatTime(at),
+		CapturedBy: e.CapturedBy, CreatedAt: statement.FormatTime(e.CreatedAt),
+		Demographics: statement.Demographics{
+			Surname: d.Surname, GivenNames: d.GivenNames, DateOfBirth: d.DateOfBirth, Sex: d.Sex,
+			Nationality: d.Nationality, PlaceOfBirth: d.PlaceOfBirth, Address: d.Address,
+			AddressLines: d.AddressLines, Locality: d.Locality, PostalCode: d.PostalCode, Country: d.Country,
+			DocumentNumber: d.DocumentNumber, Phone: d.Phone,
+		},
+		Capture: statement.Capture{
+			Camera: c.Camera, ProfileID: c.ProfileID, CapturedAt: statement.FormatTime(captured),
+			Width: c.Width, Height: c.Height, Attempts: c.Attempts, ForcedReason: c.Extra["forced_reason"],
+		},
+		PortraitSHA256: statement.Hash(e.Portrait), TemplateSHA256: statement.Hash(e.Template),
+		QualitySHA256: statement.Hash(e.Quality),
+	}.Marshal()
 }
 
 // VerifyApproval checks an enrollment's approval: the statement matches the record as
@@ -106,7 +101,11 @@ func VerifyApproval(e *Enrollment) error {
 	if a == nil {
 		return fmt.Errorf("%w: not approved", ErrBadApprovalSig)
 	}
-	want, err := ApprovalStatement(e, a.Supervisor, a.At)
+	signed, err := statement.Parse(a.Statement)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBadApprovalSig, err)
+	}
+	want, err := ApprovalStatement(e, signed.StationID, a.Supervisor, a.PublicKey, a.At)
 	if err != nil {
 		return err
 	}
@@ -169,7 +168,8 @@ func (st *Station) Approve(sup *Session, id string) (*Enrollment, error) {
 		return nil, err
 	}
 	at := st.cfg.now()
-	stmt, err := ApprovalStatement(e, sup.Name, at)
+	pub, _ := x509.MarshalPKIXPublicKey(signer.PublicKey())
+	stmt, err := ApprovalStatement(e, st.ID(), sup.Name, pub, at)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +178,6 @@ func (st *Station) Approve(sup *Session, id string) (*Enrollment, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, _ := x509.MarshalPKIXPublicKey(signer.PublicKey())
 	err = st.store.Update(func(tx *Tx) error {
 		cur, err := tx.EnrollmentMeta(id)
 		if err != nil {
@@ -231,7 +230,7 @@ func (st *Station) MarkExported(sup *Session, batchID string, ids []string, seq 
 		return err
 	}
 	now := st.cfg.now()
-	return st.store.Update(func(tx *Tx) error {
+	_, err := st.anchoredUpdate(func(tx *Tx) error {
 		b, err := tx.Batch(batchID)
 		if errors.Is(err, ErrNotFound) {
 			b = &Batch{ID: batchID, Status: BatchOpen, CreatedBy: sup.Name, CreatedAt: now}
@@ -258,12 +257,9 @@ func (st *Station) MarkExported(sup *Session, batchID string, ids []string, seq 
 		if err := tx.PutBatch(b); err != nil {
 			return err
 		}
-		if err := tx.Audit(sup.Name, "batch.export", batchID, fmt.Sprintf("%d enrollments, bundle %d", len(ids), seq)); err != nil {
-			return err
-		}
-		_, err = tx.addCheckpoint(st.signer)
-		return err
+		return tx.Audit(sup.Name, "batch.export", batchID, fmt.Sprintf("%d enrollments, bundle %d", len(ids), seq))
 	})
+	return err
 }
 
 // IssuerAck is the issuer's answer to one exported batch: the enrollments it took over

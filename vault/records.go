@@ -14,7 +14,8 @@ const recordVersion = 1
 type Status string
 
 // Enrollment statuses: draft → pending → approved | rejected; approved → exported →
-// purged; a rejected enrollment may go back to draft for a new capture.
+// purged; a rejected enrollment may go back to draft for a new capture; an exported one
+// goes back to approved when the issuer refuses its whole bundle (re-export).
 const (
 	StatusDraft    Status = "draft"
 	StatusPending  Status = "pending"
@@ -32,7 +33,7 @@ var transitions = map[Status][]Status{
 	StatusPending:  {StatusPending, StatusDraft, StatusApproved, StatusRejected},
 	StatusApproved: {StatusExported},
 	StatusRejected: {StatusDraft},
-	StatusExported: {StatusExported, StatusPurged},
+	StatusExported: {StatusExported, StatusPurged, StatusApproved}, // back to approved: the issuer refused the whole bundle
 	StatusPurged:   {},
 }
 
@@ -148,6 +149,7 @@ type Batch struct {
 
 	// Export bookkeeping (added for the supervisor's export screen; all optional).
 	EnrollmentIDs []string  `json:"enrollment_ids,omitempty"` // members, fixed when the batch closes
+	Quarantined   []string  `json:"quarantined,omitempty"`    // damaged members a supervisor took out (enroll.Quarantine)
 	BundleID      string    `json:"bundle_id,omitempty"`      // outbox bundle built for the batch
 	Target        string    `json:"target,omitempty"`         // where the bundle was sent
 	Location      string    `json:"location,omitempty"`       // where the target says it now is

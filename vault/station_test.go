@@ -392,7 +392,7 @@ func TestIssuerAckPerRecord(t *testing.T) {
 // The scan above must be able to fail: the same record in unencrypted badger is found.
 func TestScanFindsPlaintext(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenStoreWith(dir, nil, StoreOptions{NoEncryption: true})
+	s, err := CreateStore(dir, nil, StoreOptions{NoEncryption: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,17 +2,20 @@ package vault
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Store errors.
@@ -23,15 +26,8 @@ var (
 	ErrInvalid       = errors.New("vault: invalid record")
 	// ErrWrongStoreKey: the store was encrypted with another key, e.g. station.json was
 	// replaced by another station's.
-	ErrWrongStoreKey = errors.New("vault: the store was encrypted with another key (the station file does not belong to this store)")
+	ErrWrongStoreKey = errors.New("vault: the store was encrypted with another key (the station file does not belong to this store, or the store's KEYREGISTRY is damaged)")
 )
-
-// InUseError means another process holds the data directory.
-type InUseError struct{ Dir string }
-
-func (e *InUseError) Error() string {
-	return fmt.Sprintf("another Enrollment Station is using %s; close it first", e.Dir)
-}
 
 // StoreOptions tune the store; the zero value is fine.
 type StoreOptions struct {
@@ -47,20 +43,79 @@ type StoreOptions struct {
 
 // Store is the encrypted record store (badger) of one station. Every Update is written
 // to disk (fsync) before it returns, so anything acknowledged survives a power cut.
+// Every value is sealed (seal.go), so a damaged record reads as an *IntegrityError.
 // Methods are safe for concurrent use.
 type Store struct {
 	db                  *badger.DB
 	dir                 string
 	minFree, recordFree uint64
+	aead                cipher.AEAD // nil with NoEncryption
+	damaged             []string    // records whose seal failed at open (see openStore)
 }
 
-// OpenStore opens or creates the store in dir, encrypted with key (32 bytes, AES-256).
+// storeFormat is the store's format, kept (sealed) under kFormat: 2 = every value sealed
+// with an AEAD. Format 1 stores (no kFormat) are refused with ErrStoreFormat.
+const (
+	storeFormat = "2"
+	kFormat     = "m/format"
+)
+
+// CreateStore creates a new store in dir, encrypted with key (32 bytes, AES-256). It
+// refuses (ErrStoreExists, naming the files) when dir already holds anything: only
+// station init creates a store, and it never overwrites one.
+func CreateStore(dir string, key []byte, o StoreOptions) (*Store, error) {
+	files, err := StoreFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) > 0 {
+		return nil, &StoreError{Kind: ErrStoreExists, Dir: dir, Files: files}
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("vault: creating store directory: %w", err)
+	}
+	s, err := openStore(dir, key, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Update(func(tx *Tx) error { return tx.set(kFormat, []byte(storeFormat)) }); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenStore opens the existing store in dir, encrypted with key. It never creates one:
+// a missing or empty directory is ErrStoreMissing, files that do not match the MANIFEST
+// are ErrStoreDamaged (both *StoreError, naming the files), and nothing is changed.
 func OpenStore(dir string, key []byte) (*Store, error) {
 	return OpenStoreWith(dir, key, StoreOptions{})
 }
 
 // OpenStoreWith is OpenStore with options.
 func OpenStoreWith(dir string, key []byte, o StoreOptions) (*Store, error) {
+	if err := checkStoreFiles(dir, !o.NoEncryption); err != nil {
+		return nil, err
+	}
+	s, err := openStore(dir, key, o)
+	if err != nil {
+		return nil, err
+	}
+	var format []byte
+	err = s.View(func(tx *Tx) (err error) { format, err = tx.getBytes(kFormat); return err })
+	if err == nil && format == nil {
+		err = fmt.Errorf("%w (%s)", ErrStoreFormat, dir)
+	} else if err == nil && string(format) != storeFormat {
+		err = fmt.Errorf("%w (store format %q in %s)", ErrNewerRecord, format, dir)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openStore(dir string, key []byte, o StoreOptions) (s *Store, err error) {
 	if !o.NoEncryption && len(key) != 32 {
 		return nil, fmt.Errorf("vault: store key must be 32 bytes, got %d", len(key))
 	}
@@ -76,19 +131,37 @@ func OpenStoreWith(dir string, key []byte, o StoreOptions) (*Store, error) {
 	if o.RecordFree == 0 {
 		o.RecordFree = DefaultRecordFree
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("vault: creating store directory: %w", err)
-	}
 	opts := badger.DefaultOptions(dir).
 		WithSyncWrites(!o.NoSync).
 		WithIndexCacheSize(o.IndexCacheSize).
 		WithBlockCacheSize(o.BlockCacheSize).
 		WithNumVersionsToKeep(1).
 		WithValueLogFileSize(64 << 20).
+		// Uncompressed (portraits are JPEG anyway), so a flipped bit on disk stays one
+		// flipped bit of one value, which its seal then names; and badger's read-time
+		// block checks stay off (its default): they would turn a damaged value into a
+		// silently missing key. Block checksums are verified once at open instead.
+		WithCompression(options.None).
 		WithLogger(nil)
+	s = &Store{dir: dir, minFree: o.MinFree, recordFree: o.RecordFree}
 	if !o.NoEncryption {
 		opts = opts.WithEncryptionKey(key)
+		if s.aead, err = newRecordAEAD(key); err != nil {
+			return nil, err
+		}
 	}
+	// Last resort: badger's table reader slices by lengths read from the file before it
+	// checks them, and panics (y.Check) on what checkStoreFiles cannot see (a damaged
+	// block). A panic here is turned into an integrity error so a damaged disk never
+	// crashes a command.
+	defer func() {
+		if r := recover(); r != nil {
+			if s != nil && s.db != nil {
+				s.db.Close()
+			}
+			s, err = nil, &IntegrityError{File: dir, Err: fmt.Errorf("badger: %v", r)}
+		}
+	}()
 	db, err := badger.Open(opts)
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
@@ -97,6 +170,9 @@ func OpenStoreWith(dir string, key []byte, o StoreOptions) (*Store, error) {
 		if strings.Contains(err.Error(), "Encryption key mismatch") {
 			return nil, fmt.Errorf("%w: %s", ErrWrongStoreKey, dir)
 		}
+		if strings.Contains(err.Error(), "checksum for data key") {
+			return nil, &IntegrityError{File: "KEYREGISTRY", Err: err}
+		}
 		// badger writes its lock file and manifest at open, and formats some errors with %v
 		if errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), syscall.ENOSPC.Error()) {
 			free, _ := DiskFree(dir)
@@ -104,7 +180,76 @@ func OpenStoreWith(dir string, key []byte, o StoreOptions) (*Store, error) {
 		}
 		return nil, fmt.Errorf("vault: opening store %s: %w", dir, err)
 	}
-	return &Store{db: db, dir: dir, minFree: o.MinFree, recordFree: o.RecordFree}, nil
+	s.db = db
+	// Every block's checksum, once per open. A damaged block is located record by
+	// record: when the damage lies only in enrollment data (whose seals name it), the
+	// store opens and those records read as *IntegrityError (a supervisor can
+	// quarantine them); damage anywhere else (keys, indexes, accounts, audit, block
+	// structure) means listings cannot be trusted, and the store does not open.
+	if err := db.VerifyChecksum(); err != nil {
+		damaged, serr := s.scanDamaged()
+		if serr != nil || len(damaged) == 0 || !onlyEnrollmentData(damaged) {
+			db.Close()
+			detail := err
+			if len(damaged) > 0 {
+				detail = fmt.Errorf("%v; damaged records: %s", err, strings.Join(damaged, ", "))
+			}
+			return nil, &IntegrityError{File: tableInError(err), Err: detail}
+		}
+		s.damaged = damaged
+	}
+	return s, nil
+}
+
+// scanDamaged opens every stored value and lists the keys whose seal fails.
+func (s *Store) scanDamaged() (keys []string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("badger: %v", r)
+		}
+	}()
+	err = s.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			key := string(it.Item().KeyCopy(nil))
+			verr := it.Item().Value(func(b []byte) error { _, err := s.open(key, b); return err })
+			if errors.Is(verr, ErrIntegrity) {
+				keys = append(keys, key)
+			} else if verr != nil {
+				return verr
+			}
+		}
+		return nil
+	})
+	return keys, err
+}
+
+func onlyEnrollmentData(keys []string) bool {
+	for _, k := range keys {
+		p, id, ok := strings.Cut(k, "/")
+		if !ok || !validID(id) || !strings.Contains("e p t f", p) || len(p) != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// Damaged lists the keys of records found damaged when the store opened (each reads as
+// an *IntegrityError).
+func (s *Store) Damaged() []string { return append([]string(nil), s.damaged...) }
+
+// tableInError picks the table file name out of badger's checksum error.
+func tableInError(err error) string {
+	for _, f := range strings.Fields(err.Error()) {
+		f = strings.TrimRight(f, ",:")
+		if strings.HasSuffix(f, ".sst") {
+			return filepath.Base(f)
+		}
+	}
+	return "(a table file)"
 }
 
 // Close closes the store.
@@ -144,7 +289,7 @@ func (s *Store) update(need uint64, fn func(tx *Tx) error) error {
 		return err
 	}
 	for attempt := 0; ; attempt++ {
-		err := s.db.Update(func(txn *badger.Txn) error { return fn(&Tx{txn: txn}) })
+		err := s.db.Update(func(txn *badger.Txn) error { return fn(&Tx{txn: txn, s: s}) })
 		if errors.Is(err, badger.ErrConflict) && attempt < 100 {
 			continue
 		}
@@ -154,13 +299,14 @@ func (s *Store) update(need uint64, fn func(tx *Tx) error) error {
 
 // View runs fn in a read-only transaction.
 func (s *Store) View(fn func(tx *Tx) error) error {
-	return s.db.View(func(txn *badger.Txn) error { return fn(&Tx{txn: txn, ro: true}) })
+	return s.db.View(func(txn *badger.Txn) error { return fn(&Tx{txn: txn, ro: true, s: s}) })
 }
 
 // Tx is a store transaction.
 type Tx struct {
 	txn *badger.Txn
 	ro  bool
+	s   *Store
 }
 
 // Key layout. Index keys carry no data; their suffix is the enrollment ID.
@@ -186,7 +332,13 @@ func (tx *Tx) getJSON(key string, v any) error {
 	if err != nil {
 		return fmt.Errorf("vault: reading %s: %w", key, err)
 	}
-	return item.Value(func(b []byte) error { return decodeRecord(key, b, v) })
+	return item.Value(func(b []byte) error {
+		plain, err := tx.s.open(key, b)
+		if err != nil {
+			return err
+		}
+		return decodeRecord(key, plain, v)
+	})
 }
 
 func decodeRecord(key string, b []byte, v any) error {
@@ -214,7 +366,7 @@ func (tx *Tx) putJSON(key string, v any) error {
 }
 
 func (tx *Tx) set(key string, b []byte) error {
-	if err := tx.txn.Set([]byte(key), b); err != nil {
+	if err := tx.txn.Set([]byte(key), tx.s.seal(key, b)); err != nil {
 		return fmt.Errorf("vault: writing %s: %w", key, err)
 	}
 	return nil
@@ -235,7 +387,17 @@ func (tx *Tx) getBytes(key string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: reading %s: %w", key, err)
 	}
-	return item.ValueCopy(nil)
+	var out []byte
+	err = item.Value(func(b []byte) (err error) {
+		if out, err = tx.s.open(key, b); tx.s.aead == nil {
+			out = bytes.Clone(out) // b is badger's, valid only here
+		}
+		return err
+	})
+	if err == nil && out == nil {
+		out = []byte{} // present but empty, unlike a missing key
+	}
+	return out, err
 }
 
 // keys lists the suffixes of keys under prefix, in key order.

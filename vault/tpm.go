@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -49,6 +50,7 @@ type TPM struct {
 	t    transport.TPM
 	info TPMInfo
 	c    io.Closer // closed by Close; nil when the caller owns the connection
+	lock *DirLock  // the data directory's lock, taken by OpenTPM before the TPM is opened
 }
 
 // NewTPM uses an open connection (the caller closes it). kind is "hardware" or
@@ -61,15 +63,54 @@ func NewTPM(t transport.TPM, kind string) (*TPM, error) {
 	}
 	info.Kind = kind
 	tp.info = info
+	if kind != "hardware" {
+		tp.flushStale()
+	}
 	return tp, nil
+}
+
+// flushStale flushes transient objects and sessions left in a TPM without a resource
+// manager (a simulator over TCP, a spawned swtpm) by an earlier process that was killed
+// mid-operation: otherwise a few such kills exhaust its object slots
+// (TPM_RC_OBJECT_MEMORY). The station's lock makes this process the TPM's only user
+// (/dev/tpmrm0 does this itself when a process exits).
+func (tp *TPM) flushStale() {
+	for _, first := range []tpm2.TPMHandle{0x80000000, 0x02000000, 0x03000000} {
+		rsp, err := tpm2.GetCapability{Capability: tpm2.TPMCapHandles, Property: uint32(first), PropertyCount: 64}.Execute(tp.t)
+		if err != nil {
+			continue
+		}
+		hs, err := rsp.CapabilityData.Data.Handles()
+		if err != nil {
+			continue
+		}
+		for _, h := range hs.Handle {
+			if h>>24 == first>>24 {
+				tp.flush(h)
+			}
+		}
+	}
 }
 
 // OpenTPM opens the TPM named by spec (auto | /dev/tpmrm0 | swtpm | HOST:PORT, see
 // tpmconn.Open); "swtpm" keeps its state in dataDir/swtpm and runs while the TPM is
 // open. Close it when done.
+//
+// It first takes the data directory's lock (LockDataDir), so a second process gets an
+// *InUseError naming the first one's PID instead of waiting for a TPM the first one
+// holds (a TCP simulator serves one connection at a time); Close releases it.
 func OpenTPM(spec, dataDir string) (*TPM, error) {
+	var lock *DirLock
+	if dataDir != "" {
+		l, err := LockDataDir(dataDir)
+		if err != nil {
+			return nil, err
+		}
+		lock = l
+	}
 	c, kind, err := tpmconn.Open(spec, dataDir)
 	if err != nil {
+		lock.Unlock()
 		if errors.Is(err, tpmconn.ErrNoTPM) {
 			return nil, ErrNoTPM
 		}
@@ -81,10 +122,21 @@ func OpenTPM(spec, dataDir string) (*TPM, error) {
 	tp, err := NewTPM(c, string(kind))
 	if err != nil {
 		c.Close()
+		lock.Unlock()
 		return nil, err
 	}
-	tp.c = c
+	tp.c, tp.lock = c, lock
 	return tp, nil
+}
+
+// holdsLock reports whether OpenTPM took dataDir's lock for this TPM.
+func (tp *TPM) holdsLock(dataDir string) bool {
+	if tp.lock == nil {
+		return false
+	}
+	a, err1 := filepath.Abs(tp.lock.dir)
+	b, err2 := filepath.Abs(dataDir)
+	return err1 == nil && err2 == nil && a == b
 }
 
 // Info describes the TPM.
@@ -95,7 +147,9 @@ func (tp *TPM) Close() error {
 	if tp.c == nil {
 		return nil
 	}
-	return tp.c.Close()
+	err := tp.c.Close()
+	tp.lock.Unlock()
+	return err
 }
 
 func readInfo(t transport.TPM) (TPMInfo, error) {
@@ -414,6 +468,15 @@ type Signer struct {
 
 // Signer returns the key in blob as a crypto.Signer that authorizes with auth.
 func (tp *TPM) Signer(blob *KeyBlob, auth []byte) (*Signer, error) {
+	ek, err := blobPublicKey(blob)
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{tp: tp, blob: blob, auth: append([]byte(nil), auth...), pub: ek}, nil
+}
+
+// blobPublicKey reads the ECDSA public key of a key blob (no TPM needed).
+func blobPublicKey(blob *KeyBlob) (*ecdsa.PublicKey, error) {
 	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](blob.Public)
 	if err != nil {
 		return nil, fmt.Errorf("vault: signing key: bad public area: %w", err)
@@ -430,7 +493,7 @@ func (tp *TPM) Signer(blob *KeyBlob, auth []byte) (*Signer, error) {
 	if !ok {
 		return nil, errors.New("vault: signing key is not an ECDSA key")
 	}
-	return &Signer{tp: tp, blob: blob, auth: append([]byte(nil), auth...), pub: ek}, nil
+	return ek, nil
 }
 
 // Public returns the *ecdsa.PublicKey.
@@ -539,6 +602,19 @@ func (c *Counter) Increment() (uint64, error) {
 		return 0, fmt.Errorf("vault: incrementing NV counter: %w", tpmErr(err))
 	}
 	return c.readLocked()
+}
+
+// initialized reports whether the counter has been incremented at least once (a
+// TPM_NT_COUNTER gets its first value, above every counter the TPM has had, then).
+func (c *Counter) initialized() bool {
+	c.tp.mu.Lock()
+	defer c.tp.mu.Unlock()
+	rsp, err := tpm2.NVReadPublic{NVIndex: c.index}.Execute(c.tp.t)
+	if err != nil {
+		return false
+	}
+	pub, err := rsp.NVPublic.Contents()
+	return err == nil && pub.Attributes.Written
 }
 
 // Read returns the counter's value.

@@ -302,7 +302,7 @@ func TestOpenTPMSpecs(t *testing.T) {
 		t.Fatalf("second swtpm on %s: %v, want InUseError", data, err)
 	}
 	if _, err := os.Stat("/dev/tpmrm0"); err != nil {
-		if _, err := OpenTPM("auto", data); !errors.Is(err, ErrNoTPM) {
+		if _, err := OpenTPM("auto", t.TempDir()); !errors.Is(err, ErrNoTPM) {
 			t.Fatalf("auto without a TPM: %v, want ErrNoTPM", err)
 		}
 	}
