@@ -31,7 +31,11 @@ func measureFace(rep *Report, th Thresholds, work gocv.Mat, faces []Face, subj i
 	}
 	rep.add(th, Measure{ID: SingleFacePresent, Raw: sf, Score: scoreSingleFace(sf), Pass: sf <= th.MaxSecondFace, Limit: fmt.Sprintf("<= %g", th.MaxSecondFace), Detail: fmt.Sprintf("%d faces", len(faces))})
 
-	pose, err := headPose(s, work.Cols(), work.Rows())
+	ps := s
+	if f.poseShape != nil {
+		ps = f.poseShape
+	}
+	pose, err := headPose(ps, work.Cols(), work.Rows())
 	if err != nil {
 		return fmt.Errorf("biometrics: head pose: %w", err)
 	}

@@ -228,7 +228,7 @@ func TestOFIQEyesClosed(t *testing.T) {
 
 func TestOFIQMouthOpen(t *testing.T) {
 	a := assessor(t)
-	for _, name := range []string{"luda.jpg", "rena.jpg", "nana.jpg"} {
+	for _, name := range []string{"luda.jpg", "rena.jpg", "chaeyoung2.jpg"} {
 		m := decodeFace(t, name)
 		base := mustAssess(t, a, m)
 		if mc := measure(t, base, MouthClosed); !mc.Pass {

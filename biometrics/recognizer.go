@@ -51,6 +51,7 @@ type Face struct {
 	Shape      *Shape  // 68 landmarks, nil for go-face-only faces (Recognize)
 	Confidence float64 // CNN detection confidence, 0 for go-face-only faces
 	Descriptor Descriptor
+	poseShape  *Shape // mirror-symmetrised landmarks for the pose fit (Assess only)
 }
 
 // Eyes returns the centres of the image-left and image-right eye: the mean of each eye's

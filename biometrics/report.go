@@ -92,7 +92,7 @@ func DefaultThresholds() Thresholds {
 		MaxPitch:                  10,
 		MaxRoll:                   8,
 		MaxSecondFace:             0.5,
-		MinEyesOpen:               0.035,
+		MinEyesOpen:               0.038,
 		MaxMouthOpen:              0.2,
 		MinSharpness:              120,
 		MinLuminance:              0.08,
