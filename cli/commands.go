@@ -8,6 +8,7 @@ func Commands() []Command {
 	c = append(c, issuerCommands()...)
 	c = append(c, assessCommands()...)
 	c = append(c, stationCommands()...)
+	c = append(c, attestCommands()...)
 	c = append(c, workflowCommands()...)
 	c = append(c, enrollCommands()...)
 	c = append(c, settingsCommands()...)

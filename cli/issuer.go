@@ -93,7 +93,7 @@ func issuerCommands() []Command {
 					if errors.Is(err, ErrUsage) {
 						return err
 					}
-					fmt.Fprintf(env.Stderr, "FAIL %s: %s\n", exporter.Reason(err), printable(err.Error()))
+					fmt.Fprintf(env.Stderr, "FAIL %s: %s\n", reason(err), printable(err.Error()))
 					return ExitError{Code: 1}
 				}
 				for id := range rejects {

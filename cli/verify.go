@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"enrollstation/exporter"
+	"enrollstation/exporter/attestation"
 )
 
 // bundleKeys are the flags and keys the issuer-side commands share.
@@ -19,12 +20,15 @@ type bundleKeys struct {
 	afterSeq                          uint64
 	issuer                            *exporter.IssuerPrivateKey
 	station                           *ecdsa.PublicKey
+	regPath                           string
+	reg                               *attestation.Registration // from --station (see attest.go)
 }
 
 func keyFlags(fs *flag.FlagSet) *bundleKeys {
 	k := &bundleKeys{}
 	fs.StringVar(&k.issuerPath, "issuer-key", "", "issuer private key `FILE` (from issuer keygen)")
-	fs.StringVar(&k.stationPath, "station-key", "", "station public key `FILE` (PEM PUBLIC KEY)")
+	fs.StringVar(&k.stationPath, "station-key", "", "station public key `FILE` (PEM PUBLIC KEY; for stations without a registration)")
+	fs.StringVar(&k.regPath, "station", "", "station registration `FILE` (station.reg, from issuer register)")
 	fs.Uint64Var(&k.afterSeq, "after-seq", 0, "sequence number `N` of the last bundle accepted from this station")
 	fs.StringVar(&k.prevHash, "prev-hash", "", "SHA-256 `HEX` of the last bundle accepted from this station")
 	return k
@@ -33,8 +37,8 @@ func keyFlags(fs *flag.FlagSet) *bundleKeys {
 // open loads the keys and opens the bundle file. Key problems are usage errors; bundle
 // problems come back as exporter errors.
 func (k *bundleKeys) open(path string) (*exporter.Bundle, error) {
-	if k.issuerPath == "" || k.stationPath == "" {
-		return nil, fmt.Errorf("%w: --issuer-key and --station-key are required", ErrUsage)
+	if k.issuerPath == "" || (k.stationPath == "") == (k.regPath == "") {
+		return nil, fmt.Errorf("%w: --issuer-key and one of --station or --station-key are required", ErrUsage)
 	}
 	b, err := os.ReadFile(k.issuerPath)
 	if err != nil {
@@ -43,11 +47,17 @@ func (k *bundleKeys) open(path string) (*exporter.Bundle, error) {
 	if k.issuer, err = exporter.ParseIssuerPrivateKey(b); err != nil {
 		return nil, fmt.Errorf("%w: --issuer-key %s: %v", ErrUsage, k.issuerPath, err)
 	}
-	if b, err = os.ReadFile(k.stationPath); err != nil {
-		return nil, fmt.Errorf("%w: --station-key: %v", ErrUsage, err)
-	}
-	if k.station, err = exporter.ParseStationPublicKey(b); err != nil {
-		return nil, fmt.Errorf("%w: --station-key %s: %v", ErrUsage, k.stationPath, err)
+	if k.regPath != "" {
+		if err := k.loadRegistration(); err != nil {
+			return nil, err
+		}
+	} else {
+		if b, err = os.ReadFile(k.stationPath); err != nil {
+			return nil, fmt.Errorf("%w: --station-key: %v", ErrUsage, err)
+		}
+		if k.station, err = exporter.ParseStationPublicKey(b); err != nil {
+			return nil, fmt.Errorf("%w: --station-key %s: %v", ErrUsage, k.stationPath, err)
+		}
 	}
 	opts := exporter.OpenOptions{AfterSeq: k.afterSeq}
 	if k.prevHash != "" {
@@ -60,13 +70,17 @@ func (k *bundleKeys) open(path string) (*exporter.Bundle, error) {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	defer f.Close()
-	return exporter.Open(f, k.issuer, k.station, opts)
+	bundle, err := exporter.Open(f, k.issuer, k.station, opts)
+	if err != nil || k.reg == nil {
+		return bundle, err
+	}
+	return bundle, k.checkRegistered(bundle)
 }
 
 func verifyCommand() Command {
 	return Command{
 		Name:    "verify",
-		Args:    "--issuer-key K --station-key P [--after-seq N] [--prev-hash H] [--open DIR] [--json] BUNDLE",
+		Args:    "--issuer-key K (--station station.reg | --station-key P) [--after-seq N] [--prev-hash H] [--open DIR] [--json] BUNDLE",
 		Summary: "issuer side: verify and decrypt a bundle, naming exactly what failed",
 		Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			keys := keyFlags(fs)
@@ -85,9 +99,9 @@ func verifyCommand() Command {
 					// codes"); the message is escaped: a bundle must not reach the
 					// issuer's terminal with control sequences.
 					if *asJSON {
-						json.NewEncoder(env.Stdout).Encode(map[string]any{"ok": false, "reason": exporter.Reason(err), "error": printable(err.Error())})
+						json.NewEncoder(env.Stdout).Encode(map[string]any{"ok": false, "reason": reason(err), "error": printable(err.Error())})
 					}
-					fmt.Fprintf(env.Stderr, "FAIL %s: %s\n", exporter.Reason(err), printable(err.Error()))
+					fmt.Fprintf(env.Stderr, "FAIL %s: %s\n", reason(err), printable(err.Error()))
 					return ExitError{Code: 1}
 				}
 				if *openDir != "" {

@@ -504,20 +504,13 @@ func RecordOf(e *vault.Enrollment) (exporter.Record, error) {
 		ModelID:         t.ModelID,
 		TemplateVersion: strconv.Itoa(t.Version),
 		Quality:         qv,
-		Capture:         exportCapture(e, at),
+		Capture: exporter.Capture{
+			Operator: e.CapturedBy, CameraProfile: e.Capture.ProfileID, Retries: e.Capture.Attempts,
+			ForcedReason: e.Capture.Extra[ExtraForcedReason], CapturedAt: at.UTC(),
+		},
 		Approval: exporter.Approval{
 			SupervisorID: a.Supervisor, SupervisorPublicKey: a.PublicKey, Signature: a.Signature,
 			SignedAt: a.At.UTC(), Statement: a.Statement,
 		},
 	}, nil
-}
-
-// exportCapture maps the stored capture metadata to the bundle's capture record: the
-// station's Attempts (failed attempts before the kept frame) is the bundle's Retries,
-// and the forced reason is the Extra entry under ExtraForcedReason.
-func exportCapture(e *vault.Enrollment, at time.Time) exporter.Capture {
-	return exporter.Capture{
-		Operator: e.CapturedBy, CameraProfile: e.Capture.ProfileID, Retries: e.Capture.Attempts,
-		ForcedReason: e.Capture.Extra[ExtraForcedReason], CapturedAt: at.UTC(),
-	}
 }

@@ -246,6 +246,10 @@ type KeyBlob struct {
 	Public  []byte `json:"public"`
 	Private []byte `json:"private"`
 	PCRs    []int  `json:"pcrs,omitempty"` // PCR (SHA-256 bank) policy of a sealed object
+	// CreationHash and CreationTicket (TPMT_TK_CREATION) let the attestation key certify
+	// the key later without its authorization value (TPM2_CertifyCreation, see attest.go).
+	CreationHash   []byte `json:"creation_hash,omitempty"`
+	CreationTicket []byte `json:"creation_ticket,omitempty"`
 }
 
 // load loads a blob under the SRK. A blob from another TPM fails its integrity check.
@@ -439,7 +443,8 @@ func (tp *TPM) CreateSigningKey(auth []byte) (*KeyBlob, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: creating signing key: %w", tpmErr(err))
 	}
-	return &KeyBlob{Public: tpm2.Marshal(rsp.OutPublic), Private: tpm2.Marshal(rsp.OutPrivate)}, nil
+	return &KeyBlob{Public: tpm2.Marshal(rsp.OutPublic), Private: tpm2.Marshal(rsp.OutPrivate),
+		CreationHash: rsp.CreationHash.Buffer, CreationTicket: tpm2.Marshal(rsp.CreationTicket)}, nil
 }
 
 // ChangeKeyAuth re-wraps a key blob with a new authorization value (the old one must be
@@ -454,7 +459,9 @@ func (tp *TPM) ChangeKeyAuth(b *KeyBlob, oldAuth, newAuth []byte) (*KeyBlob, err
 		if err != nil {
 			return nil, fmt.Errorf("vault: changing key authorization: %w", tpmErr(err))
 		}
-		return &KeyBlob{Public: b.Public, Private: tpm2.Marshal(rsp.OutPrivate)}, nil
+		// The name, hence the creation ticket, does not change with the authorization value.
+		return &KeyBlob{Public: b.Public, Private: tpm2.Marshal(rsp.OutPrivate),
+			CreationHash: b.CreationHash, CreationTicket: b.CreationTicket}, nil
 	})
 }
 

@@ -32,6 +32,9 @@ type Config struct {
 	StateDir     string        // TPM state directory; created if missing
 	Binary       string        // path of the swtpm program; "swtpm" (from PATH) if empty
 	StartTimeout time.Duration // how long to wait for swtpm to accept connections; 10s if zero
+	// EKCA, when set, is the directory of swtpm's local CA: a state directory without a
+	// TPM state is first manufactured with EK certificates signed by it (Manufacture).
+	EKCA string
 }
 
 // Process is a running swtpm. Its methods are safe for concurrent use.
@@ -78,6 +81,12 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("%w (%s)", ErrInUse, cfg.StateDir)
+	}
+	if cfg.EKCA != "" {
+		if err := Manufacture(ctx, cfg.StateDir, cfg.EKCA); err != nil {
+			lock.Close()
+			return nil, err
+		}
 	}
 	timeout := cfg.StartTimeout
 	if timeout == 0 {

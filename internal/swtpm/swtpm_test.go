@@ -1,9 +1,12 @@
 package swtpm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 )
@@ -51,4 +54,36 @@ func TestNotInstalled(t *testing.T) {
 	if err != ErrNotInstalled {
 		t.Fatalf("err = %v, want ErrNotInstalled", err)
 	}
+}
+
+// Manufacture makes a TPM state with EK certificates from a CA it creates in the given
+// directory, and leaves an existing state alone.
+func TestManufacture(t *testing.T) {
+	state, ca := t.TempDir(), t.TempDir()
+	if HasState(state) {
+		t.Fatal("an empty directory has a TPM state")
+	}
+	if err := Manufacture(context.Background(), state, ca); err != nil {
+		t.Fatal(err)
+	}
+	if !HasState(state) {
+		t.Fatal("no TPM state after Manufacture")
+	}
+	for _, f := range []string{"issuercert.pem", "swtpm-localca-rootca-cert.pem"} {
+		if _, err := os.Stat(filepath.Join(ca, f)); err != nil {
+			t.Errorf("CA file %s: %v", f, err)
+		}
+	}
+	before, _ := os.ReadFile(filepath.Join(state, stateFile))
+	if err := Manufacture(context.Background(), state, ca); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(filepath.Join(state, stateFile)); !bytes.Equal(before, after) {
+		t.Fatal("Manufacture changed an existing TPM state")
+	}
+	p, err := Start(context.Background(), Config{StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Stop()
 }

@@ -100,9 +100,10 @@ func DialTCP(cmdAddr, platformAddr string) (transport.TPMCloser, error) {
 }
 
 // SpawnSWTPM starts swtpm with its state in stateDir and connects to it. Closing the
-// connection stops swtpm.
+// connection stops swtpm. A new state gets EK certificates from swtpm's local CA
+// (swtpm.DefaultCADir, made by scripts/setup), so a software station can be attested.
 func SpawnSWTPM(stateDir string) (transport.TPMCloser, error) {
-	p, err := swtpm.Start(context.Background(), swtpm.Config{StateDir: stateDir})
+	p, err := swtpm.Start(context.Background(), swtpm.Config{StateDir: stateDir, EKCA: swtpm.DefaultCADir})
 	if err != nil {
 		return nil, fmt.Errorf("tpmconn: %w", err)
 	}

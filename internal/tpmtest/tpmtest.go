@@ -19,6 +19,7 @@ import (
 type Sim struct {
 	t        testing.TB
 	stateDir string
+	ekCA     string
 
 	mu   sync.Mutex
 	proc *swtpm.Process
@@ -41,9 +42,19 @@ func StartWithState(t testing.TB, stateDir string) *Sim {
 	return s
 }
 
+// StartWithEK runs swtpm on fresh state manufactured with EK certificates from the
+// swtpm local CA in caDir (created there if missing; swtpm.DefaultCADir is setup's).
+func StartWithEK(t testing.TB, caDir string) *Sim {
+	t.Helper()
+	s := &Sim{t: t, stateDir: t.TempDir(), ekCA: caDir}
+	s.start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
 func (s *Sim) start() {
 	s.t.Helper()
-	p, err := swtpm.Start(context.Background(), swtpm.Config{StateDir: s.stateDir})
+	p, err := swtpm.Start(context.Background(), swtpm.Config{StateDir: s.stateDir, EKCA: s.ekCA})
 	if err != nil {
 		s.t.Fatalf("tpmtest: %v", err)
 	}
