@@ -25,6 +25,7 @@ const (
 	GuideChinDown     = "chin_down"
 	GuideHeadStraight = "head_straight"
 	GuideEyesOpen     = "eyes_open"
+	GuideCloseMouth   = "close_mouth"
 	GuideHoldStill    = "hold_still"
 	GuideMoreLight    = "more_light"
 	GuideLessLight    = "less_light"
@@ -51,6 +52,7 @@ var GuidanceText = map[string]string{
 	GuideChinDown:     "Lower your chin slightly",
 	GuideHeadStraight: "Keep your head straight, not tilted",
 	GuideEyesOpen:     "Please keep your eyes open",
+	GuideCloseMouth:   "Please close your mouth and keep a neutral expression",
 	GuideHoldStill:    "Hold still",
 	GuideMoreLight:    "More light on the face, please",
 	GuideLessLight:    "Too much light on the face",
@@ -121,6 +123,9 @@ func guide(r *Report, th Thresholds) Guidance {
 	}
 	if _, ok := failed(EyesOpen); ok {
 		return guidance(GuideEyesOpen, EyesOpen)
+	}
+	if _, ok := failed(MouthClosed); ok {
+		return guidance(GuideCloseMouth, MouthClosed)
 	}
 	if _, ok := failed(Sharpness); ok {
 		return guidance(GuideHoldStill, Sharpness)

@@ -8,8 +8,9 @@ func synthetic(fail map[MeasureID]float64) *Report {
 	th := DefaultThresholds()
 	r := fakeReport(true, 80, 640, 330, 120)
 	for _, id := range []MeasureID{SingleFacePresent, InterEyeDistance, HeadSize, LeftwardCropOfTheFaceImage, RightwardCropOfTheFaceImage,
-		MarginAboveOfTheFaceImage, MarginBelowOfTheFaceImage, HeadPoseYaw, HeadPosePitch, HeadPoseRoll, Sharpness, LuminanceMean,
-		UnderExposurePrevention, OverExposurePrevention, DynamicRange, IlluminationUniformity, BackgroundUniformity, NaturalColour, EyesOpen} {
+		MarginAboveOfTheFaceImage, MarginBelowOfTheFaceImage, HeadPoseYaw, HeadPosePitch, HeadPoseRoll, EyesOpen, MouthClosed, Sharpness,
+		LuminanceMean, LuminanceVariance, UnderExposurePrevention, OverExposurePrevention, DynamicRange, IlluminationUniformity,
+		BackgroundUniformity, NaturalColour} {
 		raw, bad := fail[id]
 		r.add(th, Measure{ID: id, Raw: raw, Pass: !bad, Score: map[bool]int{true: 20, false: 90}[bad]})
 	}
@@ -34,7 +35,8 @@ func TestGuidance(t *testing.T) {
 		{map[MeasureID]float64{MarginBelowOfTheFaceImage: 1}, GuideMoveUp},
 		{map[MeasureID]float64{HeadPoseYaw: 12, Sharpness: 10}, GuideTurnRight},
 		{map[MeasureID]float64{HeadPoseYaw: -12}, GuideTurnLeft},
-		{map[MeasureID]float64{HeadPosePitch: 12}, GuideGood}, // advisory by default
+		{map[MeasureID]float64{HeadPosePitch: 12}, GuideChinUp}, // mandatory again (issue 13)
+		{map[MeasureID]float64{MouthClosed: 0.3, Sharpness: 10}, GuideCloseMouth},
 		{map[MeasureID]float64{HeadPoseRoll: 15, Sharpness: 10}, GuideHeadStraight},
 		{map[MeasureID]float64{EyesOpen: 1, Sharpness: 10}, GuideEyesOpen},
 		{map[MeasureID]float64{Sharpness: 10, LuminanceMean: 0.1}, GuideHoldStill},
@@ -55,9 +57,8 @@ func TestGuidance(t *testing.T) {
 			t.Errorf("failing %v: pass %v with guidance %q", tc.fail, r.Pass, r.Guidance.Key)
 		}
 	}
-	// Pitch guides when a station makes it mandatory.
+	// Pitch guides whichever way it fails.
 	th := DefaultThresholds()
-	th.Advisory = nil
 	r := fakeReport(true, 80, 640, 330, 120)
 	r.add(th, Measure{ID: HeadPosePitch, Raw: -9, Pass: false})
 	r.finish(th)

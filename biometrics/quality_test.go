@@ -42,8 +42,13 @@ func TestAssessReport(t *testing.T) {
 	if len(rep.Faces) != 1 || rep.Subject != 0 || rep.Face == nil || rep.Template == nil {
 		t.Fatalf("faces %d subject %d", len(rep.Faces), rep.Subject)
 	}
-	if ied := measure(t, rep, InterEyeDistance).Raw; ied < 90 || ied > 115 {
-		t.Errorf("bona.jpg inter-eye %.1f px, expected about 102", ied)
+	// OFIQ's InterEyeDistance undoes the yaw's foreshortening: the eye centres are about
+	// 102 px apart in the image, bona.jpg is turned by about 30°.
+	if d := math.Hypot(rep.Eyes[1].X-rep.Eyes[0].X, rep.Eyes[1].Y-rep.Eyes[0].Y); d < 92 || d > 112 {
+		t.Errorf("bona.jpg eye centres %.1f px apart, expected about 102", d)
+	}
+	if ied, d := measure(t, rep, InterEyeDistance).Raw, math.Hypot(rep.Eyes[1].X-rep.Eyes[0].X, rep.Eyes[1].Y-rep.Eyes[0].Y); math.Abs(ied-d/math.Cos(rep.Pose.Yaw*math.Pi/180)) > 0.05*d {
+		t.Errorf("bona.jpg inter-eye %.1f px, want %.1f / cos(yaw %.1f°)", ied, d, rep.Pose.Yaw)
 	}
 	for _, id := range []MeasureID{SingleFacePresent, InterEyeDistance, Sharpness, LuminanceMean, HeadPoseRoll, UnderExposurePrevention, OverExposurePrevention} {
 		if mm := measure(t, rep, id); !mm.Pass || mm.Score < 50 {
@@ -52,8 +57,9 @@ func TestAssessReport(t *testing.T) {
 	}
 	// Every measure is in the report, in a stable order, and survives JSON.
 	want := []MeasureID{SingleFacePresent, InterEyeDistance, HeadSize, LeftwardCropOfTheFaceImage, RightwardCropOfTheFaceImage,
-		MarginAboveOfTheFaceImage, MarginBelowOfTheFaceImage, HeadPoseYaw, HeadPosePitch, HeadPoseRoll, Sharpness, LuminanceMean,
-		UnderExposurePrevention, OverExposurePrevention, DynamicRange, IlluminationUniformity, BackgroundUniformity, NaturalColour, EyesOpen}
+		MarginAboveOfTheFaceImage, MarginBelowOfTheFaceImage, HeadPoseYaw, HeadPosePitch, HeadPoseRoll,
+		EyesOpen, MouthClosed, Sharpness, LuminanceMean, LuminanceVariance, UnderExposurePrevention, OverExposurePrevention,
+		DynamicRange, IlluminationUniformity, BackgroundUniformity, NaturalColour}
 	b, err := json.Marshal(rep)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +169,8 @@ func TestAssessVariants(t *testing.T) {
 		m := sideBySide(bona, other)
 		defer m.Close()
 		rep := mustAssess(t, a, m)
-		if sf := measure(t, rep, SingleFacePresent); sf.Pass || sf.Raw != 2 || rep.Pass || rep.Guidance.Key != GuideOnePerson {
+		// OFIQ's raw value is sqrt(second face's box area / first's): about 0.8 here.
+		if sf := measure(t, rep, SingleFacePresent); sf.Pass || len(rep.Faces) != 2 || sf.Raw < 0.5 || rep.Pass || rep.Guidance.Key != GuideOnePerson {
 			t.Errorf("side by side: %+v, guidance %s", sf, rep.Guidance.Key)
 		}
 	})
@@ -262,27 +269,15 @@ func TestEyesOpen(t *testing.T) {
 	a := assessor(t)
 	for _, tc := range []struct {
 		name string
-		open float64
+		open bool
 	}{
-		{"bona.jpg", 1}, {"eunwoo.jpg", 2}, {"rena.jpg", 2}, {"luda.jpg", 2}, {"nayoung.jpg", 2}, {"joy.jpg", 2},
+		{"bona.jpg", false}, {"eunwoo.jpg", true}, {"rena.jpg", true}, {"luda.jpg", true}, {"nayoung.jpg", true}, {"joy.jpg", true},
 	} {
 		m := decodeFace(t, tc.name)
 		rep := mustAssess(t, a, m)
 		m.Close()
-		if eo := measure(t, rep, EyesOpen); eo.Raw != tc.open || eo.Pass != (tc.open == 2) {
-			t.Errorf("%s: %+v, want %g open", tc.name, eo, tc.open)
+		if eo := measure(t, rep, EyesOpen); eo.Pass != tc.open {
+			t.Errorf("%s: %+v, want open %v", tc.name, eo, tc.open)
 		}
-	}
-	a.Close()
-	a.Close()
-	m := decodeFace(t, "rena.jpg")
-	defer m.Close()
-	if _, err := a.Assess(m); !errors.Is(err, ErrClosed) {
-		t.Errorf("Assess after Close: %v", err)
-	}
-	bad := NewAssessor(recognizer(t), Config{EyeCascade: "/nonexistent/eyes.xml"})
-	defer bad.Close()
-	if _, err := bad.Assess(m); !errors.Is(err, ErrCascadeMissing) {
-		t.Errorf("missing eye cascade: %v", err)
 	}
 }

@@ -8,10 +8,14 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"path/filepath"
+	"sort"
 	"sync"
 
 	face "github.com/Kagami/go-face"
 	"gocv.io/x/gocv"
+
+	"enrollstation/biometrics/internal/native"
 )
 
 // Descriptor is go-face's 128-dimensional face descriptor.
@@ -37,17 +41,25 @@ const (
 	LmNose          = 4 // base of the nose
 )
 
-// Face is one face go-face found: its detection box, 5 landmarks and descriptor, in the
-// pixel coordinates of the image it was found in.
+// Face is one face found: its detection box, 5 landmarks (dlib's 5-point layout), and,
+// when the CNN detector and the 68-point predictor found it (Assess), the 68 iBUG
+// landmarks and the detector's confidence; the descriptor when go-face made one. All in
+// the pixel coordinates of the image it was found in.
 type Face struct {
 	Rect       image.Rectangle
 	Landmarks  [5]image.Point
+	Shape      *Shape  // 68 landmarks, nil for go-face-only faces (Recognize)
+	Confidence float64 // CNN detection confidence, 0 for go-face-only faces
 	Descriptor Descriptor
+	poseShape  *Shape // mirror-symmetrised landmarks for the pose fit (Assess only)
 }
 
-// Eyes returns the centres of the image-left and image-right eye (mean of each eye's two
-// corner landmarks).
+// Eyes returns the centres of the image-left and image-right eye: the mean of each eye's
+// six landmarks when the 68 are known, else of its two corner landmarks.
 func (f Face) Eyes() (left, right Point) {
+	if f.Shape != nil {
+		return f.Shape.EyeCentres()
+	}
 	l := f.Landmarks
 	left = Point{float64(l[LmLeftEyeOuter].X+l[LmLeftEyeInner].X) / 2, float64(l[LmLeftEyeOuter].Y+l[LmLeftEyeInner].Y) / 2}
 	right = Point{float64(l[LmRightEyeOuter].X+l[LmRightEyeInner].X) / 2, float64(l[LmRightEyeOuter].Y+l[LmRightEyeInner].Y) / 2}
@@ -67,8 +79,10 @@ type Point struct {
 }
 
 type faceJSON struct {
-	Rect      [4]int    `json:"rect"`      // x0, y0, x1, y1
-	Landmarks [5][2]int `json:"landmarks"` // x, y in dlib 5-point order
+	Rect       [4]int       `json:"rect"`                 // x0, y0, x1, y1
+	Landmarks  [5][2]int    `json:"landmarks"`            // x, y in dlib 5-point order
+	Shape      [][2]float64 `json:"shape,omitempty"`      // x, y of the 68 iBUG landmarks
+	Confidence float64      `json:"confidence,omitempty"` // CNN detection confidence
 }
 
 // MarshalJSON writes the box as [x0,y0,x1,y1] and the landmarks as [x,y] pairs; the
@@ -78,6 +92,12 @@ func (f Face) MarshalJSON() ([]byte, error) {
 	for i, p := range f.Landmarks {
 		j.Landmarks[i] = [2]int{p.X, p.Y}
 	}
+	if f.Shape != nil {
+		for _, p := range f.Shape {
+			j.Shape = append(j.Shape, [2]float64{round(p.X, 1), round(p.Y, 1)})
+		}
+	}
+	j.Confidence = round(f.Confidence, 3)
 	return json.Marshal(j)
 }
 
@@ -87,9 +107,20 @@ func (f *Face) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*f = Face{Rect: image.Rect(j.Rect[0], j.Rect[1], j.Rect[2], j.Rect[3])}
+	*f = Face{Rect: image.Rect(j.Rect[0], j.Rect[1], j.Rect[2], j.Rect[3]), Confidence: j.Confidence}
 	for i, p := range j.Landmarks {
 		f.Landmarks[i] = image.Pt(p[0], p[1])
+	}
+	switch len(j.Shape) {
+	case 0:
+	case ShapePoints:
+		var s Shape
+		for i, p := range j.Shape {
+			s[i] = Point{p[0], p[1]}
+		}
+		f.Shape = &s
+	default:
+		return fmt.Errorf("biometrics: face JSON has %d shape points, want %d", len(j.Shape), ShapePoints)
 	}
 	return nil
 }
@@ -122,12 +153,22 @@ type Recognizer struct {
 type recReq struct {
 	jpeg  []byte
 	cnn   bool
+	shape *shapeReq // set: run the CNN detector and the 68-point predictor instead of go-face
 	reply chan recResp
 }
 
+// shapeReq asks for CNN detection on small and 68 landmarks on full for every box found
+// (boxes scaled by 1/scale). Both images belong to the caller, who waits for the reply.
+type shapeReq struct {
+	full, small native.BGR
+	scale       float64           // small pixels per full pixel
+	boxes       []image.Rectangle // if set: no detection, landmarks for these boxes of full
+}
+
 type recResp struct {
-	faces []face.Face
-	err   error
+	faces  []face.Face
+	shapes []Face
+	err    error
 }
 
 // NewRecognizer verifies the models in modelsDir (see VerifyModels) and loads them.
@@ -168,6 +209,12 @@ func (r *Recognizer) run(started chan<- error) {
 		return
 	}
 	defer rec.Close()
+	nat, err := native.Load(filepath.Join(r.cfg.ModelsDir, CNNDetectorFile), filepath.Join(r.cfg.ModelsDir, ShapePredictor68File))
+	if err != nil {
+		started <- fmt.Errorf("biometrics: loading models from %s: %w (run scripts/setup)", r.cfg.ModelsDir, err)
+		return
+	}
+	defer nat.Close()
 	started <- nil
 	for {
 		select {
@@ -175,7 +222,9 @@ func (r *Recognizer) run(started chan<- error) {
 			return
 		case q := <-r.reqs:
 			var resp recResp
-			if q.cnn {
+			if q.shape != nil {
+				resp.shapes, resp.err = detectShapes(nat, q.shape)
+			} else if q.cnn {
 				resp.faces, resp.err = rec.RecognizeCNN(q.jpeg)
 			} else {
 				resp.faces, resp.err = rec.Recognize(q.jpeg)
@@ -277,4 +326,99 @@ func (r *Recognizer) do(jpg []byte, cnn bool) ([]Face, error) {
 		out = append(out, ff)
 	}
 	return out, nil
+}
+
+// detectShapes runs on the recognizer's goroutine (it owns nat).
+func detectShapes(nat *native.Models, q *shapeReq) ([]Face, error) {
+	var dets []native.Detection
+	if q.boxes != nil {
+		for _, b := range q.boxes {
+			dets = append(dets, native.Detection{Rect: b})
+		}
+	} else {
+		var err error
+		if dets, err = nat.Detect(q.small); err != nil {
+			return nil, err
+		}
+	}
+	bounds := image.Rect(0, 0, q.full.Width, q.full.Height)
+	out := make([]Face, 0, len(dets))
+	for _, d := range dets {
+		r := d.Rect
+		if q.boxes == nil {
+			r = scaleRect(d.Rect, 1/q.scale)
+		}
+		if r.Intersect(bounds).Empty() {
+			continue
+		}
+		pts, err := nat.Shape(q.full, r)
+		if err != nil {
+			return nil, err
+		}
+		if len(pts) != ShapePoints {
+			return nil, fmt.Errorf("biometrics: shape predictor returned %d landmarks, want %d (wrong model?)", len(pts), ShapePoints)
+		}
+		var s Shape
+		for i, p := range pts {
+			s[i] = Point{p[0], p[1]}
+		}
+		out = append(out, Face{Rect: r, Landmarks: s.fivePoint(), Shape: &s, Confidence: d.Confidence})
+	}
+	return out, nil
+}
+
+// detect68 finds faces with the CNN detector on small (a downscaled copy of full,
+// scale small px per full px) and fits the 68 landmarks on full. Faces are in full's
+// pixels, left to right. Both Mats must be 8-bit BGR.
+func (r *Recognizer) detect68(full, small gocv.Mat, scale float64) ([]Face, error) {
+	fb, err := bgrView(full)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := bgrView(small)
+	if err != nil {
+		return nil, err
+	}
+	reply := make(chan recResp, 1)
+	select {
+	case r.reqs <- recReq{shape: &shapeReq{full: fb, small: sb, scale: scale}, reply: reply}:
+	case <-r.quit:
+		return nil, ErrClosed
+	}
+	resp := <-reply
+	if resp.err != nil {
+		return nil, fmt.Errorf("biometrics: %w", resp.err)
+	}
+	sort.Slice(resp.shapes, func(i, j int) bool { return resp.shapes[i].Rect.Min.X < resp.shapes[j].Rect.Min.X })
+	return resp.shapes, nil
+}
+
+func bgrView(m gocv.Mat) (native.BGR, error) {
+	if m.Type() != gocv.MatTypeCV8UC3 || !m.IsContinuous() {
+		return native.BGR{}, fmt.Errorf("biometrics: internal: want a continuous 8-bit BGR Mat, got type %v", m.Type())
+	}
+	pix, err := m.DataPtrUint8()
+	if err != nil {
+		return native.BGR{}, err
+	}
+	return native.BGR{Pix: pix, Width: m.Cols(), Height: m.Rows(), Stride: 3 * m.Cols()}, nil
+}
+
+// shapes68 fits the 68 landmarks for the given boxes of img (8-bit BGR), no detection.
+func (r *Recognizer) shapes68(img gocv.Mat, boxes []image.Rectangle) ([]Face, error) {
+	b, err := bgrView(img)
+	if err != nil {
+		return nil, err
+	}
+	reply := make(chan recResp, 1)
+	select {
+	case r.reqs <- recReq{shape: &shapeReq{full: b, boxes: boxes}, reply: reply}:
+	case <-r.quit:
+		return nil, ErrClosed
+	}
+	resp := <-reply
+	if resp.err != nil {
+		return nil, fmt.Errorf("biometrics: %w", resp.err)
+	}
+	return resp.shapes, nil
 }

@@ -24,7 +24,7 @@ func TestVerifyModels(t *testing.T) {
 	}
 
 	bad := t.TempDir()
-	for _, f := range []string{ShapePredictorFile, ResNetFile, CNNDetectorFile} {
+	for _, f := range ModelFiles() {
 		if err := os.Symlink(filepath.Join(dir, f), filepath.Join(bad, f)); err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func TestVerifyModels(t *testing.T) {
 	if _, err := NewRecognizer(bad); !errors.Is(err, ErrModelHash) {
 		t.Fatalf("NewRecognizer on tampered models: got %v, want ErrModelHash", err)
 	}
-	if len(PinnedModels()) != 3 {
+	if len(PinnedModels()) != len(ModelFiles()) {
 		t.Fatalf("PinnedModels: %v", PinnedModels())
 	}
 }

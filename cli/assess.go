@@ -16,15 +16,20 @@ import (
 func assessCommands() []Command {
 	return []Command{{
 		Name:    "assess",
-		Args:    "[--json] [--portraits DIR] IMAGE...",
+		Args:    "[--json | --ofiq-csv] [--portraits DIR] IMAGE...",
 		Summary: "judge face images (JPEG or PNG) against the ISO/IEC 29794-5 quality measures; exit 1 if any image fails or cannot be read",
 		Setup: func(fs *flag.FlagSet) func(context.Context, *Env, []string) error {
 			asJSON := fs.Bool("json", false, "print the reports as JSON")
 			portraits := fs.String("portraits", "", "also write each subject's ICAO portrait as `DIR`/NAME.portrait.jpg")
+			ofiqCSV := fs.Bool("ofiq-csv", false, "print OFIQ's CSV layout (its column names; measures we do not compute are empty) to put beside OFIQ's output")
 			return func(ctx context.Context, env *Env, args []string) error {
 				if len(args) == 0 {
 					return fmt.Errorf("%w: name at least one image", ErrUsage)
 				}
+				if *asJSON && *ofiqCSV {
+					return fmt.Errorf("%w: --json and --ofiq-csv exclude each other", ErrUsage)
+				}
+				csv := biometrics.NewOFIQCSV(env.Stdout)
 				rec, err := biometrics.NewRecognizer(env.Models)
 				if err != nil {
 					return err
@@ -59,7 +64,15 @@ func assessCommands() []Command {
 					if err != nil || !rep.Pass {
 						allOK = false
 					}
-					if !*asJSON {
+					switch {
+					case *ofiqCSV:
+						if err := csv.Write(path, rep); err != nil {
+							return err
+						}
+						if r.Error != "" {
+							fmt.Fprintf(env.Stderr, "%s: %s\n", path, r.Error)
+						}
+					case !*asJSON:
 						printReport(env, r.File, rep, err, r.Portrait)
 					}
 					out = append(out, r)
