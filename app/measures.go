@@ -50,6 +50,10 @@ func measureName(id biometrics.MeasureID) string {
 		return tr("Natural skin colour")
 	case biometrics.EyesOpen:
 		return tr("Eyes open")
+	case biometrics.MouthClosed:
+		return tr("Mouth closed")
+	case biometrics.LuminanceVariance:
+		return tr("Brightness variation on the face")
 	}
 	return string(id) // a measure added later without a name yet
 }

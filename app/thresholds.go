@@ -35,6 +35,14 @@ func thresholdLabel(field string) string {
 		return tr("Head tilted up/down at most (degrees)")
 	case "MaxRoll":
 		return tr("Head tilted sideways at most (degrees)")
+	case "MaxSecondFace":
+		return tr("Largest second face (size next to the main face)")
+	case "MinEyesOpen":
+		return tr("Eyes open at least (lid gap over eye-to-chin distance)")
+	case "MaxMouthOpen":
+		return tr("Mouth open at most (lip gap over eye-to-chin distance)")
+	case "MinLuminanceVariance":
+		return tr("Least brightness variation on the face")
 	case "MinSharpness":
 		return tr("Least sharpness")
 	case "MinLuminance":
