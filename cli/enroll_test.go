@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"image"
 	"os"
@@ -48,21 +47,7 @@ func blurCopy(t *testing.T, path string) string {
 // the portrait, the template and the forced reason.
 func TestEnroll(t *testing.T) {
 	models := testenv.ModelsDir(t)
-	data := t.TempDir()
-	all := Commands()
-	run := func(stdin string, args ...string) (string, string, int) {
-		t.Helper()
-		var out, errb bytes.Buffer
-		args = append(args, "--data", data, "--tpm", "swtpm", "--models", models, "--password-stdin")
-		code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, testRoot)
-		return out.String(), errb.String(), code
-	}
-	if _, e, code := run("root-password\n", "station", "init", "--admin", "root"); code != 0 {
-		t.Fatalf("init: %s", e)
-	}
-	if _, e, code := run("root-password\nclara-password\n", "user", "add", "clara", "--roles", "clerk", "--as", "root"); code != 0 {
-		t.Fatalf("user add: %s", e)
-	}
+	run, data := clerkStation(t, models)
 	rec, err := biometrics.NewRecognizer(models)
 	if err != nil {
 		t.Fatal(err)

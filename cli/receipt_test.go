@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -23,21 +21,7 @@ import (
 func TestReceiptPrint(t *testing.T) {
 	srv := cupstest.Start(t)
 	models := testenv.ModelsDir(t)
-	data := t.TempDir()
-	all := Commands()
-	run := func(stdin string, args ...string) (string, string, int) {
-		t.Helper()
-		var out, errb bytes.Buffer
-		args = append(args, "--data", data, "--tpm", "swtpm", "--models", models, "--password-stdin")
-		code := Main(context.Background(), args, strings.NewReader(stdin), &out, &errb, all, nil)
-		return out.String(), errb.String(), code
-	}
-	if _, e, code := run("root-password\n", "station", "init", "--admin", "root"); code != 0 {
-		t.Fatalf("init: %s", e)
-	}
-	if _, e, code := run("root-password\nclara-password\n", "user", "add", "clara", "--roles", "clerk", "--as", "root"); code != 0 {
-		t.Fatalf("user add: %s", e)
-	}
+	run, data := clerkStation(t, models)
 	rec, err := biometrics.NewRecognizer(models)
 	if err != nil {
 		t.Fatal(err)
