@@ -17,31 +17,13 @@ import (
 // bundle: the supervisor signed these values, so identity and capture data that differ
 // from them were changed after approval, whoever signed the manifest.
 type stationStatement struct {
-	EnrollmentID string                 `json:"enrollment_id"`
-	Portrait     string                 `json:"portrait_sha256"`
-	Template     string                 `json:"template_sha256"`
-	CapturedBy   *string                `json:"captured_by"`
-	CreatedAt    time.Time              `json:"created_at"`
-	Demographics *statementDemographics `json:"demographics"`
-	Capture      *statementCapture      `json:"capture"`
-}
-
-// statementDemographics are the identity fields of a station statement, under the
-// station's own names. Fields the identity record does not carry (the free-text
-// address, the application number) are not compared.
-type statementDemographics struct {
-	GivenNames     string   `json:"given_names"`
-	Surname        string   `json:"surname"`
-	DateOfBirth    string   `json:"date_of_birth"`
-	Sex            string   `json:"sex"`
-	Nationality    string   `json:"nationality"`
-	PlaceOfBirth   string   `json:"place_of_birth"`
-	DocumentNumber string   `json:"document_number"`
-	Phone          string   `json:"phone"`
-	AddressLines   []string `json:"address_lines"`
-	Locality       string   `json:"locality"`
-	PostalCode     string   `json:"postal_code"`
-	Country        string   `json:"country"`
+	EnrollmentID string                  `json:"enrollment_id"`
+	Portrait     string                  `json:"portrait_sha256"`
+	Template     string                  `json:"template_sha256"`
+	CapturedBy   *string                 `json:"captured_by"`
+	CreatedAt    time.Time               `json:"created_at"`
+	Demographics *statement.Demographics `json:"demographics"` // same fields as v2's
+	Capture      *statementCapture       `json:"capture"`
 }
 
 type statementCapture struct {
@@ -76,26 +58,8 @@ func checkStatement(stmt []byte, r Record, hashes [len(memberNames)][32]byte) er
 	if st.Demographics == nil || st.Capture == nil || st.CapturedBy == nil {
 		return fmt.Errorf("the signed statement has no demographics, capture or captured_by")
 	}
-	d, id := st.Demographics, r.Identity
-	for _, f := range []struct{ name, signed, got string }{
-		{"family_name", d.Surname, id.FamilyName},
-		{"given_names", d.GivenNames, id.GivenNames},
-		{"date_of_birth", d.DateOfBirth, id.DateOfBirth},
-		{"sex", d.Sex, id.Sex},
-		{"nationality", d.Nationality, id.Nationality},
-		{"place_of_birth", d.PlaceOfBirth, id.PlaceOfBirth},
-		{"address.locality", d.Locality, id.Address.Locality},
-		{"address.postal_code", d.PostalCode, id.Address.PostalCode},
-		{"address.country", d.Country, id.Address.Country},
-		{"previous_id_number", d.DocumentNumber, id.PreviousIDNumber},
-		{"phone", d.Phone, id.Phone},
-	} {
-		if f.signed != f.got {
-			return fmt.Errorf("%s %s differs from the signed statement", MemberIdentity, f.name)
-		}
-	}
-	if !slices.Equal(d.AddressLines, id.Address.Lines) {
-		return fmt.Errorf("%s address.lines differs from the signed statement", MemberIdentity)
+	if err := compareDemographics(st.Demographics, r.Identity); err != nil {
+		return err
 	}
 	c := st.Capture
 	at := c.CapturedAt
@@ -198,27 +162,11 @@ func compareStatement(st *statement.Statement, r Record, hashes [len(memberNames
 	if st.TemplateSHA256 != hex.EncodeToString(hashes[2][:]) {
 		return fmt.Errorf("the signed statement names another %s", MemberTemplate)
 	}
-	d, id := st.Demographics, r.Identity
-	for _, f := range []struct{ name, signed, got string }{
-		{"application_number", st.ApplicationNumber, id.ApplicationNumber},
-		{"family_name", d.Surname, id.FamilyName},
-		{"given_names", d.GivenNames, id.GivenNames},
-		{"date_of_birth", d.DateOfBirth, id.DateOfBirth},
-		{"sex", d.Sex, id.Sex},
-		{"nationality", d.Nationality, id.Nationality},
-		{"place_of_birth", d.PlaceOfBirth, id.PlaceOfBirth},
-		{"address.locality", d.Locality, id.Address.Locality},
-		{"address.postal_code", d.PostalCode, id.Address.PostalCode},
-		{"address.country", d.Country, id.Address.Country},
-		{"previous_id_number", d.DocumentNumber, id.PreviousIDNumber},
-		{"phone", d.Phone, id.Phone},
-	} {
-		if f.signed != f.got {
-			return fmt.Errorf("%s %s differs from the signed statement", MemberIdentity, f.name)
-		}
+	if st.ApplicationNumber != r.Identity.ApplicationNumber {
+		return fmt.Errorf("%s application_number differs from the signed statement", MemberIdentity)
 	}
-	if !slices.Equal(d.AddressLines, id.Address.Lines) {
-		return fmt.Errorf("%s address.lines differs from the signed statement", MemberIdentity)
+	if err := compareDemographics(&st.Demographics, r.Identity); err != nil {
+		return err
 	}
 	c := st.Capture
 	switch {
@@ -263,6 +211,32 @@ func verifyApproval(r Record, hashes [len(memberNames)][32]byte) error {
 	}
 	if !ecdsa.VerifyASN1(pub, d[:], a.Signature) {
 		return &SignatureError{What: what}
+	}
+	return nil
+}
+
+// compareDemographics checks the identity fields of a statement (v1 or v2) against
+// identity.json; the error names the first field that differs (never its value).
+func compareDemographics(d *statement.Demographics, id Identity) error {
+	for _, f := range []struct{ name, signed, got string }{
+		{"family_name", d.Surname, id.FamilyName},
+		{"given_names", d.GivenNames, id.GivenNames},
+		{"date_of_birth", d.DateOfBirth, id.DateOfBirth},
+		{"sex", d.Sex, id.Sex},
+		{"nationality", d.Nationality, id.Nationality},
+		{"place_of_birth", d.PlaceOfBirth, id.PlaceOfBirth},
+		{"address.locality", d.Locality, id.Address.Locality},
+		{"address.postal_code", d.PostalCode, id.Address.PostalCode},
+		{"address.country", d.Country, id.Address.Country},
+		{"previous_id_number", d.DocumentNumber, id.PreviousIDNumber},
+		{"phone", d.Phone, id.Phone},
+	} {
+		if f.signed != f.got {
+			return fmt.Errorf("%s %s differs from the signed statement", MemberIdentity, f.name)
+		}
+	}
+	if !slices.Equal(d.AddressLines, id.Address.Lines) {
+		return fmt.Errorf("%s address.lines differs from the signed statement", MemberIdentity)
 	}
 	return nil
 }
