@@ -182,46 +182,40 @@ func (st *Station) Activate(admin *Session, akName, credentialBlob, encryptedSec
 		return nil, err
 	}
 	tp := st.tpm
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	srk, done, err := tp.srk()
+	secret, err := withKey(tp, ak, func(_ srkHandle, akh tpm2.NamedHandle) ([]byte, error) {
+		if !bytes.Equal(akh.Name.Buffer, akName) {
+			return nil, ErrWrongChallenge
+		}
+		_, ekh, doneEK, err := tp.ek()
+		if err != nil {
+			return nil, err
+		}
+		defer doneEK()
+		rsp, err := tpm2.ActivateCredential{
+			ActivateHandle: tpm2.AuthHandle{Handle: akh.Handle, Name: akh.Name, Auth: tpm2.PasswordAuth(nil)},
+			KeyHandle: tpm2.AuthHandle{Handle: ekh.Handle, Name: ekh.Name,
+				// The EK's policy is PolicySecret(TPM_RH_ENDORSEMENT), empty endorsement auth.
+				Auth: tpm2.Policy(tpm2.TPMAlgSHA256, 16, func(t transport.TPM, h tpm2.TPMISHPolicy, nonce tpm2.TPM2BNonce) error {
+					_, err := tpm2.PolicySecret{AuthHandle: tpm2.TPMRHEndorsement, PolicySession: h, NonceTPM: nonce}.Execute(t)
+					return err
+				})},
+			CredentialBlob: tpm2.TPM2BIDObject{Buffer: credentialBlob},
+			Secret:         tpm2.TPM2BEncryptedSecret{Buffer: encryptedSecret},
+		}.Execute(tp.t)
+		if err != nil {
+			return nil, fmt.Errorf("vault: activating the credential (the challenge was not made for this TPM's EK and attestation key): %w", tpmErr(err))
+		}
+		return rsp.CertInfo.Buffer, nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer done()
-	akh, unload, err := tp.load(srk, ak)
-	if err != nil {
-		return nil, err
-	}
-	defer unload()
-	if !bytes.Equal(akh.Name.Buffer, akName) {
-		return nil, ErrWrongChallenge
-	}
-	_, ekh, doneEK, err := tp.ek()
-	if err != nil {
-		return nil, err
-	}
-	defer doneEK()
-	rsp, err := tpm2.ActivateCredential{
-		ActivateHandle: tpm2.AuthHandle{Handle: akh.Handle, Name: akh.Name, Auth: tpm2.PasswordAuth(nil)},
-		KeyHandle: tpm2.AuthHandle{Handle: ekh.Handle, Name: ekh.Name,
-			// The EK's policy is PolicySecret(TPM_RH_ENDORSEMENT), empty endorsement auth.
-			Auth: tpm2.Policy(tpm2.TPMAlgSHA256, 16, func(t transport.TPM, h tpm2.TPMISHPolicy, nonce tpm2.TPM2BNonce) error {
-				_, err := tpm2.PolicySecret{AuthHandle: tpm2.TPMRHEndorsement, PolicySession: h, NonceTPM: nonce}.Execute(t)
-				return err
-			})},
-		CredentialBlob: tpm2.TPM2BIDObject{Buffer: credentialBlob},
-		Secret:         tpm2.TPM2BEncryptedSecret{Buffer: encryptedSecret},
-	}.Execute(tp.t)
-	if err != nil {
-		return nil, fmt.Errorf("vault: activating the credential (the challenge was not made for this TPM's EK and attestation key): %w", tpmErr(err))
 	}
 	if err := st.store.Update(func(tx *Tx) error {
 		return tx.Audit(admin.Name, "station.activate", "", "credential activated")
 	}); err != nil {
 		return nil, err
 	}
-	return rsp.CertInfo.Buffer, nil
+	return secret, nil
 }
 
 // attestationKey loads the station's attestation key, creating it when create is set
