@@ -151,6 +151,7 @@ type Recognizer struct {
 }
 
 type recReq struct {
+	fn    func(*native.Models) // set: run on the owner goroutine (replies itself)
 	jpeg  []byte
 	cnn   bool
 	shape *shapeReq // set: run the CNN detector and the 68-point predictor instead of go-face
@@ -209,7 +210,9 @@ func (r *Recognizer) run(started chan<- error) {
 		return
 	}
 	defer rec.Close()
-	nat, err := native.Load(filepath.Join(r.cfg.ModelsDir, CNNDetectorFile), filepath.Join(r.cfg.ModelsDir, ShapePredictor68File))
+	dir := r.cfg.ModelsDir
+	nat, err := native.Load(native.Paths{CNN: filepath.Join(dir, CNNDetectorFile), Shape68: filepath.Join(dir, ShapePredictor68File),
+		Shape5: filepath.Join(dir, ShapePredictorFile), ResNet: filepath.Join(dir, ResNetFile)})
 	if err != nil {
 		started <- fmt.Errorf("biometrics: loading models from %s: %w (run scripts/setup)", r.cfg.ModelsDir, err)
 		return
@@ -221,6 +224,10 @@ func (r *Recognizer) run(started chan<- error) {
 		case <-r.quit:
 			return
 		case q := <-r.reqs:
+			if q.fn != nil {
+				q.fn(nat)
+				continue
+			}
 			var resp recResp
 			if q.shape != nil {
 				resp.shapes, resp.err = detectShapes(nat, q.shape)
@@ -421,4 +428,75 @@ func (r *Recognizer) shapes68(img gocv.Mat, boxes []image.Rectangle) ([]Face, er
 		return nil, fmt.Errorf("biometrics: %w", resp.err)
 	}
 	return resp.shapes, nil
+}
+
+// on runs f on the goroutine that owns the models and waits for it.
+func (r *Recognizer) on(f func(*native.Models) error) error {
+	errc := make(chan error, 1)
+	select {
+	case r.reqs <- recReq{fn: func(m *native.Models) { errc <- f(m) }}:
+	case <-r.quit:
+		return ErrClosed
+	}
+	return <-errc
+}
+
+// hogBoxes runs dlib's HOG detector on img (8-bit BGR) as it is.
+func (r *Recognizer) hogBoxes(img gocv.Mat) ([]image.Rectangle, error) {
+	v, err := bgrView(img)
+	if err != nil {
+		return nil, err
+	}
+	var boxes []image.Rectangle
+	err = r.on(func(m *native.Models) error {
+		dets, err := m.DetectHOG(v)
+		for _, d := range dets {
+			boxes = append(boxes, d.Rect)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("biometrics: %w", err)
+	}
+	sort.Slice(boxes, func(i, j int) bool { return boxes[i].Min.X < boxes[j].Min.X })
+	return boxes, nil
+}
+
+// describe computes the descriptor of f in img (8-bit BGR, f in its pixels) from f's 68
+// landmarks (its 5 when the 68 are unknown) with the recognizer's jitter.
+func (r *Recognizer) describe(img gocv.Mat, f Face) (Descriptor, error) {
+	return r.describePoints(img, facePoints(f), r.cfg.Jitter, nil)
+}
+
+func facePoints(f Face) [][2]float64 {
+	var pts [][2]float64
+	if f.Shape != nil {
+		for _, p := range f.Shape {
+			pts = append(pts, [2]float64{p.X, p.Y})
+		}
+		return pts
+	}
+	for _, p := range f.Landmarks {
+		pts = append(pts, [2]float64{float64(p.X), float64(p.Y)})
+	}
+	return pts
+}
+
+// describePoints computes the descriptor from 5 or 68 landmarks of img (8-bit BGR); chip,
+// if not nil, receives the 150x150 RGB face chip the network saw.
+func (r *Recognizer) describePoints(img gocv.Mat, pts [][2]float64, jitter int, chip []byte) (Descriptor, error) {
+	v, err := bgrView(img)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	var d [128]float32
+	err = r.on(func(m *native.Models) error {
+		var err error
+		d, err = m.Descriptor(v, pts, jitter, chip)
+		return err
+	})
+	if err != nil {
+		return Descriptor{}, fmt.Errorf("biometrics: %w", err)
+	}
+	return Descriptor(d), nil
 }

@@ -1,6 +1,7 @@
-// Package native binds the few functions of Debian's dlib and OpenCV that go-face and
-// gocv v0.32 lack: dlib's MMOD CNN face detector and shape predictor on raw pixels (no
-// descriptors, no JPEG round trip), and OpenCV's solvePnP.
+// Package native binds the few functions of Debian's dlib and OpenCV that gocv v0.32
+// lacks, on raw pixels (no JPEG round trip): dlib's HOG and MMOD CNN face detectors, the
+// 68- and 5-point shape predictors, the ResNet face descriptor computed from any of
+// those shapes (with optional jitter), and OpenCV's solvePnP.
 //
 // A *Models is not safe for concurrent use (dlib's networks keep state): one goroutine
 // owns it. SolvePnP is safe anywhere.
@@ -20,8 +21,17 @@ import (
 	"unsafe"
 )
 
-// Models holds a loaded CNN detector and shape predictor.
+// Models holds the loaded dlib models: the CNN and HOG detectors, both shape predictors
+// and the descriptor network.
 type Models struct{ h unsafe.Pointer }
+
+// Paths names the model files Load reads.
+type Paths struct {
+	CNN     string // mmod_human_face_detector.dat
+	Shape68 string // shape_predictor_68_face_landmarks.dat
+	Shape5  string // shape_predictor_5_face_landmarks.dat
+	ResNet  string // dlib_face_recognition_resnet_model_v1.dat
+}
 
 func cerr(e *C.char) error {
 	if e == nil {
@@ -31,15 +41,17 @@ func cerr(e *C.char) error {
 	return errors.New(C.GoString(e))
 }
 
-// Load reads dlib's mmod_human_face_detector.dat and a shape predictor file.
-func Load(cnnPath, shapePath string) (*Models, error) {
-	cp, sp := C.CString(cnnPath), C.CString(shapePath)
+// Load reads the model files.
+func Load(p Paths) (*Models, error) {
+	cp, sp, sp5, rp := C.CString(p.CNN), C.CString(p.Shape68), C.CString(p.Shape5), C.CString(p.ResNet)
 	defer C.free(unsafe.Pointer(cp))
 	defer C.free(unsafe.Pointer(sp))
+	defer C.free(unsafe.Pointer(sp5))
+	defer C.free(unsafe.Pointer(rp))
 	var e *C.char
-	h := C.nat_load(cp, sp, &e)
+	h := C.nat_load(cp, sp, sp5, rp, &e)
 	if h == nil {
-		return nil, fmt.Errorf("native: loading %s, %s: %w", cnnPath, shapePath, cerr(e))
+		return nil, fmt.Errorf("native: loading %s, %s, %s, %s: %w", p.CNN, p.Shape68, p.Shape5, p.ResNet, cerr(e))
 	}
 	return &Models{h: h}, nil
 }
@@ -76,7 +88,13 @@ type Detection struct {
 const maxDetections = 32
 
 // Detect runs the CNN face detector. The network finds faces from about 40 px across.
-func (m *Models) Detect(img BGR) ([]Detection, error) {
+func (m *Models) Detect(img BGR) ([]Detection, error) { return m.detect(img, false) }
+
+// DetectHOG runs dlib's HOG frontal face detector (faces from about 80 px across;
+// Confidence is its SVM score).
+func (m *Models) DetectHOG(img BGR) ([]Detection, error) { return m.detect(img, true) }
+
+func (m *Models) detect(img BGR, hog bool) ([]Detection, error) {
 	if m.h == nil {
 		return nil, errors.New("native: models closed")
 	}
@@ -85,9 +103,17 @@ func (m *Models) Detect(img BGR) ([]Detection, error) {
 	}
 	var out [5 * maxDetections]C.double
 	var e *C.char
-	n := C.nat_detect(m.h, (*C.uint8_t)(unsafe.Pointer(&img.Pix[0])), C.int(img.Width), C.int(img.Height), C.int(img.Stride), &out[0], maxDetections, &e)
+	pix, w, h, s := (*C.uint8_t)(unsafe.Pointer(&img.Pix[0])), C.int(img.Width), C.int(img.Height), C.int(img.Stride)
+	var n C.int
+	name := "CNN"
+	if hog {
+		name = "HOG"
+		n = C.nat_hog(m.h, pix, w, h, s, &out[0], maxDetections, &e)
+	} else {
+		n = C.nat_detect(m.h, pix, w, h, s, &out[0], maxDetections, &e)
+	}
 	if n < 0 {
-		return nil, fmt.Errorf("native: CNN detector: %w", cerr(e))
+		return nil, fmt.Errorf("native: %s detector: %w", name, cerr(e))
 	}
 	dets := make([]Detection, 0, min(int(n), maxDetections))
 	for i := 0; i < int(n) && i < maxDetections; i++ {
@@ -97,8 +123,13 @@ func (m *Models) Detect(img BGR) ([]Detection, error) {
 	return dets, nil
 }
 
-// Shape predicts the landmarks of the face in box r.
-func (m *Models) Shape(img BGR, r image.Rectangle) ([][2]float64, error) {
+// Shape predicts the 68 landmarks of the face in box r.
+func (m *Models) Shape(img BGR, r image.Rectangle) ([][2]float64, error) { return m.shape(img, r, 68) }
+
+// Shape5 predicts the 5 landmarks (dlib's 5-point layout) of the face in box r.
+func (m *Models) Shape5(img BGR, r image.Rectangle) ([][2]float64, error) { return m.shape(img, r, 5) }
+
+func (m *Models) shape(img BGR, r image.Rectangle, points int) ([][2]float64, error) {
 	if m.h == nil {
 		return nil, errors.New("native: models closed")
 	}
@@ -107,7 +138,7 @@ func (m *Models) Shape(img BGR, r image.Rectangle) ([][2]float64, error) {
 	}
 	var out [2 * 194]C.double
 	var e *C.char
-	n := C.nat_shape(m.h, (*C.uint8_t)(unsafe.Pointer(&img.Pix[0])), C.int(img.Width), C.int(img.Height), C.int(img.Stride),
+	n := C.nat_shape(m.h, C.int(points), (*C.uint8_t)(unsafe.Pointer(&img.Pix[0])), C.int(img.Width), C.int(img.Height), C.int(img.Stride),
 		C.long(r.Min.X), C.long(r.Min.Y), C.long(r.Max.X), C.long(r.Max.Y), &out[0], 194, &e)
 	if n < 0 {
 		return nil, fmt.Errorf("native: shape predictor: %w", cerr(e))
@@ -117,6 +148,52 @@ func (m *Models) Shape(img BGR, r image.Rectangle) ([][2]float64, error) {
 		pts[i] = [2]float64{float64(out[2*i]), float64(out[2*i+1])}
 	}
 	return pts, nil
+}
+
+// ChipSize is the side of the face chip the descriptor network reads.
+const ChipSize = 150
+
+// Descriptor computes dlib's 128-d ResNet face descriptor of the face whose landmarks
+// (5 or 68, dlib's layouts, in img's pixels) are pts: the network runs on the
+// 150x150 chip of get_face_chip_details(shape, 150, 0.25), or, with jitter > 0, on that
+// many jittered copies of it and the mean is returned (deterministic: the same input
+// gives the same descriptor). If chip is not nil it receives the chip as
+// ChipSize*ChipSize*3 RGB bytes (it must be that long).
+func (m *Models) Descriptor(img BGR, pts [][2]float64, jitter int, chip []byte) ([128]float32, error) {
+	var d [128]float32
+	if m.h == nil {
+		return d, errors.New("native: models closed")
+	}
+	if err := img.check(); err != nil {
+		return d, err
+	}
+	if len(pts) != 5 && len(pts) != 68 {
+		return d, fmt.Errorf("native: descriptor needs 5 or 68 landmarks, got %d", len(pts))
+	}
+	if jitter < 0 || jitter > 255 {
+		return d, fmt.Errorf("native: jitter %d out of range 0–255", jitter)
+	}
+	if chip != nil && len(chip) != ChipSize*ChipSize*3 {
+		return d, fmt.Errorf("native: chip buffer of %d bytes, want %d", len(chip), ChipSize*ChipSize*3)
+	}
+	p := make([]C.double, 0, 2*len(pts))
+	for _, q := range pts {
+		p = append(p, C.double(q[0]), C.double(q[1]))
+	}
+	var out [128]C.float
+	var cp *C.uint8_t
+	if chip != nil {
+		cp = (*C.uint8_t)(unsafe.Pointer(&chip[0]))
+	}
+	var e *C.char
+	if C.nat_descriptor(m.h, (*C.uint8_t)(unsafe.Pointer(&img.Pix[0])), C.int(img.Width), C.int(img.Height), C.int(img.Stride),
+		&p[0], C.int(len(pts)), C.int(jitter), &out[0], cp, &e) != 0 {
+		return d, fmt.Errorf("native: descriptor: %w", cerr(e))
+	}
+	for i := range d {
+		d[i] = float32(out[i])
+	}
+	return d, nil
 }
 
 // SolvePnP fits the object points to the image points for a pinhole camera (focal length
