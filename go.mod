@@ -4,7 +4,6 @@ go 1.26.0
 
 require (
 	fyne.io/fyne/v2 v2.7.3
-	github.com/Kagami/go-face v0.0.0-20210630145111-0c14797b4d0e
 	github.com/boombuler/barcode v1.0.2
 	github.com/dgraph-io/badger/v4 v4.9.6
 	github.com/go-pdf/fpdf v0.9.0

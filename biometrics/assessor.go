@@ -20,7 +20,7 @@ type Config struct {
 	// of 160 px at 1280 (inter-eye ≈ 70 px) is still found. FineDetectSide, when larger,
 	// is tried once more when nothing was found (small faces, photos); 0: never.
 	DetectSide, FineDetectSide int
-	// SkipTemplate: do not make a go-face template (live frames need none).
+	// SkipTemplate: do not make a template (live frames need none).
 	SkipTemplate bool
 }
 
@@ -93,7 +93,7 @@ func (a *Assessor) AssessImage(img image.Image) (*Report, error) {
 var rollRetries = []float64{25, -25}
 
 // findFaces detects faces in work (BGR) and fits their landmarks, all in work's pixels.
-// dlib's HOG detector (through go-face, which also makes the descriptors) goes first: its
+// dlib's HOG detector goes first: its
 // boxes are the ones the 68-point predictor was trained on, so the landmarks (and the
 // pose fitted to them) are steadiest on them, and it is the cheaper detector. Only when
 // it finds nothing — head coverings, scarves, masks, turned or rolled faces — does the
@@ -105,11 +105,9 @@ func (a *Assessor) findFaces(work gocv.Mat) ([]Face, error) {
 	}
 	if len(faces) > 0 {
 		for i := range faces {
-			d := faces[i].Descriptor
 			if faces[i], err = a.levelled(work, faces[i]); err != nil {
 				return nil, err
 			}
-			faces[i].Descriptor = d
 		}
 		return faces, nil
 	}
@@ -149,29 +147,11 @@ func (a *Assessor) findFaces(work gocv.Mat) ([]Face, error) {
 }
 
 func (a *Assessor) hogFaces(work gocv.Mat) ([]Face, error) {
-	jpg, err := EncodeJPEG(work, 95)
-	if err != nil {
+	boxes, err := a.rec.hogBoxes(work)
+	if err != nil || len(boxes) == 0 {
 		return nil, err
 	}
-	hog, err := a.rec.do(jpg, false)
-	if err != nil || len(hog) == 0 {
-		return nil, err
-	}
-	boxes := make([]image.Rectangle, len(hog))
-	for i, h := range hog {
-		boxes[i] = h.Rect
-	}
-	faces, err := a.rec.shapes68(work, boxes)
-	if err != nil {
-		return nil, err
-	}
-	if len(faces) == len(hog) {
-		for i := range faces {
-			faces[i].Descriptor = hog[i].Descriptor
-			faces[i].Confidence = 0 // HOG gives none
-		}
-	}
-	return faces, nil
+	return a.rec.shapes68(work, boxes)
 }
 
 // levelled refits the landmarks on copies of the face's surroundings turned by −15°, 0°
@@ -190,12 +170,17 @@ func (a *Assessor) levelled(work gocv.Mat, f Face) (Face, error) {
 			best, bestRoll = g, r
 		}
 	}
-	if math.Abs(rollOf(best.Shape)) > 3 {
-		g, _, err := a.fitTurned(work, best, -rollOf(best.Shape))
+	// Each upright refit follows the rest of the roll only part of the way again when the
+	// box was poor (a HOG box of a face rolled 30°): repeat until upright in its frame.
+	for i := 0; i < 3 && math.Abs(rollOf(best.Shape)) > 3; i++ {
+		g, r, err := a.fitTurned(work, best, -rollOf(best.Shape))
 		if err != nil || g.Shape == nil {
 			return best, err
 		}
 		best = g
+		if math.Abs(r) <= 3 {
+			break
+		}
 	}
 	best.Rect, best.Confidence = f.Rect, f.Confidence
 	return a.symmetrised(work, best)
@@ -372,17 +357,15 @@ func (a *Assessor) Assess(img gocv.Mat) (*Report, error) {
 	}
 	rep.Face = &rep.Faces[subj]
 	if !a.cfg.SkipTemplate {
-		d, ok := faces[subj].Descriptor, faces[subj].Descriptor != Descriptor{}
-		if !ok { // found by the CNN only: go-face describes it on a crop
-			if d, ok, err = a.descriptor(work, faces[subj]); err != nil {
-				return nil, err
-			}
+		// The template is made from the face the measures judged, aligned on its 68
+		// landmarks, whichever detector found it (docs/quality.md).
+		d, err := a.rec.describe(work, faces[subj])
+		if err != nil {
+			return nil, err
 		}
-		if ok {
-			rep.Face.Descriptor = d
-			t := NewTemplate(d, a.rec.Jitter())
-			rep.Template = &t
-		}
+		rep.Face.Descriptor = d
+		t := NewTemplate(d, a.rec.Jitter())
+		rep.Template = &t
 	}
 	l, r := rep.Face.Eyes()
 	rep.Eyes = [2]Point{l, r}
@@ -391,42 +374,6 @@ func (a *Assessor) Assess(img gocv.Mat) (*Report, error) {
 }
 
 func area(r image.Rectangle) int { return r.Dx() * r.Dy() }
-
-// descriptor makes the go-face descriptor of face f of work: go-face runs its CNN
-// detector on a crop around the face (so it is cheap and finds the same face) and the
-// face it finds nearest f's box is used. ok is false when go-face finds none there.
-func (a *Assessor) descriptor(work gocv.Mat, f Face) (Descriptor, bool, error) {
-	w := float64(f.Rect.Dx())
-	crop := image.Rect(int(float64(f.Rect.Min.X)-0.6*w), int(float64(f.Rect.Min.Y)-0.6*w), int(float64(f.Rect.Max.X)+0.6*w), int(float64(f.Rect.Max.Y)+0.6*w)).Intersect(image.Rect(0, 0, work.Cols(), work.Rows()))
-	roi := work.Region(crop)
-	defer roi.Close()
-	// go-face's descriptor uses a 150 px chip: a face much larger gains nothing.
-	k := math.Min(1, 300/w)
-	sub := roi.Clone()
-	defer sub.Close()
-	if k < 1 {
-		gocv.Resize(sub, &sub, image.Pt(int(float64(sub.Cols())*k+0.5), int(float64(sub.Rows())*k+0.5)), 0, 0, gocv.InterpolationArea)
-	}
-	jpg, err := EncodeJPEG(sub, 95)
-	if err != nil {
-		return Descriptor{}, false, err
-	}
-	got, err := a.rec.do(jpg, true)
-	if err != nil {
-		return Descriptor{}, false, err
-	}
-	want := scaleRect(f.Rect.Sub(crop.Min), k)
-	best, bestIoU := -1, 0.3
-	for i, g := range got {
-		if iou := overlap(g.Rect, want); iou > bestIoU {
-			best, bestIoU = i, iou
-		}
-	}
-	if best < 0 {
-		return Descriptor{}, false, nil
-	}
-	return got[best].Descriptor, true, nil
-}
 
 func overlap(a, b image.Rectangle) float64 {
 	i := area(a.Intersect(b))

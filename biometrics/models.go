@@ -19,7 +19,7 @@ import (
 //go:embed models.sha256
 var modelsSHA256 []byte
 
-// Model files go-face loads from the models directory.
+// Model files the Recognizer loads from the models directory.
 const (
 	ShapePredictorFile = "shape_predictor_5_face_landmarks.dat"
 	ResNetFile         = "dlib_face_recognition_resnet_model_v1.dat"
@@ -30,7 +30,10 @@ const (
 )
 
 // ModelID names the descriptor model; it is stored in every template so that templates
-// from another model are never compared with ours.
+// from another model are never compared with ours. It names the network, not the
+// alignment: templates made before issue 13 (go-face: HOG box, 5-point alignment) and
+// after (our detection, 68-point alignment) are the same network on dlib's same chip
+// geometry and stay comparable (docs/quality.md measures it), so it did not change.
 const ModelID = "dlib_face_recognition_resnet_model_v1"
 
 var (

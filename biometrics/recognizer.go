@@ -1,27 +1,24 @@
 package biometrics
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
-	"image/color"
 	"math"
 	"path/filepath"
 	"sort"
 	"sync"
 
-	face "github.com/Kagami/go-face"
 	"gocv.io/x/gocv"
 
 	"enrollstation/biometrics/internal/native"
 )
 
-// Descriptor is go-face's 128-dimensional face descriptor.
+// Descriptor is dlib's 128-dimensional ResNet face descriptor.
 type Descriptor [128]float32
 
-// Distance is the Euclidean distance between two descriptors (go-face's metric).
+// Distance is the Euclidean distance between two descriptors (dlib's metric).
 func (d Descriptor) Distance(o Descriptor) float64 {
 	var s float32
 	for i := range d {
@@ -42,14 +39,14 @@ const (
 )
 
 // Face is one face found: its detection box, 5 landmarks (dlib's 5-point layout), and,
-// when the CNN detector and the 68-point predictor found it (Assess), the 68 iBUG
-// landmarks and the detector's confidence; the descriptor when go-face made one. All in
-// the pixel coordinates of the image it was found in.
+// when the 68-point predictor fitted it (Assess), the 68 iBUG landmarks and the CNN
+// detector's confidence; the descriptor when one was made (Recognize; Assess puts the
+// subject's in its Template). All in the pixel coordinates of the image it was found in.
 type Face struct {
 	Rect       image.Rectangle
 	Landmarks  [5]image.Point
-	Shape      *Shape  // 68 landmarks, nil for go-face-only faces (Recognize)
-	Confidence float64 // CNN detection confidence, 0 for go-face-only faces
+	Shape      *Shape  // 68 landmarks, nil for Recognize's faces
+	Confidence float64 // CNN detection confidence, 0 for HOG detections
 	Descriptor Descriptor
 	poseShape  *Shape // mirror-symmetrised landmarks for the pose fit (Assess only)
 }
@@ -134,42 +131,22 @@ var (
 
 // RecognizerConfig configures a Recognizer.
 type RecognizerConfig struct {
-	ModelsDir string // holds the three dlib model files (see VerifyModels)
+	ModelsDir string // holds the dlib model files (see VerifyModels)
 	// Jitter, when > 0, averages the descriptor over that many jittered copies of the
-	// face chip: slightly more stable templates, Jitter times slower recognition.
+	// face chip (dlib's jitter_image): Jitter times slower templates; see
+	// docs/quality.md for what it buys. Templates record it.
 	Jitter int
 }
 
-// Recognizer runs go-face. One goroutine owns the go-face recognizer (which is not safe
-// to share) and serves requests in order; the methods are safe for concurrent use.
+// Recognizer owns the dlib models (detectors, shape predictors, descriptor network),
+// which are not safe to share: one goroutine runs them and serves requests in order;
+// the methods are safe for concurrent use.
 type Recognizer struct {
-	reqs      chan recReq
+	reqs      chan func(*native.Models)
 	quit      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 	cfg       RecognizerConfig
-}
-
-type recReq struct {
-	fn    func(*native.Models) // set: run on the owner goroutine (replies itself)
-	jpeg  []byte
-	cnn   bool
-	shape *shapeReq // set: run the CNN detector and the 68-point predictor instead of go-face
-	reply chan recResp
-}
-
-// shapeReq asks for CNN detection on small and 68 landmarks on full for every box found
-// (boxes scaled by 1/scale). Both images belong to the caller, who waits for the reply.
-type shapeReq struct {
-	full, small native.BGR
-	scale       float64           // small pixels per full pixel
-	boxes       []image.Rectangle // if set: no detection, landmarks for these boxes of full
-}
-
-type recResp struct {
-	faces  []face.Face
-	shapes []Face
-	err    error
 }
 
 // NewRecognizer verifies the models in modelsDir (see VerifyModels) and loads them.
@@ -179,11 +156,14 @@ func NewRecognizer(modelsDir string) (*Recognizer, error) {
 
 // NewRecognizerConfig is NewRecognizer with options.
 func NewRecognizerConfig(cfg RecognizerConfig) (*Recognizer, error) {
+	if cfg.Jitter < 0 || cfg.Jitter > 255 {
+		return nil, fmt.Errorf("biometrics: jitter %d out of range 0–255", cfg.Jitter)
+	}
 	if err := VerifyModels(cfg.ModelsDir); err != nil {
 		return nil, err
 	}
 	r := &Recognizer{
-		reqs: make(chan recReq),
+		reqs: make(chan func(*native.Models)),
 		quit: make(chan struct{}),
 		done: make(chan struct{}),
 		cfg:  cfg,
@@ -198,23 +178,11 @@ func NewRecognizerConfig(cfg RecognizerConfig) (*Recognizer, error) {
 
 func (r *Recognizer) run(started chan<- error) {
 	defer close(r.done)
-	var rec *face.Recognizer
-	var err error
-	if r.cfg.Jitter > 0 {
-		rec, err = face.NewRecognizerWithConfig(r.cfg.ModelsDir, 150, 0.25, r.cfg.Jitter)
-	} else {
-		rec, err = face.NewRecognizer(r.cfg.ModelsDir)
-	}
-	if err != nil {
-		started <- fmt.Errorf("biometrics: loading models from %s: %w (run scripts/setup)", r.cfg.ModelsDir, err)
-		return
-	}
-	defer rec.Close()
 	dir := r.cfg.ModelsDir
 	nat, err := native.Load(native.Paths{CNN: filepath.Join(dir, CNNDetectorFile), Shape68: filepath.Join(dir, ShapePredictor68File),
 		Shape5: filepath.Join(dir, ShapePredictorFile), ResNet: filepath.Join(dir, ResNetFile)})
 	if err != nil {
-		started <- fmt.Errorf("biometrics: loading models from %s: %w (run scripts/setup)", r.cfg.ModelsDir, err)
+		started <- fmt.Errorf("biometrics: loading models from %s: %w (run scripts/setup)", dir, err)
 		return
 	}
 	defer nat.Close()
@@ -223,22 +191,21 @@ func (r *Recognizer) run(started chan<- error) {
 		select {
 		case <-r.quit:
 			return
-		case q := <-r.reqs:
-			if q.fn != nil {
-				q.fn(nat)
-				continue
-			}
-			var resp recResp
-			if q.shape != nil {
-				resp.shapes, resp.err = detectShapes(nat, q.shape)
-			} else if q.cnn {
-				resp.faces, resp.err = rec.RecognizeCNN(q.jpeg)
-			} else {
-				resp.faces, resp.err = rec.Recognize(q.jpeg)
-			}
-			q.reply <- resp
+		case f := <-r.reqs:
+			f(nat)
 		}
 	}
+}
+
+// on runs f on the goroutine that owns the models and waits for it.
+func (r *Recognizer) on(f func(*native.Models) error) error {
+	errc := make(chan error, 1)
+	select {
+	case r.reqs <- func(m *native.Models) { errc <- f(m) }:
+	case <-r.quit:
+		return ErrClosed
+	}
+	return <-errc
 }
 
 // Close stops the recognizer's goroutine and frees the models. Safe to call twice.
@@ -251,10 +218,10 @@ func (r *Recognizer) Close() {
 func (r *Recognizer) Jitter() int { return r.cfg.Jitter }
 
 // Recognize finds faces with dlib's HOG detector and returns them left to right, each
-// with landmarks and descriptor. img is JPEG or PNG bytes in any colour layout; anything
-// but a 3-channel JPEG is converted first (go-face reads only those). The image is used
-// at its own resolution: downscale big photos first for speed (Assess does). No face is
-// an empty result, not an error.
+// with dlib's 5 landmarks and the descriptor made from them (dlib's own pipeline, as
+// go-face ran it). img is JPEG or PNG bytes (see DecodeImage). The image is used at its
+// own resolution: downscale big photos first for speed (Assess does). No face is an
+// empty result, not an error.
 func (r *Recognizer) Recognize(img []byte) ([]Face, error) {
 	return r.recognizeBytes(img, false)
 }
@@ -267,72 +234,146 @@ func (r *Recognizer) RecognizeCNN(img []byte) ([]Face, error) {
 
 // RecognizeMat is Recognize on an 8-bit grey, BGR or BGRA Mat (not modified).
 func (r *Recognizer) RecognizeMat(m gocv.Mat) ([]Face, error) {
-	jpg, err := matJPEG(m)
-	if err != nil {
-		return nil, err
-	}
-	return r.do(jpg, false)
-}
-
-func (r *Recognizer) recognizeBytes(img []byte, cnn bool) ([]Face, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(img))
-	if err == nil && format == "jpeg" && cfg.ColorModel == color.YCbCrModel &&
-		cfg.Width > 0 && cfg.Height > 0 && cfg.Width <= MaxImageSide && cfg.Height <= MaxImageSide && cfg.Width*cfg.Height <= MaxImagePixels {
-		faces, err := r.do(img, cnn)
-		// A truncated JPEG fails inside go-face; report it as our typed error.
-		var le face.ImageLoadError
-		if errors.As(err, &le) {
-			return nil, &ImageError{Format: format, Width: cfg.Width, Height: cfg.Height, Err: ErrCorruptImage, Detail: err}
-		}
-		return faces, err
-	}
-	m, err := DecodeImage(img)
-	if err != nil {
-		return nil, err
-	}
-	defer m.Close()
-	jpg, err := EncodeJPEG(m, 95)
-	if err != nil {
-		return nil, err
-	}
-	return r.do(jpg, cnn)
-}
-
-func matJPEG(m gocv.Mat) ([]byte, error) {
-	if m.Channels() == 3 && m.Type() == gocv.MatTypeCV8UC3 {
-		return EncodeJPEG(m, 95)
-	}
 	bgr, err := toBGR(m)
 	if err != nil {
 		return nil, err
 	}
 	defer bgr.Close()
-	return EncodeJPEG(bgr, 95)
+	return r.recognize(bgr, false)
 }
 
-func (r *Recognizer) do(jpg []byte, cnn bool) ([]Face, error) {
-	reply := make(chan recResp, 1)
-	select {
-	case r.reqs <- recReq{jpeg: jpg, cnn: cnn, reply: reply}:
-	case <-r.quit:
-		return nil, ErrClosed
+func (r *Recognizer) recognizeBytes(img []byte, cnn bool) ([]Face, error) {
+	m, err := DecodeImage(img)
+	if err != nil {
+		return nil, err
 	}
-	resp := <-reply
-	if resp.err != nil {
-		return nil, fmt.Errorf("biometrics: go-face: %w", resp.err)
+	defer m.Close()
+	return r.recognize(m, cnn)
+}
+
+// recognize runs on a continuous 8-bit BGR Mat.
+func (r *Recognizer) recognize(m gocv.Mat, cnn bool) ([]Face, error) {
+	v, err := bgrView(m)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]Face, 0, len(resp.faces))
-	for _, f := range resp.faces {
-		if len(f.Shapes) != 5 {
-			return nil, fmt.Errorf("biometrics: go-face returned %d landmarks, want 5 (wrong shape predictor?)", len(f.Shapes))
+	var out []Face
+	err = r.on(func(nat *native.Models) error {
+		var dets []native.Detection
+		var err error
+		if cnn {
+			dets, err = nat.Detect(v)
+		} else {
+			dets, err = nat.DetectHOG(v)
 		}
-		var ff Face
-		ff.Rect = f.Rectangle
-		copy(ff.Landmarks[:], f.Shapes)
-		ff.Descriptor = Descriptor(f.Descriptor)
-		out = append(out, ff)
+		if err != nil {
+			return err
+		}
+		for _, d := range dets {
+			pts, err := nat.Shape5(v, d.Rect)
+			if err != nil {
+				return err
+			}
+			if len(pts) != 5 {
+				return fmt.Errorf("5-point shape predictor returned %d landmarks (wrong model?)", len(pts))
+			}
+			desc, err := nat.Descriptor(v, pts, r.cfg.Jitter, nil)
+			if err != nil {
+				return err
+			}
+			f := Face{Rect: d.Rect, Descriptor: desc}
+			if cnn {
+				f.Confidence = d.Confidence
+			}
+			for i, p := range pts {
+				f.Landmarks[i] = image.Pt(int(math.Round(p[0])), int(math.Round(p[1])))
+			}
+			out = append(out, f)
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("biometrics: %w", err)
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Rect.Min.X < out[j].Rect.Min.X })
 	return out, nil
+}
+
+// hogBoxes runs dlib's HOG detector on img (8-bit BGR) as it is, boxes left to right.
+func (r *Recognizer) hogBoxes(img gocv.Mat) ([]image.Rectangle, error) {
+	v, err := bgrView(img)
+	if err != nil {
+		return nil, err
+	}
+	var boxes []image.Rectangle
+	err = r.on(func(m *native.Models) error {
+		dets, err := m.DetectHOG(v)
+		for _, d := range dets {
+			boxes = append(boxes, d.Rect)
+		}
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("biometrics: %w", err)
+	}
+	sort.Slice(boxes, func(i, j int) bool { return boxes[i].Min.X < boxes[j].Min.X })
+	return boxes, nil
+}
+
+// describe computes the descriptor of f in img (8-bit BGR, f in its pixels) from f's 68
+// landmarks (its 5 when the 68 are unknown) with the recognizer's jitter.
+func (r *Recognizer) describe(img gocv.Mat, f Face) (Descriptor, error) {
+	return r.describePoints(img, facePoints(f), r.cfg.Jitter, nil)
+}
+
+func facePoints(f Face) [][2]float64 {
+	var pts [][2]float64
+	if f.Shape != nil {
+		for _, p := range f.Shape {
+			pts = append(pts, [2]float64{p.X, p.Y})
+		}
+		return pts
+	}
+	for _, p := range f.Landmarks {
+		pts = append(pts, [2]float64{float64(p.X), float64(p.Y)})
+	}
+	return pts
+}
+
+// describePoints computes the descriptor from 5 or 68 landmarks of img (8-bit BGR);
+// chip, if not nil, receives the 150x150 RGB face chip the network saw.
+func (r *Recognizer) describePoints(img gocv.Mat, pts [][2]float64, jitter int, chip []byte) (Descriptor, error) {
+	v, err := bgrView(img)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	var d [128]float32
+	err = r.on(func(m *native.Models) error {
+		var err error
+		d, err = m.Descriptor(v, pts, jitter, chip)
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			return Descriptor{}, err
+		}
+		return Descriptor{}, fmt.Errorf("biometrics: %w", err)
+	}
+	return Descriptor(d), nil
+}
+
+// shapeReq asks for CNN detection on small and 68 landmarks on full for every box found
+// (boxes scaled by 1/scale). Both images belong to the caller, who waits for the reply.
+type shapeReq struct {
+	full, small native.BGR
+	scale       float64           // small pixels per full pixel
+	boxes       []image.Rectangle // if set: no detection, landmarks for these boxes of full
 }
 
 // detectShapes runs on the recognizer's goroutine (it owns nat).
@@ -386,18 +427,19 @@ func (r *Recognizer) detect68(full, small gocv.Mat, scale float64) ([]Face, erro
 	if err != nil {
 		return nil, err
 	}
-	reply := make(chan recResp, 1)
-	select {
-	case r.reqs <- recReq{shape: &shapeReq{full: fb, small: sb, scale: scale}, reply: reply}:
-	case <-r.quit:
-		return nil, ErrClosed
+	var faces []Face
+	err = r.on(func(m *native.Models) (err error) {
+		faces, err = detectShapes(m, &shapeReq{full: fb, small: sb, scale: scale})
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("biometrics: %w", err)
 	}
-	resp := <-reply
-	if resp.err != nil {
-		return nil, fmt.Errorf("biometrics: %w", resp.err)
-	}
-	sort.Slice(resp.shapes, func(i, j int) bool { return resp.shapes[i].Rect.Min.X < resp.shapes[j].Rect.Min.X })
-	return resp.shapes, nil
+	sort.Slice(faces, func(i, j int) bool { return faces[i].Rect.Min.X < faces[j].Rect.Min.X })
+	return faces, nil
 }
 
 func bgrView(m gocv.Mat) (native.BGR, error) {
@@ -417,86 +459,16 @@ func (r *Recognizer) shapes68(img gocv.Mat, boxes []image.Rectangle) ([]Face, er
 	if err != nil {
 		return nil, err
 	}
-	reply := make(chan recResp, 1)
-	select {
-	case r.reqs <- recReq{shape: &shapeReq{full: b, boxes: boxes}, reply: reply}:
-	case <-r.quit:
-		return nil, ErrClosed
-	}
-	resp := <-reply
-	if resp.err != nil {
-		return nil, fmt.Errorf("biometrics: %w", resp.err)
-	}
-	return resp.shapes, nil
-}
-
-// on runs f on the goroutine that owns the models and waits for it.
-func (r *Recognizer) on(f func(*native.Models) error) error {
-	errc := make(chan error, 1)
-	select {
-	case r.reqs <- recReq{fn: func(m *native.Models) { errc <- f(m) }}:
-	case <-r.quit:
-		return ErrClosed
-	}
-	return <-errc
-}
-
-// hogBoxes runs dlib's HOG detector on img (8-bit BGR) as it is.
-func (r *Recognizer) hogBoxes(img gocv.Mat) ([]image.Rectangle, error) {
-	v, err := bgrView(img)
-	if err != nil {
-		return nil, err
-	}
-	var boxes []image.Rectangle
-	err = r.on(func(m *native.Models) error {
-		dets, err := m.DetectHOG(v)
-		for _, d := range dets {
-			boxes = append(boxes, d.Rect)
-		}
+	var faces []Face
+	err = r.on(func(m *native.Models) (err error) {
+		faces, err = detectShapes(m, &shapeReq{full: b, boxes: boxes})
 		return err
 	})
 	if err != nil {
+		if errors.Is(err, ErrClosed) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("biometrics: %w", err)
 	}
-	sort.Slice(boxes, func(i, j int) bool { return boxes[i].Min.X < boxes[j].Min.X })
-	return boxes, nil
-}
-
-// describe computes the descriptor of f in img (8-bit BGR, f in its pixels) from f's 68
-// landmarks (its 5 when the 68 are unknown) with the recognizer's jitter.
-func (r *Recognizer) describe(img gocv.Mat, f Face) (Descriptor, error) {
-	return r.describePoints(img, facePoints(f), r.cfg.Jitter, nil)
-}
-
-func facePoints(f Face) [][2]float64 {
-	var pts [][2]float64
-	if f.Shape != nil {
-		for _, p := range f.Shape {
-			pts = append(pts, [2]float64{p.X, p.Y})
-		}
-		return pts
-	}
-	for _, p := range f.Landmarks {
-		pts = append(pts, [2]float64{float64(p.X), float64(p.Y)})
-	}
-	return pts
-}
-
-// describePoints computes the descriptor from 5 or 68 landmarks of img (8-bit BGR); chip,
-// if not nil, receives the 150x150 RGB face chip the network saw.
-func (r *Recognizer) describePoints(img gocv.Mat, pts [][2]float64, jitter int, chip []byte) (Descriptor, error) {
-	v, err := bgrView(img)
-	if err != nil {
-		return Descriptor{}, err
-	}
-	var d [128]float32
-	err = r.on(func(m *native.Models) error {
-		var err error
-		d, err = m.Descriptor(v, pts, jitter, chip)
-		return err
-	})
-	if err != nil {
-		return Descriptor{}, fmt.Errorf("biometrics: %w", err)
-	}
-	return Descriptor(d), nil
+	return faces, nil
 }
