@@ -1,14 +1,17 @@
 package biometrics
 
 import (
+	"fmt"
 	"sort"
 	"syscall"
 	"testing"
 	"time"
+
+	"enrollstation/internal/testenv"
 )
 
-// BenchmarkAssess720p: the final assessment (CNN detection, 68 landmarks, pose, every
-// measure, guidance, go-face template) of one 1280x720 frame.
+// BenchmarkAssess720p: the final assessment (HOG detection, CNN when HOG finds none, 68
+// landmarks, pose, every measure, guidance, template) of one 1280x720 frame.
 func BenchmarkAssess720p(b *testing.B) { benchAssess720p(b, assessor(b)) }
 
 // benchAssess720p times a on the 1280x720 sejeong.jpg frame (the demo video's subject), reporting CPU too.
@@ -26,8 +29,9 @@ func benchAssess720p(b *testing.B, a *Assessor) {
 	}
 }
 
-// BenchmarkRecognize720p: bare go-face Recognize on the same frame as a JPEG, the
-// baseline for BenchmarkAssess720p.
+// BenchmarkRecognize720p: bare Recognize (HOG, 5 landmarks, descriptor: dlib's own
+// pipeline, as go-face ran it) on the same frame as a JPEG, the baseline for
+// BenchmarkAssess720p.
 func BenchmarkRecognize720p(b *testing.B) {
 	rec := recognizer(b)
 	f := frame720(b, "sejeong.jpg")
@@ -56,7 +60,7 @@ func BenchmarkAssess720pLive(b *testing.B) {
 }
 
 // BenchmarkAssessVsRecognize runs, in each iteration and on the same 1280x720 frame, the
-// full assessment (DefaultConfig and LiveConfig) and a bare go-face Recognize, so that load
+// full assessment (DefaultConfig and LiveConfig) and a bare Recognize, so that load
 // from other processes hits all three alike. It reports each one's median time and the
 // ratio of the medians (full assessment / bare Recognize).
 func BenchmarkAssessVsRecognize(b *testing.B) {
@@ -144,4 +148,41 @@ func BenchmarkMeasures720p(b *testing.B) {
 		rep.finish(th)
 		work.Close()
 	}
+}
+
+// BenchmarkTemplate: the template alone (face chip and descriptor network, from the 68
+// landmarks) of the face in the 1280x720 frame, with jitter 0 (the default) and 10.
+func BenchmarkTemplate(b *testing.B) {
+	f := frame720(b, "sejeong.jpg")
+	defer f.Close()
+	faces, err := assessor(b).findFaces(f)
+	if err != nil || len(faces) != 1 {
+		b.Fatal(len(faces), err)
+	}
+	rec := recognizer(b)
+	for _, jitter := range []int{0, 10} {
+		b.Run(fmt.Sprintf("jitter=%d", jitter), func(b *testing.B) {
+			pts := facePoints(faces[0])
+			cpu0 := cpuTime()
+			defer func() { reportCPU(b, cpu0) }()
+			for i := 0; i < b.N; i++ {
+				if _, err := rec.describePoints(f, pts, jitter, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAssess720pJitter10 is BenchmarkAssess720p with templates averaged over 10
+// jittered chips.
+func BenchmarkAssess720pJitter10(b *testing.B) {
+	rec, err := NewRecognizerConfig(RecognizerConfig{ModelsDir: testenv.ModelsDir(b), Jitter: 10})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rec.Close()
+	a := NewAssessor(rec, DefaultConfig())
+	defer a.Close()
+	benchAssess720p(b, a)
 }
