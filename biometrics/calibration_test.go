@@ -350,3 +350,49 @@ func writeChip(t testing.TB, path string, rgb []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestPre13TemplatesComparable: templates stored before issue 13 (go-face: its own HOG box
+// and 5-point alignment; testdata/pre13 holds ones that code made from the test photos)
+// keep the model ID and stay comparable with today's (68-point alignment): a photo's old
+// and new templates are close, an old template still matches the same person's new one
+// and not another person's.
+func TestPre13TemplatesComparable(t *testing.T) {
+	a := assessor(t)
+	old := map[string]Template{}
+	now := map[string]Template{}
+	for _, n := range []string{"bona", "bona3", "luda"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "pre13", n+".eft"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o Template
+		if err := o.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		m := decodeFace(t, n+".jpg")
+		rep, err := a.Assess(m)
+		m.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		old[n], now[n] = o, *rep.Template
+		c, err := Verify(o, *rep.Template, 0)
+		if err != nil {
+			t.Fatalf("%s: old template refused: %v", n, err)
+		}
+		t.Logf("%s: old vs new template %.4f", n, c.Distance)
+		if c.Distance > 0.2 {
+			t.Errorf("%s: old and new templates of the same photo %.4f apart; docs/quality.md says 0.07–0.18", n, c.Distance)
+		}
+	}
+	for _, tc := range []struct {
+		a, b  string
+		match bool
+	}{{"bona", "bona3", true}, {"bona3", "bona", true}, {"luda", "bona", false}, {"bona", "luda", false}} {
+		c, err := Verify(old[tc.a], now[tc.b], 0)
+		t.Logf("old %s vs new %s: %.4f", tc.a, tc.b, c.Distance)
+		if err != nil || c.Match != tc.match {
+			t.Errorf("old %s vs new %s: %+v %v, want match %v", tc.a, tc.b, c, err, tc.match)
+		}
+	}
+}
