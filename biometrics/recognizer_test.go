@@ -74,7 +74,7 @@ func TestRecognizeCounts(t *testing.T) {
 	}
 }
 
-// go-face reads only 3-channel JPEG; grey and PNG inputs must be converted, not fail.
+// Grey and PNG inputs are converted (go-face once read only 3-channel JPEG), not refused.
 func TestRecognizeConvertsInputs(t *testing.T) {
 	rec := recognizer(t)
 	m, err := DecodeImage(readFace(t, "bona.jpg"))
@@ -118,6 +118,33 @@ func TestRecognizerClosed(t *testing.T) {
 	rec.Close()
 	if _, err := rec.Recognize(readFace(t, "bona.jpg")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after Close: got %v, want ErrClosed", err)
+	}
+	m := decodeFace(t, "bona.jpg")
+	defer m.Close()
+	if _, err := rec.describe(m, Face{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("describe after Close: got %v, want ErrClosed", err)
+	}
+}
+
+// The descriptor needs dlib's 5 or 68 landmarks and a sane jitter; anything else is an
+// error, not a crash or a zero descriptor.
+func TestDescribeRefusesBadShapes(t *testing.T) {
+	rec := recognizer(t)
+	m := decodeFace(t, "bona.jpg")
+	defer m.Close()
+	pts := [][2]float64{{400, 300}, {450, 300}, {420, 350}}
+	if _, err := rec.describePoints(m, pts, 0, nil); err == nil {
+		t.Error("3 landmarks: no error")
+	}
+	five := make([][2]float64, 5)
+	if _, err := rec.describePoints(m, five, 256, nil); err == nil {
+		t.Error("jitter 256: no error")
+	}
+	if _, err := rec.describePoints(m, five, 0, make([]byte, 10)); err == nil {
+		t.Error("short chip buffer: no error")
+	}
+	if _, err := NewRecognizerConfig(RecognizerConfig{ModelsDir: testenv.ModelsDir(t), Jitter: -1}); err == nil {
+		t.Error("jitter -1: no error")
 	}
 }
 
