@@ -153,7 +153,7 @@ type Recognizer struct {
 type recReq struct {
 	jpeg  []byte
 	cnn   bool
-	shape *shapeReq // set: run the CNN detector and the 68-point predictor instead of go-face
+	shape *shapeReq   // set: run the CNN detector and the 68-point predictor instead of go-face
 	hog   *native.BGR // set: only dlib's HOG detector, no go-face descriptors (live frames)
 	reply chan recResp
 }
