@@ -60,7 +60,7 @@ type Thresholds struct {
 	// CropPortrait) needs at its tightest, 80 % head, so a frame that passes can be
 	// cropped without padding.
 	MinSideMargin, MinMarginAbove, MinMarginBelow float64
-	MaxYaw, MaxPitch, MaxRoll                     float64 // degrees (ISO/IEC 39794-5: 5, 5, 8; defaults 10, 10, 8)
+	MaxYaw, MaxPitch, MaxRoll                     float64 // degrees (ISO/IEC 39794-5: 5, 5, 8, the defaults)
 	MaxSecondFace                                 float64 // OFIQ's f = sqrt(second face area / first)
 	MinEyesOpen                                   float64 // smaller eye's lid opening over T
 	MaxMouthOpen                                  float64 // inner-lip opening over T
@@ -87,12 +87,10 @@ func DefaultThresholds() Thresholds {
 		MinSideMargin:  portraitRoomSide,
 		MinMarginAbove: portraitRoomAbove,
 		MinMarginBelow: portraitRoomBelow,
-		// ISO/IEC 39794-5 asks ±5°/±5°/±8°. Our yaw and pitch are a classical PnP fit to a
-		// generic face with errors of a few degrees (and a pitch bias on our test photos,
-		// docs/quality.md), so the defaults leave that margin; a station that wants ISO's
-		// figures exactly sets MaxYaw = MaxPitch = 5 (settings).
-		MaxYaw:                    10,
-		MaxPitch:                  10,
+		// ISO/IEC 39794-5's limits (±5° yaw and pitch, ±8° roll); a station may widen them
+		// (settings set --quality MaxYaw=N) but starts where the standard is.
+		MaxYaw:                    5,
+		MaxPitch:                  5,
 		MaxRoll:                   8,
 		MaxSecondFace:             0.5,
 		MinEyesOpen:               0.038,
