@@ -1,15 +1,18 @@
 package biometrics
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"math"
 	"path/filepath"
 	"sort"
 	"sync"
 
+	face "github.com/Kagami/go-face"
 	"gocv.io/x/gocv"
 
 	"enrollstation/biometrics/internal/native"
@@ -147,6 +150,11 @@ type Recognizer struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	cfg       RecognizerConfig
+	// gf is go-face's recognizer, for the JPEG-in API (Recognize, RecognizeCNN,
+	// RecognizeMat), which is go-face's own function. Only the owning goroutine uses it.
+	// The native binding does what go-face cannot: live HOG on raw pixels, CNN boxes
+	// for the 68-point predictor, and the template from the judged face's landmarks.
+	gf *face.Recognizer
 }
 
 // NewRecognizer verifies the models in modelsDir (see VerifyModels) and loads them.
@@ -186,6 +194,16 @@ func (r *Recognizer) run(started chan<- error) {
 		return
 	}
 	defer nat.Close()
+	if r.cfg.Jitter > 0 {
+		r.gf, err = face.NewRecognizerWithConfig(dir, 150, 0.25, r.cfg.Jitter)
+	} else {
+		r.gf, err = face.NewRecognizer(dir)
+	}
+	if err != nil {
+		started <- fmt.Errorf("biometrics: loading models from %s: %w (run scripts/setup)", dir, err)
+		return
+	}
+	defer r.gf.Close()
 	started <- nil
 	for {
 		select {
@@ -217,11 +235,11 @@ func (r *Recognizer) Close() {
 // Jitter reports the configured jitter count (stored in templates).
 func (r *Recognizer) Jitter() int { return r.cfg.Jitter }
 
-// Recognize finds faces with dlib's HOG detector and returns them left to right, each
-// with dlib's 5 landmarks and the descriptor made from them (dlib's own pipeline, as
-// go-face ran it). img is JPEG or PNG bytes (see DecodeImage). The image is used at its
-// own resolution: downscale big photos first for speed (Assess does). No face is an
-// empty result, not an error.
+// Recognize finds faces with dlib's HOG detector (through go-face) and returns them left
+// to right, each with dlib's 5 landmarks and descriptor. img is JPEG or PNG bytes in any
+// colour layout; anything but a 3-channel JPEG is converted first (go-face reads only
+// those). The image is used at its own resolution: downscale big photos first for speed
+// (Assess does). No face is an empty result, not an error.
 func (r *Recognizer) Recognize(img []byte) ([]Face, error) {
 	return r.recognizeBytes(img, false)
 }
@@ -239,64 +257,63 @@ func (r *Recognizer) RecognizeMat(m gocv.Mat) ([]Face, error) {
 		return nil, err
 	}
 	defer bgr.Close()
-	return r.recognize(bgr, false)
+	jpg, err := EncodeJPEG(bgr, 95)
+	if err != nil {
+		return nil, err
+	}
+	return r.goFace(jpg, false)
 }
 
 func (r *Recognizer) recognizeBytes(img []byte, cnn bool) ([]Face, error) {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(img))
+	if err == nil && format == "jpeg" && cfg.ColorModel == color.YCbCrModel &&
+		cfg.Width > 0 && cfg.Height > 0 && cfg.Width <= MaxImageSide && cfg.Height <= MaxImageSide && cfg.Width*cfg.Height <= MaxImagePixels {
+		faces, err := r.goFace(img, cnn)
+		// A truncated JPEG fails inside go-face; report it as our typed error.
+		var le face.ImageLoadError
+		if errors.As(err, &le) {
+			return nil, &ImageError{Format: format, Width: cfg.Width, Height: cfg.Height, Err: ErrCorruptImage, Detail: err}
+		}
+		return faces, err
+	}
 	m, err := DecodeImage(img)
 	if err != nil {
 		return nil, err
 	}
 	defer m.Close()
-	return r.recognize(m, cnn)
-}
-
-// recognize runs on a continuous 8-bit BGR Mat.
-func (r *Recognizer) recognize(m gocv.Mat, cnn bool) ([]Face, error) {
-	v, err := bgrView(m)
+	jpg, err := EncodeJPEG(m, 95)
 	if err != nil {
 		return nil, err
 	}
-	var out []Face
-	err = r.on(func(nat *native.Models) error {
-		var dets []native.Detection
+	return r.goFace(jpg, cnn)
+}
+
+// goFace runs go-face on a 3-channel JPEG on the owning goroutine.
+func (r *Recognizer) goFace(jpg []byte, cnn bool) ([]Face, error) {
+	var faces []face.Face
+	err := r.on(func(*native.Models) error {
 		var err error
 		if cnn {
-			dets, err = nat.Detect(v)
+			faces, err = r.gf.RecognizeCNN(jpg)
 		} else {
-			dets, err = nat.DetectHOG(v)
+			faces, err = r.gf.Recognize(jpg)
 		}
-		if err != nil {
-			return err
-		}
-		for _, d := range dets {
-			pts, err := nat.Shape5(v, d.Rect)
-			if err != nil {
-				return err
-			}
-			if len(pts) != 5 {
-				return fmt.Errorf("5-point shape predictor returned %d landmarks (wrong model?)", len(pts))
-			}
-			desc, err := nat.Descriptor(v, pts, r.cfg.Jitter, nil)
-			if err != nil {
-				return err
-			}
-			f := Face{Rect: d.Rect, Descriptor: desc}
-			if cnn {
-				f.Confidence = d.Confidence
-			}
-			for i, p := range pts {
-				f.Landmarks[i] = image.Pt(int(math.Round(p[0])), int(math.Round(p[1])))
-			}
-			out = append(out, f)
-		}
-		return nil
+		return err
 	})
+	if errors.Is(err, ErrClosed) {
+		return nil, err
+	}
 	if err != nil {
-		if errors.Is(err, ErrClosed) {
-			return nil, err
+		return nil, fmt.Errorf("biometrics: go-face: %w", err)
+	}
+	out := make([]Face, 0, len(faces))
+	for _, f := range faces {
+		if len(f.Shapes) != 5 {
+			return nil, fmt.Errorf("biometrics: go-face returned %d landmarks, want 5 (wrong shape predictor?)", len(f.Shapes))
 		}
-		return nil, fmt.Errorf("biometrics: %w", err)
+		ff := Face{Rect: f.Rectangle, Descriptor: Descriptor(f.Descriptor)}
+		copy(ff.Landmarks[:], f.Shapes)
+		out = append(out, ff)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Rect.Min.X < out[j].Rect.Min.X })
 	return out, nil
