@@ -86,6 +86,10 @@ func newHarnessAt(t *testing.T, camera, dir string) *harness {
 	}
 	testkit.AddUsers(t, st, admin, testkit.User{Name: "clerk", Roles: []vault.Role{vault.RoleClerk}, Password: clerkPW},
 		testkit.User{Name: "clerk2", Roles: []vault.Role{vault.RoleClerk}, Password: clerk2PW})
+	// The test videos show candid photos a few degrees turned: the demo's pose limits.
+	if err := enroll.SetDemoQuality(st, admin); err != nil {
+		t.Fatal(err)
+	}
 	st.Close()
 	tp.Close()
 	sim.CloseConn()

@@ -24,11 +24,11 @@ func thresholdLabel(field string) string {
 	case "MaxHeadSize":
 		return tr("Largest head size (share of the picture height)")
 	case "MinSideMargin":
-		return tr("Space beside the face (eye distances)")
+		return tr("Space beside the face (eye-to-chin distances)")
 	case "MinMarginAbove":
-		return tr("Space above the eyes (eye distances)")
+		return tr("Space above the eyes (eye-to-chin distances)")
 	case "MinMarginBelow":
-		return tr("Space below the eyes (eye distances)")
+		return tr("Space below the eyes (eye-to-chin distances)")
 	case "MaxYaw":
 		return tr("Head turned left/right at most (degrees)")
 	case "MaxPitch":

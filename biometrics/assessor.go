@@ -149,6 +149,15 @@ func (a *Assessor) findFaces(work gocv.Mat) ([]Face, error) {
 }
 
 func (a *Assessor) hogFaces(work gocv.Mat) ([]Face, error) {
+	if a.cfg.SkipTemplate {
+		// Live frames: the same detector without go-face's JPEG round trip and
+		// descriptors (a ResNet pass per face, ~40% of a live assessment).
+		boxes, err := a.rec.hogBoxes(work)
+		if err != nil || len(boxes) == 0 {
+			return nil, err
+		}
+		return a.rec.shapes68(work, boxes)
+	}
 	jpg, err := EncodeJPEG(work, 95)
 	if err != nil {
 		return nil, err

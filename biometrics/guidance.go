@@ -82,6 +82,8 @@ func guide(r *Report, th Thresholds) Guidance {
 	if _, ok := failed(InterEyeDistance); ok {
 		return guidance(GuideMoveCloser, InterEyeDistance)
 	}
+	// HeadSize is half the crown–chin head length over the frame height: too large, and
+	// the portrait (at most 80 % head) does not fit in the frame.
 	if m, ok := failed(HeadSize); ok {
 		if m.Raw < (th.MinHeadSize+th.MaxHeadSize)/2 {
 			return guidance(GuideMoveCloser, m.ID)
@@ -92,6 +94,11 @@ func guide(r *Report, th Thresholds) Guidance {
 	_, right := failed(RightwardCropOfTheFaceImage)
 	_, above := failed(MarginAboveOfTheFaceImage)
 	_, below := failed(MarginBelowOfTheFaceImage)
+	if left || right || above || below {
+		if g, ok := roomGuidance(r); ok {
+			return g
+		}
+	}
 	switch {
 	case (left && right) || (above && below):
 		return guidance(GuideMoveBack, HeadSize)
@@ -155,4 +162,33 @@ func guide(r *Report, th Thresholds) Guidance {
 		return guidance(GuideCheckColour, NaturalColour)
 	}
 	return guidance(GuideGood, "")
+}
+
+// roomGuidance tells the subject how to move so the frame holds the portrait crop
+// (CropPortrait's geometry: crown–chin head length, face centre line centred): back when
+// the portrait runs past opposite borders, else away from the border it runs past most.
+// ok is false without a 68-point shape or when the crop fits (the margin measures, taken
+// from the eye midpoint, then decide).
+func roomGuidance(r *Report) (Guidance, bool) {
+	if r.Face == nil {
+		return Guidance{}, false
+	}
+	left, right, top, bottom, ok := portraitOverflow(*r.Face, r.Width, r.Height)
+	if !ok {
+		return Guidance{}, false
+	}
+	switch worst := max(left, right, top, bottom); {
+	case (left > 0 && right > 0) || (top > 0 && bottom > 0):
+		return guidance(GuideMoveBack, HeadSize), true
+	case worst <= 0:
+		return Guidance{}, false
+	case worst == left: // past the image's left border: toward the image's right = own left
+		return guidance(GuideMoveLeft, LeftwardCropOfTheFaceImage), true
+	case worst == right:
+		return guidance(GuideMoveRight, RightwardCropOfTheFaceImage), true
+	case worst == top:
+		return guidance(GuideMoveDown, MarginAboveOfTheFaceImage), true
+	default:
+		return guidance(GuideMoveUp, MarginBelowOfTheFaceImage), true
+	}
 }

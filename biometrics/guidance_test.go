@@ -1,6 +1,9 @@
 package biometrics
 
-import "testing"
+import (
+	"image"
+	"testing"
+)
 
 // synthetic builds a one-face report in which the given measures fail (with raw values)
 // and every other measure passes.
@@ -69,5 +72,41 @@ func TestGuidance(t *testing.T) {
 		if GuidanceText[key] == "" {
 			t.Errorf("no text for %q", key)
 		}
+	}
+}
+
+// TestGuidancePortraitRoom: a long face (stretched vertically by 1.3, so the
+// eye-to-chin length T is ~2.4 inter-eye distances instead of ~1.85) in a frame that
+// ends below its eyes half-way between the room the former eye-distance crop needed
+// (2.93 IED) and the room the crown–chin crop needs (1.375 T): the old limits passed the
+// frame, and its portrait had the chin at the bottom edge. The margin below fails and
+// the clerk is told to raise the head; the whole frame passes the margins.
+func TestGuidancePortraitRoom(t *testing.T) {
+	a := assessor(t)
+	photo := decodeFace(t, "nayoung.jpg")
+	long := stretched(photo, 1, 1.3)
+	photo.Close()
+	defer long.Close()
+	rep := mustAssess(t, a, long)
+	for _, id := range []MeasureID{MarginAboveOfTheFaceImage, MarginBelowOfTheFaceImage, LeftwardCropOfTheFaceImage, RightwardCropOfTheFaceImage} {
+		if m := measure(t, rep, id); !m.Pass {
+			t.Fatalf("whole stretched photo: %s fails: %+v", id, m)
+		}
+	}
+	s := rep.Face.Shape
+	l, r := s.ofiqEyes()
+	tm, d := s.tMetric(), dist(l, r)
+	oldRoom, newRoom := 2.93*d/tm, portraitRoomBelow
+	if newRoom-oldRoom < 0.1 {
+		t.Fatalf("test face: T = %.2f IED, too short to tell the crops apart", tm/d)
+	}
+	m := cropped(long, image.Rect(0, 0, long.Cols(), int(mean(l, r).Y+(oldRoom+newRoom)/2*tm)))
+	defer m.Close()
+	got := mustAssess(t, a, m)
+	if mb := measure(t, got, MarginBelowOfTheFaceImage); mb.Pass || mb.Raw < oldRoom {
+		t.Errorf("frame ending %.2f T below the eyes: MarginBelow %+v, want failing above the old limit %.2f", (oldRoom+newRoom)/2, mb, oldRoom)
+	}
+	if got.Guidance.Key != GuideMoveUp {
+		t.Errorf("guidance %q, want %q (failed %v)", got.Guidance.Key, GuideMoveUp, got.Failed)
 	}
 }

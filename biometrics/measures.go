@@ -63,12 +63,13 @@ func measureFace(rep *Report, th Thresholds, work gocv.Mat, faces []Face, subj i
 	add := func(id MeasureID, raw, limit float64, m sigmoid, unit string) {
 		rep.add(th, Measure{ID: id, Raw: raw, Score: m.score(raw), Pass: raw >= limit, Unit: unit, Limit: fmt.Sprintf(">= %g", round(limit, 2))})
 	}
-	// The limits are in inter-eye distances (what the ISO token portrait needs); for the
-	// margins above and below they are turned into this face's T units.
-	add(LeftwardCropOfTheFaceImage, R.X/d, th.MinSideMargin, mapSideCrop, "IED")
-	add(RightwardCropOfTheFaceImage, (W-L.X)/d, th.MinSideMargin, mapSideCrop, "IED")
-	add(MarginAboveOfTheFaceImage, M.Y/t, th.MinMarginAbove*d/t, mapMarginAbove, "T")
-	add(MarginBelowOfTheFaceImage, (H-M.Y)/t, th.MinMarginBelow*d/t, mapMarginBelow, "T")
+	// The limits are in T from the eye midpoint (the room the portrait crop needs); the
+	// side crops run to the farther eye in IED, so their limit gains half an IED.
+	side := th.MinSideMargin*t/d + 0.5
+	add(LeftwardCropOfTheFaceImage, R.X/d, side, mapSideCrop, "IED")
+	add(RightwardCropOfTheFaceImage, (W-L.X)/d, side, mapSideCrop, "IED")
+	add(MarginAboveOfTheFaceImage, M.Y/t, th.MinMarginAbove, mapMarginAbove, "T")
+	add(MarginBelowOfTheFaceImage, (H-M.Y)/t, th.MinMarginBelow, mapMarginBelow, "T")
 
 	angle := func(id MeasureID, raw, limit float64) {
 		rep.add(th, Measure{ID: id, Raw: raw, Score: scorePose(raw), Pass: math.Abs(raw) <= limit, Unit: "deg", Limit: fmt.Sprintf("|x| <= %g", limit)})

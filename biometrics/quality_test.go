@@ -281,3 +281,24 @@ func TestEyesOpen(t *testing.T) {
 		}
 	}
 }
+
+// The defaults are ISO/IEC 39794-5's head-pose limits (±5° yaw and pitch, ±8° roll):
+// sejeong.jpg, turned about 6°, fails HeadPoseYaw by default and passes once a station
+// widens yaw to 10° (as enroll.DemoQuality does).
+func TestDefaultPoseLimitsAreISO(t *testing.T) {
+	th := DefaultThresholds()
+	if th.MaxYaw != 5 || th.MaxPitch != 5 || th.MaxRoll != 8 {
+		t.Fatalf("default pose limits %g/%g/%g, want ISO's 5/5/8", th.MaxYaw, th.MaxPitch, th.MaxRoll)
+	}
+	m := decodeFace(t, "sejeong.jpg")
+	defer m.Close()
+	rep := mustAssess(t, assessor(t), m)
+	if y := measure(t, rep, HeadPoseYaw); y.Pass || math.Abs(y.Raw) <= 5 || math.Abs(y.Raw) > 10 {
+		t.Errorf("sejeong.jpg yaw %.1f° pass %v under the defaults, want a fail between 5° and 10°", y.Raw, y.Pass)
+	}
+	cfg := DefaultConfig()
+	cfg.Thresholds.MaxYaw = 10
+	if y := measure(t, mustAssess(t, NewAssessor(recognizer(t), cfg), m), HeadPoseYaw); !y.Pass {
+		t.Errorf("sejeong.jpg yaw %.1f° fails with MaxYaw 10", y.Raw)
+	}
+}

@@ -153,7 +153,8 @@ type Recognizer struct {
 type recReq struct {
 	jpeg  []byte
 	cnn   bool
-	shape *shapeReq // set: run the CNN detector and the 68-point predictor instead of go-face
+	shape *shapeReq   // set: run the CNN detector and the 68-point predictor instead of go-face
+	hog   *native.BGR // set: only dlib's HOG detector, no go-face descriptors (live frames)
 	reply chan recResp
 }
 
@@ -166,6 +167,7 @@ type shapeReq struct {
 }
 
 type recResp struct {
+	boxes  []image.Rectangle
 	faces  []face.Face
 	shapes []Face
 	err    error
@@ -215,6 +217,12 @@ func (r *Recognizer) run(started chan<- error) {
 		return
 	}
 	defer nat.Close()
+	hog, err := native.NewHOG()
+	if err != nil {
+		started <- fmt.Errorf("biometrics: %w", err)
+		return
+	}
+	defer hog.Close()
 	started <- nil
 	for {
 		select {
@@ -222,7 +230,13 @@ func (r *Recognizer) run(started chan<- error) {
 			return
 		case q := <-r.reqs:
 			var resp recResp
-			if q.shape != nil {
+			if q.hog != nil {
+				var dets []native.Detection
+				dets, resp.err = hog.Detect(*q.hog)
+				for _, d := range dets {
+					resp.boxes = append(resp.boxes, d.Rect)
+				}
+			} else if q.shape != nil {
 				resp.shapes, resp.err = detectShapes(nat, q.shape)
 			} else if q.cnn {
 				resp.faces, resp.err = rec.RecognizeCNN(q.jpeg)
@@ -402,6 +416,27 @@ func bgrView(m gocv.Mat) (native.BGR, error) {
 		return native.BGR{}, err
 	}
 	return native.BGR{Pix: pix, Width: m.Cols(), Height: m.Rows(), Stride: 3 * m.Cols()}, nil
+}
+
+// hogBoxes runs dlib's HOG face detector on img (8-bit BGR): go-face's detector without
+// its JPEG round trip and descriptors, for frames that need no template.
+func (r *Recognizer) hogBoxes(img gocv.Mat) ([]image.Rectangle, error) {
+	b, err := bgrView(img)
+	if err != nil {
+		return nil, err
+	}
+	reply := make(chan recResp, 1)
+	select {
+	case r.reqs <- recReq{hog: &b, reply: reply}:
+	case <-r.quit:
+		return nil, ErrClosed
+	}
+	resp := <-reply
+	if resp.err != nil {
+		return nil, fmt.Errorf("biometrics: %w", resp.err)
+	}
+	sort.Slice(resp.boxes, func(i, j int) bool { return resp.boxes[i].Min.X < resp.boxes[j].Min.X })
+	return resp.boxes, nil
 }
 
 // shapes68 fits the 68 landmarks for the given boxes of img (8-bit BGR), no detection.

@@ -50,14 +50,17 @@ type Measure struct {
 // these are ours, chosen in docs/quality.md). DefaultThresholds documents the defaults.
 type Thresholds struct {
 	MinInterEye float64 // eye-centre distance in input pixels (ISO/IEC 39794-5: 90), yaw-corrected
-	// HeadSize is OFIQ's: eye-midpoint-to-chin distance T over the image height.
+	// HeadSize is OFIQ's: eye-midpoint-to-chin distance T over the image height (half
+	// the crown–chin head length the portrait is sized by).
 	MinHeadSize, MaxHeadSize float64
-	// MinSideMargin: border to the farther eye centre (OFIQ's Leftward/Rightward crop);
-	// MinMarginAbove/Below: eye midpoint to the top/bottom border. All in inter-eye
-	// distances: the defaults are what the ISO token portrait (see CropPortrait) needs
-	// without padding. (The reported raw margins above/below are OFIQ's, in units of T.)
+	// MinSideMargin: eye midpoint to the left and right borders; MinMarginAbove/Below:
+	// eye midpoint to the top/bottom border. All in units of T, the unit of OFIQ's
+	// margins above and below (OFIQ's Leftward/Rightward crop is reported in IED, to the
+	// farther eye, and its limit converted). The defaults are the room the portrait (see
+	// CropPortrait) needs at its tightest, 80 % head, so a frame that passes can be
+	// cropped without padding.
 	MinSideMargin, MinMarginAbove, MinMarginBelow float64
-	MaxYaw, MaxPitch, MaxRoll                     float64 // degrees (ISO/IEC 39794-5: 5, 5, 8; defaults 10, 10, 8)
+	MaxYaw, MaxPitch, MaxRoll                     float64 // degrees (ISO/IEC 39794-5: 5, 5, 8, the defaults)
 	MaxSecondFace                                 float64 // OFIQ's f = sqrt(second face area / first)
 	MinEyesOpen                                   float64 // smaller eye's lid opening over T
 	MaxMouthOpen                                  float64 // inner-lip opening over T
@@ -80,16 +83,14 @@ func DefaultThresholds() Thresholds {
 	return Thresholds{
 		MinInterEye:    90,
 		MinHeadSize:    0.1,
-		MaxHeadSize:    0.36,
-		MinSideMargin:  tokenHalfWidth + 0.5,
-		MinMarginAbove: tokenAbove,
-		MinMarginBelow: tokenBelow,
-		// ISO/IEC 39794-5 asks ±5°/±5°/±8°. Our yaw and pitch are a classical PnP fit to a
-		// generic face with errors of a few degrees (and a pitch bias on our test photos,
-		// docs/quality.md), so the defaults leave that margin; a station that wants ISO's
-		// figures exactly sets MaxYaw = MaxPitch = 5 (settings).
-		MaxYaw:                    10,
-		MaxPitch:                  10,
+		MaxHeadSize:    portraitHeadMax / 2, // crown–chin 80 % of the height (ICAO's maximum)
+		MinSideMargin:  portraitRoomSide,
+		MinMarginAbove: portraitRoomAbove,
+		MinMarginBelow: portraitRoomBelow,
+		// ISO/IEC 39794-5's limits (±5° yaw and pitch, ±8° roll); a station may widen them
+		// (settings set --quality MaxYaw=N) but starts where the standard is.
+		MaxYaw:                    5,
+		MaxPitch:                  5,
 		MaxRoll:                   8,
 		MaxSecondFace:             0.5,
 		MinEyesOpen:               0.038,
@@ -110,16 +111,6 @@ func DefaultThresholds() Thresholds {
 		Advisory:                  []MeasureID{BackgroundUniformity, NaturalColour, DynamicRange, IlluminationUniformity, LuminanceVariance},
 	}
 }
-
-// Generic face geometry in inter-eye distances (IED), from the eye midpoint with the eye
-// line level. The token portrait of ISO/IEC 19794-5 puts the eyes 1/4 of the image width
-// apart, the eye midpoint at the horizontal centre and 0.6 × width below the top of a
-// 3:4 image: so 2 IED to each side, 2.4 IED above and 5.33 − 2.4 = 2.93 IED below.
-const (
-	tokenHalfWidth = 2.0
-	tokenAbove     = 2.4
-	tokenBelow     = 4.0*4/3 - 2.4
-)
 
 // Report is the quality assessment of one image. It is JSON-serialisable; measure IDs are
 // stable. Geometry (faces, landmarks) is in input-image pixels.

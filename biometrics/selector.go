@@ -7,11 +7,13 @@ type SelectorConfig struct {
 	// StableFrames is how many consecutive analysed frames must pass with a still face
 	// before auto-capture fires (DefaultStableFrames).
 	StableFrames int
-	// MaxMove is how far the eye midpoint may move between consecutive frames, in
-	// inter-eye distances, for the face to count as still (default 0.1).
+	// MaxMove is how far the eye midpoint may move from the streak's first frame, in
+	// inter-eye distances, for the face to count as still (default 0.1). Measured from
+	// the first frame, not the previous one, so a slow drift is not "still" at any
+	// analysis rate.
 	MaxMove float64
-	// MaxSizeChange is the largest relative change of the inter-eye distance between
-	// consecutive frames for a still face (default 0.08).
+	// MaxSizeChange is the largest relative change of the inter-eye distance from the
+	// streak's first frame for a still face (default 0.08).
 	MaxSizeChange float64
 }
 
@@ -32,7 +34,7 @@ type Decision struct {
 type Selector[F any] struct {
 	cfg      SelectorConfig
 	streak   int
-	prev     *Report
+	anchor   *Report // the first frame of the current streak
 	best     *Report
 	bestF    F
 	hasBest  bool
@@ -59,20 +61,25 @@ func NewSelector[F any](cfg SelectorConfig) *Selector[F] {
 // previous best) and the caller may release them.
 func (s *Selector[F]) Offer(r *Report, frame F) (Decision, []F) {
 	var d Decision
-	if r != nil && r.Pass && r.Face != nil && s.still(r) {
+	switch {
+	case r != nil && r.Pass && r.Face != nil && s.still(r):
 		s.streak++
-	} else if r != nil && r.Pass && r.Face != nil {
-		s.streak = 1
-	} else {
-		s.streak = 0
+	case r != nil && r.Pass && r.Face != nil:
+		s.streak, s.anchor = 1, r
+	default:
+		s.streak, s.anchor = 0, nil
 	}
-	s.prev = r
 	d.Streak = s.streak
 	if s.streak >= s.cfg.StableFrames && !s.captured {
 		d.Capture = true
 		s.captured = true
 	}
-	if r == nil || r.Face == nil || !better(r, s.best) {
+	// A passing frame that starts a new streak replaces a passing best from before it:
+	// the capture is taken from the still spell that triggered it, not from a frame of
+	// the subject still stepping in (which may score higher, and on a real camera may be
+	// blurred by the motion).
+	restart := s.streak == 1 && s.best != nil && s.best.Pass
+	if r == nil || r.Face == nil || !(restart || better(r, s.best)) {
 		return d, []F{frame}
 	}
 	var dropped []F
@@ -97,8 +104,8 @@ func better(r, best *Report) bool {
 }
 
 func (s *Selector[F]) still(r *Report) bool {
-	p := s.prev
-	if p == nil || p.Face == nil || !p.Pass {
+	p := s.anchor
+	if p == nil || s.streak == 0 {
 		return false
 	}
 	d0, d1 := p.Face.InterEye(), r.Face.InterEye()

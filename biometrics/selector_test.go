@@ -38,22 +38,35 @@ func TestSelector(t *testing.T) {
 			{fakeReport(true, 71, 503, 300, 120), 3, true, false},
 			{fakeReport(true, 90, 503, 300, 120), 4, false, true}, // fires once only
 		}, 3},
-		{"moving subject never captures", []step{
+		{"moving subject never captures; the newest passing frame is the best", []step{
 			{fakeReport(true, 70, 500, 300, 120), 1, false, true},
-			{fakeReport(true, 70, 540, 300, 120), 1, false, false},
-			{fakeReport(true, 70, 580, 300, 120), 1, false, false},
-			{fakeReport(true, 70, 580, 300, 150), 1, false, false},
-		}, 0},
-		{"a failing frame breaks the streak; passing beats a higher score", []step{
+			{fakeReport(true, 70, 540, 300, 120), 1, false, true},
+			{fakeReport(true, 70, 580, 300, 120), 1, false, true},
+			{fakeReport(true, 70, 580, 300, 150), 1, false, true},
+		}, 3},
+		// Frames taken closer together move less each: a subject still stepping in (8 px
+		// and 5 % of size per analysed frame, each step within the per-frame limits) is
+		// not still, however fast the analysis runs: the streak is measured from its first
+		// frame.
+		{"slow drift across the streak never captures", []step{
+			{fakeReport(true, 70, 500, 300, 100), 1, false, true},
+			{fakeReport(true, 70, 508, 300, 105), 2, false, false},
+			{fakeReport(true, 70, 516, 300, 110), 1, false, true},
+			{fakeReport(true, 70, 524, 300, 115), 2, false, false},
+			{fakeReport(true, 70, 532, 300, 120), 1, false, true},
+		}, 4},
+		{"a failing frame breaks the streak; passing beats a higher score; the capture comes from its own spell", []step{
 			{fakeReport(false, 95, 500, 300, 120), 0, false, true},
 			{fakeReport(true, 60, 500, 300, 120), 1, false, true},
 			{fakeReport(true, 61, 500, 300, 120), 2, false, true},
 			{fakeReport(false, 99, 500, 300, 120), 0, false, false},
 			{nil, 0, false, false},
-			{fakeReport(true, 50, 500, 300, 120), 1, false, false},
+			// A new still spell: its frames replace the earlier spell's best, so the
+			// capture comes from the spell that triggered it.
+			{fakeReport(true, 50, 500, 300, 120), 1, false, true},
 			{fakeReport(true, 50, 500, 300, 120), 2, false, false},
 			{fakeReport(true, 50, 500, 300, 120), 3, true, false},
-		}, 2},
+		}, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewSelector[int](SelectorConfig{StableFrames: 3})

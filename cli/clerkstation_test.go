@@ -28,5 +28,10 @@ func clerkStation(t *testing.T, models string) (run func(stdin string, args ...s
 	if _, e, code := run("root-password\nclara-password\n", "user", "add", "clara", "--roles", "clerk", "--as", "root"); code != 0 {
 		t.Fatalf("user add: %s", e)
 	}
+	// The test subjects are candid photos a few degrees turned: the demo station's
+	// head-pose limits (enroll.DemoQuality), set as an administrator would.
+	if _, e, code := run("root-password\n", "settings", "set", "--quality", "MaxYaw=10", "--quality", "MaxPitch=10", "--as", "root"); code != 0 {
+		t.Fatalf("settings set: %s", e)
+	}
 	return run, data
 }

@@ -33,9 +33,11 @@ func TestSettingsQualityAppliesToEnroll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	def, err := biometrics.NewAssessor(rec, biometrics.DefaultConfig()).AssessBytes(img)
+	station := biometrics.DefaultConfig()
+	station.Thresholds = enroll.DemoThresholds() // clerkStation's pose limits
+	def, err := biometrics.NewAssessor(rec, station).AssessBytes(img)
 	if err != nil || !def.Pass {
-		t.Fatalf("the photo must pass the defaults: %+v %v", def, err)
+		t.Fatalf("the photo must pass the station's limits: %+v %v", def, err)
 	}
 	ied := math.NaN()
 	for _, m := range def.Measures {

@@ -407,6 +407,7 @@ type analyser struct {
 	attempts int
 	captured bool // a capture was delivered; wait for Retake before auto-capturing again
 	last     *biometrics.Report
+	streak   int // the selector's still, passing streak after the last analysis
 	// bestFailed is the highest-scoring capture that failed the checks: what Force
 	// accepts when the new window has no frame yet (the clerk forces right after a failure).
 	bestFailed *Capture
@@ -432,9 +433,15 @@ func (a *analyser) run() {
 }
 
 // pace rests after an analysis that took d: until the budget's interval has passed, and
-// at least d, answering commands meanwhile.
+// at least d, answering commands meanwhile. While a still, passing streak counts down
+// (at most StableFrames analyses, well under a second) the budget doubles, so a subject
+// in place is captured sooner; the rest of the time the preview keeps the cores.
 func (a *analyser) pace(d time.Duration) {
-	gap := max(d, time.Duration(float64(time.Second)/a.s.cfg.AnalysisFPS)-d)
+	fps := a.s.cfg.AnalysisFPS
+	if a.streak > 0 && !a.captured {
+		fps *= 2
+	}
+	gap := max(d, time.Duration(float64(time.Second)/fps)-d)
 	t := time.NewTimer(gap)
 	defer t.Stop()
 	for {
@@ -487,6 +494,7 @@ func (a *analyser) assess(m gocv.Mat) {
 		}
 		d, free := a.sel.Offer(offer, m)
 		closeAll(free)
+		a.streak = d.Streak
 		a.publish(rep, g, d)
 		return
 	}
@@ -501,6 +509,7 @@ func (a *analyser) assess(m gocv.Mat) {
 	a.last = rep
 	d, free := a.sel.Offer(rep, m)
 	closeAll(free)
+	a.streak = d.Streak
 	a.publish(rep, rep.Guidance, d)
 	if d.Capture && !a.s.cfg.ManualOnly && !a.captured {
 		a.deliver(true, false, "")

@@ -57,8 +57,11 @@ type outcome struct {
 func runSession(t *testing.T, video string, cfg CaptureConfig, act func(s *CaptureSession, lives <-chan Live, results <-chan any)) outcome {
 	t.Helper()
 	r := needRec(t)
-	cfg.Live = biometrics.NewAssessor(r, biometrics.LiveConfig())
-	cfg.Final = biometrics.NewAssessor(r, biometrics.DefaultConfig())
+	// The subjects are candid photos turned a few degrees: judged as a demo station does.
+	live, final := biometrics.LiveConfig(), biometrics.DefaultConfig()
+	live.Thresholds, final.Thresholds = DemoThresholds(), DemoThresholds()
+	cfg.Live = biometrics.NewAssessor(r, live)
+	cfg.Final = biometrics.NewAssessor(r, final)
 	cfg.Camera = video
 	var out outcome
 	lives := make(chan Live, 1000)

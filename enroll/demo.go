@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"enrollstation/biometrics"
 	"enrollstation/exporter"
 	"enrollstation/vault"
 )
@@ -34,6 +35,31 @@ const (
 	DemoSite        = "Demo office"
 )
 
+// DemoQuality is what a demo station changes from the quality defaults: ISO/IEC 39794-5's
+// ±5° yaw and pitch widened to ±10°. No photo in the test set is frontal within ±5° (they
+// are candid photos; the demo video's subject reads about −6° yaw), so a demo station with
+// the standard's limits would never auto-capture. A real station keeps the standard's
+// limits unless its administrator changes them; tests whose subjects come from the same
+// photos use these limits too (DemoThresholds).
+var DemoQuality = map[string]float64{"MaxYaw": 10, "MaxPitch": 10}
+
+// DemoThresholds are the quality defaults with DemoQuality applied.
+func DemoThresholds() biometrics.Thresholds {
+	th := biometrics.DefaultThresholds()
+	th.MaxYaw, th.MaxPitch = DemoQuality["MaxYaw"], DemoQuality["MaxPitch"]
+	return th
+}
+
+// SetDemoQuality stores DemoQuality as the station's quality settings (audited like any
+// administrator's change).
+func SetDemoQuality(st *vault.Station, admin *vault.Session) error {
+	set := map[string]*float64{}
+	for n, v := range DemoQuality {
+		set[n] = &v
+	}
+	return SetQuality(st, admin, set)
+}
+
 // HasDemoAccounts reports whether settings are those of a station made by ProvisionDemo.
 func HasDemoAccounts(s vault.Settings) bool {
 	return s.StationName == DemoStationName && s.Site == DemoSite
@@ -56,7 +82,7 @@ func ProvisionDemo(cfg Config, op Opener, tp *vault.TPM) (*vault.Station, error)
 	return st, nil
 }
 
-// DemoExtras completes a demo station made with the wizard: the demo accounts (other
+// DemoExtras completes a demo station made with the wizard: DemoQuality, the demo accounts (other
 // than the administrator, made by the wizard) and, unless an issuer key was imported, a
 // demo issuer key whose private half stays in the data directory for verify.
 func DemoExtras(dataDir string, st *vault.Station, o ProvisionOptions) error {
@@ -68,6 +94,9 @@ func DemoExtras(dataDir string, st *vault.Station, o ProvisionOptions) error {
 		if err := st.AddUser(admin, a.Name, a.Roles, a.Password); err != nil && !errors.Is(err, vault.ErrUserExists) {
 			return fmt.Errorf("adding demo account %s: %w", a.Name, err)
 		}
+	}
+	if err := SetDemoQuality(st, admin); err != nil {
+		return fmt.Errorf("setting the demo's quality limits: %w", err)
 	}
 	if o.IssuerKey == nil {
 		if _, err := MakeDemoIssuerKey(dataDir, st, admin); err != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"enrollstation/biometrics"
+	"enrollstation/enroll"
 	"gocv.io/x/gocv"
 )
 
@@ -74,6 +75,7 @@ type subject struct {
 	roll  float64
 	score int
 	pass  bool
+	turn  float64 // largest |yaw| or |pitch| in place, degrees
 }
 
 // render draws the photo so its eye midpoint lands at p with the given IED and roll.
@@ -128,9 +130,13 @@ func Make(cfg Config, log io.Writer) (*Result, error) {
 		return nil, err
 	}
 	defer rec.Close()
-	a := biometrics.NewAssessor(rec, biometrics.LiveConfig())
+	// Judged as a demo station judges (enroll.DemoQuality: the candid photos are not
+	// frontal within ISO's ±5°).
+	live, final := biometrics.LiveConfig(), biometrics.DefaultConfig()
+	live.Thresholds, final.Thresholds = enroll.DemoThresholds(), enroll.DemoThresholds()
+	a := biometrics.NewAssessor(rec, live)
 	defer a.Close()
-	still := biometrics.NewAssessor(rec, biometrics.DefaultConfig())
+	still := biometrics.NewAssessor(rec, final)
 	defer still.Close()
 
 	var paths []string
@@ -164,9 +170,10 @@ func Make(cfg Config, log io.Writer) (*Result, error) {
 			}
 			s.pass = s.pass && rep.Pass
 			s.score = min(s.score, rep.Score)
+			s.turn = max(s.turn, math.Abs(rep.Pose.Yaw), math.Abs(rep.Pose.Pitch))
 			failed = append(failed, rep.Failed...)
 		}
-		fmt.Fprintf(log, "  %s: in place pass=%v score %d failing %v\n", s.name, s.pass, s.score, failed)
+		fmt.Fprintf(log, "  %s: in place pass=%v score %d head turned up to %.1f° failing %v\n", s.name, s.pass, s.score, s.turn, failed)
 		subs = append(subs, s)
 	}
 	defer func() {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"enrollstation/biometrics"
+	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
 	"gocv.io/x/gocv"
 )
@@ -56,7 +57,9 @@ func TestDemoAutoCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rec.Close()
-	a := biometrics.NewAssessor(rec, biometrics.LiveConfig())
+	live := biometrics.LiveConfig()
+	live.Thresholds = enroll.DemoThresholds()
+	a := biometrics.NewAssessor(rec, live)
 	defer a.Close()
 	for _, blur := range []bool{false, true} {
 		vc, err := gocv.VideoCaptureFile(out)
