@@ -21,6 +21,8 @@ type auditScreen struct {
 
 	all  []vault.AuditEntry
 	rows []vault.AuditEntry
+	// details are the entries' details in the screen language, by sequence number.
+	details map[uint64]string
 	// apps are the application numbers an entry's record stands for (an enrollment's
 	// own, or those of a batch's enrollments), by record ID, so the log can be searched
 	// by application number as well as by enrollment ID.
@@ -61,7 +63,7 @@ func newAuditScreen(sh *shell) *auditScreen {
 		} else if len(n) > 1 {
 			app = tr("%d applications", len(n))
 		}
-		l.SetText([]string{fmt.Sprint(e.Seq), e.Time.Local().Format("2006-01-02 15:04:05"), e.Actor, auditActionLabel(e.Action), app, e.Object, e.Detail}[id.Col])
+		l.SetText([]string{fmt.Sprint(e.Seq), e.Time.Local().Format("2006-01-02 15:04:05"), e.Actor, auditActionLabel(e.Action), app, e.Object, a.details[e.Seq]}[id.Col])
 	})
 	for i, w := range []float32{60, 170, 110, 170, 160, 250, 360} {
 		a.table.SetColumnWidth(i, w)
@@ -84,9 +86,11 @@ func (a *auditScreen) reload() {
 		a.verdict.SetText(errText(err))
 	}
 	a.all = all
+	a.details = make(map[uint64]string, len(all))
 	actors, actions := map[string]bool{}, map[string]bool{}
 	for _, e := range a.all {
 		actors[e.Actor], actions[e.Action] = true, true
+		a.details[e.Seq] = auditDetail(e)
 	}
 	a.actor.SetOptions(append([]string{anyChoice}, sortedKeys(actors)...))
 	a.actionCodes = map[string]string{}
@@ -128,10 +132,11 @@ func (a *auditScreen) apply() {
 	a.table.Refresh()
 }
 
-// matches says whether an entry's record ID, detail or application numbers contain the
-// lower-case search text; application numbers also match typed without their dashes.
+// matches says whether an entry's record ID, detail (as stored or as shown) or
+// application numbers contain the lower-case search text; application numbers also
+// match typed without their dashes.
 func (a *auditScreen) matches(e vault.AuditEntry, text string) bool {
-	if strings.Contains(strings.ToLower(e.Object+" "+e.Detail), text) {
+	if strings.Contains(strings.ToLower(e.Object+" "+e.Detail+" "+a.details[e.Seq]), text) {
 		return true
 	}
 	bare := strings.NewReplacer("-", "", " ", "").Replace(text)

@@ -10,6 +10,12 @@ func auditActionLabel(action string) string {
 		return tr("Settings changed")
 	case "station.issuer-key":
 		return tr("Issuer key imported")
+	case "station.quality":
+		return tr("Quality thresholds changed")
+	case "station.attest":
+		return tr("Keys certified by the TPM")
+	case "station.activate":
+		return tr("Attestation credential activated")
 	case "station.printer":
 		return tr("Receipt printer chosen")
 	case "camera.profile":
@@ -62,6 +68,10 @@ func auditActionLabel(action string) string {
 		return tr("Export failed")
 	case "batch.issuer-ack":
 		return tr("Issuer acknowledgement imported")
+	case "batch.issuer-nack":
+		return tr("Bundle refused by the issuer")
+	case "batch.quarantine":
+		return tr("Damaged record taken out of a batch")
 	}
 	return action // an action added later without a name yet
 }

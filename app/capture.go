@@ -42,9 +42,15 @@ type captureView struct {
 	msg      *widget.Label
 	picker   *widget.Select
 
-	// Preview hand-off: the newest frame waits here; at most one UI update is queued.
-	latest  atomic.Pointer[image.RGBA]
+	// Preview hand-off: the newest frame waits in slot; at most one UI update (show) is
+	// queued. shownPv is the frame on screen, handed back to the session (Release) once
+	// the next one is up; a frame replaced in the slot before it was shown goes back at
+	// once. So the session's few buffers cycle and no frame allocates.
+	slotMu  sync.Mutex
+	slot    enroll.Preview
 	pending atomic.Bool
+	show    func() // showLatest, made once (a method value allocates each time)
+	shownPv enroll.Preview
 
 	// Figures for docs/PERFORMANCE.md: frames shown, since when, and when the step opened.
 	opened    time.Time
@@ -117,6 +123,7 @@ func (sh *shell) cameraChoices() []string { return enroll.CameraChoices(sh.cfg.C
 
 func (e *enrollment) showCapture() {
 	v := &captureView{e: e, chips: map[string]*chip{}, captured: make(chan struct{}), opened: time.Now()}
+	v.show = v.showLatest
 	cams := e.sh.cameraChoices()
 	if e.camera == "" && len(cams) > 0 {
 		e.camera = cams[0]
@@ -252,26 +259,42 @@ func (v *captureView) start() {
 // onPreview runs on the session's goroutine: keep the newest frame and queue one UI
 // update unless one is already queued, so the UI thread never falls behind the camera.
 func (v *captureView) onPreview(p enroll.Preview) {
-	v.latest.Store(p.Image)
+	v.slotMu.Lock()
+	old := v.slot
+	v.slot = p
+	v.slotMu.Unlock()
+	old.Release() // never shown: nobody reads it
 	if !v.pending.CompareAndSwap(false, true) {
 		return
 	}
-	ui(func() {
-		v.pending.Store(false)
-		img := v.latest.Load()
-		if img == nil {
-			return
-		}
-		v.preview.Image = img
-		v.preview.Refresh()
-		now := time.Now().UnixNano()
-		n := v.shown.Add(1)
-		v.firstShow.CompareAndSwap(0, now)
-		v.lastShow.Store(now)
-		if n%30 == 0 {
-			v.fps.SetText(fmt.Sprintf(tr("Preview %.0f fps"), v.displayedFPS()))
-		}
-	})
+	ui(v.show)
+}
+
+// showLatest runs on the UI thread: it puts the newest frame up and hands the one it
+// replaces back to the session. Fyne paints (and uploads the image into its GL
+// texture) on this same thread, so once preview.Image is the new frame the old
+// pixels are not read again.
+func (v *captureView) showLatest() {
+	v.pending.Store(false)
+	v.slotMu.Lock()
+	p := v.slot
+	v.slot = enroll.Preview{}
+	v.slotMu.Unlock()
+	if p.Image == nil {
+		return
+	}
+	v.preview.Image = p.Image
+	v.preview.Refresh()
+	prev := v.shownPv
+	v.shownPv = p
+	prev.Release()
+	now := time.Now().UnixNano()
+	n := v.shown.Add(1)
+	v.firstShow.CompareAndSwap(0, now)
+	v.lastShow.Store(now)
+	if n%30 == 0 {
+		v.fps.SetText(fmt.Sprintf(tr("Preview %.0f fps"), v.displayedFPS()))
+	}
 }
 
 // displayedFPS is the rate at which preview frames were put on screen.

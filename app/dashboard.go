@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"sort"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -26,7 +27,8 @@ type dashboard struct {
 	stats   *enroll.Stats
 	charts  map[string][]byte // chart title → PNG, for tests
 
-	refreshBtn *widget.Button
+	refreshBtn   *widget.Button
+	reasonLegend *widget.Label // names the rejection reasons' numbered bars (nil: none)
 }
 
 // dashboardDays is how many days the per-day chart covers.
@@ -53,6 +55,7 @@ func (d *dashboard) reload() {
 func (d *dashboard) build() fyne.CanvasObject {
 	sh := d.sh
 	d.charts = map[string][]byte{}
+	d.reasonLegend = nil
 	st, err := enroll.Dashboard(sh.station, sh.now(), dashboardDays)
 	if err != nil {
 		return widget.NewLabel(errText(err))
@@ -87,10 +90,25 @@ func (d *dashboard) build() fyne.CanvasObject {
 		perBin[i]++
 	}
 
+	// The chart's font has no Chinese, and reason codes are not words for the screen: the
+	// bars are numbered and a legend below names each reason in the screen language.
+	reasonNos := make([]string, len(reasons))
+	legend := make([]string, len(reasons))
+	for i, r := range reasons {
+		reasonNos[i] = fmt.Sprint(i + 1)
+		legend[i] = fmt.Sprintf("%d  %s", i+1, rejectReasonLabel(r))
+	}
+	var reasonChart fyne.CanvasObject = d.chart(tr("Rejection reasons"), reasonNos, perReason)
+	if len(reasons) > 0 {
+		l := widget.NewLabel(strings.Join(legend, "   "))
+		l.Wrapping = fyne.TextWrapWord
+		d.reasonLegend = l
+		reasonChart = container.NewBorder(nil, l, nil, nil, reasonChart)
+	}
 	grid := container.NewGridWithColumns(2,
 		d.chart(tr("Enrollments per day"), days, intsToFloats(st.PerDay)),
 		d.chart(tr("Enrollments per clerk"), clerks, perClerk),
-		d.chart(tr("Rejection reasons"), reasons, perReason),
+		reasonChart,
 		d.chart(tr("Quality scores"), bins, perBin),
 	)
 	head := widget.NewLabelWithStyle(tr("%d enrollments on this station", st.Total), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})

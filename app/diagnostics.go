@@ -88,11 +88,16 @@ func (d *diagnostics) Results() []selftest.Result {
 }
 
 func summaryText(rs []selftest.Result) string {
-	failed := 0
+	failed, warned := 0, 0
 	for _, r := range rs {
 		if !r.OK {
 			failed++
+		} else if r.Warning {
+			warned++
 		}
+	}
+	if failed == 0 && warned > 0 {
+		return tr("All %d checks passed, %d with a warning: the station works, but follow the hint below.", len(rs), warned)
 	}
 	if failed == 0 {
 		return tr("All %d checks passed. The station is ready.", len(rs))
@@ -110,6 +115,8 @@ func checkTitle(name string) string {
 		return tr("Face engine")
 	case "opencv":
 		return "OpenCV"
+	case "blas":
+		return tr("Maths library (BLAS)")
 	case "camera":
 		return tr("Camera")
 	case "tpm":
@@ -125,9 +132,13 @@ func checkTitle(name string) string {
 func resultRow(r selftest.Result) fyne.CanvasObject {
 	icon := widget.NewIcon(theme.NewSuccessThemedResource(theme.ConfirmIcon()))
 	status := tr("PASS")
-	if !r.OK {
+	switch {
+	case !r.OK:
 		icon = widget.NewIcon(theme.NewErrorThemedResource(theme.CancelIcon()))
 		status = tr("FAIL")
+	case r.Warning:
+		icon = widget.NewIcon(theme.NewWarningThemedResource(theme.WarningIcon()))
+		status = tr("WARNING")
 	}
 	name := widget.NewLabelWithStyle(status+"  "+checkTitle(r.Name), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	detail := widget.NewLabel(r.Detail)

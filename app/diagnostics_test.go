@@ -69,7 +69,30 @@ func TestDiagnosticsStationChecks(t *testing.T) {
 			t.Errorf("screen does not list %q as passed", r.Name)
 		}
 	}
-	if want := "All 7 checks passed"; !strings.Contains(markup, want) {
+	if want := "All 8 checks passed"; !strings.Contains(markup, want) {
 		t.Errorf("screen does not say %q:\n%s", want, markup)
+	}
+	// dlib's OpenBLAS runs on one thread, and the screen says so.
+	if !strings.Contains(markup, "BLAS: OpenBLAS, 1 thread") {
+		t.Errorf("screen does not report the BLAS threads:\n%s", markup)
+	}
+}
+
+// A check that passes with a warning shows as a warning, with its hint, and the summary
+// says the station works.
+func TestDiagnosticsShowWarnings(t *testing.T) {
+	checks := func() []selftest.Check {
+		return []selftest.Check{{Name: "blas", Run: func(context.Context) (string, error) {
+			return "", selftest.Warn("BLAS: OpenBLAS runs 2 threads", "set OPENBLAS_NUM_THREADS=1")
+		}}}
+	}
+	rs, markup := runDiagnostics(t, checks)
+	if len(rs) != 1 || !rs[0].OK || !rs[0].Warning {
+		t.Fatalf("results = %+v", rs)
+	}
+	for _, want := range []string{"WARNING  " + checkTitle("blas"), "runs 2 threads", "What to do:", "OPENBLAS_NUM_THREADS=1", "1 with a warning"} {
+		if !strings.Contains(markup, want) {
+			t.Errorf("screen does not show %q:\n%s", want, markup)
+		}
 	}
 }

@@ -50,6 +50,8 @@ func screenTexts(sh *shell) []string {
 			add(w.Options...)
 		case *canvas.Text:
 			add(w.Text)
+		case *widget.Table:
+			add(tableTexts(w)...)
 		case *container.AppTabs:
 			for _, it := range w.Items {
 				add(it.Text)
@@ -63,6 +65,27 @@ func screenTexts(sh *shell) []string {
 	return out
 }
 
+// tableTexts are the texts of every cell of a table of labels (headings and all rows,
+// not only those scrolled into view), as its UpdateCell writes them.
+func tableTexts(t *widget.Table) []string {
+	if t.Length == nil || t.CreateCell == nil || t.UpdateCell == nil {
+		return nil
+	}
+	var out []string
+	rows, cols := t.Length()
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			l, ok := t.CreateCell().(*widget.Label)
+			if !ok {
+				return out
+			}
+			t.UpdateCell(widget.TableCellID{Row: r, Col: c}, l)
+			out = append(out, l.Text)
+		}
+	}
+	return out
+}
+
 var englishWord = regexp.MustCompile(`[A-Za-z]{3,}`)
 
 // dataWords are words that are data, codes or names, not wording to translate.
@@ -71,13 +94,19 @@ var dataWords = map[string]bool{}
 func init() {
 	for _, w := range strings.Fields(`Counter Town Hall clara sam sue tom root tina BONA LUDA NANA ICAO TPM CUPS PDF JPEG
 		USB https http localhost lpadmin enrollstation fps swtpm synthetic video dev CHN HKG ISO IEC OFIQ DEMO
-		software station pubkey OpenCV IBM out pem data SHA Station ID issuer key pub English`) {
+		software station pubkey OpenCV IBM out pem data SHA Station ID issuer key pub English cupstest BLAS OpenBLAS`) {
 		dataWords[strings.ToLower(w)] = true
 	}
 }
 
 // hexRun is a key fingerprint or ID (data, whatever its letters spell).
 var hexRun = regexp.MustCompile(`[0-9a-f]{4,}`)
+
+// recordID is a record's ID (vault.NewID, with a letter for batches and profiles).
+var recordID = regexp.MustCompile(`[A-Z]?\d{8}T\d{6}Z-[0-9a-f]{12}`)
+
+// pathRun is a file or folder path, or an export target naming one (data).
+var pathRun = regexp.MustCompile(`(?:dir:)?/[^\s,，、：）)]*`)
 
 // dataTexts are test data typed by people (a clerk's reason), shown as typed.
 var dataTexts = []string{"test photo, not an ICAO portrait"}
@@ -90,6 +119,8 @@ func untranslated(texts []string) []string {
 		for _, d := range dataTexts {
 			s = strings.ReplaceAll(s, d, "")
 		}
+		s = recordID.ReplaceAllString(s, "")
+		s = pathRun.ReplaceAllString(s, "")
 		s = hexRun.ReplaceAllString(s, "")
 		for _, w := range englishWord.FindAllString(s, -1) {
 			if !dataWords[strings.ToLower(w)] {

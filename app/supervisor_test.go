@@ -62,9 +62,16 @@ var supUsers = []testkit.User{
 
 func newSupStation(t *testing.T) *supStation {
 	t.Helper()
+	return newSupStationOn(t, tpmtest.Start(t))
+}
+
+// newSupStationOn is newSupStation on a given software TPM (e.g. one with an EK
+// certificate, for attestation).
+func newSupStationOn(t *testing.T, sim *tpmtest.Sim) *supStation {
+	t.Helper()
 	s := &supStation{t: t, dir: t.TempDir(), keys: t.TempDir(), ids: map[string]string{}}
 	var err error
-	if s.tp, err = vault.NewTPM(tpmtest.Start(t).TPM(), "software"); err != nil {
+	if s.tp, err = vault.NewTPM(sim.TPM(), "software"); err != nil {
 		t.Fatal(err)
 	}
 	if s.issuer, err = exporter.GenerateIssuerKey(); err != nil {

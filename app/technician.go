@@ -17,6 +17,7 @@ import (
 
 	"enrollstation/biometrics"
 	"enrollstation/capture"
+	"enrollstation/internal/blas"
 	"enrollstation/selftest"
 	"enrollstation/vault"
 )
@@ -57,6 +58,7 @@ type stationFacts struct {
 	DiskFree     uint64         `json:"disk_free_bytes"` // available on the data directory's disk
 	ModelsOK     bool           `json:"models_ok"`
 	ModelsDetail string         `json:"models_detail"`
+	BLAS         blas.Info      `json:"blas"` // what dlib's maths library runs on (one thread wanted)
 	Camera       *capture.Stats `json:"camera,omitempty"`
 }
 
@@ -123,6 +125,7 @@ func (t *techDiagnostics) gather() stationFacts {
 	} else {
 		f.ModelsOK, f.ModelsDetail = true, fmt.Sprintf("%d models verified in %s", len(biometrics.PinnedModels()), t.sh.cfg.Models)
 	}
+	f.BLAS = blas.Probe()
 	if st, ok := t.tech.cameraStats(); ok {
 		f.Camera = &st
 	}
@@ -150,10 +153,23 @@ func (t *techDiagnostics) showFacts() {
 	if f.TPM.Kind == "software" {
 		tpm += "\n    " + tr("software TPM: demos and tests only")
 	}
-	t.facts.SetText(fmt.Sprintf("%s: %s\n%s: %d\n%s: %.1f MB\n%s: %.1f GB\n%s: %s\n%s: %s\n%s: %d",
+	t.facts.SetText(fmt.Sprintf("%s: %s\n%s: %d\n%s: %.1f MB\n%s: %.1f GB\n%s: %s\n%s: %s\n%s: %s\n%s: %d",
 		tr("TPM"), tpm, tr("Bundle counter"), f.BundleSeq, tr("Storage used"), float64(f.StorageBytes)/1e6,
 		tr("Disk free"), float64(f.DiskFree)/1e9,
-		tr("Models"), models, tr("Camera"), cam, tr("Audit entries"), f.AuditEntries))
+		tr("Models"), models, "BLAS", blasText(f.BLAS), tr("Camera"), cam, tr("Audit entries"), f.AuditEntries))
+}
+
+// blasText is the facts line for dlib's maths library: one OpenBLAS thread is right.
+func blasText(in blas.Info) string {
+	switch {
+	case in.OpenBLAS && in.Threads == 1:
+		return tr("OpenBLAS, 1 thread")
+	case in.OpenBLAS:
+		return tr("WARNING: OpenBLAS runs %d threads (they take CPU from the preview); run the checks for what to do", in.Threads)
+	case in.Other:
+		return tr("single-threaded BLAS")
+	}
+	return tr("WARNING: no BLAS found; run the checks")
 }
 
 // writeReport writes the diagnostics report as JSON.

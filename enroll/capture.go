@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -94,13 +95,59 @@ type CaptureEvents struct {
 	Ended func(error)
 }
 
-// Preview is one frame for display.
+// Preview is one frame for display. Image is the receiver's until it calls Release.
 type Preview struct {
 	Image *image.RGBA
 	Seq   uint64
 	Faces int       // face boxes found by the tracker
 	State FaceState // colour of the boxes drawn
 	Time  time.Time
+
+	buf *previewBuf // the session's buffer Image lives in
+}
+
+// Release hands Image back to the session, to be drawn into for a later frame, so the
+// steady-state preview allocates nothing. Call it once Image will not be read again: a
+// screen calls it for the frame it showed before, right after putting the next one up
+// on the UI thread (Fyne's GL driver paints, and uploads an image's pixels into a GL
+// texture, on that same thread, so once canvas.Image.Image is the next frame the old
+// pixels are never read again). A receiver that keeps its images never calls it (the
+// session then makes new ones). Safe from any goroutine; a second call does nothing.
+func (p Preview) Release() {
+	if b := p.buf; b != nil && b.out.CompareAndSwap(true, false) {
+		select {
+		case b.free <- b:
+		default: // the ring is full (a buffer made while all were out): let it go
+		}
+	}
+}
+
+// previewBuffers is the size of the preview's buffer ring: one on screen, one waiting
+// for the UI thread, one being drawn.
+const previewBuffers = 3
+
+// previewBuf is one RGBA buffer of the ring; out is set while a receiver holds it.
+type previewBuf struct {
+	img  *image.RGBA
+	free chan *previewBuf
+	out  atomic.Bool
+}
+
+// previewRing hands out free buffers. Only the preview loop takes; Release gives back.
+type previewRing struct{ free chan *previewBuf }
+
+// take returns a free buffer, or a new one when every buffer is still out: a frame is
+// never drawn into pixels a receiver may still be reading.
+func (r *previewRing) take() *previewBuf {
+	if r.free == nil {
+		r.free = make(chan *previewBuf, previewBuffers)
+	}
+	select {
+	case b := <-r.free:
+		return b
+	default:
+		return &previewBuf{free: r.free}
+	}
 }
 
 // FaceState is how the face box is coloured.
@@ -167,6 +214,8 @@ type CaptureSession struct {
 
 	mu    sync.Mutex
 	state FaceState
+
+	ring previewRing // the preview loop's
 }
 
 // StartCapture opens the camera and starts the session. Stop it when done.
@@ -321,8 +370,8 @@ func (s *CaptureSession) previewLoop(tr *biometrics.Tracker) {
 }
 
 // publishPreview downscales the frame with the one preview downscale (capture's),
-// draws the face boxes and publishes it. The receiver keeps the image, so each preview
-// gets its own pixels; the Mats are reused.
+// draws the face boxes and publishes it in a buffer of the ring that no receiver holds
+// (see Preview.Release); the Mats are reused.
 func (s *CaptureSession) publishPreview(pv *capture.Previewer, f *capture.Frame, faces []biometrics.TrackedFace) {
 	small, err := pv.Scale(f.Mat, s.cfg.PreviewWidth, max(1, f.Mat.Rows()))
 	if err != nil {
@@ -337,11 +386,18 @@ func (s *CaptureSession) publishPreview(pv *capture.Previewer, f *capture.Frame,
 		r := image.Rect(int(float64(fc.Rect.Min.X)*k), int(float64(fc.Rect.Min.Y)*k), int(float64(fc.Rect.Max.X)*k), int(float64(fc.Rect.Max.Y)*k))
 		gocv.Rectangle(small, r, stateColours[st], 3) // gocv orders the channels for BGR
 	}
-	img, err := pv.RGBA(nil)
+	b := s.ring.take()
+	img, err := pv.RGBA(b.img)
 	if err != nil {
+		select {
+		case b.free <- b: // unused: back in the ring
+		default:
+		}
 		return
 	}
-	s.ev.Preview(Preview{Image: img, Seq: f.Seq, Faces: len(faces), State: st, Time: f.Time})
+	b.img = img // a new image when the size changed
+	b.out.Store(true)
+	s.ev.Preview(Preview{Image: img, Seq: f.Seq, Faces: len(faces), State: st, Time: f.Time, buf: b})
 }
 
 // analyser owns the Selector and the frames it holds; it runs on one goroutine.

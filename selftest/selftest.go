@@ -10,10 +10,12 @@ import (
 	"time"
 )
 
-// Result is the outcome of one check. Hint says what to do when it failed.
+// Result is the outcome of one check. Hint says what to do when it failed, or when it
+// passed with a warning (the station works, but not as it should, e.g. slower).
 type Result struct {
 	Name     string        `json:"name"`
 	OK       bool          `json:"ok"`
+	Warning  bool          `json:"warning,omitempty"`
 	Detail   string        `json:"detail"`
 	Hint     string        `json:"hint,omitempty"`
 	Duration time.Duration `json:"duration_ns"`
@@ -33,6 +35,18 @@ type HintError struct {
 
 func (e *HintError) Error() string { return e.Err.Error() }
 func (e *HintError) Unwrap() error { return e.Err }
+
+// WarningError is what a check found that does not stop the station but should be
+// fixed: the check passes with Warning set, Detail from Msg and the Hint.
+type WarningError struct {
+	Msg  string
+	Hint string
+}
+
+func (e *WarningError) Error() string { return e.Msg }
+
+// Warn is a check's warning: what is wrong, and what to do.
+func Warn(msg, hint string) error { return &WarningError{Msg: msg, Hint: hint} }
 
 // Hint wraps err with the action that fixes it.
 func Hint(err error, hint string) error {
@@ -70,6 +84,11 @@ func run1(ctx context.Context, c Check) (r Result) {
 		return r
 	}
 	detail, err := c.Run(ctx)
+	var w *WarningError
+	if errors.As(err, &w) {
+		r.OK, r.Warning, r.Detail, r.Hint = true, true, w.Msg, w.Hint
+		return r
+	}
 	if err != nil {
 		r.Detail = err.Error()
 		var h *HintError

@@ -71,7 +71,7 @@ func TestStationChecksFailClearly(t *testing.T) {
 	}
 	cfg := enroll.Config{Data: readOnly, TPM: "127.0.0.1:1", Models: badModels, Camera: filepath.Join(dir, "missing.mp4")}
 	rs := Run(context.Background(), StationChecks(cfg, testkit.Opener{Data: cfg.Data, TPM: cfg.TPM}.OpenTPM, true), nil)
-	want := map[string]bool{"models": false, "face engine": false, "opencv": true, "camera": false, "tpm": false, "data dir": false, "store": false}
+	want := map[string]bool{"models": false, "face engine": false, "opencv": true, "blas": true, "camera": false, "tpm": false, "data dir": false, "store": false}
 	for _, r := range rs {
 		if r.OK != want[r.Name] {
 			t.Errorf("%s: ok=%v, want %v (%s)", r.Name, r.OK, want[r.Name], r.Detail)

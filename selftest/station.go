@@ -16,6 +16,7 @@ import (
 	"enrollstation/biometrics"
 	"enrollstation/capture"
 	"enrollstation/enroll"
+	"enrollstation/internal/blas"
 	"enrollstation/vault"
 )
 
@@ -35,6 +36,7 @@ func StationChecks(cfg enroll.Config, openTPM TPMOpener, closeTPM bool) []Check 
 		{"models", func(context.Context) (string, error) { return checkModels(cfg.Models) }},
 		{"face engine", func(context.Context) (string, error) { return checkFaceEngine(cfg.Models) }},
 		{"opencv", func(context.Context) (string, error) { return checkOpenCV() }},
+		{"blas", func(context.Context) (string, error) { return checkBLAS(blas.Probe()) }},
 		{"camera", func(ctx context.Context) (string, error) { return checkCamera(ctx, cfg.Camera) }},
 		{"tpm", func(context.Context) (string, error) { return checkTPM(cfg.TPM, openTPM, closeTPM) }},
 		{"data dir", func(context.Context) (string, error) { return checkDataDir(cfg.Data) }},
@@ -77,6 +79,34 @@ func checkOpenCV() (string, error) {
 		return "", Hint(fmt.Errorf("OpenCV %s: this build needs OpenCV 4.x", v), "install libopencv-dev from Debian 12 (OpenCV 4.6)")
 	}
 	return "OpenCV " + v + ", gocv " + moduleVersion("gocv.io/x/gocv"), nil
+}
+
+// checkBLAS says whether dlib's BLAS runs on one thread, as internal/blas sets it at
+// start: more OpenBLAS threads spin-wait between dlib's small products and cost up to
+// half a core of a 2-core counter PC (issue 16), so that is a warning with the fix.
+func checkBLAS(in blas.Info) (string, error) {
+	switch {
+	case in.OpenBLAS && in.Threads == 1:
+		d := "BLAS: OpenBLAS, 1 thread"
+		if in.Config != "" {
+			d += " (" + in.Config + ")"
+		}
+		return d, nil
+	case in.OpenBLAS:
+		return "", Warn(fmt.Sprintf("BLAS: OpenBLAS runs %d threads (%s build); setting one thread at start did not take, so idle workers spin and take CPU from the preview", in.Threads, orUnknown(in.Parallel)),
+			"start enrollstation with OPENBLAS_NUM_THREADS=1 in its environment, or install the single-threaded build: apt-get install libopenblas0-serial, then update-alternatives --config libblas.so.3-x86_64-linux-gnu")
+	case in.Other:
+		return "BLAS: not OpenBLAS (a single-threaded BLAS, e.g. Debian's reference libblas3)", nil
+	}
+	return "", Warn("BLAS: no BLAS library found in this process, so dlib's face engine is not loaded as it should be",
+		"reinstall the runtime libraries (apt-get install libdlib19.1 libopenblas0-pthread, or the station's .deb), then run the selftest again")
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 // moduleVersion is the version of a module built into this binary (gocv's own Version()
