@@ -55,8 +55,11 @@ func selftestCommands() []Command {
 
 func printResult(env *Env, r selftest.Result) {
 	mark := "PASS"
-	if !r.OK {
+	switch {
+	case !r.OK:
 		mark = "FAIL"
+	case r.Warning:
+		mark = "WARN" // passes, but the hint says what to change
 	}
 	fmt.Fprintf(env.Stdout, "%s  %-14s %s\n", mark, r.Name, r.Detail)
 	if r.Hint != "" {
