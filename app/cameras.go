@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -49,6 +50,13 @@ type cameraScreen struct {
 	verdict   *fyne.Container
 	left      *container.Scroll
 	status    *widget.Label
+
+	// Preview hand-off, as on the capture step: the newest frame waits in slot and at
+	// most one UI update is queued, so a UI thread slower than the camera shows fewer
+	// frames instead of queueing every one (which grew the CPU and memory without bound).
+	slotMu  sync.Mutex
+	slot    *image.RGBA
+	pending atomic.Bool
 
 	mu        sync.Mutex
 	bench     *capture.Bench         // the camera engine; nil when no camera runs
@@ -262,13 +270,8 @@ func (c *cameraScreen) start() error {
 	c.clearVerdict()
 	p := c.readProfile()
 	b, err := capture.StartBench(c.sh.ctx, p, capture.BenchOptions{}, capture.BenchEvents{
-		Camera: func(ev capture.Event) { ui(func() { c.showCamera(ev) }) },
-		Preview: func(img *image.RGBA) {
-			ui(func() {
-				c.preview.Image = img
-				c.preview.Refresh()
-			})
-		},
+		Camera:  func(ev capture.Event) { ui(func() { c.showCamera(ev) }) },
+		Preview: c.onPreview,
 		Sampled: func(s capture.BenchSample) {
 			hImg, tImg := histogramImage(s.Histogram), traceImage(s.Trace)
 			ui(func() { c.showSample(s, hImg, tImg) })
@@ -286,6 +289,27 @@ func (c *cameraScreen) start() error {
 	c.tech.stats = b.Stats
 	c.tech.mu.Unlock()
 	return nil
+}
+
+// onPreview runs on the bench's goroutine: keep the newest frame, queue one UI update.
+func (c *cameraScreen) onPreview(img *image.RGBA) {
+	c.slotMu.Lock()
+	c.slot = img
+	c.slotMu.Unlock()
+	if !c.pending.CompareAndSwap(false, true) {
+		return
+	}
+	ui(func() {
+		c.pending.Store(false)
+		c.slotMu.Lock()
+		img := c.slot
+		c.slot = nil
+		c.slotMu.Unlock()
+		if img != nil {
+			c.preview.Image = img
+			c.preview.Refresh()
+		}
+	})
 }
 
 func (c *cameraScreen) showCamera(ev capture.Event) {
