@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"fyne.io/fyne/v2"
@@ -129,6 +130,27 @@ func checkTitle(name string) string {
 	return name
 }
 
+// trText words a selftest message in the screens' language: its format through tr, its
+// arguments kept as data (an error argument worded by selftest is translated in turn).
+func trText(t selftest.Text) string {
+	args := make([]any, len(t.Args))
+	for i, a := range t.Args {
+		var te *selftest.TextError
+		if err, ok := a.(error); ok && errors.As(err, &te) && te.Error() == err.Error() {
+			a = trText(te.Text)
+		} else if t, ok := a.(selftest.Text); ok {
+			a = trText(t)
+		}
+		args[i] = a
+	}
+	if t.Format == "%v" && len(args) == 1 {
+		if err, ok := args[0].(error); ok {
+			return errText(err)
+		}
+	}
+	return tr(t.Format, args...)
+}
+
 func resultRow(r selftest.Result) fyne.CanvasObject {
 	icon := widget.NewIcon(theme.NewSuccessThemedResource(theme.ConfirmIcon()))
 	status := tr("PASS")
@@ -141,11 +163,11 @@ func resultRow(r selftest.Result) fyne.CanvasObject {
 		status = tr("WARNING")
 	}
 	name := widget.NewLabelWithStyle(status+"  "+checkTitle(r.Name), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	detail := widget.NewLabel(r.Detail)
+	detail := widget.NewLabel(trText(r.DetailText))
 	detail.Wrapping = fyne.TextWrapWord
 	lines := container.NewVBox(name, detail)
 	if r.Hint != "" {
-		hint := widget.NewLabelWithStyle(tr("What to do: ")+r.Hint, fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
+		hint := widget.NewLabelWithStyle(tr("What to do: ")+trText(r.HintText), fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
 		hint.Wrapping = fyne.TextWrapWord
 		lines.Add(hint)
 	}

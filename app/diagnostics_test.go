@@ -31,9 +31,9 @@ func runDiagnostics(t *testing.T, checks func() []selftest.Check) ([]selftest.Re
 func TestDiagnosticsShowsFailureHint(t *testing.T) {
 	checks := func() []selftest.Check {
 		return []selftest.Check{
-			{Name: "ok check", Run: func(context.Context) (string, error) { return "all good", nil }},
-			{Name: "bad check", Run: func(context.Context) (string, error) {
-				return "", selftest.Hint(errors.New("the widget is unplugged"), "plug the widget in")
+			{Name: "ok check", Run: func(context.Context) (selftest.Text, error) { return selftest.Textf("all good"), nil }},
+			{Name: "bad check", Run: func(context.Context) (selftest.Text, error) {
+				return selftest.Text{}, selftest.Hint(errors.New("the widget is unplugged"), "plug the widget in")
 			}},
 		}
 	}
@@ -82,8 +82,8 @@ func TestDiagnosticsStationChecks(t *testing.T) {
 // says the station works.
 func TestDiagnosticsShowWarnings(t *testing.T) {
 	checks := func() []selftest.Check {
-		return []selftest.Check{{Name: "blas", Run: func(context.Context) (string, error) {
-			return "", selftest.Warn("BLAS: OpenBLAS runs 2 threads", "set OPENBLAS_NUM_THREADS=1")
+		return []selftest.Check{{Name: "blas", Run: func(context.Context) (selftest.Text, error) {
+			return selftest.Text{}, selftest.Warn(selftest.Textf("BLAS: OpenBLAS runs 2 threads"), "set OPENBLAS_NUM_THREADS=1")
 		}}}
 	}
 	rs, markup := runDiagnostics(t, checks)

@@ -19,7 +19,7 @@ func TestBLASCheckReadsTheRunningOpenBLAS(t *testing.T) {
 	if !blas.Limited || in.Threads != 1 {
 		t.Fatalf("OpenBLAS threads %d after the start-up setting (found the setter: %v)", in.Threads, blas.Limited)
 	}
-	r := Run(context.Background(), []Check{{"blas", func(context.Context) (string, error) { return checkBLAS(blas.Probe()) }}}, nil)[0]
+	r := Run(context.Background(), []Check{{"blas", func(context.Context) (Text, error) { return checkBLAS(blas.Probe()) }}}, nil)[0]
 	if !r.OK || r.Warning || !strings.HasPrefix(r.Detail, "BLAS: OpenBLAS, 1 thread") {
 		t.Fatalf("one thread: %+v", r)
 	}
@@ -29,7 +29,7 @@ func TestBLASCheckReadsTheRunningOpenBLAS(t *testing.T) {
 		t.Fatal("setter not found")
 	}
 	defer blas.SetThreads(1)
-	r = Run(context.Background(), []Check{{"blas", func(context.Context) (string, error) { return checkBLAS(blas.Probe()) }}}, nil)[0]
+	r = Run(context.Background(), []Check{{"blas", func(context.Context) (Text, error) { return checkBLAS(blas.Probe()) }}}, nil)[0]
 	if !r.OK || !r.Warning || !strings.Contains(r.Detail, "runs 2 threads") || !strings.Contains(r.Hint, "OPENBLAS_NUM_THREADS=1") {
 		t.Fatalf("two threads: %+v", r)
 	}
@@ -39,11 +39,11 @@ func TestBLASCheckReadsTheRunningOpenBLAS(t *testing.T) {
 }
 
 func TestBLASCheckWithoutOpenBLAS(t *testing.T) {
-	if d, err := checkBLAS(blas.Info{Other: true}); err != nil || !strings.Contains(d, "single-threaded") {
+	if d, err := checkBLAS(blas.Info{Other: true}); err != nil || !strings.Contains(d.String(), "single-threaded") {
 		t.Errorf("reference BLAS: %q, %v", d, err)
 	}
 	_, err := checkBLAS(blas.Info{})
-	if w, ok := err.(*WarningError); !ok || !strings.Contains(w.Hint, "apt-get install") {
+	if w, ok := err.(*WarningError); !ok || !strings.Contains(w.Hint.String(), "apt-get install") {
 		t.Errorf("no BLAS at all: %v", err)
 	}
 }

@@ -12,16 +12,17 @@ import (
 	"enrollstation/enroll"
 	"enrollstation/internal/testenv"
 	"enrollstation/internal/testkit"
+	"enrollstation/vault"
 )
 
 func TestRunReportsEachCheck(t *testing.T) {
 	var reported []string
 	rs := Run(context.Background(), []Check{
-		{"good", func(context.Context) (string, error) { return "fine", nil }},
-		{"wrapped", func(context.Context) (string, error) {
-			return "", fmt.Errorf("outer: %w", Hint(errors.New("inner"), "do the thing"))
+		{"good", func(context.Context) (Text, error) { return Textf("fine"), nil }},
+		{"wrapped", func(context.Context) (Text, error) {
+			return Text{}, fmt.Errorf("outer: %w", Hint(errors.New("inner"), "do the thing"))
 		}},
-		{"crash", func(context.Context) (string, error) { panic("boom") }},
+		{"crash", func(context.Context) (Text, error) { panic("boom") }},
 	}, func(r Result) { reported = append(reported, r.Name) })
 
 	if got := strings.Join(reported, ","); got != "good,wrapped,crash" {
@@ -48,7 +49,7 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ran := false
-	rs := Run(ctx, []Check{{"x", func(context.Context) (string, error) { ran = true; return "", nil }}}, nil)
+	rs := Run(ctx, []Check{{"x", func(context.Context) (Text, error) { ran = true; return Text{}, nil }}}, nil)
 	if ran || rs[0].OK {
 		t.Fatalf("check ran after cancel: %+v", rs[0])
 	}
@@ -79,6 +80,32 @@ func TestStationChecksFailClearly(t *testing.T) {
 		if !r.OK && r.Hint == "" {
 			t.Errorf("%s failed without a hint: %s", r.Name, r.Detail)
 		}
+		// The structured form (the screen translates it) says the same as the English.
+		if r.DetailText.String() != r.Detail || r.HintText.String() != r.Hint {
+			t.Errorf("%s: structured %q / %q, English %q / %q", r.Name, r.DetailText, r.HintText, r.Detail, r.Hint)
+		}
+	}
+	// Missing models and a missing camera are worded by selftest (translatable), not
+	// passed on as another package's English error.
+	for _, c := range []struct{ name, format string }{{"models", "the face model %s "}, {"camera", "the camera %s does not exist"}, {"face engine", "known face photo missing: %v"}} {
+		for _, r := range rs {
+			if r.Name == c.name && !strings.HasPrefix(r.DetailText.Format, c.format) {
+				t.Errorf("%s: detail format %q, want %q", r.Name, r.DetailText.Format, c.format)
+			}
+		}
+	}
+}
+
+// A missing TPM is worded by selftest and still is vault.ErrNoTPM.
+func TestTPMCheckWithoutTPM(t *testing.T) {
+	_, err := checkTPM("/dev/tpmrm0", func() (*vault.TPM, error) { return nil, fmt.Errorf("open: %w", vault.ErrNoTPM) }, true)
+	var te *TextError
+	if !errors.Is(err, vault.ErrNoTPM) || !errors.As(err, &te) || te.Text.Format != "no TPM was found (%s)" {
+		t.Fatalf("no TPM: %v", err)
+	}
+	var h *HintError
+	if !errors.As(err, &h) || !strings.Contains(h.Hint, "--tpm swtpm") {
+		t.Fatalf("no TPM: hint %v", err)
 	}
 }
 
@@ -87,7 +114,7 @@ func TestStationChecksFailClearly(t *testing.T) {
 func TestDataDirCheckReportsFreeSpace(t *testing.T) {
 	disk := testenv.SmallDisk(t, 400)
 	detail, err := checkDataDir(disk)
-	if err != nil || !strings.Contains(detail, "GB free") {
+	if err != nil || !strings.Contains(detail.String(), "GB free") {
 		t.Fatalf("with 400 MB free: %q, %v", detail, err)
 	}
 	testenv.FillDisk(t, disk, 100<<20)

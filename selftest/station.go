@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -33,72 +32,78 @@ const SelftestPhoto = "selftest-face.jpg"
 // openTPM gives the TPM; closeTPM says whether the check closes it afterwards.
 func StationChecks(cfg enroll.Config, openTPM TPMOpener, closeTPM bool) []Check {
 	return []Check{
-		{"models", func(context.Context) (string, error) { return checkModels(cfg.Models) }},
-		{"face engine", func(context.Context) (string, error) { return checkFaceEngine(cfg.Models) }},
-		{"opencv", func(context.Context) (string, error) { return checkOpenCV() }},
-		{"blas", func(context.Context) (string, error) { return checkBLAS(blas.Probe()) }},
-		{"camera", func(ctx context.Context) (string, error) { return checkCamera(ctx, cfg.Camera) }},
-		{"tpm", func(context.Context) (string, error) { return checkTPM(cfg.TPM, openTPM, closeTPM) }},
-		{"data dir", func(context.Context) (string, error) { return checkDataDir(cfg.Data) }},
-		{"store", func(context.Context) (string, error) { return checkStore(cfg.Data) }},
+		{"models", func(context.Context) (Text, error) { return checkModels(cfg.Models) }},
+		{"face engine", func(context.Context) (Text, error) { return checkFaceEngine(cfg.Models) }},
+		{"opencv", func(context.Context) (Text, error) { return checkOpenCV() }},
+		{"blas", func(context.Context) (Text, error) { return checkBLAS(blas.Probe()) }},
+		{"camera", func(ctx context.Context) (Text, error) { return checkCamera(ctx, cfg.Camera) }},
+		{"tpm", func(context.Context) (Text, error) { return checkTPM(cfg.TPM, openTPM, closeTPM) }},
+		{"data dir", func(context.Context) (Text, error) { return checkDataDir(cfg.Data) }},
+		{"store", func(context.Context) (Text, error) { return checkStore(cfg.Data) }},
 	}
 }
 
-func checkModels(dir string) (string, error) {
+func checkModels(dir string) (Text, error) {
 	if err := biometrics.VerifyModels(dir); err != nil {
-		return "", Hint(err, "run scripts/setup, or pass --models DIR pointing at the verified dlib models")
+		var me *biometrics.ModelError
+		switch {
+		case errors.As(err, &me) && errors.Is(err, biometrics.ErrModelsMissing):
+			err = because(err, "the face model %s is missing in %s", me.File, me.Dir)
+		case errors.As(err, &me) && errors.Is(err, biometrics.ErrModelHash):
+			err = because(err, "the face model %s in %s is damaged or not the expected version", me.File, me.Dir)
+		}
+		return Text{}, Hint(err, "run scripts/setup, or pass --models DIR pointing at the verified dlib models")
 	}
-	return fmt.Sprintf("%d dlib models verified in %s", len(biometrics.PinnedModels()), dir), nil
+	return Textf("%d dlib models verified in %s", len(biometrics.PinnedModels()), dir), nil
 }
 
-func checkFaceEngine(models string) (string, error) {
+func checkFaceEngine(models string) (Text, error) {
 	photo := filepath.Join(models, SelftestPhoto)
 	img, err := os.ReadFile(photo)
 	if err != nil {
-		return "", Hint(fmt.Errorf("known face photo missing: %w", err), "run scripts/setup (it installs "+SelftestPhoto+" beside the models)")
+		return Text{}, Hint(Errorf("known face photo missing: %w", err), "run scripts/setup (it installs %s beside the models)", SelftestPhoto)
 	}
 	rec, err := biometrics.NewRecognizer(models)
 	if err != nil {
-		return "", Hint(err, "run scripts/setup; if it persists the dlib library may be broken: reinstall libdlib-dev")
+		return Text{}, Hint(err, "run scripts/setup; if it persists the dlib library may be broken: reinstall libdlib-dev")
 	}
 	defer rec.Close()
 	start := time.Now()
 	faces, err := rec.Recognize(img)
 	if err != nil {
-		return "", Hint(fmt.Errorf("recognizing %s: %w", SelftestPhoto, err), "run scripts/setup to restore the photo")
+		return Text{}, Hint(Errorf("recognizing %s: %w", SelftestPhoto, err), "run scripts/setup to restore the photo")
 	}
 	if len(faces) != 1 {
-		return "", Hint(fmt.Errorf("found %d faces in %s, want 1", len(faces), SelftestPhoto), "run scripts/setup to restore the photo and models")
+		return Text{}, Hint(Errorf("found %d faces in %s, want 1", len(faces), SelftestPhoto), "run scripts/setup to restore the photo and models")
 	}
-	return fmt.Sprintf("go-face found the face in %s (inter-eye %.0f px) in %v", SelftestPhoto, faces[0].InterEye(), time.Since(start).Round(time.Millisecond)), nil
+	return Textf("go-face found the face in %s (inter-eye %.0f px) in %v", SelftestPhoto, faces[0].InterEye(), time.Since(start).Round(time.Millisecond)), nil
 }
 
-func checkOpenCV() (string, error) {
+func checkOpenCV() (Text, error) {
 	v := capture.OpenCVVersion()
 	if !strings.HasPrefix(v, "4.") {
-		return "", Hint(fmt.Errorf("OpenCV %s: this build needs OpenCV 4.x", v), "install libopencv-dev from Debian 12 (OpenCV 4.6)")
+		return Text{}, Hint(Errorf("OpenCV %s: this build needs OpenCV 4.x", v), "install libopencv-dev from Debian 12 (OpenCV 4.6)")
 	}
-	return "OpenCV " + v + ", gocv " + moduleVersion("gocv.io/x/gocv"), nil
+	return Textf("OpenCV %s, gocv %s", v, moduleVersion("gocv.io/x/gocv")), nil
 }
 
 // checkBLAS says whether dlib's BLAS runs on one thread, as internal/blas sets it at
 // start: more OpenBLAS threads spin-wait between dlib's small products and cost up to
 // half a core of a 2-core counter PC (issue 16), so that is a warning with the fix.
-func checkBLAS(in blas.Info) (string, error) {
+func checkBLAS(in blas.Info) (Text, error) {
 	switch {
 	case in.OpenBLAS && in.Threads == 1:
-		d := "BLAS: OpenBLAS, 1 thread"
 		if in.Config != "" {
-			d += " (" + in.Config + ")"
+			return Textf("BLAS: OpenBLAS, 1 thread (%s)", in.Config), nil
 		}
-		return d, nil
+		return Textf("BLAS: OpenBLAS, 1 thread"), nil
 	case in.OpenBLAS:
-		return "", Warn(fmt.Sprintf("BLAS: OpenBLAS runs %d threads (%s build); setting one thread at start did not take, so idle workers spin and take CPU from the preview", in.Threads, orUnknown(in.Parallel)),
+		return Text{}, Warn(Textf("BLAS: OpenBLAS runs %d threads (%s build); setting one thread at start did not take, so idle workers spin and take CPU from the preview", in.Threads, orUnknown(in.Parallel)),
 			"start enrollstation with OPENBLAS_NUM_THREADS=1 in its environment, or install the single-threaded build: apt-get install libopenblas0-serial, then update-alternatives --config libblas.so.3-x86_64-linux-gnu")
 	case in.Other:
-		return "BLAS: not OpenBLAS (a single-threaded BLAS, e.g. Debian's reference libblas3)", nil
+		return Textf("BLAS: not OpenBLAS (a single-threaded BLAS, e.g. Debian's reference libblas3)"), nil
 	}
-	return "", Warn("BLAS: no BLAS library found in this process, so dlib's face engine is not loaded as it should be",
+	return Text{}, Warn(Textf("BLAS: no BLAS library found in this process, so dlib's face engine is not loaded as it should be"),
 		"reinstall the runtime libraries (apt-get install libdlib19.1 libopenblas0-pthread, or the station's .deb), then run the selftest again")
 }
 
@@ -122,14 +127,14 @@ func moduleVersion(path string) string {
 	return "(unknown)"
 }
 
-func checkCamera(ctx context.Context, spec string) (string, error) {
+func checkCamera(ctx context.Context, spec string) (Text, error) {
 	if spec == "" {
 		devs, err := capture.ListDevices()
 		if err != nil {
-			return "", Hint(err, "check that /sys/class/video4linux is readable")
+			return Text{}, Hint(err, "check that /sys/class/video4linux is readable")
 		}
 		if len(devs) == 0 {
-			return "", Hint(errors.New("no capture camera found in /sys/class/video4linux"), "plug in the USB camera, or name a source with --camera")
+			return Text{}, Hint(Errorf("no capture camera found in /sys/class/video4linux"), "plug in the USB camera, or name a source with --camera")
 		}
 		names := make([]string, len(devs))
 		for i, d := range devs {
@@ -141,100 +146,123 @@ func checkCamera(ctx context.Context, spec string) (string, error) {
 		spec = devs[0].Path
 		detail, err := readOneFrame(ctx, spec)
 		if err != nil {
-			return "", err
+			return Text{}, err
 		}
-		return fmt.Sprintf("%d found: %s; %s", len(devs), strings.Join(names, ", "), detail), nil
+		return Textf("%d found: %s; %s", len(devs), strings.Join(names, ", "), detail), nil
+	}
+	if strings.HasPrefix(spec, "/") {
+		if _, err := os.Stat(spec); errors.Is(err, os.ErrNotExist) {
+			return Text{}, Hint(because(err, "the camera %s does not exist", spec), "plug in the USB camera, or name an existing source with --camera")
+		}
 	}
 	return readOneFrame(ctx, spec)
 }
 
-func readOneFrame(ctx context.Context, spec string) (string, error) {
+func readOneFrame(ctx context.Context, spec string) (Text, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	src, err := capture.Open(ctx, spec, capture.Options{OpenTimeout: 5 * time.Second})
 	if err != nil {
-		return "", Hint(err, "check the cable and that no other program uses the camera, or pick another with --camera")
+		return Text{}, Hint(err, "check the cable and that no other program uses the camera, or pick another with --camera")
 	}
 	defer src.Close()
 	m := gocv.NewMat()
 	defer m.Close()
 	if err := src.Read(ctx, &m); err != nil {
-		return "", Hint(fmt.Errorf("%s opened but gave no frame: %w", spec, err), "replug the camera; if it persists, try another USB port")
+		return Text{}, Hint(Errorf("%s opened but gave no frame: %w", spec, err), "replug the camera; if it persists, try another USB port")
 	}
 	info := src.Info()
-	return fmt.Sprintf("%s (%s) delivers %dx%d at %.0f fps", spec, info.Kind, m.Cols(), m.Rows(), info.FPS), nil
+	return Textf("%s (%s) delivers %dx%d at %.0f fps", spec, sourceKind(info.Kind), m.Cols(), m.Rows(), info.FPS), nil
 }
 
-func checkTPM(spec string, open TPMOpener, closeIt bool) (string, error) {
+// sourceKind is a camera source's kind (as the command line has always printed it) as
+// a message a screen can translate.
+func sourceKind(k capture.Kind) Text {
+	switch k {
+	case capture.KindDevice:
+		return Textf("device")
+	case capture.KindFile:
+		return Textf("file")
+	case capture.KindGStreamer:
+		return Textf("gst")
+	case capture.KindSynthetic:
+		return Textf("synthetic")
+	}
+	return Text{Format: "%s", Args: []any{string(k)}}
+}
+
+func checkTPM(spec string, open TPMOpener, closeIt bool) (Text, error) {
 	tp, err := open()
 	if err != nil {
-		hint := "check that the TPM is enabled in the firmware and /dev/tpmrm0 is readable (tss group)"
 		if errors.Is(err, vault.ErrNoTPM) {
-			hint = "this machine shows no TPM at /dev/tpmrm0: enable it in the firmware; for demos only, use --tpm swtpm"
+			return Text{}, Hint(because(err, "no TPM was found (%s)", spec),
+				"this machine shows no TPM at /dev/tpmrm0: enable it in the firmware; for demos only, use --tpm swtpm")
 		}
-		return "", Hint(err, hint)
+		return Text{}, Hint(err, "check that the TPM is enabled in the firmware and /dev/tpmrm0 is readable (tss group)")
 	}
 	if closeIt {
 		defer tp.Close()
 	}
 	info := tp.Info()
-	detail := fmt.Sprintf("%s TPM (%s, firmware %s) via %s", info.Kind, info.Manufacturer, info.Firmware, spec)
 	if info.Kind == "software" {
-		detail += " — software TPM: for demos and tests only"
+		return Textf("software TPM (%s, firmware %s) via %s — software TPM: for demos and tests only", info.Manufacturer, info.Firmware, spec), nil
 	}
-	return detail, nil
+	if info.Kind == "hardware" {
+		return Textf("hardware TPM (%s, firmware %s) via %s", info.Manufacturer, info.Firmware, spec), nil
+	}
+	return Textf("%s TPM (%s, firmware %s) via %s", info.Kind, info.Manufacturer, info.Firmware, spec), nil
 }
 
-func checkDataDir(dir string) (string, error) {
+func checkDataDir(dir string) (Text, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", Hint(err, "choose a writable --data directory")
+		return Text{}, Hint(err, "choose a writable --data directory")
 	}
 	f, err := os.CreateTemp(dir, ".selftest-*")
 	if err != nil {
-		return "", Hint(fmt.Errorf("data dir %s is not writable: %w", dir, err), "fix the directory's owner or permissions, or choose another --data")
+		return Text{}, Hint(Errorf("data dir %s is not writable: %w", dir, err), "fix the directory's owner or permissions, or choose another --data")
 	}
 	name := f.Name()
 	defer os.Remove(name)
 	if _, err := f.Write(make([]byte, 4096)); err != nil {
 		f.Close()
-		return "", Hint(fmt.Errorf("writing in %s: %w", dir, err), "free some disk space")
+		return Text{}, Hint(Errorf("writing in %s: %w", dir, err), "free some disk space")
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return "", Hint(fmt.Errorf("syncing in %s: %w", dir, err), "check the disk")
+		return Text{}, Hint(Errorf("syncing in %s: %w", dir, err), "check the disk")
 	}
 	if err := f.Close(); err != nil {
-		return "", Hint(err, "check the disk")
+		return Text{}, Hint(err, "check the disk")
 	}
 	free, err := vault.DiskFree(dir)
 	if err != nil {
-		return "", Hint(err, "check the disk")
+		return Text{}, Hint(err, "check the disk")
 	}
 	if free < vault.DefaultRecordFree {
-		return "", Hint(fmt.Errorf("%s has only %d MB free; the station stops taking enrollments below %d MB", dir, free>>20, vault.DefaultRecordFree>>20),
+		return Text{}, Hint(Errorf("%s has only %d MB free; the station stops taking enrollments below %d MB", dir, free>>20, vault.DefaultRecordFree>>20),
 			"export batches and import the issuer's acknowledgements (acknowledged biometrics are deleted), or free disk space")
 	}
-	return fmt.Sprintf("%s is writable, %.1f GB free", dir, float64(free)/1e9), nil
+	return Textf("%s is writable, %.1f GB free", dir, float64(free)/1e9), nil
 }
 
-func checkStore(dataDir string) (string, error) {
+func checkStore(dataDir string) (Text, error) {
 	// A scratch store with a random key proves badger's encryption works here without
 	// touching (or needing the TPM for) the station's real store.
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return "", Hint(err, "choose a writable --data directory")
+		return Text{}, Hint(err, "choose a writable --data directory")
 	}
 	dir, err := os.MkdirTemp(dataDir, ".selftest-store-*")
 	if err != nil {
-		return "", Hint(err, "choose a writable --data directory")
+		return Text{}, Hint(err, "choose a writable --data directory")
 	}
 	defer os.RemoveAll(dir)
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
-		return "", err
+		return Text{}, err
 	}
 	st, err := vault.CreateStore(dir, key, vault.StoreOptions{})
 	if err != nil {
-		return "", Hint(err, "check free disk space and the data directory")
+		return Text{}, Hint(err, "check free disk space and the data directory")
 	}
 	want := vault.DefaultSettings()
 	want.Site = "selftest" // any value the reopened store must give back
@@ -243,19 +271,19 @@ func checkStore(dataDir string) (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		return "", Hint(fmt.Errorf("writing to an encrypted store: %w", err), "check free disk space and the data directory")
+		return Text{}, Hint(Errorf("writing to an encrypted store: %w", err), "check free disk space and the data directory")
 	}
 	st, err = vault.OpenStore(dir, key)
 	if err != nil {
-		return "", Hint(fmt.Errorf("reopening an encrypted store: %w", err), "check free disk space and the data directory")
+		return Text{}, Hint(Errorf("reopening an encrypted store: %w", err), "check free disk space and the data directory")
 	}
 	defer st.Close()
 	var got vault.Settings
 	if err := st.View(func(tx *vault.Tx) (err error) { got, err = tx.Settings(); return err }); err != nil {
-		return "", Hint(fmt.Errorf("reading back from an encrypted store: %w", err), "check the disk")
+		return Text{}, Hint(Errorf("reading back from an encrypted store: %w", err), "check the disk")
 	}
 	if got.Site != want.Site {
-		return "", Hint(errors.New("an encrypted store gave back other data than was written"), "check the disk and memory (run a memory test)")
+		return Text{}, Hint(Errorf("an encrypted store gave back other data than was written"), "check the disk and memory (run a memory test)")
 	}
-	return "encrypted badger store opens, closes and reopens (AES-256)", nil
+	return Textf("encrypted badger store opens, closes and reopens (AES-256)"), nil
 }
