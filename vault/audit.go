@@ -166,11 +166,34 @@ func (tx *Tx) addCheckpoint(signer crypto.Signer, anchor uint64) (*AuditCheckpoi
 // ErrAuditTampered means the audit log does not verify.
 var ErrAuditTampered = errors.New("vault: the audit log has been tampered with")
 
-// AuditProblem is one finding of VerifyAudit.
+// AuditProblem is one finding of VerifyAudit: its Kind and data, for a screen to word
+// in its language, and Problem, the same in English (for the command line).
 type AuditProblem struct {
-	Seq     uint64 `json:"seq"`
-	Problem string `json:"problem"`
+	Seq     uint64           `json:"seq"`
+	Problem string           `json:"problem"`
+	Kind    AuditProblemKind `json:"kind"`
+	Key     string           `json:"key,omitempty"`  // the store key of an unreadable or moved record
+	From    uint64           `json:"from,omitempty"` // a range of missing entries or anchors, or the log's last entry
+	To      uint64           `json:"to,omitempty"`   // the end of the range, or the entry found (EntriesMissing) or the head's (HeadMismatch)
+	Err     string           `json:"error,omitempty"`
 }
+
+// AuditProblemKind names what VerifyAudit found wrong; the values are stable.
+type AuditProblemKind string
+
+const (
+	AuditEntryUnreadable      AuditProblemKind = "entry-unreadable"      // Key, Err
+	AuditEntryMoved           AuditProblemKind = "entry-moved"           // Key
+	AuditEntriesMissing       AuditProblemKind = "entries-missing"       // From..To-1 missing, To found
+	AuditChainBroken          AuditProblemKind = "chain-broken"          //
+	AuditEntryEdited          AuditProblemKind = "entry-edited"          //
+	AuditHeadMismatch         AuditProblemKind = "head-mismatch"         // the log ends at From, the head records To
+	AuditCheckpointUnreadable AuditProblemKind = "checkpoint-unreadable" // Key, Err
+	AuditCheckpointForged     AuditProblemKind = "checkpoint-forged"     //
+	AuditCheckpointMismatch   AuditProblemKind = "checkpoint-mismatch"   //
+	AuditAnchorsMissing       AuditProblemKind = "anchors-missing"       // anchors From..To
+	AuditAnchorRollback       AuditProblemKind = "anchor-rollback"       // Err
+)
 
 // AuditReport is the result of VerifyAudit.
 type AuditReport struct {
@@ -209,28 +232,28 @@ func (s *Store) VerifyAudit(pub *ecdsa.PublicKey) (*AuditReport, error) {
 			key := string(it.Item().Key())
 			var e AuditEntry
 			if err := tx.value(it.Item(), &e); err != nil {
-				rep.Problems = append(rep.Problems, AuditProblem{want, fmt.Sprintf("entry %s unreadable: %v", key, err)})
+				rep.Problems = append(rep.Problems, AuditProblem{Seq: want, Kind: AuditEntryUnreadable, Key: key, Err: err.Error(), Problem: fmt.Sprintf("entry %s unreadable: %v", key, err)})
 				continue
 			}
 			rep.Entries++
 			if key != seqKey(pAudit, e.Seq) {
-				rep.Problems = append(rep.Problems, AuditProblem{e.Seq, fmt.Sprintf("entry stored under %s claims sequence %d (moved or swapped)", key, e.Seq)})
+				rep.Problems = append(rep.Problems, AuditProblem{Seq: e.Seq, Kind: AuditEntryMoved, Key: key, Problem: fmt.Sprintf("entry stored under %s claims sequence %d (moved or swapped)", key, e.Seq)})
 			}
 			if e.Seq != want {
-				rep.Problems = append(rep.Problems, AuditProblem{want, fmt.Sprintf("entries %d..%d missing or out of order (found %d)", want, e.Seq-1, e.Seq)})
+				rep.Problems = append(rep.Problems, AuditProblem{Seq: want, Kind: AuditEntriesMissing, From: want, To: e.Seq, Problem: fmt.Sprintf("entries %d..%d missing or out of order (found %d)", want, e.Seq-1, e.Seq)})
 			}
 			if !bytes.Equal(e.Prev, prev) {
-				rep.Problems = append(rep.Problems, AuditProblem{e.Seq, "does not chain to the previous entry (an entry before it was removed, edited or reordered)"})
+				rep.Problems = append(rep.Problems, AuditProblem{Seq: e.Seq, Kind: AuditChainBroken, Problem: "does not chain to the previous entry (an entry before it was removed, edited or reordered)"})
 			}
 			if !bytes.Equal(entryHash(&e), e.Hash) {
-				rep.Problems = append(rep.Problems, AuditProblem{e.Seq, "content does not match its hash (edited)"})
+				rep.Problems = append(rep.Problems, AuditProblem{Seq: e.Seq, Kind: AuditEntryEdited, Problem: "content does not match its hash (edited)"})
 			}
 			hashes[e.Seq] = e.Hash
 			prev = e.Hash
 			want = e.Seq + 1
 		}
 		if head.Seq != want-1 || (head.Seq > 0 && !bytes.Equal(head.Hash, prev)) {
-			rep.Problems = append(rep.Problems, AuditProblem{head.Seq, fmt.Sprintf("log ends at entry %d but the head records entry %d (entries removed or added at the end)", want-1, head.Seq)})
+			rep.Problems = append(rep.Problems, AuditProblem{Seq: head.Seq, Kind: AuditHeadMismatch, From: want - 1, To: head.Seq, Problem: fmt.Sprintf("log ends at entry %d but the head records entry %d (entries removed or added at the end)", want-1, head.Seq)})
 		}
 
 		copts := badger.DefaultIteratorOptions
@@ -241,16 +264,16 @@ func (s *Store) VerifyAudit(pub *ecdsa.PublicKey) (*AuditReport, error) {
 		for cit.Rewind(); cit.Valid(); cit.Next() {
 			var cp AuditCheckpoint
 			if err := tx.value(cit.Item(), &cp); err != nil {
-				rep.Problems = append(rep.Problems, AuditProblem{0, fmt.Sprintf("checkpoint %s unreadable: %v", cit.Item().Key(), err)})
+				rep.Problems = append(rep.Problems, AuditProblem{Kind: AuditCheckpointUnreadable, Key: string(cit.Item().Key()), Err: err.Error(), Problem: fmt.Sprintf("checkpoint %s unreadable: %v", cit.Item().Key(), err)})
 				continue
 			}
 			rep.Checkpoints++
 			if !ecdsa.VerifyASN1(pub, checkpointDigest(&cp), cp.Signature) {
-				rep.Problems = append(rep.Problems, AuditProblem{cp.Seq, "checkpoint signature is not the station's"})
+				rep.Problems = append(rep.Problems, AuditProblem{Seq: cp.Seq, Kind: AuditCheckpointForged, Problem: "checkpoint signature is not the station's"})
 				continue
 			}
 			if h, ok := hashes[cp.Seq]; !ok || !bytes.Equal(h, cp.Hash) {
-				rep.Problems = append(rep.Problems, AuditProblem{cp.Seq, "signed checkpoint does not match the entry it covers (log rewritten)"})
+				rep.Problems = append(rep.Problems, AuditProblem{Seq: cp.Seq, Kind: AuditCheckpointMismatch, Problem: "signed checkpoint does not match the entry it covers (log rewritten)"})
 				continue
 			}
 			if cp.Seq > rep.LastSigned {
@@ -258,7 +281,7 @@ func (s *Store) VerifyAudit(pub *ecdsa.PublicKey) (*AuditReport, error) {
 			}
 			if cp.Anchor != 0 {
 				if lastAnchor != 0 && cp.Anchor != lastAnchor+1 {
-					rep.Problems = append(rep.Problems, AuditProblem{cp.Seq, fmt.Sprintf("signed checkpoints with TPM anchors %d..%d are missing (removed)", lastAnchor+1, cp.Anchor-1)})
+					rep.Problems = append(rep.Problems, AuditProblem{Seq: cp.Seq, Kind: AuditAnchorsMissing, From: lastAnchor + 1, To: cp.Anchor - 1, Problem: fmt.Sprintf("signed checkpoints with TPM anchors %d..%d are missing (removed)", lastAnchor+1, cp.Anchor-1)})
 				}
 				lastAnchor = cp.Anchor
 			}

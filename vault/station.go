@@ -461,7 +461,7 @@ func (st *Station) VerifyAudit() (*AuditReport, error) {
 		rep.Anchored, rep.Anchor = a.Seq, a.Anchor
 	}
 	if aerr != nil {
-		rep.Problems = append(rep.Problems, AuditProblem{a.Seq, "TPM anchor: " + aerr.Error()})
+		rep.Problems = append(rep.Problems, AuditProblem{Seq: a.Seq, Kind: AuditAnchorRollback, Err: aerr.Error(), Problem: "TPM anchor: " + aerr.Error()})
 		if err == nil {
 			err = fmt.Errorf("%w: %v", ErrAuditTampered, aerr)
 		}
