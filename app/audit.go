@@ -152,11 +152,17 @@ func (a *auditScreen) matches(e vault.AuditEntry, text string) bool {
 // verify checks the hash chain and the signed checkpoints.
 func (a *auditScreen) verify() *vault.AuditReport {
 	rep, err := a.sh.station.VerifyAudit()
+	a.showVerdict(rep, err)
+	return rep
+}
+
+// showVerdict shows a verification's report (or, without one, its error).
+func (a *auditScreen) showVerdict(rep *vault.AuditReport, err error) {
 	if rep == nil {
 		a.verdict.SetText(errText(err))
 		a.verdict.Importance = widget.DangerImportance
 		a.verdict.Refresh()
-		return nil
+		return
 	}
 	if rep.OK() {
 		a.verdict.SetText(tr("Chain intact: %d entries, %d signed checkpoints (signed up to entry %d).", rep.Entries, rep.Checkpoints, rep.LastSigned))
@@ -165,11 +171,40 @@ func (a *auditScreen) verify() *vault.AuditReport {
 		var b strings.Builder
 		b.WriteString(tr("THE AUDIT LOG HAS BEEN TAMPERED WITH:"))
 		for _, p := range rep.Problems {
-			fmt.Fprintf(&b, "\n#%d: %s", p.Seq, p.Problem)
+			fmt.Fprintf(&b, "\n#%d: %s", p.Seq, auditProblemText(p))
 		}
 		a.verdict.SetText(b.String())
 		a.verdict.Importance = widget.DangerImportance
 	}
 	a.verdict.Refresh()
-	return rep
+}
+
+// auditProblemText words one finding of the audit verification in the screens'
+// language from its kind and data (vault's English Problem is for the command line).
+func auditProblemText(p vault.AuditProblem) string {
+	switch p.Kind {
+	case vault.AuditEntryUnreadable:
+		return tr("entry %s cannot be read (%s)", p.Key, p.Err)
+	case vault.AuditEntryMoved:
+		return tr("the entry stored under %s claims sequence %d (moved or swapped)", p.Key, p.Seq)
+	case vault.AuditEntriesMissing:
+		return tr("entries %d to %d are missing or out of order (found %d)", p.From, p.To-1, p.To)
+	case vault.AuditChainBroken:
+		return tr("does not chain to the previous entry (an entry before it was removed, edited or reordered)")
+	case vault.AuditEntryEdited:
+		return tr("its content does not match its hash (edited)")
+	case vault.AuditHeadMismatch:
+		return tr("the log ends at entry %d but its head records entry %d (entries removed or added at the end)", p.From, p.To)
+	case vault.AuditCheckpointUnreadable:
+		return tr("checkpoint %s cannot be read (%s)", p.Key, p.Err)
+	case vault.AuditCheckpointForged:
+		return tr("the checkpoint's signature is not the station's")
+	case vault.AuditCheckpointMismatch:
+		return tr("the signed checkpoint does not match the entry it covers (log rewritten)")
+	case vault.AuditAnchorsMissing:
+		return tr("the signed checkpoints with TPM anchors %d to %d are missing (removed)", p.From, p.To)
+	case vault.AuditAnchorRollback:
+		return tr("the TPM's anchor does not vouch for the log (the store was rolled back or replaced)")
+	}
+	return p.Problem
 }

@@ -94,7 +94,8 @@ var dataWords = map[string]bool{}
 func init() {
 	for _, w := range strings.Fields(`Counter Town Hall clara sam sue tom root tina BONA LUDA NANA ICAO TPM CUPS PDF JPEG
 		USB https http localhost lpadmin enrollstation fps swtpm synthetic video dev CHN HKG ISO IEC OFIQ DEMO
-		software station pubkey OpenCV IBM out pem data SHA Station ID issuer key pub English cupstest BLAS OpenBLAS`) {
+		software station pubkey OpenCV IBM out pem data SHA Station ID issuer key pub English cupstest BLAS OpenBLAS
+		CPU gocv dlib badger AES pthreads openmp apt install config GStreamer`) {
 		dataWords[strings.ToLower(w)] = true
 	}
 }
@@ -107,6 +108,11 @@ var recordID = regexp.MustCompile(`[A-Z]?\d{8}T\d{6}Z-[0-9a-f]{12}`)
 
 // pathRun is a file or folder path, or an export target naming one (data).
 var pathRun = regexp.MustCompile(`(?:dir:)?/[^\s,，、：）)]*`)
+
+// techToken is a command-line flag, or a file, package or program name joined by - _ .
+// (go-face, selftest-face.jpg, libopenblas0-serial, scripts/setup): data in a
+// technician's hint.
+var techToken = regexp.MustCompile(`--[a-z][a-z-]*|[A-Za-z0-9]+(?:[-_./][A-Za-z0-9]+)+`)
 
 // dataTexts are test data typed by people (a clerk's reason), shown as typed.
 var dataTexts = []string{"test photo, not an ICAO portrait"}
@@ -121,6 +127,7 @@ func untranslated(texts []string) []string {
 		}
 		s = recordID.ReplaceAllString(s, "")
 		s = pathRun.ReplaceAllString(s, "")
+		s = techToken.ReplaceAllString(s, "")
 		s = hexRun.ReplaceAllString(s, "")
 		for _, w := range englishWord.FindAllString(s, -1) {
 			if !dataWords[strings.ToLower(w)] {

@@ -96,3 +96,69 @@ func TestErrTextDiskSpace(t *testing.T) {
 		}
 	}
 }
+
+// TestEverySelftestMessageIsTranslated reads selftest's sources for the messages its
+// checks word (Textf, Errorf, because, and the hints of Hint and Warn) and checks that
+// each has a zh-Hans translation with the same verbs: the diagnostics screen shows them
+// through tr (trText), so one added without a translation is English on a Chinese screen.
+func TestEverySelftestMessageIsTranslated(t *testing.T) {
+	data, err := assets.Translations.ReadFile("translations/" + translationFile("zh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zh map[string]string
+	if err := json.Unmarshal(data, &zh); err != nil {
+		t.Fatal(err)
+	}
+	formatArg := map[string]int{"Textf": 0, "Errorf": 0, "because": 1, "Hint": 1, "Warn": 1}
+	files, _ := filepath.Glob("../selftest/*.go")
+	fset := token.NewFileSet()
+	seen := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			id, ok := call.Fun.(*ast.Ident)
+			if !ok {
+				return true
+			}
+			i, ok := formatArg[id.Name]
+			if !ok || len(call.Args) <= i {
+				return true
+			}
+			lit, ok := call.Args[i].(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			msg, err := strconv.Unquote(lit.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg = strings.ReplaceAll(msg, "%w", "%v") // as selftest.Textf keeps it
+			if msg == "%v" {
+				return true
+			}
+			seen++
+			got, ok := zh[msg]
+			switch {
+			case !ok:
+				t.Errorf("%s: no zh-Hans translation for %q", fset.Position(lit.Pos()), msg)
+			case !slices.Equal(verbs(msg), verbs(got)):
+				t.Errorf("%s: zh-Hans translation of %q has verbs %v, want %v", fset.Position(lit.Pos()), msg, verbs(got), verbs(msg))
+			}
+			return true
+		})
+	}
+	if seen < 40 {
+		t.Fatalf("found only %d selftest messages: is the scan still reading selftest's sources?", seen)
+	}
+}

@@ -95,6 +95,7 @@ func newTechDiagnostics(sh *shell, tech *techState) *techDiagnostics {
 	// when the technician asks rather than every time the home screen is built.
 	t.diag.summary.SetText(tr("Press “Run checks” to test the models, face engine, OpenCV, camera, TPM and storage."))
 	sh.current = t
+	sh.emit("tech-diagnostics", t)
 	return t
 }
 
