@@ -167,7 +167,8 @@ func resultRow(r selftest.Result) fyne.CanvasObject {
 	detail.Wrapping = fyne.TextWrapWord
 	lines := container.NewVBox(name, detail)
 	if r.Hint != "" {
-		hint := widget.NewLabelWithStyle(tr("What to do: ")+trText(r.HintText), fyne.TextAlignLeading, fyne.TextStyle{Italic: true})
+		// Chinese has no italic: the Latin words of a hint alone would slant.
+		hint := widget.NewLabelWithStyle(tr("What to do: ")+trText(r.HintText), fyne.TextAlignLeading, fyne.TextStyle{Italic: currentLanguage() == "en"})
 		hint.Wrapping = fyne.TextWrapWord
 		lines.Add(hint)
 	}
