@@ -78,6 +78,17 @@ func TestNoUntranslatedTextOnDiagnostics(t *testing.T) {
 		t.Errorf("Diagnostics after Run checks: English on a Chinese screen: %q", bad)
 	}
 	shoot(t, tom, "diagnostics-zh")
+
+	// Models missing: the models and face engine checks fail too.
+	tom.cfg.Models = t.TempDir()
+	td.diag.rerun.OnTapped()
+	rs = <-done
+	if rs[0].OK || rs[1].OK {
+		t.Fatalf("models and face engine pass without models: %+v", rs[:2])
+	}
+	if bad := untranslated(screenTexts(tom)); len(bad) > 0 {
+		t.Errorf("Diagnostics without models: English on a Chinese screen: %q", bad)
+	}
 }
 
 // The supervisor's audit log after Verify on a tampered log (an entry deleted from the

@@ -126,8 +126,8 @@ func untranslated(texts []string) []string {
 			s = strings.ReplaceAll(s, d, "")
 		}
 		s = recordID.ReplaceAllString(s, "")
+		s = techToken.ReplaceAllString(s, "") // before paths: "scripts/setup（…" is not all path
 		s = pathRun.ReplaceAllString(s, "")
-		s = techToken.ReplaceAllString(s, "")
 		s = hexRun.ReplaceAllString(s, "")
 		for _, w := range englishWord.FindAllString(s, -1) {
 			if !dataWords[strings.ToLower(w)] {

@@ -87,7 +87,7 @@ func TestStationChecksFailClearly(t *testing.T) {
 	}
 	// Missing models and a missing camera are worded by selftest (translatable), not
 	// passed on as another package's English error.
-	for _, c := range []struct{ name, format string }{{"models", "the face model %s "}, {"camera", "the camera %s does not exist"}, {"face engine", "known face photo missing: %v"}} {
+	for _, c := range []struct{ name, format string }{{"models", "the face model %s "}, {"camera", "the camera %s does not exist"}, {"face engine", "the known face photo %s is missing"}} {
 		for _, r := range rs {
 			if r.Name == c.name && !strings.HasPrefix(r.DetailText.Format, c.format) {
 				t.Errorf("%s: detail format %q, want %q", r.Name, r.DetailText.Format, c.format)

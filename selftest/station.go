@@ -61,7 +61,12 @@ func checkFaceEngine(models string) (Text, error) {
 	photo := filepath.Join(models, SelftestPhoto)
 	img, err := os.ReadFile(photo)
 	if err != nil {
-		return Text{}, Hint(Errorf("known face photo missing: %w", err), "run scripts/setup (it installs %s beside the models)", SelftestPhoto)
+		if errors.Is(err, os.ErrNotExist) {
+			err = because(err, "the known face photo %s is missing", photo)
+		} else {
+			err = Errorf("known face photo missing: %w", err)
+		}
+		return Text{}, Hint(err, "run scripts/setup (it installs %s beside the models)", SelftestPhoto)
 	}
 	rec, err := biometrics.NewRecognizer(models)
 	if err != nil {
