@@ -56,6 +56,19 @@ const unsigned long chip_size = 150;
 const double chip_padding = 0.25;
 
 char* dup(const std::string& s) { return strdup(s.c_str()); }
+
+// put_boxes writes up to max detections (dlib's mmod_rect or rect_detection) as
+// x0,y0,x1,y1,confidence with exclusive right/bottom, and returns how many there were.
+template <typename D> int put_boxes(const std::vector<D>& dets, double* out, int max) {
+	for (size_t i = 0; i < dets.size() && (int)i < max; i++) {
+		out[5 * i + 0] = dets[i].rect.left();
+		out[5 * i + 1] = dets[i].rect.top();
+		out[5 * i + 2] = dets[i].rect.right() + 1;
+		out[5 * i + 3] = dets[i].rect.bottom() + 1;
+		out[5 * i + 4] = dets[i].detection_confidence;
+	}
+	return (int)dets.size();
+}
 }
 
 extern "C" void* nat_load(const char* cnn_path, const char* sp_path, const char* sp5_path, const char* resnet_path, char** err) {
@@ -87,14 +100,7 @@ extern "C" int nat_detect(void* h, const uint8_t* bgr, int w, int hgt, int strid
 			}
 		}
 		std::vector<mmod_rect> dets = m->net(img);
-		for (size_t i = 0; i < dets.size() && (int)i < max; i++) {
-			out[5 * i + 0] = dets[i].rect.left();
-			out[5 * i + 1] = dets[i].rect.top();
-			out[5 * i + 2] = dets[i].rect.right() + 1;
-			out[5 * i + 3] = dets[i].rect.bottom() + 1;
-			out[5 * i + 4] = dets[i].detection_confidence;
-		}
-		return (int)dets.size();
+		return put_boxes(dets, out, max);
 	} catch (std::exception& e) {
 		*err = dup(e.what());
 		return -1;
@@ -108,14 +114,7 @@ extern "C" int nat_hog(void* h, const uint8_t* bgr, int w, int hgt, int stride, 
 		cv_image<bgr_pixel> img(mat);
 		std::vector<rect_detection> dets;
 		m->hog(img, dets);
-		for (size_t i = 0; i < dets.size() && (int)i < max; i++) {
-			out[5 * i + 0] = dets[i].rect.left();
-			out[5 * i + 1] = dets[i].rect.top();
-			out[5 * i + 2] = dets[i].rect.right() + 1;
-			out[5 * i + 3] = dets[i].rect.bottom() + 1;
-			out[5 * i + 4] = dets[i].detection_confidence;
-		}
-		return (int)dets.size();
+		return put_boxes(dets, out, max);
 	} catch (std::exception& e) {
 		*err = dup(e.what());
 		return -1;
