@@ -123,6 +123,7 @@ func TestNoUntranslatedTextOnAuditVerify(t *testing.T) {
 	}
 	selectTabText(t, sam, tr("Audit log"))
 	audit.showVerdict(rep, err)
+	shoot(t, sam, "audit-verify-tampered-zh")
 	if bad := untranslated(screenTexts(sam)); len(bad) > 0 {
 		t.Errorf("audit Verify with problems: English on a Chinese screen: %q", bad)
 	}
