@@ -1,6 +1,7 @@
 package app
 
 import (
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -11,7 +12,9 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"enrollstation/biometrics"
 	"enrollstation/enroll"
+	"enrollstation/internal/testenv"
 )
 
 // screenTexts are the texts on show in sh's window (labels, buttons, checks, selects,
@@ -201,4 +204,30 @@ func TestNoUntranslatedTextOnScreens(t *testing.T) {
 			t.Errorf("sam, reject dialog: English on a Chinese screen: %q", bad)
 		}
 	})
+}
+
+// Every measure of a real report shows its value and unit in Chinese: the units the
+// measures carry ("eye-chin / height", "lid gap / T", margins in T) are worded by the
+// app, not shown as biometrics spells them.
+func TestMeasureValuesInChinese(t *testing.T) {
+	if testRec == nil {
+		t.Skip("models not installed (scripts/setup)")
+	}
+	img, err := os.ReadFile(testenv.Face(t, "bona.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := biometrics.NewAssessor(testRec, biometrics.DefaultConfig()).AssessBytes(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setLanguage("zh")
+	t.Cleanup(func() { setLanguage("en") })
+	var texts []string
+	for _, m := range rep.Measures {
+		texts = append(texts, measureValue(m))
+	}
+	if bad := untranslated(texts); len(bad) > 0 {
+		t.Errorf("measure values with English on a Chinese screen: %q", bad)
+	}
 }

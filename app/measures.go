@@ -80,6 +80,8 @@ func measureValue(m biometrics.Measure) string {
 		return fmt.Sprintf("%.0f %s", v, tr("pixels"))
 	case "IED":
 		return fmt.Sprintf("%.2f × %s", v, tr("eye distance"))
+	case "T": // OFIQ's margins, in eye-to-chin distances
+		return fmt.Sprintf("%.2f × %s", v, tr("eye-to-chin distance"))
 	case "faces", "eyes": // a count; the measure's name says of what
 		return fmt.Sprintf("%.0f", v)
 	case "bits":
@@ -107,6 +109,12 @@ func measureUnit(u string) string {
 		return tr("std. dev.")
 	case "a*b* distance":
 		return tr("colour distance")
+	case "eye-chin / height":
+		return tr("eye-to-chin distance / image height")
+	case "lid gap / T":
+		return tr("lid gap / eye-to-chin distance")
+	case "lip gap / T":
+		return tr("lip gap / eye-to-chin distance")
 	}
 	return u
 }
