@@ -357,7 +357,12 @@ func newSettingsScreen(sh *shell) *settingsScreen {
 		keyBox.Add(demo)
 	}
 	keyCard := widget.NewCard(tr("Issuer key"), tr("Bundles are encrypted to this key; compare its fingerprint with the issuer's."), keyBox)
-	info := widget.NewCard(tr("Station"), "", widget.NewLabel(fmt.Sprintf("%s %s\n%s", tr("Station ID"), sh.station.ID(), tr("Give the issuer this station's public key: enrollstation station pubkey --out station.pem"))))
+	// The command as it works when typed: this station's data and TPM, the window closed.
+	pub := widget.NewLabel(fmt.Sprintf("%s %s\n%s\n%s", tr("Station ID"), sh.station.ID(),
+		tr("Give the issuer this station's public key. Close this window first (the station's data is in use while it is open), then run:"),
+		pubkeyCommand(sh.cfg.Data, sh.cfg.TPM, sh.sess.Name)))
+	pub.Wrapping = fyne.TextWrapWord
+	info := widget.NewCard(tr("Station"), "", pub)
 	s.content = container.NewVScroll(container.NewGridWithColumns(2, settingsCard, container.NewVBox(keyCard, info, s.status)))
 	sh.current = s
 	return s
