@@ -25,14 +25,7 @@ import (
 // formatting verbs in the same order: a message added without one shows English on a
 // Chinese station, and a translation with other verbs prints %!d(string=…).
 func TestEveryMessageIsTranslated(t *testing.T) {
-	data, err := assets.Translations.ReadFile("translations/" + translationFile("zh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var zh map[string]string
-	if err := json.Unmarshal(data, &zh); err != nil {
-		t.Fatal(err)
-	}
+	zh := zhTranslations(t)
 	files, _ := filepath.Glob("*.go")
 	fset := token.NewFileSet()
 	seen := 0
@@ -102,14 +95,7 @@ func TestErrTextDiskSpace(t *testing.T) {
 // each has a zh-Hans translation with the same verbs: the diagnostics screen shows them
 // through tr (trText), so one added without a translation is English on a Chinese screen.
 func TestEverySelftestMessageIsTranslated(t *testing.T) {
-	data, err := assets.Translations.ReadFile("translations/" + translationFile("zh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var zh map[string]string
-	if err := json.Unmarshal(data, &zh); err != nil {
-		t.Fatal(err)
-	}
+	zh := zhTranslations(t)
 	formatArg := map[string]int{"Textf": 0, "Errorf": 0, "because": 1, "Hint": 1, "Warn": 1}
 	files, _ := filepath.Glob("../selftest/*.go")
 	fset := token.NewFileSet()
@@ -161,4 +147,18 @@ func TestEverySelftestMessageIsTranslated(t *testing.T) {
 	if seen < 40 {
 		t.Fatalf("found only %d selftest messages: is the scan still reading selftest's sources?", seen)
 	}
+}
+
+// zhTranslations reads the Simplified Chinese catalogue the app embeds.
+func zhTranslations(t *testing.T) map[string]string {
+	t.Helper()
+	data, err := assets.Translations.ReadFile("translations/" + translationFile("zh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zh map[string]string
+	if err := json.Unmarshal(data, &zh); err != nil {
+		t.Fatal(err)
+	}
+	return zh
 }
