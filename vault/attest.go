@@ -114,56 +114,50 @@ func (st *Station) Attest(admin *Session, qualify QualifyFunc) (*AttestationEvid
 	}
 
 	tp := st.tpm
-	tp.mu.Lock()
-	defer tp.mu.Unlock()
-	akPub, err := publicArea(ak)
-	if err != nil {
-		return nil, err
-	}
-	ev := &AttestationEvidence{AKPublic: tpm2.Marshal(akPub), TPM: tp.info}
-	if ev.EKCertificates, err = tp.readEKCertificates(); err != nil {
-		return nil, err
-	}
-	ekPub, _, done, err := tp.ek()
-	if err != nil {
-		return nil, err
-	}
-	done()
-	ev.EKPublic = tpm2.Marshal(ekPub)
-
-	srk, done, err := tp.srk()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	akh, unload, err := tp.load(srk, ak)
-	if err != nil {
-		return nil, err
-	}
-	defer unload()
-
-	stationKey := st.file.SigningKey
-	c, err := tp.certify(srk, akh, &stationKey, true, qualify(KeyRoleStation, st.ID()))
-	if err != nil {
-		return nil, fmt.Errorf("vault: certifying the station key: %w", err)
-	}
-	c.Role, c.ID = KeyRoleStation, st.ID()
-	ev.Keys = append(ev.Keys, *c)
-	for _, o := range ops {
-		if !o.HasRole(RoleSupervisor) || o.ApprovalKey == nil {
-			continue
-		}
-		if len(o.ApprovalKey.CreationTicket) == 0 {
-			ev.Skipped = append(ev.Skipped, o.Name)
-			continue
-		}
-		c, err := tp.certify(srk, akh, o.ApprovalKey, false, qualify(KeyRoleSupervisor, o.Name))
+	ev, err := withKey(tp, ak, func(srk srkHandle, akh tpm2.NamedHandle) (*AttestationEvidence, error) {
+		akPub, err := publicArea(ak)
 		if err != nil {
-			return nil, fmt.Errorf("vault: certifying %s's approval key: %w", o.Name, err)
+			return nil, err
 		}
-		c.Role, c.ID = KeyRoleSupervisor, o.Name
+		ev := &AttestationEvidence{AKPublic: tpm2.Marshal(akPub), TPM: tp.info}
+		if ev.EKCertificates, err = tp.readEKCertificates(); err != nil {
+			return nil, err
+		}
+		ekPub, _, done, err := tp.ek()
+		if err != nil {
+			return nil, err
+		}
+		done()
+		ev.EKPublic = tpm2.Marshal(ekPub)
+
+		stationKey := st.file.SigningKey
+		c, err := tp.certify(srk, akh, &stationKey, true, qualify(KeyRoleStation, st.ID()))
+		if err != nil {
+			return nil, fmt.Errorf("vault: certifying the station key: %w", err)
+		}
+		c.Role, c.ID = KeyRoleStation, st.ID()
 		ev.Keys = append(ev.Keys, *c)
+		for _, o := range ops {
+			if !o.HasRole(RoleSupervisor) || o.ApprovalKey == nil {
+				continue
+			}
+			if len(o.ApprovalKey.CreationTicket) == 0 {
+				ev.Skipped = append(ev.Skipped, o.Name)
+				continue
+			}
+			c, err := tp.certify(srk, akh, o.ApprovalKey, false, qualify(KeyRoleSupervisor, o.Name))
+			if err != nil {
+				return nil, fmt.Errorf("vault: certifying %s's approval key: %w", o.Name, err)
+			}
+			c.Role, c.ID = KeyRoleSupervisor, o.Name
+			ev.Keys = append(ev.Keys, *c)
+		}
+		return ev, nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	// The audit write does not hold the TPM lock (withKey has released it).
 	err = st.store.Update(func(tx *Tx) error {
 		return tx.Audit(actor, "station.attest", "", fmt.Sprintf("%d keys certified", len(ev.Keys)))
 	})
