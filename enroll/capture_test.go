@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"gocv.io/x/gocv"
 
@@ -346,22 +347,7 @@ func TestSubmitAndDuplicates(t *testing.T) {
 	r := needRec(t)
 	st, clerk := newStation(t)
 	final := biometrics.NewAssessor(r, biometrics.DefaultConfig())
-	capOf := func(photo string) *Capture {
-		data, err := os.ReadFile(testenv.Face(t, photo))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := biometrics.DecodeImage(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		c, err := Finalize(m, final, biometrics.PortraitConfig{}, FinalizeInfo{Forced: true, Reason: "test photo", At: day})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	capOf := func(photo string) *Capture { return photoCapture(t, final, photo, day) }
 	d := validDetails().Normalize()
 	no, _ := NewApplicationNumber(day)
 	g, err := LoadGallery(st)
@@ -422,4 +408,24 @@ func newStation(t *testing.T) (*vault.Station, *vault.Session) {
 		t.Fatal(err)
 	}
 	return st, clerk
+}
+
+// photoCapture finalises a test photo as a forced capture taken at day (the photos are
+// not ICAO portraits), as the clerk's capture step would store it.
+func photoCapture(t *testing.T, final *biometrics.Assessor, photo string, day time.Time) *Capture {
+	t.Helper()
+	data, err := os.ReadFile(testenv.Face(t, photo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := biometrics.DecodeImage(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c, err := Finalize(m, final, biometrics.PortraitConfig{}, FinalizeInfo{Forced: true, Reason: "test photo", At: day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

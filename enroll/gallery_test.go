@@ -1,13 +1,11 @@
 package enroll
 
 import (
-	"os"
 	"slices"
 	"testing"
 	"time"
 
 	"enrollstation/biometrics"
-	"enrollstation/internal/testenv"
 	"enrollstation/vault"
 )
 
@@ -19,23 +17,7 @@ func TestReviewAndDetailShowSameCandidates(t *testing.T) {
 	st, clerk := newStation(t)
 	final := biometrics.NewAssessor(r, biometrics.DefaultConfig())
 	day := time.Now()
-	capOf := func(photo string) *Capture {
-		t.Helper()
-		data, err := os.ReadFile(testenv.Face(t, photo))
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := biometrics.DecodeImage(data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		c, err := Finalize(m, final, biometrics.PortraitConfig{}, FinalizeInfo{Forced: true, Reason: "test photo", At: day})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
+	capOf := func(photo string) *Capture { return photoCapture(t, final, photo, day) }
 	d := validDetails().Normalize()
 	submit := func(c *Capture) *vault.Enrollment {
 		t.Helper()
