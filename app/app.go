@@ -245,7 +245,7 @@ func (sh *shell) close() {
 	sh.recMu.Unlock()
 }
 
-// recognizer returns the station's one go-face recognizer, loading the models on first
+// recognizer returns the station's one face recognizer, loading the models on first
 // use (about a second). Safe from any goroutine.
 func (sh *shell) recognizer() (*biometrics.Recognizer, error) {
 	sh.recMu.Lock()

@@ -30,7 +30,7 @@ type Opener interface {
 	// InitStation creates a new station in the data directory with tp (keys, store,
 	// first administrator); it refuses a directory that already holds one.
 	InitStation(tp *vault.TPM, c vault.Config, o vault.InitOptions) (*vault.Station, error)
-	// LoadRecognizer loads the go-face recognizer from the models directory (about a
+	// LoadRecognizer loads the face recognizer (go-face and the dlib binding) from the models directory (about a
 	// second); the caller closes it.
 	LoadRecognizer() (*biometrics.Recognizer, error)
 }

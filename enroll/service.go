@@ -52,7 +52,7 @@ func (s *Service) Station() *vault.Station { return s.st }
 // TPM is the station's TPM connection.
 func (s *Service) TPM() *vault.TPM { return s.tpm }
 
-// Recognizer returns the station's one go-face recognizer, loading the models on first
+// Recognizer returns the station's one face recognizer, loading the models on first
 // use. Safe from any goroutine; the recognizer itself is not (one owner at a time).
 func (s *Service) Recognizer() (*biometrics.Recognizer, error) {
 	s.recMu.Lock()
