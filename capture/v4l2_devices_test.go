@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -204,6 +206,56 @@ func TestDeviceSourceSuite(t *testing.T) {
 		kind: KindDevice, w: 640, h: 480, frames: 12})
 	checkSource(t, sourceCase{name: "v4l2-index", spec: strings.TrimPrefix(dev, "/dev/video"), opts: Options{Width: 320, Height: 180},
 		kind: KindDevice, w: 320, h: 180, frames: 6})
+}
+
+// A signal landing on the thread that waits in OpenCV's select() for the next frame
+// interrupts the wait (select is never restarted); Go's own preemption signal (SIGURG)
+// does this now and then, and it once failed this suite's v4l2 read in CI. Here every
+// thread of the process gets SIGURG every few hundred microseconds while 60 frames are
+// read: none of those reads may fail.
+func TestDeviceReadSurvivesSignals(t *testing.T) {
+	dev := testCamera(t)
+	src, err := Open(context.Background(), dev, Options{Width: 320, Height: 180, FPS: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	stop := make(chan struct{})
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pid := os.Getpid()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tasks, _ := os.ReadDir("/proc/self/task")
+			for _, task := range tasks {
+				if tid, err := strconv.Atoi(task.Name()); err == nil && syscall.Tgkill(pid, tid, syscall.SIGURG) == nil {
+					sent.Add(1)
+				}
+			}
+			time.Sleep(300 * time.Microsecond)
+		}
+	}()
+	m := gocv.NewMat()
+	defer m.Close()
+	var readErr error
+	for i := 0; i < 60 && readErr == nil; i++ {
+		if err := src.Read(context.Background(), &m); err != nil {
+			readErr = fmt.Errorf("Read %d: %w", i, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if readErr != nil {
+		t.Fatalf("%v (with %d signals sent to the process's threads)", readErr, sent.Load())
+	}
+	t.Logf("vivid: 60 frames read while %d signals were sent to the process's threads", sent.Load())
 }
 
 // v4l2ctlFormats parses `v4l2-ctl --list-formats-ext` into capture's types.
