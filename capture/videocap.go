@@ -176,14 +176,10 @@ func (s *vcSource) Read(ctx context.Context, dst *gocv.Mat) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	start := time.Now()
+	if s.spec.Kind == KindDevice {
+		return s.readDevice(ctx, dst)
+	}
 	if !s.vc.Read(dst) || dst.Empty() {
-		if s.spec.Kind == KindDevice {
-			if time.Since(start) >= deviceFastFail {
-				return fmt.Errorf("%w: %s", ErrReadFailed, s.spec.Path)
-			}
-			return s.retryDevice(ctx, dst)
-		}
 		if !s.loop {
 			return io.EOF
 		}
@@ -203,31 +199,25 @@ func (s *vcSource) Read(ctx context.Context, dst *gocv.Mat) error {
 // a frame (an interrupted wait, or a device that is gone).
 const deviceFastFail = 250 * time.Millisecond
 
-// retryDevice reads again after a device read failed fast. OpenCV's V4L2 backend waits
-// for a frame in select(), which a signal interrupts and which is never restarted: Go's
-// own preemption signal (SIGURG) can land on the reading thread, and one such read must
-// not look like an unplugged camera. Fast failures are retried for a few frame
-// intervals (at least 250 ms); a camera that is really gone keeps failing and is
-// reported after that window, and a stalled one, whose failed read already waited for
-// OpenCV's select timeout, is reported at once.
-func (s *vcSource) retryDevice(ctx context.Context, dst *gocv.Mat) error {
+// readDevice reads a camera frame. OpenCV's V4L2 backend waits for a frame in
+// select(), which a signal interrupts and which is never restarted: Go's own preemption
+// signal (SIGURG) can land on the reading thread, and one such read must not look like
+// an unplugged camera. Fast failures are retried for a few frame intervals (at least
+// 250 ms); a camera that is really gone keeps failing and is reported after that
+// window, and a stalled one, whose failed read already waited for OpenCV's select
+// timeout, is reported at once.
+func (s *vcSource) readDevice(ctx context.Context, dst *gocv.Mat) error {
 	window := deviceFastFail
 	if fps := s.info.FPS; fps > 0 && time.Duration(3*float64(time.Second)/fps) > window {
 		window = time.Duration(3 * float64(time.Second) / fps)
 	}
 	deadline := time.Now().Add(window)
 	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %s", ErrReadFailed, s.spec.Path)
-		}
 		start := time.Now()
 		if s.vc.Read(dst) && !dst.Empty() {
 			return nil
 		}
-		if time.Since(start) >= deviceFastFail {
+		if time.Since(start) >= deviceFastFail || time.Now().After(deadline) {
 			return fmt.Errorf("%w: %s", ErrReadFailed, s.spec.Path)
 		}
 		// Not a hot loop when the device fails at once (ENODEV after an unplug).
